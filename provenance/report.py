@@ -1,0 +1,458 @@
+"""The report model shared by the library and the command line.
+
+A :class:`Report` stores facts (what the SDK and our own checks found) and derives
+judgements from them. Renderers never recompute a verdict: they read
+:attr:`Report.verdict`, :attr:`Report.summary` and the sections.
+
+``Report.to_dict()`` produces a JSON-ready record that validates against
+``spec/report.schema.json`` (``"schema": "jinjja.report/v1"``). Changes inside v1 are
+additive only.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "SCHEMA",
+    "Action",
+    "AiLabel",
+    "AiAssessment",
+    "AiSignal",
+    "BankMatch",
+    "ChainNode",
+    "Failure",
+    "Issuer",
+    "MetadataFact",
+    "Recovery",
+    "Report",
+    "ReportError",
+    "Subject",
+    "ToolInfo",
+    "TrustSource",
+    "Verdict",
+    "WatermarkFinding",
+]
+
+SCHEMA = "jinjja.report/v1"
+
+
+class Verdict(enum.StrEnum):
+    """The provenance verdict for one file."""
+
+    NO_CREDENTIALS = "NO_CREDENTIALS"
+    """No Content Credentials were found (says nothing about authenticity)."""
+    TRUSTED = "TRUSTED"
+    """Signed, intact, and the issuer chains to a configured trust list."""
+    VALID_UNTRUSTED = "VALID_UNTRUSTED"
+    """Signed and intact, but the issuer is on no configured trust list."""
+    INCOMPLETE = "INCOMPLETE"
+    """The only problem is a hard-binding mismatch: the content changed after signing."""
+    INVALID = "INVALID"
+    """Forged or tampered manifest, bad signature, expired certificate without timestamp, ..."""
+    RECOVERED = "RECOVERED"
+    """Credentials were not embedded (or broken) but were recovered from a repository."""
+    ERROR = "ERROR"
+    """The file could not be read or analysed."""
+
+
+class AiLabel(enum.StrEnum):
+    """What the offline AI signals say about how the picture was made."""
+
+    AI_GENERATED = "AI_GENERATED"
+    AI_EDITED = "AI_EDITED"
+    CAPTURED = "CAPTURED"
+    UNKNOWN = "UNKNOWN"
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The file that was analysed."""
+
+    path: str
+    """Absolute path of the input as given."""
+    size: int | None = None
+    """Size in bytes, or None when the file could not be read."""
+    sha256: str | None = None
+    """Lowercase hex SHA-256 of the file bytes."""
+    media_type: str | None = None
+    """Media type sniffed from the content (not the extension)."""
+    width: int | None = None
+    """Pixel width, when the file is a picture or video."""
+    height: int | None = None
+    """Pixel height, when the file is a picture or video."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "size": self.size,
+            "sha256": self.sha256,
+            "media_type": self.media_type,
+            "width": self.width,
+            "height": self.height,
+        }
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One validation problem, with the SDK's raw code and a plain sentence."""
+
+    code: str
+    """Raw C2PA status code (``assertion.dataHash.mismatch``) or one of ours."""
+    message: str
+    """A plain-language sentence for a journalist."""
+    explanation: str | None = None
+    """The SDK's own explanation, verbatim."""
+    url: str | None = None
+    """JUMBF URI of the assertion or claim the code is about."""
+    manifest: str | None = None
+    """Label of the manifest this failure belongs to (None: the active manifest)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _drop_none(
+            {
+                "code": self.code,
+                "message": self.message,
+                "explanation": self.explanation,
+                "url": self.url,
+                "manifest": self.manifest,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """Who issued a manifest: the signing certificate's subject and issuing CA."""
+
+    organization: str | None = None
+    common_name: str | None = None
+    issuing_ca: str | None = None
+    serial_number: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "organization": self.organization,
+            "common_name": self.common_name,
+            "issuing_ca": self.issuing_ca,
+            "serial_number": self.serial_number,
+        }
+
+
+@dataclass(frozen=True)
+class Action:
+    """One recorded action (``c2pa.created``, ``c2pa.cropped``, ...)."""
+
+    action: str
+    """Raw action label."""
+    label: str
+    """The action in words ("Opened", "Cropped", "Published")."""
+    software_agent: str | None = None
+    digital_source_type: str | None = None
+    """Full IPTC URI when present."""
+    description: str | None = None
+    when: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _drop_none(
+            {
+                "action": self.action,
+                "label": self.label,
+                "software_agent": self.software_agent,
+                "digital_source_type": self.digital_source_type,
+                "description": self.description,
+                "when": self.when,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class ChainNode:
+    """One manifest in the provenance chain (the active one, or an ingredient's)."""
+
+    label: str | None
+    """Manifest label (``urn:c2pa:...``); None for an ingredient without credentials."""
+    title: str | None
+    format: str | None
+    issuer: Issuer | None
+    signing_time: str | None
+    """RFC 3339 time: trusted timestamp when present, else the claimed time."""
+    signing_time_source: str | None
+    """``"timestamp"`` (RFC 3161, verified by the SDK), ``"claimed"`` or None."""
+    claim_generator: str | None
+    claim_generator_version: str | None
+    actions: tuple[Action, ...] = ()
+    relationship: str | None = None
+    """``parentOf`` / ``componentOf`` / ``inputTo``; None for the active manifest."""
+    failures: tuple[Failure, ...] = ()
+    """This node's own validation failures (including ones recorded only in the ingredient)."""
+    ingredients: tuple[ChainNode, ...] = ()
+
+    @property
+    def reliable(self) -> bool:
+        """False when this node failed validation: its claims are not to be relied on."""
+        return not self.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "title": self.title,
+            "format": self.format,
+            "issuer": self.issuer.to_dict() if self.issuer else None,
+            "signing_time": self.signing_time,
+            "signing_time_source": self.signing_time_source,
+            "claim_generator": self.claim_generator,
+            "claim_generator_version": self.claim_generator_version,
+            "actions": [a.to_dict() for a in self.actions],
+            "relationship": self.relationship,
+            "reliable": self.reliable,
+            "failures": [f.to_dict() for f in self.failures],
+            "ingredients": [i.to_dict() for i in self.ingredients],
+        }
+
+
+@dataclass(frozen=True)
+class AiSignal:
+    """One piece of evidence about AI generation or editing."""
+
+    kind: str
+    """Machine name: ``c2pa.digitalSourceType``, ``xmp.DigitalSourceType``, ``png.parameters``,
+    ``exif.Software``, ``c2pa.softwareAgent``, ``c2pa.description``, ``watermark.SDXL``, ..."""
+    value: str
+    """What was found (prompts redacted unless asked for)."""
+    source: str
+    """Where it was found, in words (manifest label, XMP packet, PNG tEXt chunk, ...)."""
+    signed: bool
+    """True only when it sits inside a manifest that validated (not tampered)."""
+    strength: str
+    """``strong`` (declared) or ``weak`` (a hint)."""
+    implies: AiLabel
+    """Which label this signal alone would support."""
+    detail: Mapping[str, Any] | None = None
+    """Extra machine fields (bits matched, p-value, generator name, ...)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _drop_none(
+            {
+                "kind": self.kind,
+                "value": self.value,
+                "source": self.source,
+                "signed": self.signed,
+                "strength": self.strength,
+                "implies": self.implies.value,
+                "detail": dict(self.detail) if self.detail is not None else None,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class AiAssessment:
+    """The AI section: a label derived from the signals."""
+
+    label: AiLabel
+    signals: tuple[AiSignal, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label.value, "signals": [s.to_dict() for s in self.signals]}
+
+
+@dataclass(frozen=True)
+class TrustSource:
+    """A trust list or anchor file used for the validation."""
+
+    name: str
+    """What it is ("C2PA trust list", "--trust-anchors demo-root.pem", ...)."""
+    location: str
+    """Path or URL it was read from."""
+    sha256: str
+    """SHA-256 of the PEM bundle as used."""
+    certificates: int
+    issued: str | None = None
+    """Issue date of the list, when it states one."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "location": self.location,
+            "sha256": self.sha256,
+            "certificates": self.certificates,
+            "issued": self.issued,
+        }
+
+
+@dataclass(frozen=True)
+class ToolInfo:
+    """Versions, trust sources and analysis time: what is needed to reproduce a report."""
+
+    version: str
+    c2pa_sdk: str | None
+    trust_sources: tuple[TrustSource, ...]
+    analyzed_at: str
+    """RFC 3339 UTC."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": "jinjja",
+            "version": self.version,
+            "c2pa_sdk": self.c2pa_sdk,
+            "trust_sources": [t.to_dict() for t in self.trust_sources],
+            "analyzed_at": self.analyzed_at,
+        }
+
+
+@dataclass(frozen=True)
+class ReportError:
+    """Why a file could not be analysed."""
+
+    code: str
+    """Stable machine code (``unreadable``, ``empty_file``, ``unsupported_format``, ...)."""
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class WatermarkFinding:
+    """A watermark looked for in the pixels (our own, or a soft-binding algorithm)."""
+
+    algorithm: str
+    found: bool
+    payload_hex: str | None
+    score: float
+    p_value: float
+    key_name: str | None = None
+    detail: Mapping[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _drop_none(
+            {
+                "algorithm": self.algorithm,
+                "found": self.found,
+                "payload_hex": self.payload_hex,
+                "score": self.score,
+                "p_value": self.p_value,
+                "key_name": self.key_name,
+                "detail": dict(self.detail) if self.detail is not None else None,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class BankMatch:
+    """A match against a bank of known content."""
+
+    bank: str
+    entry_id: str
+    distance: int
+    band: str
+    """``MATCH`` (distance ≤ 31) or ``REVIEW`` (32-52)."""
+    variant: str
+    """Which of the 8 rotations/flips of the query matched (``identity``, ``rot90``, ...)."""
+    label: str | None = None
+    case: str | None = None
+    detail: Mapping[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _drop_none(
+            {
+                "bank": self.bank,
+                "entry_id": self.entry_id,
+                "distance": self.distance,
+                "band": self.band,
+                "variant": self.variant,
+                "label": self.label,
+                "case": self.case,
+                "detail": dict(self.detail) if self.detail is not None else None,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class MetadataFact:
+    """A metadata or structure fact: a sentence, never a verdict."""
+
+    kind: str
+    message: str
+    value: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _drop_none({"kind": self.kind, "message": self.message, "value": self.value})
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """How stripped credentials were recovered from a repository."""
+
+    method: str
+    """``watermark`` or ``fingerprint``."""
+    manifest_id: str
+    source: str
+    """Repository path or resolver URL."""
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "manifest_id": self.manifest_id,
+            "source": self.source,
+            "detail": dict(self.detail),
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything known about one file. ``to_dict()`` is the JSON record."""
+
+    subject: Subject
+    verdict: Verdict
+    summary: tuple[str, ...]
+    """Plain sentences, most important first."""
+    chain: ChainNode | None
+    failures: tuple[Failure, ...]
+    """All failures (active manifest and ingredients), each with code and sentence."""
+    ai: AiAssessment
+    tool: ToolInfo
+    error: ReportError | None = None
+    remote_manifest_url: str | None = None
+    """A remote (cloud) manifest reference, when the file has one."""
+    watermarks: tuple[WatermarkFinding, ...] = ()
+    matches: tuple[BankMatch, ...] = ()
+    metadata: tuple[MetadataFact, ...] = ()
+    recovery: Recovery | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the file was read and its credentials (if any) were not found invalid."""
+        return self.verdict not in (Verdict.INVALID, Verdict.ERROR)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "schema": SCHEMA,
+            "subject": self.subject.to_dict(),
+            "verdict": self.verdict.value,
+            "summary": list(self.summary),
+            "chain": self.chain.to_dict() if self.chain else None,
+            "failures": [f.to_dict() for f in self.failures],
+            "ai": self.ai.to_dict(),
+            "tool": self.tool.to_dict(),
+        }
+        if self.error is not None:
+            d["error"] = self.error.to_dict()
+        if self.remote_manifest_url is not None:
+            d["remote_manifest_url"] = self.remote_manifest_url
+        if self.watermarks:
+            d["watermarks"] = [w.to_dict() for w in self.watermarks]
+        if self.matches:
+            d["matches"] = [m.to_dict() for m in self.matches]
+        if self.metadata:
+            d["metadata"] = [m.to_dict() for m in self.metadata]
+        if self.recovery is not None:
+            d["recovery"] = self.recovery.to_dict()
+        return d

@@ -1,0 +1,3 @@
+from verify_cli.app import main
+
+main()
