@@ -1,0 +1,209 @@
+"""``verify trust``: fetch and show the trust lists that ``verify check`` uses.
+
+* ``verify trust update [--from URL|DIR] [--interim]`` downloads (or copies) the C2PA
+  trust lists into the data directory (``$JINJJA_DATA_DIR`` or the platform default).
+* ``verify trust show [--format text|json]`` lists what is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, assert_never
+
+import typer
+
+from provenance.errors import ProvenanceError
+from verify_cli.exit_codes import ExitCode
+from verify_cli.render import dumps_record
+
+__all__ = ["ShowFormat", "register", "store_record"]
+
+trust_app = typer.Typer(
+    name="trust",
+    help="Fetch and show the trust lists used to decide whether an issuer is trusted.",
+    no_args_is_help=True,
+)
+
+
+class ShowFormat(enum.StrEnum):
+    """The values of ``verify trust show --format``."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC)
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def _list_record(stored: Any) -> dict[str, Any]:
+    return {
+        "name": _plain(stored.name),
+        "source": _plain(stored.source),
+        "issued": _plain(stored.issued),
+        "sha256": _plain(stored.sha256),
+        "certificates": _plain(stored.certificates),
+        "fetched_at": _plain(stored.fetched_at),
+        "path": _plain(stored.path),
+    }
+
+
+def store_record(store: Any, data_dir: Path) -> dict[str, Any]:
+    """Describe a trust store as a JSON-ready record.
+
+    Parameters
+    ----------
+    store
+        A ``provenance.trust.TrustStore``.
+    data_dir
+        The data directory it was loaded from.
+
+    Returns
+    -------
+    dict
+        ``{"schema": "jinjja.trust/v1", "data_dir": ..., "lists": [...]}``.
+    """
+    return {
+        "schema": "jinjja.trust/v1",
+        "data_dir": os.fspath(data_dir),
+        "lists": [_list_record(s) for s in store.lists],
+    }
+
+
+def _say(message: str) -> None:
+    typer.echo(f"verify: {message}", err=True)
+
+
+def _print_table(record: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Trust lists in {record['data_dir']}", title_justify="left")
+    table.add_column("name", style="bold")
+    table.add_column("source", overflow="fold")
+    table.add_column("issued")
+    table.add_column("sha256")
+    table.add_column("certificates", justify="right")
+    table.add_column("fetched_at")
+    for row in record["lists"]:
+        table.add_row(
+            str(row["name"]),
+            str(row["source"]),
+            str(row["issued"] or "not stated"),
+            str(row["sha256"])[:12],
+            str(row["certificates"]),
+            str(row["fetched_at"]),
+        )
+    Console(file=sys.stdout, highlight=False).print(table)
+
+
+def _emit(record: dict[str, Any], fmt: ShowFormat) -> None:
+    match fmt:
+        case ShowFormat.TEXT:
+            _print_table(record)
+        case ShowFormat.JSON:
+            sys.stdout.write(dumps_record(record, indent=2) + "\n")
+            sys.stdout.flush()
+        case _:
+            assert_never(fmt)
+
+
+def _fail(exc: ProvenanceError, *, verbose: bool, code: ExitCode) -> typer.Exit:
+    _say(exc.diagnostics() if verbose else exc.message)
+    return typer.Exit(code)
+
+
+FormatOption = Annotated[
+    ShowFormat,
+    typer.Option("--format", help="Output format.", case_sensitive=False),
+]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Show diagnostic details on errors.")
+]
+
+
+@trust_app.command("update")
+def update_command(
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Fetch from this URL or copy from this directory instead of the official "
+            "C2PA locations.",
+            metavar="URL|DIR",
+        ),
+    ] = None,
+    interim: Annotated[
+        bool,
+        typer.Option(
+            "--interim",
+            help="Also fetch the legacy interim list used by the Verify site (frozen since "
+            "2026-01-01).",
+        ),
+    ] = False,
+    fmt: FormatOption = ShowFormat.TEXT,
+    verbose: VerboseOption = False,
+) -> None:
+    """Download the trust lists and store them in the data directory.
+
+    Exit codes: 0 stored, 2 usage error, 3 the lists could not be fetched or stored
+    (network error, bad list), 130 interrupted.
+    """
+    from provenance import trust
+
+    try:
+        if source is not None and "://" not in source and not Path(source).is_dir():
+            _say(f"{source}: not a URL and not a directory")
+            raise typer.Exit(ExitCode.USAGE)
+        store = trust.update(source, interim=interim)
+        data_dir = trust.default_data_dir()
+    except ProvenanceError as exc:
+        raise _fail(exc, verbose=verbose, code=ExitCode.INPUT_ERROR) from None
+    except KeyboardInterrupt:
+        _say("interrupted")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    record = store_record(store, data_dir)
+    _say(f"stored {len(record['lists'])} trust list(s) in {data_dir}")
+    _emit(record, fmt)
+
+
+@trust_app.command("show")
+def show_command(
+    fmt: FormatOption = ShowFormat.TEXT,
+    verbose: VerboseOption = False,
+) -> None:
+    """Show the stored trust lists (name, source, issue date, hash, certificates)."""
+    from provenance import trust
+
+    try:
+        data_dir = trust.default_data_dir()
+        store = trust.load()
+    except ProvenanceError as exc:
+        raise _fail(exc, verbose=verbose, code=ExitCode.INPUT_ERROR) from None
+    record = store_record(store, data_dir)
+    if not record["lists"]:
+        _say(f"no trust lists stored in {data_dir}; run `verify trust update`")
+    _emit(record, fmt)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``verify trust`` group to the application.
+
+    Parameters
+    ----------
+    app
+        The ``verify`` Typer application.
+    """
+    app.add_typer(trust_app, name="trust")
