@@ -1,5 +1,7 @@
 """C2PA Content Credentials, the authenticity chain, AI signals and the report model."""
 
+from provenance.check import check, check_bytes
+from provenance.errors import ProvenanceError
 from provenance.report import (
     SCHEMA,
     AiAssessment,
@@ -21,8 +23,11 @@ __all__ = [
     "AiSignal",
     "ChainNode",
     "Failure",
+    "ProvenanceError",
     "Report",
     "Subject",
     "Verdict",
     "__version__",
+    "check",
+    "check_bytes",
 ]

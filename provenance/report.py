@@ -114,6 +114,9 @@ class Failure:
     """JUMBF URI of the assertion or claim the code is about."""
     manifest: str | None = None
     """Label of the manifest this failure belongs to (None: the active manifest)."""
+    origin: str | None = None
+    """``validation`` (found by the validator now) or ``ingredient_record`` (recorded in an
+    ingredient assertion when that ingredient was added; not re-checked). None: unknown."""
 
     def to_dict(self) -> dict[str, Any]:
         return _drop_none(
@@ -123,6 +126,7 @@ class Failure:
                 "explanation": self.explanation,
                 "url": self.url,
                 "manifest": self.manifest,
+                "origin": self.origin,
             }
         )
 

@@ -1,0 +1,306 @@
+"""The only module that imports ``c2pa`` (c2pa-python).
+
+Every SDK call goes through :func:`_translate`, which maps each ``C2paError`` subtype to a
+:class:`~provenance.errors.ProvenanceError` with a stable code and a plain sentence (or to
+"no manifest" / "remote manifest"). The rest of the library sees only plain data:
+:class:`SdkStore` (the manifest store JSON, certificate details and the validation
+state), :class:`SdkNoManifest` or an exception.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import c2pa
+
+from provenance.errors import (
+    InputFileError,
+    ManifestError,
+    ProvenanceError,
+    RemoteManifestError,
+    SdkError,
+)
+
+__all__ = [
+    "CertInfo",
+    "SdkNoManifest",
+    "SdkStore",
+    "SdkTrust",
+    "read_store",
+    "sdk_version",
+    "supported_media_types",
+]
+
+_URL_RE = re.compile(r"(https?://\S+)")
+
+
+@dataclass(frozen=True)
+class SdkTrust:
+    """Trust settings handed to the SDK for one read."""
+
+    anchors_pem: str
+    """All trust anchors (official lists, user anchors), concatenated PEM; may be empty."""
+    trust_config: str
+    """Accepted EKU OIDs, one per line (``//`` comments allowed)."""
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    """Certificate details of one manifest's signer (from the SDK's crJSON output)."""
+
+    subject: Mapping[str, str]
+    """Subject RDNs (``O``, ``CN``, ``OU``, ...)."""
+    issuer: Mapping[str, str]
+    """Issuing CA RDNs."""
+    serial_number: str | None
+    not_before: str | None
+    not_after: str | None
+    timestamp: str | None = None
+    """Time from a verified RFC 3161 timestamp, if any."""
+    timestamp_authority: str | None = None
+    """Common name of the time-stamping authority."""
+
+
+@dataclass(frozen=True)
+class SdkStore:
+    """A manifest store the SDK read and validated."""
+
+    store: Mapping[str, Any]
+    """``Reader.json()``: ``active_manifest``, ``manifests``, ``validation_results``, ..."""
+    state: str
+    """``Invalid`` | ``Valid`` | ``Trusted``."""
+    certificates: Mapping[str, CertInfo] = field(default_factory=dict)
+    """Signer details per manifest label."""
+    remote_url: str | None = None
+    """Remote manifest URL the asset refers to (when fetched with network allowed)."""
+    embedded: bool = True
+    fragment_results: tuple[Mapping[str, Any], ...] = ()
+    """``validation_results`` after each fMP4 fragment, in order."""
+
+
+@dataclass(frozen=True)
+class SdkNoManifest:
+    """The SDK found no C2PA data (JUMBF) in the file."""
+
+    detail: str
+
+
+def sdk_version() -> str | None:
+    """Return the native c2pa-rs version (``c2pa.sdk_version()``), or None if unknown."""
+    try:
+        return str(c2pa.sdk_version())
+    except Exception:  # noqa: BLE001 - a version query must never break a report
+        return None
+
+
+def supported_media_types() -> frozenset[str]:
+    """Media types the installed SDK can read."""
+    try:
+        return frozenset(str(m) for m in c2pa.Reader.get_supported_mime_types())
+    except Exception:  # noqa: BLE001
+        return frozenset()
+
+
+def _sdk_message(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _translate(exc: Exception, *, media_type: str | None) -> ProvenanceError | SdkNoManifest:
+    """Map one SDK exception to an outcome with a plain sentence."""
+    msg = _sdk_message(exc)
+    low = msg.lower()
+    detail = {"sdk_error": type(exc).__name__.lstrip("_"), "sdk_message": msg}
+    if isinstance(exc, c2pa.C2paError.ManifestNotFound) or "no jumbf data found" in low:
+        return SdkNoManifest(msg)
+    if low.startswith("remote:") or isinstance(exc, c2pa.C2paError.RemoteManifest):
+        m = _URL_RE.search(msg)
+        url = m.group(1).rstrip(".,;)") if m else None
+        if "must fetch" in low:
+            return RemoteManifestError(
+                f"The Content Credentials are stored remotely at {url or 'an unknown URL'}, "
+                "not fetched (network access was not allowed).",
+                url=url,
+                code="remote_manifest_not_fetched",
+                detail=detail,
+            )
+        return RemoteManifestError(
+            f"The Content Credentials are stored remotely at {url or 'an unknown URL'}, "
+            "but they could not be fetched.",
+            url=url,
+            code="remote_manifest_unavailable",
+            detail=detail,
+        )
+    if isinstance(exc, c2pa.C2paError.NotSupported):
+        kind = media_type or "this kind of file"
+        return InputFileError(
+            f"Content Credentials cannot be read from {kind} (format not supported).",
+            code="unsupported_format",
+            detail=detail,
+        )
+    if "prerelease" in low:
+        return ManifestError(
+            "The file carries a pre-release (draft) C2PA manifest that current validators "
+            "do not accept.",
+            code="malformed_manifest",
+            detail=detail,
+        )
+    if "unknown algorithm" in low or "unsupported algorithm" in low:
+        return ManifestError(
+            "The credentials use a signing or hash algorithm that cannot be checked.",
+            code="unknown_algorithm",
+            detail=detail,
+        )
+    if "could not be parsed" in low or "could not parse" in low:
+        return InputFileError(
+            f"The file is damaged: {msg.split(':', 1)[-1].strip()}",
+            code="corrupt",
+            detail=detail,
+        )
+    if "jumbf" in low or isinstance(
+        exc, (c2pa.C2paError.Verify, c2pa.C2paError.Decoding, c2pa.C2paError.Json)
+    ):
+        return ManifestError(
+            f"The C2PA manifest store is malformed and cannot be read ({msg}).",
+            code="malformed_manifest",
+            detail=detail,
+        )
+    if isinstance(exc, (c2pa.C2paError.Io, c2pa.C2paError.FileNotFound)):
+        return InputFileError(f"The file could not be read ({msg}).", code="corrupt", detail=detail)
+    return SdkError(f"The C2PA library failed: {msg}", detail=detail)
+
+
+def _context(trust: SdkTrust, *, allow_network: bool) -> Any:
+    trust_settings: dict[str, str] = {"trust_config": trust.trust_config}
+    if trust.anchors_pem.strip():
+        trust_settings["trust_anchors"] = trust.anchors_pem
+    settings = {
+        "trust": trust_settings,
+        "verify": {
+            "remote_manifest_fetch": allow_network,
+            "ocsp_fetch": allow_network,
+            "verify_trust": True,
+            "verify_after_reading": True,
+        },
+    }
+    return c2pa.Context.from_dict(settings)
+
+
+def _rdns(obj: Any) -> dict[str, str]:
+    if not isinstance(obj, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in obj.items() if isinstance(v, (str, int))}
+
+
+def _as_map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _certificates(crjson_text: str) -> dict[str, CertInfo]:
+    try:
+        doc = json.loads(crjson_text)
+    except ValueError:
+        return {}
+    out: dict[str, CertInfo] = {}
+    manifests = doc.get("manifests") if isinstance(doc, Mapping) else None
+    if not isinstance(manifests, list):
+        return out
+    for m in manifests:
+        if not isinstance(m, Mapping) or not isinstance(m.get("label"), str):
+            continue
+        sig = m.get("signature")
+        if not isinstance(sig, Mapping):
+            continue
+        ci = _as_map(sig.get("certificateInfo"))
+        validity = _as_map(ci.get("validity"))
+        ts = _as_map(sig.get("timeStampInfo"))
+        ts_cert = _as_map(ts.get("certificateInfo"))
+        out[m["label"]] = CertInfo(
+            subject=_rdns(ci.get("subject")),
+            issuer=_rdns(ci.get("issuer")),
+            serial_number=str(ci["serialNumber"]) if ci.get("serialNumber") else None,
+            not_before=validity.get("notBefore"),
+            not_after=validity.get("notAfter"),
+            timestamp=ts.get("timestamp") if isinstance(ts.get("timestamp"), str) else None,
+            timestamp_authority=_rdns(ts_cert.get("subject")).get("CN"),
+        )
+    return out
+
+
+def read_store(
+    data: bytes,
+    *,
+    media_type: str,
+    trust: SdkTrust,
+    manifest: bytes | None = None,
+    fragments: Sequence[bytes] = (),
+    allow_network: bool = False,
+) -> SdkStore | SdkNoManifest:
+    """Read and validate the C2PA manifest store of a file held in memory.
+
+    Parameters
+    ----------
+    data
+        The asset's bytes (for fMP4: the init segment).
+    media_type
+        Sniffed media type, passed to the SDK as the format (never the file extension).
+    trust
+        Trust anchors and EKU configuration.
+    manifest
+        A detached manifest store (``.c2pa`` sidecar) to validate against the asset.
+    fragments
+        fMP4 fragments, validated one by one with ``Reader.with_fragment``.
+    allow_network
+        Fetch remote manifests and OCSP responses.
+
+    Returns
+    -------
+    SdkStore or SdkNoManifest
+        The validated store, or the fact that the file carries no C2PA data.
+
+    Raises
+    ------
+    ProvenanceError
+        :class:`RemoteManifestError` (remote manifest not fetched), :class:`ManifestError`
+        (malformed store, unknown algorithm), :class:`InputFileError` (unsupported or
+        damaged file) or :class:`SdkError`.
+    """
+    try:
+        with _context(trust, allow_network=allow_network) as ctx:
+            reader = c2pa.Reader(media_type, io.BytesIO(data), manifest, ctx)
+            with reader:
+                fragment_results: list[Mapping[str, Any]] = []
+                for frag in fragments:
+                    reader.with_fragment(media_type, io.BytesIO(data), io.BytesIO(frag))
+                    fragment_results.append(reader.get_validation_results() or {})
+                store = json.loads(reader.json())
+                state = str(reader.get_validation_state() or store.get("validation_state"))
+                try:
+                    certs = _certificates(reader.crjson())
+                except c2pa.C2paError:
+                    certs = {}
+                remote = reader.get_remote_url()
+                embedded = bool(reader.is_embedded())
+    except c2pa.C2paError as exc:
+        outcome = _translate(exc, media_type=media_type)
+        if isinstance(outcome, SdkNoManifest):
+            return outcome
+        raise outcome from None
+    except ValueError as exc:  # bad JSON from the SDK
+        raise ManifestError(
+            f"The C2PA library returned unreadable data: {exc}", code="malformed_manifest"
+        ) from None
+    if not isinstance(store, Mapping):
+        raise ManifestError("The C2PA library returned an unexpected manifest store.")
+    return SdkStore(
+        store=store,
+        state=state,
+        certificates=certs,
+        remote_url=str(remote) if remote else None,
+        embedded=embedded,
+        fragment_results=tuple(fragment_results),
+    )

@@ -1,0 +1,587 @@
+"""``check()``: read a file's Content Credentials and turn them into a :class:`Report`.
+
+The function never raises for a bad input file. Missing, unreadable, empty, damaged or
+unsupported files, malformed manifests and unknown algorithms all come back as a report
+with ``verdict=ERROR`` and a stable ``error.code``. Only bad *configuration* (a trust
+anchor file that is missing or not PEM, a damaged trust store) raises
+:class:`~provenance.errors.TrustStoreError`, before any file is looked at.
+
+Verdict rules (facts -> judgement), applied to the failures the validator found now
+(active manifest, fMP4 fragments and re-validated ingredient manifests):
+
+* no C2PA data -> ``NO_CREDENTIALS``;
+* no failure other than "untrusted signer" codes -> ``TRUSTED`` when the SDK's state is
+  ``Trusted`` (the active signer chains to a configured anchor), else ``VALID_UNTRUSTED``;
+* the only other failures are hard-binding mismatches -> ``INCOMPLETE``;
+* anything else -> ``INVALID``.
+
+Failures recorded inside an ingredient assertion when that ingredient was added are not
+re-checked by the SDK; they do not change the verdict, but they are listed in
+``failures``, mark their node unreliable and get a summary sentence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from provenance.chain import ChainResult, build_chain, iter_nodes
+from provenance.codes import HARD_BINDING_MISMATCH_CODES, UNTRUSTED_CODES
+from provenance.errors import InputFileError, ProvenanceError, RemoteManifestError
+from provenance.media import (
+    FRAGMENT_MEDIA_TYPE,
+    MediaInfo,
+    inspect_bytes,
+    partial_info,
+    read_file,
+)
+from provenance.report import (
+    AiAssessment,
+    AiLabel,
+    ChainNode,
+    Failure,
+    Report,
+    ReportError,
+    Subject,
+    ToolInfo,
+    TrustSource,
+    Verdict,
+)
+from provenance.trust import TrustStore, eku_config, load, load_pem_bundle
+
+if TYPE_CHECKING:
+    from provenance import _c2pa
+
+__all__ = ["check", "check_bytes", "derive_verdict"]
+
+_TEXTUAL_EXTENSIONS: Final = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".mp4", ".mov", ".heic"}
+)
+
+
+@dataclass(frozen=True)
+class _Trust:
+    sdk: _c2pa.SdkTrust
+    sources: tuple[TrustSource, ...]
+
+
+def _utc_text(when: dt.datetime | None) -> str:
+    moment = when if when is not None else dt.datetime.now(dt.UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    moment = moment.astimezone(dt.UTC).replace(microsecond=0)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _prepare_trust(
+    trust_anchors: Sequence[str | os.PathLike[str]], data_dir: Path | None
+) -> _Trust:
+    from provenance.errors import TrustStoreError
+
+    store: TrustStore = load(data_dir)
+    parts: list[str] = []
+    sources: list[TrustSource] = []
+    if not store.empty:
+        parts.append(store.anchors_pem())
+        sources.extend(store.sources())
+    for anchor in trust_anchors:
+        p = Path(anchor)
+        try:
+            raw = p.read_bytes()
+        except OSError as exc:
+            raise TrustStoreError(
+                f"Cannot read trust anchors {p}: {exc.strerror or exc}",
+                code="trust_anchors_unreadable",
+            ) from None
+        count = len(load_pem_bundle(raw, origin=str(p)))
+        parts.append(raw.decode("utf-8", errors="replace"))
+        sources.append(
+            TrustSource(
+                name=f"--trust-anchors {p.name}",
+                location=str(p.resolve()),
+                sha256=hashlib.sha256(raw).hexdigest(),
+                certificates=count,
+            )
+        )
+    eku = eku_config()
+    sources.append(
+        TrustSource(
+            name="EKU configuration (built in)",
+            location="provenance/data/eku.cfg",
+            sha256=hashlib.sha256(eku.encode("utf-8")).hexdigest(),
+            certificates=0,
+        )
+    )
+    from provenance import _c2pa  # lazy: loads the native c2pa library
+
+    return _Trust(_c2pa.SdkTrust("\n".join(parts), eku), tuple(sources))
+
+
+def _tool(trust: _Trust | None, analyzed_at: str) -> ToolInfo:
+    import provenance
+    from provenance import _c2pa
+
+    return ToolInfo(
+        version=provenance.__version__,
+        c2pa_sdk=_c2pa.sdk_version(),
+        trust_sources=trust.sources if trust is not None else (),
+        analyzed_at=analyzed_at,
+    )
+
+
+def _subject(path: str, info: MediaInfo | None) -> Subject:
+    if info is None:
+        return Subject(path=path)
+    return Subject(
+        path=path,
+        size=info.size,
+        sha256=info.sha256,
+        media_type=info.media_type,
+        width=info.width,
+        height=info.height,
+    )
+
+
+def _error_report(
+    subject: Subject,
+    error: ProvenanceError,
+    tool: ToolInfo,
+    *,
+    remote_url: str | None = None,
+) -> Report:
+    return Report(
+        subject=subject,
+        verdict=Verdict.ERROR,
+        summary=(error.message,),
+        chain=None,
+        failures=(),
+        ai=AiAssessment(AiLabel.UNKNOWN),
+        tool=tool,
+        error=ReportError(error.code, error.message),
+        remote_manifest_url=remote_url,
+    )
+
+
+def derive_verdict(state: str, validated: Sequence[Failure]) -> Verdict:
+    """Derive the verdict from the SDK's validation state and the current failures.
+
+    Parameters
+    ----------
+    state
+        ``Trusted``, ``Valid`` or ``Invalid`` (c2pa-rs ``validation_state``).
+    validated
+        Failures the validator found now (active manifest, fragments, ingredient deltas);
+        not the failures recorded inside ingredient assertions.
+
+    Returns
+    -------
+    Verdict
+        ``TRUSTED``, ``VALID_UNTRUSTED``, ``INCOMPLETE`` or ``INVALID``.
+
+    Examples
+    --------
+    >>> from provenance.report import Failure
+    >>> derive_verdict("Valid", [Failure("signingCredential.untrusted", "...")]).value
+    'VALID_UNTRUSTED'
+    >>> derive_verdict("Invalid", [Failure("assertion.dataHash.mismatch", "...")]).value
+    'INCOMPLETE'
+    """
+    serious = {f.code for f in validated} - UNTRUSTED_CODES
+    if serious:
+        if serious <= HARD_BINDING_MISMATCH_CODES:
+            return Verdict.INCOMPLETE
+        return Verdict.INVALID
+    if state == "Trusted":
+        return Verdict.TRUSTED
+    if state == "Invalid":
+        # The SDK says invalid without giving a code (e.g. validation switched off).
+        return Verdict.INVALID
+    return Verdict.VALID_UNTRUSTED
+
+
+_VERDICT_SENTENCE: Final = {
+    Verdict.TRUSTED: (
+        "Content Credentials are intact and were issued by a signer on a trust list you use."
+    ),
+    Verdict.VALID_UNTRUSTED: (
+        "Content Credentials are intact, but the signer is not on any trust list you "
+        "configured: the issuer's identity is unconfirmed."
+    ),
+    Verdict.INCOMPLETE: (
+        "Content Credentials are present, but the content changed after signing "
+        "(edit, re-encode or metadata change); the credentials describe an earlier version."
+    ),
+    Verdict.INVALID: (
+        "Content Credentials are invalid: anyone could have changed this file's "
+        "provenance information. Do not rely on the claims below."
+    ),
+}
+
+_AI_SENTENCE: Final = {
+    AiLabel.AI_GENERATED: "AI: declared or detected as AI-generated.",
+    AiLabel.AI_EDITED: "AI: declared or detected as edited with AI.",
+    AiLabel.CAPTURED: "AI: declared as captured by a camera or recorder (no AI generation).",
+}
+
+
+def _issuer_text(node: ChainNode) -> str | None:
+    issuer = node.issuer
+    if issuer is None:
+        return None
+    who = issuer.organization or issuer.common_name
+    if who is None:
+        return None
+    if issuer.common_name and issuer.organization and issuer.common_name != issuer.organization:
+        who = f"{issuer.organization} ({issuer.common_name})"
+    if issuer.issuing_ca:
+        who += f", certificate from {issuer.issuing_ca}"
+    return who
+
+
+def _summary(
+    verdict: Verdict,
+    chain: ChainResult,
+    ai: AiAssessment,
+    *,
+    extra: Sequence[str] = (),
+) -> tuple[str, ...]:
+    root = chain.root
+    lines = [_VERDICT_SENTENCE[verdict]]
+    who = _issuer_text(root)
+    if who:
+        lines.append(f"Issued by {who}.")
+    if root.signing_time:
+        how = (
+            "proven by a timestamp"
+            if root.signing_time_source == "timestamp"
+            else "claimed by the signer, not proven"
+        )
+        lines.append(f"Issued on {root.signing_time} ({how}).")
+    if root.claim_generator:
+        tool = root.claim_generator
+        if root.claim_generator_version:
+            tool += f" {root.claim_generator_version}"
+        lines.append(f"Made with {tool}.")
+    ai_line = _AI_SENTENCE.get(ai.label)
+    if ai_line:
+        lines.append(ai_line)
+    for f in chain.validated:
+        if f.code in UNTRUSTED_CODES:
+            continue
+        where = "" if f.manifest is None else " (in an earlier version)"
+        lines.append(f"Problem{where}: {f.message} [{f.code}]")
+    for f in chain.recorded:
+        title = next(
+            (
+                n.title
+                for n in iter_nodes(root)
+                if n.label is not None and n.label == f.manifest and n.title
+            ),
+            None,
+        )
+        named = f' "{title}"' if title else ""
+        lines.append(
+            f"An earlier version{named} was already recorded as broken when it was used: "
+            f"{f.message} [{f.code}]"
+        )
+    lines.extend(extra)
+    return tuple(lines)
+
+
+def _assess_ai(
+    data: bytes, media_type: str | None, chain: ChainNode | None, *, show_prompts: bool
+) -> AiAssessment:
+    del data, media_type, chain, show_prompts
+    return AiAssessment(AiLabel.UNKNOWN)
+
+
+def _fragment_failures(results: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    out: list[Mapping[str, Any]] = []
+    for vr in results:
+        active = vr.get("activeManifest") if isinstance(vr, Mapping) else None
+        failed = active.get("failure") if isinstance(active, Mapping) else None
+        if isinstance(failed, list):
+            out.extend(e for e in failed if isinstance(e, Mapping))
+    return out
+
+
+def _unsupported_message(media_type: str | None, name: str | None) -> InputFileError:
+    if media_type == FRAGMENT_MEDIA_TYPE:
+        return InputFileError(
+            "This is a media segment (fragmented MP4 .m4s) that cannot be checked alone; "
+            "check its init segment and pass the segments as fragments.",
+            code="unsupported_format",
+        )
+    suffix = Path(name).suffix.lower() if name else ""
+    if media_type is None:
+        hint = f" although it is named {suffix}" if suffix in _TEXTUAL_EXTENSIONS else ""
+        return InputFileError(
+            f"The content is not a picture, video or other format we can read{hint}.",
+            code="unsupported_format",
+        )
+    return InputFileError(
+        f"Content Credentials cannot be read from {media_type} files.",
+        code="unsupported_format",
+    )
+
+
+def _check_data(
+    data: bytes,
+    *,
+    subject_path: str,
+    name: str | None,
+    trust: _Trust,
+    tool: ToolInfo,
+    manifest: bytes | None,
+    fragments: Sequence[bytes],
+    allow_network: bool,
+    show_prompts: bool,
+) -> Report:
+    from provenance import _c2pa
+
+    try:
+        info = inspect_bytes(data, name=name)
+    except InputFileError as exc:
+        return _error_report(_subject(subject_path, partial_info(data, name=name)), exc, tool)
+    subject = _subject(subject_path, info)
+    media_type = info.media_type
+    if (
+        media_type is None
+        or media_type == FRAGMENT_MEDIA_TYPE
+        or media_type not in _c2pa.supported_media_types()
+    ):
+        return _error_report(subject, _unsupported_message(media_type, name), tool)
+    try:
+        outcome = _c2pa.read_store(
+            data,
+            media_type=media_type,
+            trust=trust.sdk,
+            manifest=manifest,
+            fragments=fragments,
+            allow_network=allow_network,
+        )
+    except RemoteManifestError as exc:
+        if exc.code == "remote_manifest_not_fetched":
+            ai = _assess_ai(data, media_type, None, show_prompts=show_prompts)
+            lines = [
+                f"Remote manifest at {exc.url or 'an unknown URL'}, not fetched "
+                "(network access was not allowed).",
+                "No Content Credentials are embedded in the file itself.",
+            ]
+            ai_line = _AI_SENTENCE.get(ai.label)
+            if ai_line:
+                lines.append(ai_line)
+            return Report(
+                subject=subject,
+                verdict=Verdict.NO_CREDENTIALS,
+                summary=tuple(lines),
+                chain=None,
+                failures=(),
+                ai=ai,
+                tool=tool,
+                error=ReportError(exc.code, exc.message),
+                remote_manifest_url=exc.url,
+            )
+        return _error_report(subject, exc, tool, remote_url=exc.url)
+    except ProvenanceError as exc:
+        return _error_report(subject, exc, tool)
+    if isinstance(outcome, _c2pa.SdkNoManifest):
+        ai = _assess_ai(data, media_type, None, show_prompts=show_prompts)
+        lines = [
+            "No Content Credentials found. This is common after upload to social media "
+            "or messaging apps and says nothing about whether the content is authentic."
+        ]
+        ai_line = _AI_SENTENCE.get(ai.label)
+        if ai_line:
+            lines.append(ai_line)
+        return Report(
+            subject=subject,
+            verdict=Verdict.NO_CREDENTIALS,
+            summary=tuple(lines),
+            chain=None,
+            failures=(),
+            ai=ai,
+            tool=tool,
+        )
+    chain = build_chain(
+        outcome.store,
+        outcome.certificates,
+        extra_validation=_fragment_failures(outcome.fragment_results),
+    )
+    if chain is None:
+        return _error_report(
+            subject,
+            ProvenanceError(
+                "The manifest store names no active manifest.", code="malformed_manifest"
+            ),
+            tool,
+        )
+    verdict = derive_verdict(outcome.state, chain.validated)
+    ai = _assess_ai(data, media_type, chain.root, show_prompts=show_prompts)
+    extra = []
+    if manifest is not None:
+        extra.append("The credentials were read from a separate manifest file.")
+    if fragments:
+        extra.append(f"{len(fragments)} video fragment(s) were checked with the init segment.")
+    if outcome.remote_url:
+        extra.append(f"The credentials were fetched from {outcome.remote_url}.")
+    return Report(
+        subject=subject,
+        verdict=verdict,
+        summary=_summary(verdict, chain, ai, extra=extra),
+        chain=chain.root,
+        failures=chain.validated + chain.recorded,
+        ai=ai,
+        tool=tool,
+        remote_manifest_url=outcome.remote_url,
+    )
+
+
+def _read_side_files(
+    manifest: str | os.PathLike[str] | None,
+    fragments: Sequence[str | os.PathLike[str]],
+) -> tuple[bytes | None, list[bytes]]:
+    manifest_bytes = None
+    if manifest is not None:
+        try:
+            manifest_bytes = read_file(manifest)
+        except InputFileError as exc:
+            raise InputFileError(f"Detached manifest: {exc.message}", code=exc.code) from None
+    frags = []
+    for frag in fragments:
+        try:
+            frags.append(read_file(frag))
+        except InputFileError as exc:
+            raise InputFileError(f"Fragment: {exc.message}", code=exc.code) from None
+    return manifest_bytes, frags
+
+
+def check(
+    path: str | os.PathLike[str],
+    *,
+    trust_anchors: Sequence[str | os.PathLike[str]] = (),
+    manifest: str | os.PathLike[str] | None = None,
+    allow_network: bool = False,
+    fragments: Sequence[str | os.PathLike[str]] = (),
+    show_prompts: bool = False,
+    analyzed_at: dt.datetime | None = None,
+    data_dir: Path | None = None,
+) -> Report:
+    """Check a file's Content Credentials and return a report.
+
+    Parameters
+    ----------
+    path
+        The file to check.
+    trust_anchors
+        PEM files whose certificates are trusted in addition to the stored trust lists.
+    manifest
+        A detached manifest store (``.c2pa``) to validate against the file.
+    allow_network
+        Fetch remote (cloud) manifests and OCSP responses. Off by default: a remote
+        manifest is then reported as "not fetched" with ``remote_manifest_url`` set.
+    fragments
+        fMP4 fragments (``.m4s``) to validate with ``path`` as the init segment.
+    show_prompts
+        Show generator prompts found in the file (redacted by default).
+    analyzed_at
+        Pin ``tool.analyzed_at`` (naive datetimes are taken as UTC).
+    data_dir
+        Where stored trust lists live; default :func:`provenance.trust.default_data_dir`.
+
+    Returns
+    -------
+    Report
+        Never raises for a bad file: problems give ``verdict=ERROR`` with ``error`` set.
+
+    Raises
+    ------
+    TrustStoreError
+        Only for bad trust configuration (unreadable or non-PEM ``trust_anchors``,
+        damaged trust store).
+    """
+    stamp = _utc_text(analyzed_at)
+    trust = _prepare_trust(trust_anchors, data_dir)
+    tool = _tool(trust, stamp)
+    subject_path = os.path.abspath(os.fspath(path))
+    try:
+        data = read_file(path)
+    except InputFileError as exc:
+        subject = Subject(path=subject_path)
+        if exc.code == "empty_file":
+            subject = Subject(path=subject_path, size=0, sha256=hashlib.sha256(b"").hexdigest())
+        return _error_report(subject, exc, tool)
+    try:
+        manifest_bytes, frags = _read_side_files(manifest, fragments)
+    except InputFileError as exc:
+        return _error_report(_subject(subject_path, partial_info(data)), exc, tool)
+    return _check_data(
+        data,
+        subject_path=subject_path,
+        name=os.path.basename(subject_path),
+        trust=trust,
+        tool=tool,
+        manifest=manifest_bytes,
+        fragments=frags,
+        allow_network=allow_network,
+        show_prompts=show_prompts,
+    )
+
+
+def check_bytes(
+    data: bytes,
+    *,
+    name: str,
+    trust_anchors: Sequence[str | os.PathLike[str]] = (),
+    manifest: bytes | None = None,
+    allow_network: bool = False,
+    fragments: Sequence[bytes] = (),
+    show_prompts: bool = False,
+    analyzed_at: dt.datetime | None = None,
+    data_dir: Path | None = None,
+) -> Report:
+    """Check Content Credentials of bytes already in memory (uploads, downloads).
+
+    Parameters
+    ----------
+    data
+        The file content.
+    name
+        A name for the subject (file name or URL); stored as ``subject.path`` unchanged.
+    trust_anchors, allow_network, show_prompts, analyzed_at, data_dir
+        As for :func:`check`.
+    manifest
+        Detached manifest store bytes.
+    fragments
+        fMP4 fragment bytes.
+
+    Returns
+    -------
+    Report
+        As for :func:`check`.
+    """
+    stamp = _utc_text(analyzed_at)
+    trust = _prepare_trust(trust_anchors, data_dir)
+    tool = _tool(trust, stamp)
+    if not data:
+        return _error_report(
+            Subject(path=name, size=0, sha256=hashlib.sha256(b"").hexdigest()),
+            InputFileError(f"{name} is empty (0 bytes)", code="empty_file"),
+            tool,
+        )
+    return _check_data(
+        bytes(data),
+        subject_path=name,
+        name=name,
+        trust=trust,
+        tool=tool,
+        manifest=manifest,
+        fragments=list(fragments),
+        allow_network=allow_network,
+        show_prompts=show_prompts,
+    )

@@ -1,0 +1,336 @@
+"""Read an input file safely: size, SHA-256, media type sniffed from bytes, dimensions.
+
+Everything here works on the bytes, never on the file name: a JPEG called ``photo.png``
+is a JPEG. Pillow (pictures) and PyAV (video, optional) are imported lazily.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from provenance.errors import InputFileError
+
+__all__ = [
+    "MAX_PIXELS",
+    "MediaInfo",
+    "inspect_bytes",
+    "read_file",
+    "sniff_media_type",
+]
+
+MAX_PIXELS: Final = 2**28
+"""Pictures declaring more pixels than this (268 megapixels) are refused as too large."""
+
+_CHUNK: Final = 1 << 20
+
+_BMFF_IMAGE_BRANDS: Final = {
+    b"heic": "image/heic",
+    b"heix": "image/heic",
+    b"heim": "image/heic",
+    b"heis": "image/heic",
+    b"mif1": "image/heif",
+    b"msf1": "image/heif",
+    b"avif": "image/avif",
+    b"avis": "image/avif",
+}
+_BMFF_VIDEO_BRANDS: Final = {
+    b"qt  ": "video/quicktime",
+    b"M4A ": "audio/mp4",
+    b"M4B ": "audio/mp4",
+    b"M4V ": "video/x-m4v",
+    b"M4VH": "video/x-m4v",
+    b"M4VP": "video/x-m4v",
+}
+
+FRAGMENT_MEDIA_TYPE: Final = "video/iso.segment"
+"""Media type of a bare fMP4 segment (``.m4s``): readable only together with its init segment."""
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What was learnt about the file's bytes."""
+
+    size: int
+    """Size in bytes."""
+    sha256: str
+    """Lowercase hex SHA-256 of the bytes."""
+    media_type: str | None
+    """Media type sniffed from the content; None when the content is not recognised."""
+    width: int | None = None
+    """Pixel width (pictures, and video when PyAV is installed)."""
+    height: int | None = None
+    """Pixel height."""
+
+
+def sniff_media_type(head: bytes, *, name: str | None = None) -> str | None:
+    """Identify a file from its first bytes.
+
+    Parameters
+    ----------
+    head
+        At least the first 64 bytes of the file (more helps for SVG).
+    name
+        Optional file name. Used only to tell DNG from TIFF (same magic bytes).
+
+    Returns
+    -------
+    str or None
+        A media type such as ``image/jpeg``, or None when unrecognised.
+
+    Examples
+    --------
+    >>> sniff_media_type(b"\\x89PNG\\r\\n\\x1a\\n" + bytes(8))
+    'image/png'
+    >>> sniff_media_type(b"hello, world") is None
+    True
+    """
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head[:4] == b"RIFF" and len(head) >= 12:
+        kind = head[8:12]
+        if kind == b"WEBP":
+            return "image/webp"
+        if kind == b"WAVE":
+            return "audio/wav"
+        if kind == b"AVI ":
+            return "video/avi"
+        return None
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        if name is not None and name.lower().endswith(".dng"):
+            return "image/dng"
+        return "image/tiff"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")):
+        return "image/jxl"
+    if head.startswith(b"fLaC"):
+        return "audio/flac"
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "audio/mpeg"
+    if len(head) >= 12:
+        box = head[4:8]
+        if box == b"ftyp":
+            brand = head[8:12]
+            if brand in _BMFF_IMAGE_BRANDS:
+                return _BMFF_IMAGE_BRANDS[brand]
+            return _BMFF_VIDEO_BRANDS.get(brand, "video/mp4")
+        if box in (b"styp", b"moof", b"sidx"):
+            return FRAGMENT_MEDIA_TYPE
+        if box == b"jumb":
+            return "application/c2pa"
+    if head.startswith((b"\x00\x01\x00\x00\x00", b"OTTO", b"true", b"wOFF", b"wOF2")):
+        return "font/ttf"
+    if head.startswith(b"PK\x03\x04"):
+        return "application/zip"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in head.lower()):
+        return "image/svg+xml"
+    return None
+
+
+def _stat_regular(path: Path) -> os.stat_result:
+    """Stat ``path`` and refuse anything that is not a readable regular file."""
+    shown = str(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputFileError(f"No such file: {shown}", code="not_found") from None
+    except PermissionError:
+        raise InputFileError(
+            f"Permission denied: cannot read {shown}", code="permission_denied"
+        ) from None
+    except OSError as exc:
+        raise InputFileError(
+            f"Cannot read {shown}: {exc.strerror or exc}", code="unreadable"
+        ) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputFileError(
+            f"{shown} is a directory; give a file (or use a recursive option)",
+            code="is_directory",
+        )
+    if not stat.S_ISREG(st.st_mode):
+        raise InputFileError(f"{shown} is not a regular file", code="unsupported_format")
+    return st
+
+
+def read_file(path: str | os.PathLike[str]) -> bytes:
+    """Read a whole input file, translating OS errors into :class:`InputFileError`.
+
+    Parameters
+    ----------
+    path
+        The file to read.
+
+    Returns
+    -------
+    bytes
+        The file content.
+
+    Raises
+    ------
+    InputFileError
+        With code ``not_found``, ``is_directory``, ``permission_denied``, ``unreadable``
+        or ``empty_file``.
+    """
+    p = Path(path)
+    _stat_regular(p)
+    try:
+        with p.open("rb") as f:
+            chunks = []
+            while chunk := f.read(_CHUNK):
+                chunks.append(chunk)
+    except PermissionError:
+        raise InputFileError(
+            f"Permission denied: cannot read {p}", code="permission_denied"
+        ) from None
+    except IsADirectoryError:
+        raise InputFileError(f"{p} is a directory", code="is_directory") from None
+    except OSError as exc:
+        raise InputFileError(f"Cannot read {p}: {exc.strerror or exc}", code="unreadable") from None
+    data = b"".join(chunks)
+    if not data:
+        raise InputFileError(f"{p} is empty (0 bytes)", code="empty_file")
+    return data
+
+
+def _sha256(data: bytes) -> str:
+    h = hashlib.sha256()
+    view = memoryview(data)
+    for start in range(0, len(view), _CHUNK):
+        h.update(view[start : start + _CHUNK])
+    return h.hexdigest()
+
+
+def _picture_size(data: bytes, media_type: str) -> tuple[int | None, int | None]:
+    """Width and height of a picture; decodes it (cheaply) to detect truncation."""
+    from PIL import Image, ImageFile, UnidentifiedImageError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(io.BytesIO(data))
+        except Image.DecompressionBombError as exc:
+            raise InputFileError(
+                f"The picture declares absurd dimensions ({exc}); refused as a "
+                "possible decompression bomb",
+                code="too_large",
+            ) from None
+        except UnidentifiedImageError:
+            if media_type in ("image/jpeg", "image/png", "image/gif", "image/webp"):
+                raise InputFileError(
+                    f"The file looks like {media_type} but its header cannot be read",
+                    code="corrupt",
+                ) from None
+            return None, None
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise InputFileError(
+                f"The {media_type} file is damaged: {exc}", code="corrupt"
+            ) from None
+        with im:
+            width, height = im.size
+            if width <= 0 or height <= 0:
+                raise InputFileError(
+                    f"The {media_type} file declares an empty picture ({width}x{height})",
+                    code="corrupt",
+                )
+            if width * height > MAX_PIXELS:
+                raise InputFileError(
+                    f"The picture declares {width}x{height} pixels (over {MAX_PIXELS:,}); "
+                    "refused as a possible decompression bomb",
+                    code="too_large",
+                )
+            if im.format == "JPEG":
+                # Decode at 1/8 scale: reads the whole entropy stream (so truncation is
+                # caught) for a fraction of the cost of a full decode.
+                im.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+            saved = ImageFile.LOAD_TRUNCATED_IMAGES
+            try:
+                ImageFile.LOAD_TRUNCATED_IMAGES = False
+                im.load()
+            except (OSError, ValueError, SyntaxError, EOFError) as exc:
+                raise InputFileError(
+                    f"The {media_type} file is truncated or damaged: {exc}", code="corrupt"
+                ) from None
+            finally:
+                ImageFile.LOAD_TRUNCATED_IMAGES = saved
+    return width, height
+
+
+def _video_size(data: bytes) -> tuple[int | None, int | None]:
+    """Width and height of the first video stream, or (None, None) without PyAV."""
+    try:
+        import av
+    except ImportError:
+        return None, None
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            for stream in container.streams.video:
+                ctx = stream.codec_context
+                if ctx.width and ctx.height:
+                    return int(ctx.width), int(ctx.height)
+    except (av.error.FFmpegError, OSError, ValueError):
+        return None, None
+    return None, None
+
+
+_PILLOW_TYPES: Final = frozenset(
+    {"image/jpeg", "image/png", "image/gif", "image/webp", "image/tiff", "image/avif"}
+)
+_VIDEO_TYPES: Final = frozenset({"video/mp4", "video/quicktime", "video/x-m4v", "video/avi"})
+
+
+def inspect_bytes(data: bytes, *, name: str | None = None) -> MediaInfo:
+    """Describe a file's bytes: size, SHA-256, sniffed media type and dimensions.
+
+    Parameters
+    ----------
+    data
+        The file content (not empty).
+    name
+        File name, used only to tell DNG from TIFF.
+
+    Returns
+    -------
+    MediaInfo
+        The facts.
+
+    Raises
+    ------
+    InputFileError
+        ``empty_file``, ``corrupt`` (damaged or truncated picture) or ``too_large``
+        (absurd declared dimensions). Unknown content is not an error here.
+    """
+    if not data:
+        raise InputFileError("The file is empty (0 bytes)", code="empty_file")
+    media_type = sniff_media_type(data[:4096], name=name)
+    info = MediaInfo(size=len(data), sha256=_sha256(data), media_type=media_type)
+    width: int | None = None
+    height: int | None = None
+    if media_type in _PILLOW_TYPES:
+        width, height = _picture_size(data, media_type)
+    elif media_type in _VIDEO_TYPES:
+        width, height = _video_size(data)
+    return MediaInfo(info.size, info.sha256, info.media_type, width, height)
+
+
+def partial_info(data: bytes, *, name: str | None = None) -> MediaInfo:
+    """Like :func:`inspect_bytes` but never raises: dimensions are left out.
+
+    Used to fill the subject of an ERROR report as far as possible.
+    """
+    return MediaInfo(
+        size=len(data),
+        sha256=_sha256(data),
+        media_type=sniff_media_type(data[:4096], name=name) if data else None,
+    )
