@@ -205,7 +205,6 @@ def check_command(
         typer.Argument(
             help="Files to check; directories too with -r.",
             show_default=False,
-            metavar="PATH",
         ),
     ],
     recursive: Annotated[

@@ -51,6 +51,7 @@ def _plain(value: Any) -> Any:
 def _list_record(stored: Any) -> dict[str, Any]:
     return {
         "name": _plain(stored.name),
+        "kind": _plain(getattr(stored, "kind", "anchors")),
         "source": _plain(stored.source),
         "issued": _plain(stored.issued),
         "sha256": _plain(stored.sha256),
@@ -92,6 +93,7 @@ def _print_table(record: dict[str, Any]) -> None:
 
     table = Table(title=f"Trust lists in {record['data_dir']}", title_justify="left")
     table.add_column("name", style="bold")
+    table.add_column("kind")
     table.add_column("source", overflow="fold")
     table.add_column("issued")
     table.add_column("sha256")
@@ -100,6 +102,7 @@ def _print_table(record: dict[str, Any]) -> None:
     for row in record["lists"]:
         table.add_row(
             str(row["name"]),
+            str(row["kind"]),
             str(row["source"]),
             str(row["issued"] or "not stated"),
             str(row["sha256"])[:12],

@@ -55,9 +55,7 @@ def capture_node(*, failures: tuple[Failure, ...] = ()) -> ChainNode:
         signing_time_source="timestamp",
         claim_generator="ExampleCam",
         claim_generator_version="1.0",
-        actions=(
-            Action("c2pa.created", "Created", digital_source_type=IPTC + "digitalCapture"),
-        ),
+        actions=(Action("c2pa.created", "Created", digital_source_type=IPTC + "digitalCapture"),),
         relationship="parentOf",
         failures=failures,
     )

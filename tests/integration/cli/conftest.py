@@ -1,0 +1,56 @@
+"""Fixtures for the command-line tests: an isolated data directory and a runner."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import provenance
+from provenance.report import Report
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point ``JINJJA_DATA_DIR`` at an empty temporary directory (never the real home)."""
+    path = tmp_path_factory.mktemp("jinjja-data")
+    monkeypatch.setenv("JINJJA_DATA_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def shared() -> Path:
+    """The read-only shared data directory (``$JINJJA_SHARED``)."""
+    value = os.environ.get("JINJJA_SHARED")
+    if not value:
+        pytest.skip("JINJJA_SHARED is not set")
+    return Path(value)
+
+
+@pytest.fixture
+def fake_check(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[dict[str, Report]], list]]:
+    """Replace ``provenance.check`` by a lookup of hand-built reports by file name.
+
+    Returns a function ``install(reports_by_name)`` that returns the list of calls
+    (path, keyword arguments) the command made.
+    """
+    calls: list[tuple[Path, dict[str, Any]]] = []
+
+    def install(reports: dict[str, Report]) -> list[tuple[Path, dict[str, Any]]]:
+        def check(path: Path, **kwargs: Any) -> Report:
+            calls.append((Path(path), kwargs))
+            return reports[Path(path).name]
+
+        monkeypatch.setattr(provenance, "check", check, raising=False)
+        return calls
+
+    yield install
