@@ -1,3 +1,11 @@
-"""Robust keyed frequency-domain watermark for images and video frames (numpy/scipy only)."""
+"""Robust keyed invisible image watermark: :func:`embed` and :func:`detect`.
 
-__all__: list[str] = []
+A 64-bit payload is spread over a keyed periodic pattern in luma, resynchronised from the
+pattern's own lattice, and decided with a provable false-alarm bound. The format is specified
+in ``spec/watermark.md``.
+"""
+
+from watermark._api import Detection, Geometry, detect, embed
+from watermark._keys import PUBLIC_KEY
+
+__all__ = ["PUBLIC_KEY", "Detection", "Geometry", "detect", "embed"]

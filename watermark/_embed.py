@@ -1,0 +1,146 @@
+"""Embedding building blocks (spec sections 6 and 7).
+
+The mark is additive in luma: every colour channel receives the same residual
+``d = alpha * mask * pattern``. The pattern depends only on the key, the payload and the frame
+size, so a video embedder computes it once with :func:`plan` and then, per frame, calls
+:func:`residual` (which recomputes only the perceptual mask, at cell resolution) and adds it::
+
+    p = plan(key, payload, height, width)
+    for frame in frames:                      # uint8 (H, W, 3)
+        marked = apply(frame, p, psnr=40.0)
+
+:func:`apply` is exactly what :func:`watermark.embed` does after validation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from watermark import _ecc, _layout
+
+__all__ = ["Plan", "plan", "tile_cells", "render_tile", "luma", "mask", "residual", "apply"]
+
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A precomputed watermark pattern for one key, payload and frame size."""
+
+    height: int
+    """Frame height in pixels."""
+    width: int
+    """Frame width in pixels."""
+    cell: int
+    """Cell side in pixels."""
+    pattern: NDArray[np.float32]
+    """Unit-RMS pattern over the frame, shape (height, width)."""
+
+
+def tile_cells(key: bytes, payload: bytes) -> NDArray[np.float32]:
+    """Cell values (+-1) of one tile, shape (GRID, GRID): chip, times the coded bit sign on data."""
+    lay = _layout.layout(key)
+    info = _ecc.info_bits(payload) ^ lay.whiten
+    coded = _ecc.conv_encode(info).astype(np.float32) * 2.0 - 1.0
+    values = lay.chips.reshape(-1).copy()
+    values[lay.data_index] *= coded[lay.data_bit]
+    return values.reshape(_layout.GRID, _layout.GRID)
+
+
+def render_tile(cells: NDArray[np.float32], cell: int) -> NDArray[np.float32]:
+    """Upsample cell values to pixels and low-pass them with a periodic Gaussian (sigma cell/2).
+
+    Returns a unit-RMS tile of shape (GRID * cell, GRID * cell).
+    """
+    up = np.kron(cells, np.ones((cell, cell), dtype=np.float32))
+    n = up.shape[0]
+    f = np.fft.fftfreq(n).astype(np.float32)
+    sigma = cell / 2.0
+    g = np.exp(-2.0 * (np.pi * sigma) ** 2 * f**2).astype(np.float32)
+    tile = np.fft.irfft2(np.fft.rfft2(up) * g[:, None] * g[None, : n // 2 + 1], s=up.shape)
+    tile = tile.astype(np.float32)
+    out: NDArray[np.float32] = (tile / np.sqrt(np.mean(tile**2))).astype(np.float32)
+    return out
+
+
+def plan(key: bytes, payload: bytes, height: int, width: int) -> Plan:
+    """Precompute the pattern for ``key``/``payload`` on a ``height x width`` frame."""
+    cell = _layout.cell_size(height, width)
+    tile = render_tile(tile_cells(key, payload), cell)
+    t = tile.shape[0]
+    reps = (-(-height // t), -(-width // t))
+    pattern = np.tile(tile, reps)[:height, :width]
+    return Plan(height=height, width=width, cell=cell, pattern=np.ascontiguousarray(pattern))
+
+
+def luma(image: NDArray[np.float32]) -> NDArray[np.float32]:
+    """BT.601 luma of an (H, W, 3) image, or the image itself if grey (H, W).
+
+    Equivalent to ``image @ [0.299, 0.587, 0.114]``.
+    """
+    if image.ndim == 2:
+        return image
+    return np.asarray(image @ _LUMA, dtype=np.float32)
+
+
+def _block_mean(y: NDArray[np.float32], b: int) -> NDArray[np.float32]:
+    h, w = y.shape
+    hp, wp = -(-h // b) * b, -(-w // b) * b
+    if (hp, wp) != (h, w):
+        y = np.pad(y, ((0, hp - h), (0, wp - w)), mode="edge")
+    out: NDArray[np.float32] = y.reshape(hp // b, b, wp // b, b).mean(axis=(1, 3), dtype=np.float32)
+    return out
+
+
+def mask(y: NDArray[np.float32], cell: int) -> NDArray[np.float32]:
+    """Perceptual mask at cell resolution (shape ceil(H/cell) x ceil(W/cell)), luma in 0..255.
+
+    ``m = (sigma + 3)**0.7 * clip(mu/40, 0.3, 1) * clip((255-mu)/40, 0.3, 1)``, with the local
+    mean ``mu`` and standard deviation ``sigma`` taken in a Gaussian window of 1.5 cells and the
+    result smoothed over one cell: more energy in texture, less in flat, dark and bright areas.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    yb = _block_mean(y, cell)
+    y2 = _block_mean(y * y, cell)
+    mu = gaussian_filter(yb, 1.5, mode="nearest")
+    e2 = gaussian_filter(y2, 1.5, mode="nearest")
+    sigma = np.sqrt(np.maximum(e2 - mu * mu, 0.0))
+    lum = np.clip(mu / 40.0, 0.3, 1.0) * np.clip((255.0 - mu) / 40.0, 0.3, 1.0)
+    m = (sigma + 3.0) ** 0.7 * lum
+    return np.asarray(gaussian_filter(m, 1.0, mode="nearest"), dtype=np.float32)
+
+
+def residual(
+    y: NDArray[np.float32], p: Plan, *, psnr: float, quantised: bool
+) -> NDArray[np.float32]:
+    """Luma residual ``alpha * mask * pattern`` scaled to the target PSNR (luma in 0..255).
+
+    ``quantised`` subtracts the rounding noise of uint8 output (1/12) from the error budget.
+    """
+    m = mask(y, p.cell)
+    full = np.repeat(np.repeat(m, p.cell, axis=0), p.cell, axis=1)[: p.height, : p.width]
+    d = full * p.pattern
+    budget = 255.0**2 / 10.0 ** ((psnr + 0.05) / 10.0) - (1.0 / 12.0 if quantised else 0.0)
+    energy = float(np.mean(d * d))
+    alpha = np.float32(np.sqrt(max(budget, 1e-6) / max(energy, 1e-12)))
+    d *= alpha
+    return d
+
+
+def apply(image: NDArray[np.generic], p: Plan, *, psnr: float) -> NDArray[np.generic]:
+    """Add the watermark to a validated uint8 or float32 image of ``p``'s size."""
+    if image.dtype == np.uint8:
+        x = image.astype(np.float32)
+        d = residual(luma(x), p, psnr=psnr, quantised=True)
+        out = x + (d[..., None] if image.ndim == 3 else d)
+        res: NDArray[np.generic] = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+        return res
+    x = np.asarray(image, dtype=np.float32) * np.float32(255.0)
+    d = residual(luma(x), p, psnr=psnr, quantised=False)
+    out = x + (d[..., None] if image.ndim == 3 else d)
+    resf: NDArray[np.generic] = np.clip(out / np.float32(255.0), 0.0, 1.0).astype(np.float32)
+    return resf
