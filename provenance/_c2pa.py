@@ -304,3 +304,63 @@ def read_store(
         embedded=embedded,
         fragment_results=tuple(fragment_results),
     )
+
+
+# ------------------------------------------------------------------------------ signing
+# Minimal signing used by ``provenance.sign`` (and through it the demo). Additive section.
+
+
+@dataclass(frozen=True)
+class SdkIngredient:
+    """One ingredient to add to a manifest before signing."""
+
+    path: str
+    """The ingredient file (its own manifest store, if any, is copied into the new file)."""
+    media_type: str
+    """Its media type (given to the SDK as the format)."""
+    ingredient: Mapping[str, Any]
+    """Ingredient JSON: ``title``, ``relationship`` (``parentOf``/``componentOf``/
+    ``inputTo``), optional ``instance_id``."""
+
+
+def sign_file(
+    src: str,
+    dst: str,
+    *,
+    chain_pem: bytes,
+    key_pem: bytes,
+    alg: str,
+    manifest: Mapping[str, Any],
+    ingredients: Sequence[SdkIngredient] = (),
+    tsa_url: str | None = None,
+    trust: SdkTrust | None = None,
+) -> bytes:
+    """Sign ``src`` into ``dst`` with an embedded manifest; return the manifest store bytes.
+
+    ``trust`` is the context the Builder uses to validate ingredients when they are added
+    (their recorded status): give the same anchors the reader will use, or ingredients
+    are recorded as untrusted.
+
+    Raises
+    ------
+    SdkError
+        ``sign_failed`` with the SDK's message (bad certificate, unsupported format, ...).
+    """
+    context = _context(trust, allow_network=False) if trust is not None else None
+    try:
+        signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(alg, chain_pem, key_pem, tsa_url))
+        try:
+            with c2pa.Builder(dict(manifest), context=context) as builder:
+                for ing in ingredients:
+                    with open(ing.path, "rb") as stream:
+                        builder.add_ingredient(dict(ing.ingredient), ing.media_type, stream)
+                return bytes(builder.sign_file(src, dst, signer))
+        finally:
+            signer.close()
+    except c2pa.C2paError as exc:
+        msg = _sdk_message(exc)
+        raise SdkError(
+            f"Signing failed: {msg}",
+            code="sign_failed",
+            detail={"sdk_error": type(exc).__name__.lstrip("_"), "sdk_message": msg},
+        ) from None

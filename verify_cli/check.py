@@ -383,7 +383,15 @@ def _check_one(
 
 def _report_bad_input(item: Input, report: Report) -> None:
     message = report.error.message if report.error is not None else "could not be checked"
-    if item.hint:
+    # The line already starts with the path: do not repeat it inside the message.
+    path = str(item.path)
+    if message.startswith(path + " "):
+        message = message[len(path) + 1 :]
+    elif message.endswith(": " + path):
+        message = message[: -len(path) - 2]
+    if report.error is not None and report.error.code == "is_directory":
+        message = "is a directory (use -r/--recursive to check the files inside it)"
+    elif item.hint:
         message = f"{message} ({item.hint})"
     _say(f"{item.path}: {message}")
 

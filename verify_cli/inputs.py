@@ -67,8 +67,8 @@ class Input:
     path: Path
     """The path as given or as found while walking (absolute, symlinks not resolved)."""
     hint: str | None = None
-    """Advice for the diagnostic line when the path cannot be checked as it is
-    (a directory without ``--recursive``, a broken symbolic link)."""
+    """Advice for the diagnostic line when the path cannot be checked (a broken symbolic
+    link: the library only sees a missing file)."""
 
 
 def _absolute(path: Path) -> Path:
@@ -111,7 +111,7 @@ def expand_inputs(paths: Sequence[Path], *, recursive: bool) -> Iterator[Input]:
         The ``PATH...`` arguments, in the order given.
     recursive
         Walk directories (``-r``). Without it a directory is passed on as it is (the
-        library reports it as an error) with a hint to use ``-r``.
+        library reports it as an error).
 
     Yields
     ------
@@ -127,7 +127,7 @@ def expand_inputs(paths: Sequence[Path], *, recursive: bool) -> Iterator[Input]:
             if recursive:
                 yield from _walk(path, seen)
             else:
-                yield Input(path, "use -r/--recursive to check the files inside")
+                yield Input(path)
         elif not path.exists() and path.is_symlink():
             yield Input(path, "it is a broken symbolic link")
         else:

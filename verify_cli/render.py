@@ -334,16 +334,6 @@ def _issuer_words(issuer: Issuer | None) -> str | None:
     return names[0]
 
 
-def _time_words(node: ChainNode) -> str | None:
-    if node.signing_time is None:
-        return None
-    if node.signing_time_source == "timestamp":
-        return f"{node.signing_time} (trusted timestamp)"
-    if node.signing_time_source == "claimed":
-        return f"{node.signing_time} (claimed by the signer, no trusted timestamp)"
-    return node.signing_time
-
-
 class TextFormat(ReportFormat):
     """A Rich panel per file, for people.
 
@@ -401,16 +391,22 @@ class TextFormat(ReportFormat):
 
     def _body(self, report: Report) -> RenderableType:
         from rich.console import Group
+        from rich.table import Table
         from rich.text import Text
 
         style, words = _VERDICT_STYLE[report.verdict]
         parts: list[RenderableType] = []
         headline = Text.assemble((f" {report.verdict.value} ", style), "  ", (words, "bold"))
         parts.append(headline)
-        for sentence in report.summary:
-            parts.append(Text("• " + sentence))
+        if report.summary:
+            bullets = Table.grid(padding=(0, 1))
+            bullets.add_column(no_wrap=True)
+            bullets.add_column()
+            for sentence in report.summary:
+                bullets.add_row("•", Text(sentence))
+            parts.append(bullets)
 
-        if report.error is not None:
+        if report.error is not None and report.error.message not in report.summary:
             line = Text.assemble(("Reason: ", "bold"), report.error.message)
             if self.verbose:
                 line.append(f"  [{report.error.code}]", style="dim")
@@ -423,7 +419,7 @@ class TextFormat(ReportFormat):
             if node is not None and not node.reliable:
                 parts.append(
                     Text(
-                        "These details come from credentials that failed validation: "
+                        "The details above come from credentials that failed validation: "
                         f"{_UNRELIABLE}.",
                         style="bold red",
                     )
@@ -442,18 +438,19 @@ class TextFormat(ReportFormat):
             parts.append(Text(""))
             parts.append(self._tree(node))
 
-        if report.failures:
+        if report.failures and self.verbose:
             parts.append(Text(""))
-            parts.append(Text("What failed", style="bold"))
+            parts.append(Text("Failures", style="bold"))
             for f in report.failures:
                 line = Text("✗ ", style="red")
                 line.append(f.message)
-                if self.verbose:
-                    line.append(f"  [{f.code}]", style="dim")
-                    if f.manifest:
-                        line.append(f" in {f.manifest}", style="dim")
+                line.append(f"  [{f.code}]", style="dim")
+                where = f.manifest or "active manifest"
+                line.append(f" in {where}", style="dim")
+                if f.origin == "ingredient_record":
+                    line.append(" (recorded when the ingredient was added)", style="dim")
                 parts.append(line)
-                if self.verbose and f.explanation:
+                if f.explanation:
                     parts.append(Text("    SDK: " + f.explanation, style="dim"))
 
         extra = self._extra_sections(report)
@@ -473,19 +470,6 @@ class TextFormat(ReportFormat):
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column()
-        node = report.chain
-        if node is not None:
-            dim = None if node.reliable else "dim"
-            rows: list[tuple[str, str | None]] = [
-                ("Issued by", _issuer_words(node.issuer)),
-                ("Issued on", _time_words(node)),
-                ("With", _generator(node)),
-            ]
-            for name, value in rows:
-                grid.add_row(
-                    name + ":",
-                    Text(value, style=dim) if value else Text("not stated", style="dim"),
-                )
         label = report.ai.label
         grid.add_row("AI:", Text(_AI_WORDS[label], style=_AI_STYLE[label]))
         strong = [s for s in report.ai.signals if s.implies == label]
