@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
 from provenance.codes import action_label, describe, is_failure_code
@@ -385,6 +385,7 @@ def build_chain(
     certificates: Mapping[str, CertInfo] | None = None,
     *,
     extra_validation: Iterable[Mapping[str, Any]] = (),
+    active_format: str | None = None,
 ) -> ChainResult | None:
     """Turn an SDK manifest store into a chain of nodes with their failures.
 
@@ -394,6 +395,8 @@ def build_chain(
         ``Reader.json()`` parsed: ``active_manifest``, ``manifests``, ``validation_results``.
     certificates
         Signer certificate details per manifest label (from the SDK's crJSON).
+    active_format
+        Media type of the file itself, used when the active manifest states no format.
     extra_validation
         More failure entries (``{code, url, explanation}``) for the active manifest, for
         example from fMP4 fragments.
@@ -407,4 +410,7 @@ def build_chain(
     if active is None:
         return None
     builder = _Builder(store, certificates or {}, extra_validation)
-    return builder.build(active)
+    result = builder.build(active)
+    if result.root.format is None and active_format is not None:
+        result = replace(result, root=replace(result.root, format=active_format))
+    return result

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from provenance.ai import assess_ai
 from provenance.chain import ChainResult, build_chain, iter_nodes
 from provenance.codes import HARD_BINDING_MISMATCH_CODES, UNTRUSTED_CODES
 from provenance.errors import InputFileError, ProvenanceError, RemoteManifestError
@@ -43,6 +44,7 @@ from provenance.media import (
 from provenance.report import (
     AiAssessment,
     AiLabel,
+    AiSignal,
     ChainNode,
     Failure,
     Report,
@@ -296,8 +298,23 @@ def _summary(
 def _assess_ai(
     data: bytes, media_type: str | None, chain: ChainNode | None, *, show_prompts: bool
 ) -> AiAssessment:
-    del data, media_type, chain, show_prompts
-    return AiAssessment(AiLabel.UNKNOWN)
+    """The AI section; a failure inside the AI collectors must not lose the report."""
+    try:
+        return assess_ai(data, media_type, chain, show_prompts=show_prompts)
+    except Exception as exc:  # contract: check() never raises for a file
+        return AiAssessment(
+            AiLabel.UNKNOWN,
+            (
+                AiSignal(
+                    kind="jinjja.error",
+                    value=f"AI signals could not be collected: {type(exc).__name__}: {exc}",
+                    source="jinjja",
+                    signed=False,
+                    strength="weak",
+                    implies=AiLabel.UNKNOWN,
+                ),
+            ),
+        )
 
 
 def _fragment_failures(results: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -412,6 +429,7 @@ def _check_data(
         outcome.store,
         outcome.certificates,
         extra_validation=_fragment_failures(outcome.fragment_results),
+        active_format=media_type,
     )
     if chain is None:
         return _error_report(

@@ -283,7 +283,7 @@ def _fetch_url(url: str) -> bytes:
         raise TrustStoreError(f"Not an http(s) URL: {url}", code="trust_source_invalid")
     request = urllib.request.Request(url, headers={"User-Agent": "jinjja-trust-update"})
     try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT) as resp:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=_TIMEOUT) as resp:
             data: bytes = resp.read(_MAX_BYTES + 1)
     except urllib.error.HTTPError as exc:
         raise TrustStoreError(
