@@ -1,0 +1,331 @@
+"""A guided tour of ``verify check``: sign a few pictures, tamper with one, check them all.
+
+Run it with ``make demo`` (or ``.venv/bin/python examples/demo.py``). Everything is
+written to ``demo-out/`` next to the repository root:
+
+* a demo certificate authority (``demo-out/ca/``), made with :mod:`provenance.pki`;
+* a camera capture signed as ``digitalCapture``;
+* an edit of it (cropped) that keeps the capture as its ``parentOf`` ingredient;
+* a published copy of the edit (a third manifest on top);
+* a picture declared as made by a generative model (``trainedAlgorithmicMedia``);
+* a tampered copy of the capture (pixels changed after signing);
+* an unsigned picture.
+
+Then it runs ``verify check --trust-anchors demo-out/ca/root.pem`` on them, in text
+format, so you can see each verdict, and checks that every verdict is the expected one.
+
+The demo is a list of :class:`Step` objects: later features (watermarks, recovery of
+stripped credentials) add steps to :data:`STEPS`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(ROOT))
+
+OUT = ROOT / "demo-out"
+
+
+@dataclass
+class Demo:
+    """State shared by the steps."""
+
+    out: Path
+    files: dict[str, Path] = field(default_factory=dict)
+    """Name -> file to check, in the order they are shown."""
+    expected: dict[str, str] = field(default_factory=dict)
+    """Name -> expected verdict."""
+    notes: dict[str, str] = field(default_factory=dict)
+    """Name -> one sentence about what the file is."""
+    signer: dict[str, bytes] = field(default_factory=dict)
+    trust_anchors: list[Path] = field(default_factory=list)
+
+    def add(self, name: str, path: Path, expected: str, note: str) -> None:
+        self.files[name] = path
+        self.expected[name] = expected
+        self.notes[name] = note
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the demo."""
+
+    title: str
+    run: Callable[[Demo], None]
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+# ------------------------------------------------------------------------------- steps
+
+
+def make_ca(demo: Demo) -> None:
+    from provenance.pki import make_pki
+
+    pki = make_pki("Jinjja Demo News", algs=("es256",), seed=b"jinjja-demo")
+    written = pki.write_to(demo.out / "ca")
+    demo.signer = {"chain": pki.chain_pem("es256"), "key": pki.key_pem("es256")}
+    demo.trust_anchors.append(written["root"])
+    say(f"  demo root CA written to {written['root'].relative_to(ROOT)}")
+
+
+def _scene(width: int, height: int, seed: int) -> object:
+    """A synthetic 'photograph': sky gradient, ground, sun, some houses."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    y = np.linspace(0.0, 1.0, height)[:, None]
+    sky = np.stack([90 + 80 * y, 140 + 70 * y, 230 - 40 * y], axis=-1) * np.ones((1, width, 1))
+    img = np.clip(sky + rng.normal(0, 4, sky.shape), 0, 255).astype(np.uint8)
+    picture = Image.fromarray(img, "RGB")
+    draw = ImageDraw.Draw(picture)
+    draw.rectangle((0, int(height * 0.7), width, height), fill=(70, 120, 60))
+    draw.ellipse((width - 140, 40, width - 60, 120), fill=(250, 220, 120))
+    for i in range(5):
+        x0 = 40 + i * (width // 5)
+        top = int(height * 0.45) + int(rng.integers(0, 40))
+        draw.rectangle((x0, top, x0 + 80, int(height * 0.72)), fill=(150 + 15 * i, 90, 70))
+        draw.polygon([(x0 - 8, top), (x0 + 40, top - 40), (x0 + 88, top)], fill=(110, 50, 40))
+    return picture
+
+
+def make_capture(demo: Demo) -> None:
+    from provenance.sign import capture_manifest, sign_file
+
+    src = demo.out / "src" / "photo.jpg"
+    src.parent.mkdir(parents=True, exist_ok=True)
+    _scene(640, 427, seed=1).save(src, quality=92)  # type: ignore[attr-defined]
+    dst = demo.out / "1-capture.jpg"
+    sign_file(
+        src,
+        dst,
+        cert_chain_pem=demo.signer["chain"],
+        key_pem=demo.signer["key"],
+        alg="es256",
+        manifest=capture_manifest(
+            "1-capture.jpg", software_agent="Jinjja Demo Camera", generator="Jinjja Demo Camera"
+        ),
+    )
+    demo.add("capture", dst, "TRUSTED", "a camera capture, signed by the demo news agency")
+
+
+def make_edit(demo: Demo) -> None:
+    from PIL import Image
+
+    from provenance.sign import sign_file
+
+    capture = demo.files["capture"]
+    cropped = demo.out / "src" / "cropped.jpg"
+    with Image.open(capture) as im:
+        im.crop((80, 40, 560, 400)).save(cropped, quality=90)
+    dst = demo.out / "2-edit.jpg"
+    manifest = {
+        "claim_generator_info": [{"name": "Jinjja Demo Editor", "version": "1.0"}],
+        "title": "2-edit.jpg",
+        "assertions": [
+            {
+                "label": "c2pa.actions",
+                "data": {
+                    "actions": [
+                        {"action": "c2pa.opened", "parameters": {"ingredientIds": ["parent"]}},
+                        {"action": "c2pa.cropped", "description": "Cropped to the houses"},
+                    ]
+                },
+            }
+        ],
+    }
+    sign_file(
+        cropped,
+        dst,
+        cert_chain_pem=demo.signer["chain"],
+        key_pem=demo.signer["key"],
+        alg="es256",
+        manifest=manifest,
+        parent=capture,
+        trust_anchors_pem=demo.trust_anchors[0].read_bytes(),
+    )
+    demo.add("edit", dst, "TRUSTED", "a crop of the capture; the capture is its parent")
+
+
+def make_published(demo: Demo) -> None:
+    from provenance.sign import sign_file
+
+    edit = demo.files["edit"]
+    dst = demo.out / "3-published.jpg"
+    manifest = {
+        "claim_generator_info": [{"name": "Jinjja Demo CMS", "version": "2.3"}],
+        "title": "3-published.jpg",
+        "assertions": [
+            {
+                "label": "c2pa.actions",
+                "data": {
+                    "actions": [
+                        {"action": "c2pa.opened", "parameters": {"ingredientIds": ["parent"]}},
+                        {"action": "c2pa.published"},
+                    ]
+                },
+            }
+        ],
+    }
+    sign_file(
+        edit,
+        dst,
+        cert_chain_pem=demo.signer["chain"],
+        key_pem=demo.signer["key"],
+        alg="es256",
+        manifest=manifest,
+        parent=edit,
+        trust_anchors_pem=demo.trust_anchors[0].read_bytes(),
+    )
+    demo.add("published", dst, "TRUSTED", "the edit as published: three manifests deep")
+
+
+def make_ai(demo: Demo) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from provenance.sign import capture_manifest, sign_file
+
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:384, 0:512] / 64.0
+    base = np.stack([np.sin(xx + yy), np.cos(xx * 1.3), np.sin(yy * 0.7 - xx)], axis=-1)
+    pixels = ((base + 1.0) * 110 + rng.normal(0, 6, base.shape)).clip(0, 255).astype(np.uint8)
+    src = demo.out / "src" / "generated.jpg"
+    Image.fromarray(pixels, "RGB").save(src, quality=90)
+    dst = demo.out / "4-generated.jpg"
+    sign_file(
+        src,
+        dst,
+        cert_chain_pem=demo.signer["chain"],
+        key_pem=demo.signer["key"],
+        alg="es256",
+        manifest=capture_manifest(
+            "4-generated.jpg",
+            source_type="trainedAlgorithmicMedia",
+            software_agent="Example Diffusion 2.1",
+            generator="Example Diffusion",
+            generator_version="2.1",
+        ),
+    )
+    demo.add("generated", dst, "TRUSTED", "declared as made by a generative model")
+
+
+def make_tampered(demo: Demo) -> None:
+    data = bytearray(demo.files["capture"].read_bytes())
+    # Change bytes inside the last JPEG scan (the pixels), after the manifest, keeping the
+    # file decodable: only bytes that are neither 0xFF nor next to one are touched.
+    sos = data.rfind(b"\xff\xda")
+    start = sos + (len(data) - sos) // 2
+    changed = 0
+    for i in range(start, len(data) - 2):
+        if changed == 64:
+            break
+        if 0x10 < data[i] < 0xF0 and data[i - 1] != 0xFF and data[i + 1] != 0xFF:
+            data[i] ^= 0x0F
+            changed += 1
+    dst = demo.out / "5-tampered.jpg"
+    dst.write_bytes(bytes(data))
+    demo.add("tampered", dst, "INCOMPLETE", "the capture with pixels changed after signing")
+
+
+def make_unsigned(demo: Demo) -> None:
+    dst = demo.out / "6-unsigned.jpg"
+    _scene(480, 320, seed=3).save(dst, quality=88)  # type: ignore[attr-defined]
+    demo.add("unsigned", dst, "NO_CREDENTIALS", "an ordinary picture without credentials")
+
+
+def _check_args(demo: Demo, *extra: str) -> list[str]:
+    args = ["check", *extra]
+    for anchor in demo.trust_anchors:
+        args += ["--trust-anchors", str(anchor)]
+    return args + [str(p) for p in demo.files.values()]
+
+
+def _run_verify(args: list[str]) -> int:
+    from verify_cli.app import app
+
+    try:
+        app(args, prog_name="verify", standalone_mode=False)
+    except SystemExit as exc:  # pragma: no cover - standalone_mode=False returns instead
+        return int(exc.code or 0)
+    except Exception as exc:  # click usage errors
+        say(f"verify failed: {exc}")
+        return 2
+    return 0
+
+
+def run_check(demo: Demo) -> None:
+    say("  What each file is:")
+    for name, path in demo.files.items():
+        say(f"    {path.name:18} {demo.notes[name]}")
+    args = _check_args(demo, "--format", "text")
+    shown = " ".join(os.path.relpath(a, ROOT) if a.startswith(str(ROOT)) else a for a in args)
+    say(f"\n  $ verify {shown}\n")
+    _run_verify(args)
+
+
+def compare_verdicts(demo: Demo) -> None:
+    from typer.testing import CliRunner
+
+    from verify_cli.app import app
+
+    result = CliRunner().invoke(app, _check_args(demo, "--format", "jsonl"))
+    got = [json.loads(line) for line in result.stdout.splitlines()]
+    bad = 0
+    for (name, expected), record in zip(demo.expected.items(), got, strict=True):
+        verdict = record["verdict"]
+        ai = record["ai"]["label"]
+        mark = "✓" if verdict == expected else "✗"
+        bad += verdict != expected
+        say(f"  {mark} {demo.files[name].name:18} {verdict:16} AI: {ai}")
+    (demo.out / "reports.jsonl").write_text(result.stdout, encoding="utf-8")
+    say(f"\n  Machine-readable reports: {(demo.out / 'reports.jsonl').relative_to(ROOT)}")
+    say("  Try: verify check --format csv demo-out/*.jpg")
+    say("       verify check --fail-on invalid,ai demo-out/*.jpg; echo $?")
+    if bad:
+        raise SystemExit(f"{bad} verdict(s) differ from what the demo expects")
+
+
+STEPS: list[Step] = [
+    Step("Make a demo certificate authority", make_ca),
+    Step("Sign a camera capture (digitalCapture)", make_capture),
+    Step("Crop it and sign the edit, with the capture as parent", make_edit),
+    Step("Publish the edit (a third manifest)", make_published),
+    Step("Sign a picture declared as AI-generated", make_ai),
+    Step("Tamper with the capture's pixels after signing", make_tampered),
+    Step("Make an unsigned picture", make_unsigned),
+    Step("Check them all with verify check", run_check),
+    Step("Compare the verdicts with what we expect", compare_verdicts),
+]
+
+
+def main() -> None:
+    """Run every step in order."""
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    OUT.mkdir()
+    # Keep the demo hermetic: its own (empty) trust store, not the user's.
+    os.environ["JINJJA_DATA_DIR"] = str(OUT / "data")
+    demo = Demo(out=OUT)
+    started = time.perf_counter()
+    for number, step in enumerate(STEPS, start=1):
+        say(f"\n[{number}/{len(STEPS)}] {step.title}")
+        step.run(demo)
+    say(f"\nDone in {time.perf_counter() - started:.1f} s. Files are in {OUT.relative_to(ROOT)}/")
+
+
+if __name__ == "__main__":
+    main()
