@@ -29,6 +29,7 @@ MAX_PIXELS: Final = 2**28
 """Pictures declaring more pixels than this (268 megapixels) are refused as too large."""
 
 _CHUNK: Final = 1 << 20
+_FULL_DECODE_PIXELS: Final = 40_000_000
 
 _BMFF_IMAGE_BRANDS: Final = {
     b"heic": "image/heic",
@@ -250,6 +251,9 @@ def _picture_size(data: bytes, media_type: str) -> tuple[int | None, int | None]
                     "refused as a possible decompression bomb",
                     code="too_large",
                 )
+            if im.format != "JPEG" and width * height > _FULL_DECODE_PIXELS:
+                # Too big to decode just to detect truncation; the header was readable.
+                return width, height
             if im.format == "JPEG":
                 # Decode at 1/8 scale: reads the whole entropy stream (so truncation is
                 # caught) for a fraction of the cost of a full decode.

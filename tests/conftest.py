@@ -1,0 +1,405 @@
+"""Shared test fixtures: a test PKI, signed pictures/video made with the c2pa Builder,
+the shared real-file corpus (``$JINJJA_SHARED``) and an isolated trust-store directory.
+
+Everything is generated at session start (plain images with numpy/Pillow, a tiny MP4
+with PyAV) and signed in a session temp directory; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from provenance.pki import Pki, make_pki
+
+IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
+ASSETS = Path(__file__).parent / "assets"
+GENERATOR = [{"name": "jinjja-tests", "version": "0.1.0"}]
+
+
+def _actions(*actions: dict[str, Any]) -> dict[str, Any]:
+    return {"label": "c2pa.actions", "data": {"actions": list(actions)}}
+
+
+CAPTURE: dict[str, Any] = {
+    "claim_generator_info": GENERATOR,
+    "title": "capture.jpg",
+    "assertions": [
+        _actions(
+            {
+                "action": "c2pa.created",
+                "digitalSourceType": IPTC + "digitalCapture",
+                "when": "2026-03-02T08:11:09Z",
+            }
+        )
+    ],
+}
+AI_CREATED: dict[str, Any] = {
+    "claim_generator_info": [{"name": "ExampleDiffusion", "version": "2.1"}],
+    "title": "generated.png",
+    "assertions": [
+        _actions(
+            {
+                "action": "c2pa.created",
+                "digitalSourceType": IPTC + "trainedAlgorithmicMedia",
+                "softwareAgent": {"name": "ExampleDiffusion", "version": "2.1"},
+            }
+        )
+    ],
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point ``JINJJA_DATA_DIR`` at an empty directory so no stored trust list leaks in."""
+    path = tmp_path_factory.mktemp("jinjja-data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JINJJA_DATA_DIR", str(path))
+        yield path
+
+
+@pytest.fixture(scope="session")
+def asset() -> Callable[[str], Path]:
+    """Return the path of a file under ``tests/assets`` (fails if it is missing)."""
+
+    def _asset(name: str) -> Path:
+        path = ASSETS / name
+        assert path.exists(), f"missing test asset {path}"
+        return path
+
+    return _asset
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``$JINJJA_SHARED``: skip when unset; fail when set but missing."""
+    value = os.environ.get("JINJJA_SHARED")
+    if not value:
+        pytest.skip("JINJJA_SHARED is not set (real-file corpus unavailable)")
+    path = Path(value)
+    assert path.is_dir(), f"JINJJA_SHARED={value} is set but is not a directory"
+    return path
+
+
+def picture(width: int = 96, height: int = 64, *, seed: int = 1) -> Image.Image:
+    """A smooth synthetic RGB picture (deterministic)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = np.stack([x / width * 255, y / height * 255, (x + y) / (width + height) * 255], axis=-1)
+    noise = rng.normal(0, 8, size=base.shape)
+    return Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8))
+
+
+def encode(img: Image.Image, fmt: str, **kw: Any) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def tiny_mp4(frames: int = 6, width: int = 64, height: int = 48) -> bytes:
+    """A short MPEG-4 Part 2 video made with PyAV."""
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(frames):
+            arr = np.asarray(picture(width, height, seed=i))
+            for packet in stream.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class Signed:
+    """Paths of the signed test files (see :func:`signed`)."""
+
+    dir: Path
+    pki: Pki
+    root: Path
+    """PEM of the test root (pass as ``trust_anchors``)."""
+    unsigned_jpeg: Path
+    jpeg_es256: Path
+    jpeg_ed25519: Path
+    jpeg_ps256: Path
+    png: Path
+    webp: Path
+    mp4: Path
+    capture: Path
+    edit: Path
+    publish: Path
+    tampered_pixels: Path
+    tampered_manifest: Path
+    expired: Path
+    ai_ingredient: Path
+    detached_asset: Path
+    detached_manifest: Path
+    remote_asset: Path
+
+
+def _signer(pki: Pki, alg: str, *, ta_url: str | None = None) -> Any:
+    import c2pa
+
+    return c2pa.Signer.from_info(
+        c2pa.C2paSignerInfo(alg, pki.chain_pem(alg), pki.key_pem(alg), ta_url)
+    )
+
+
+def _context(pki: Pki, **verify: Any) -> Any:
+    import c2pa
+
+    from provenance.trust import eku_config
+
+    return c2pa.Context.from_dict(
+        {
+            "trust": {"trust_anchors": pki.root_pem.decode(), "trust_config": eku_config()},
+            "verify": {"remote_manifest_fetch": False, **verify},
+        }
+    )
+
+
+def sign_bytes(
+    definition: dict[str, Any],
+    data: bytes,
+    mime: str,
+    signer: Any,
+    *,
+    context: Any = None,
+    ingredients: tuple[tuple[dict[str, Any], str, bytes], ...] = (),
+    no_embed: bool = False,
+    remote_url: str | None = None,
+) -> tuple[bytes, bytes]:
+    """Sign ``data``; return (signed asset bytes, manifest store bytes)."""
+    import c2pa
+
+    out = io.BytesIO()
+    with c2pa.Builder(definition, context=context) as builder:
+        for ing_def, ing_mime, ing_bytes in ingredients:
+            builder.add_ingredient(ing_def, ing_mime, io.BytesIO(ing_bytes))
+        if no_embed:
+            builder.set_no_embed()
+        if remote_url is not None:
+            builder.set_remote_url(remote_url)
+        store = builder.sign(signer, mime, io.BytesIO(data), out)
+    return out.getvalue(), bytes(store)
+
+
+def flip_in_manifest(data: bytes) -> bytes:
+    """Flip one byte inside the claim (after the first ``c2pa.claim`` box label)."""
+    at = data.find(b"c2pa.claim")
+    assert at > 0, "no claim box found"
+    target = at + 64
+    out = bytearray(data)
+    out[target] ^= 0x01
+    return bytes(out)
+
+
+def flip_pixels(data: bytes) -> bytes:
+    """Change one byte of the JPEG entropy-coded data (near the end)."""
+    out = bytearray(data)
+    out[-40] ^= 0xFF
+    return bytes(out)
+
+
+@pytest.fixture(scope="session")
+def signed(tmp_path_factory: pytest.TempPathFactory) -> Signed:
+    """Every signed test file, built once per session (about one second)."""
+    d = tmp_path_factory.mktemp("signed")
+    pki = make_pki("Jinjja Test", seed=b"jinjja-tests")
+    root = d / "root.pem"
+    root.write_bytes(pki.root_pem)
+    ctx = _context(pki)
+    es256, ed25519, ps256 = (_signer(pki, a) for a in ("es256", "ed25519", "ps256"))
+
+    img = picture()
+    jpeg = encode(img, "JPEG", quality=90)
+    files: dict[str, Path] = {}
+
+    def put(name: str, data: bytes) -> Path:
+        path = d / name
+        path.write_bytes(data)
+        files[name] = path
+        return path
+
+    put("unsigned.jpg", jpeg)
+    put("es256.jpg", sign_bytes(CAPTURE, jpeg, "image/jpeg", es256)[0])
+    put("ed25519.jpg", sign_bytes(CAPTURE, jpeg, "image/jpeg", ed25519)[0])
+    put("ps256.jpg", sign_bytes(CAPTURE, jpeg, "image/jpeg", ps256)[0])
+    put("signed.png", sign_bytes(CAPTURE, encode(img, "PNG"), "image/png", es256)[0])
+    put("signed.webp", sign_bytes(CAPTURE, encode(img, "WEBP"), "image/webp", ed25519)[0])
+    put("signed.mp4", sign_bytes(CAPTURE, tiny_mp4(), "video/mp4", es256)[0])
+
+    # capture -> edit (parentOf) -> publish (parentOf + a componentOf logo)
+    capture = put("chain1_capture.jpg", sign_bytes(CAPTURE, jpeg, "image/jpeg", es256)[0])
+    cropped = encode(Image.open(capture).crop((8, 8, 88, 56)), "JPEG", quality=90)
+    edit_def = {
+        "claim_generator_info": [{"name": "Jinjja Editor", "version": "2.0"}],
+        "title": "chain2_edit.jpg",
+        "assertions": [
+            _actions(
+                {"action": "c2pa.opened", "parameters": {"ingredientIds": ["parent-1"]}},
+                {"action": "c2pa.cropped", "description": "crop to subject"},
+            )
+        ],
+    }
+    edit = put(
+        "chain2_edit.jpg",
+        sign_bytes(
+            edit_def,
+            cropped,
+            "image/jpeg",
+            ps256,
+            context=ctx,
+            ingredients=(
+                (
+                    {
+                        "title": "chain1_capture.jpg",
+                        "relationship": "parentOf",
+                        "instance_id": "parent-1",
+                    },
+                    "image/jpeg",
+                    capture.read_bytes(),
+                ),
+            ),
+        )[0],
+    )
+    pub_def = {
+        "claim_generator_info": [{"name": "Jinjja Publisher", "version": "3.1"}],
+        "title": "chain3_published.jpg",
+        "assertions": [
+            _actions(
+                {"action": "c2pa.opened", "parameters": {"ingredientIds": ["edit-2"]}},
+                {"action": "c2pa.placed", "parameters": {"ingredientIds": ["logo-1"]}},
+                {"action": "c2pa.published"},
+            )
+        ],
+    }
+    logo = encode(Image.new("RGB", (16, 16), (0, 90, 200)), "PNG")
+    put(
+        "chain3_published.jpg",
+        sign_bytes(
+            pub_def,
+            edit.read_bytes(),
+            "image/jpeg",
+            ed25519,
+            context=ctx,
+            ingredients=(
+                (
+                    {
+                        "title": "chain2_edit.jpg",
+                        "relationship": "parentOf",
+                        "instance_id": "edit-2",
+                    },
+                    "image/jpeg",
+                    edit.read_bytes(),
+                ),
+                (
+                    {"title": "logo.png", "relationship": "componentOf", "instance_id": "logo-1"},
+                    "image/png",
+                    logo,
+                ),
+            ),
+        )[0],
+    )
+
+    es_jpeg = files["es256.jpg"].read_bytes()
+    put("tampered_pixels.jpg", flip_pixels(es_jpeg))
+    put("tampered_manifest.jpg", flip_in_manifest(es_jpeg))
+
+    # AI declared only in the ingredient: an "opened" edit of an AI-generated picture.
+    ai_png = sign_bytes(AI_CREATED, encode(img, "PNG"), "image/png", es256)[0]
+    ai_edit = {
+        "claim_generator_info": [{"name": "Jinjja Editor", "version": "2.0"}],
+        "title": "edited.png",
+        "assertions": [
+            _actions(
+                {"action": "c2pa.opened", "parameters": {"ingredientIds": ["gen-1"]}},
+                {"action": "c2pa.color_adjustments"},
+            )
+        ],
+    }
+    put(
+        "ai_ingredient.png",
+        sign_bytes(
+            ai_edit,
+            encode(img.rotate(180), "PNG"),
+            "image/png",
+            es256,
+            context=ctx,
+            ingredients=(
+                (
+                    {"title": "generated.png", "relationship": "parentOf", "instance_id": "gen-1"},
+                    "image/png",
+                    ai_png,
+                ),
+            ),
+        )[0],
+    )
+
+    # Detached (sidecar) manifest, and a remote-only reference.
+    asset, store = sign_bytes(CAPTURE, jpeg, "image/jpeg", es256, no_embed=True)
+    put("detached.jpg", asset)
+    put("detached.c2pa", store)
+    remote, _ = sign_bytes(
+        CAPTURE,
+        jpeg,
+        "image/jpeg",
+        es256,
+        no_embed=True,
+        remote_url="https://manifests.example.org/abc.c2pa",
+    )
+    put("remote.jpg", remote)
+
+    # Expired certificate, no timestamp: valid for ~1.5 s when signing, expired when read.
+    import c2pa
+
+    now = dt.datetime.now(dt.UTC)
+    short = pki.issue(
+        "es256",
+        not_before=now - dt.timedelta(minutes=5),
+        not_after=now + dt.timedelta(seconds=1.5),
+        label="short",
+    )
+    short_signer = c2pa.Signer.from_info(
+        c2pa.C2paSignerInfo("es256", short.chain_pem, short.key_pem, None)
+    )
+    put("expired.jpg", sign_bytes(CAPTURE, jpeg, "image/jpeg", short_signer)[0])
+    remaining = (short.not_after - dt.datetime.now(dt.UTC)).total_seconds()
+    if remaining > -1:
+        time.sleep(remaining + 1.1)
+
+    return Signed(
+        dir=d,
+        pki=pki,
+        root=root,
+        unsigned_jpeg=files["unsigned.jpg"],
+        jpeg_es256=files["es256.jpg"],
+        jpeg_ed25519=files["ed25519.jpg"],
+        jpeg_ps256=files["ps256.jpg"],
+        png=files["signed.png"],
+        webp=files["signed.webp"],
+        mp4=files["signed.mp4"],
+        capture=files["chain1_capture.jpg"],
+        edit=files["chain2_edit.jpg"],
+        publish=files["chain3_published.jpg"],
+        tampered_pixels=files["tampered_pixels.jpg"],
+        tampered_manifest=files["tampered_manifest.jpg"],
+        expired=files["expired.jpg"],
+        ai_ingredient=files["ai_ingredient.png"],
+        detached_asset=files["detached.jpg"],
+        detached_manifest=files["detached.c2pa"],
+        remote_asset=files["remote.jpg"],
+    )
