@@ -39,8 +39,9 @@ SDXL                    48   42    5.0e-8
 FLUX.1                  46   41    2.2e-8
 ======================  ===  ====  ===========================
 
-The table's ``k(L)`` values are computed at import time (:data:`THRESHOLDS`), not
-copied by hand. The mark is fragile: JPEG re-encoding, resizing or cropping off the
+:data:`THRESHOLDS` computes ``k(L)`` at import time; a test checks it against this
+table. The bound assumes fair, independent decoded bits on unmarked pictures; on 39
+unmarked test pictures the mean agreement was 0.50 (max 0.69 over 312 tests). The mark is fragile: JPEG re-encoding, resizing or cropping off the
 4-pixel grid usually erase it, so a negative result means almost nothing, while a
 positive one is strong evidence that the picture left one of these generators.
 """
