@@ -286,6 +286,7 @@ def _fetch_url(url: str) -> bytes:
         with urllib.request.urlopen(request, timeout=_TIMEOUT) as resp:
             data: bytes = resp.read(_MAX_BYTES + 1)
     except urllib.error.HTTPError as exc:
+        exc.close()
         raise TrustStoreError(
             f"Download failed: {url} answered HTTP {exc.code}",
             code="trust_download_failed",
