@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,15 +24,6 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
-
-
-@pytest.fixture
-def shared() -> Path:
-    """The read-only shared data directory (``$JINJJA_SHARED``)."""
-    value = os.environ.get("JINJJA_SHARED")
-    if not value:
-        pytest.skip("JINJJA_SHARED is not set")
-    return Path(value)
 
 
 @pytest.fixture

@@ -97,7 +97,7 @@ def test_text_panels(runner: CliRunner, fake_check, tmp_path: Path) -> None:
     result = runner.invoke(app, ["check", "--format", "text", *paths], env=wide)
     assert result.exit_code == 0
     out = result.stdout
-    for words in ("TRUSTED", "INVALID", "NO_CREDENTIALS", "Issued by", "Camera-captured"):
+    for words in ("TRUSTED", "INVALID", "NO_CREDENTIALS", "issued by Example", "Camera-captured"):
         assert words in out
     assert "not to be relied on" in out
     assert "parentOf: capture.jpg" in out
