@@ -186,7 +186,6 @@ def detect(image: NDArray[np.generic], key: bytes | str) -> Detection:
     x = img.astype(np.float32) * (np.float32(255.0) if img.dtype == np.float32 else 1)
     y, f = _detect.analysis_image(x)
     w = _detect.prefilter(y)
-    tau = _detect.threshold()
 
     best: tuple[float, int, int, tuple[int, int], NDArray[np.float64]] | None = None
     hyps: list[tuple[float, int, tuple[int, int], NDArray[np.float64], NDArray[np.float64]]] = []
@@ -234,14 +233,17 @@ def detect(image: NDArray[np.generic], key: bytes | str) -> Detection:
 
     evaluate(np.diag([float(_layout.BASE_TILE)] * 2))
     payload = try_decode(1)
-    if payload is None or hyps[0][0] < tau:
-        for cand in _detect.lattices(w):
-            if evaluated >= _detect.MAX_LATTICES - 2:
+    if payload is None:
+        spec = _detect.whitened_spectrum(w)
+        for cand in _detect.template_lattices(spec, raw) + _detect.lattices(w, limit=3):
+            if evaluated >= _detect.MAX_LATTICES - 2 or payload is not None:
                 break
             evaluate(cand.basis)
             snap = _detect.snapped(cand.basis)
             if snap is not None and not np.allclose(snap, cand.basis):
                 evaluate(snap)
+            if hyps[-1][0] >= 5.5:
+                payload = try_decode(1)
         if payload is None:
             payload = try_decode(_detect.MAX_DECODES)
     assert best is not None

@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -186,51 +187,201 @@ def _refine(acf: NDArray[np.float32], basis: NDArray[np.float64]) -> NDArray[np.
 
 
 def lattices(w: NDArray[np.float32], *, limit: int = 6) -> list[Candidate]:
-    """Candidate tile lattices from the autocorrelation of the prefiltered image ``w``."""
+    """Candidate tile lattices from the autocorrelation of the prefiltered image ``w``.
+
+    Pairs of autocorrelation peaks (``a``, ``b``) of similar length and roughly orthogonal are
+    scored by the *comb* statistic: the sum of the (3x3 max-filtered) autocorrelation over the
+    lattice points ``n a + m b`` (``|n|, |m| <= 3``) inside the lag window, divided by the square
+    root of their number. The best distinct lattices are refined by least squares.
+    """
     from scipy.ndimage import maximum_filter
 
     acf = _acf(w)
     h, wd = acf.shape
     cy, cx = h // 2, wd // 2
-    rmin, rmax = 40.0, 0.55 * min(h, wd)
-    yy, xx = np.mgrid[0:h, 0:wd]
-    dy, dx = yy - cy, xx - cx
+    rmin, rmax = 36.0, 0.55 * min(h, wd)
+    dy = np.arange(h)[:, None] - cy
+    dx = np.arange(wd)[None, :] - cx
     r = np.hypot(dy, dx)
     half = (dy > 0) | ((dy == 0) & (dx > 0))
+    local = maximum_filter(acf, size=3, mode="wrap")
     peaks = (acf == maximum_filter(acf, size=5, mode="wrap")) & half & (r >= rmin) & (r <= rmax)
     peaks &= acf > 0
     iy, ix = np.nonzero(peaks)
     if iy.size < 2:
         return []
-    vals = acf[iy, ix]
-    top = np.argsort(vals)[::-1][:14]
-    vec = np.stack([dy[iy[top], ix[top]], dx[iy[top], ix[top]]], axis=1).astype(np.float64)
-    val = vals[top]
-
-    def at(v: NDArray[np.float64]) -> float:
-        return (
-            float(acf[int(round(v[0])) % h + 0, int(round(v[1])) % wd])
-            if False
-            else float(acf[(int(round(v[0])) + cy) % h, (int(round(v[1])) + cx) % wd])
-        )
-
-    scored: list[tuple[float, NDArray[np.float64]]] = []
-    for i in range(len(vec)):
-        for j in range(i + 1, len(vec)):
-            a, b = vec[i], vec[j]
-            la, lb = math.hypot(*a), math.hypot(*b)
-            ratio = la / lb
-            cos = abs(float(a @ b)) / (la * lb)
-            if not (0.6 <= ratio <= 1.67) or cos > 0.45:
-                continue
-            s = float(val[i] + val[j]) + 0.5 * (at(a + b) + at(a - b))
-            scored.append((s, _reduce(a, b)))
-    scored.sort(key=lambda t: -t[0])
+    top = np.argsort(acf[iy, ix])[::-1][:24]
+    vec = np.stack([iy[top] - cy, ix[top] - cx], axis=1).astype(np.float64)
+    i, j = np.triu_indices(len(vec), k=1)
+    a, b = vec[i], vec[j]
+    la, lb = np.hypot(a[:, 0], a[:, 1]), np.hypot(b[:, 0], b[:, 1])
+    cos = np.abs(np.sum(a * b, axis=1)) / (la * lb)
+    ok = (la / lb >= 0.6) & (la / lb <= 1.67) & (cos <= 0.45)
+    a, b = a[ok], b[ok]
+    if a.shape[0] == 0:
+        return []
+    nm = np.array([(n, m) for n in range(-3, 4) for m in range(-3, 4) if (n, m) > (0, 0)] + [])
+    nm = nm[(nm[:, 0] > 0) | ((nm[:, 0] == 0) & (nm[:, 1] > 0))]
+    # pts[p, q] = n_q a_p + m_q b_p  (equivalent to: np.einsum("q,pk->pqk", n, a) + ...)
+    pts = nm[None, :, 0, None] * a[:, None, :] + nm[None, :, 1, None] * b[:, None, :]
+    py, px = np.rint(pts[..., 0]).astype(np.int64), np.rint(pts[..., 1]).astype(np.int64)
+    inside = (np.abs(py) < h // 2 - 1) & (np.abs(px) < wd // 2 - 1)
+    inside &= np.hypot(py, px) >= rmin * 0.8
+    vals = np.where(inside, local[(py + cy) % h, (px + cx) % wd], 0.0)
+    count = np.maximum(inside.sum(axis=1), 1)
+    score = vals.sum(axis=1) / np.sqrt(count)
+    order = np.argsort(score)[::-1]
     out: list[Candidate] = []
-    for _, basis in scored:
+    for k in order[: 8 * limit]:
+        basis = _reduce(a[k], b[k])
         if any(_same(basis, c.basis) for c in out):
             continue
         out.append(Candidate(basis=_refine(acf, basis), source="acf"))
+        if len(out) >= limit:
+            break
+    return out
+
+
+_LP_RADII = 96
+_LP_ANGLES = 180
+_LP_RHO = (0.03, 0.47)
+_ASPECTS = (1.0, 0.8, 1.25)
+
+
+def whitened_spectrum(w: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Magnitude spectrum of ``w`` (DC at the centre) divided by its local mean (15 bins)."""
+    from scipy import fft as sfft
+    from scipy.ndimage import uniform_filter
+
+    mag = np.abs(np.fft.fftshift(sfft.fft2(w))).astype(np.float32)
+    return np.asarray(mag / (uniform_filter(mag, 15, mode="wrap") + 1e-6), dtype=np.float32)
+
+
+def _logpolar_grid() -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
+    dl = math.log(_LP_RHO[1] / _LP_RHO[0]) / (_LP_RADII - 1)
+    rho = _LP_RHO[0] * np.exp(dl * np.arange(_LP_RADII))
+    ang = np.pi * np.arange(_LP_ANGLES) / _LP_ANGLES
+    return rho, ang, dl
+
+
+def _template_image(k: NDArray[np.float64], dl: float) -> NDArray[np.float64]:
+    """Log-polar rendering of template frequencies ``k`` (cycles/tile) at the nominal scale."""
+    r = np.log(np.hypot(k[:, 0], k[:, 1]) / _layout.BASE_TILE / _LP_RHO[0]) / dl
+    a = (np.arctan2(k[:, 0], k[:, 1]) % np.pi) / (np.pi / _LP_ANGLES)
+    ri = np.arange(_LP_RADII)[None, :]
+    ai = np.arange(_LP_ANGLES)[None, :]
+    gr = np.exp(-0.5 * ((ri - r[:, None]) / 0.8) ** 2)
+    da = (ai - a[:, None] + _LP_ANGLES / 2) % _LP_ANGLES - _LP_ANGLES / 2
+    ga = np.exp(-0.5 * (da / 0.8) ** 2)
+    # Equivalent to: sum_i outer(gr[i], ga[i])
+    return np.asarray(np.einsum("ir,ia->ra", gr, ga))
+
+
+def _match_peaks(
+    spec: NDArray[np.float32], k: NDArray[np.float64], g: NDArray[np.float64], radius: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Strongest spectrum peaks within ``radius`` bins of ``g @ k``; returns (k, f) matched."""
+    h, wd = spec.shape
+    f = k @ g.T
+    cy, cx = f[:, 0] * h + h // 2, f[:, 1] * wd + wd // 2
+    off = np.arange(-radius, radius + 1)
+    yy = np.rint(cy)[:, None, None].astype(np.int64) + off[None, :, None]
+    xx = np.rint(cx)[:, None, None].astype(np.int64) + off[None, None, :]
+    yy, xx = np.broadcast_arrays(yy, xx)
+    vals = spec[yy % h, xx % wd].reshape(len(k), -1)
+    best = np.argmax(vals, axis=1)
+    py = yy.reshape(len(k), -1)[np.arange(len(k)), best]
+    px = xx.reshape(len(k), -1)[np.arange(len(k)), best]
+    peak = vals[np.arange(len(k)), best]
+
+    def sub(v0: NDArray[np.float32], vm: NDArray[np.float32], vp: NDArray[np.float32]) -> Any:
+        den = vm - 2 * v0 + vp
+        return np.where(
+            den < 0, np.clip(0.5 * (vm - vp) / np.where(den < 0, den, -1), -0.5, 0.5), 0
+        )
+
+    v0 = spec[py % h, px % wd]
+    fy = py + sub(v0, spec[(py - 1) % h, px % wd], spec[(py + 1) % h, px % wd])
+    fx = px + sub(v0, spec[py % h, (px - 1) % wd], spec[py % h, (px + 1) % wd])
+    keep = peak > 3.0
+    fobs = np.stack([(fy - h // 2) / h, (fx - wd // 2) / wd], axis=1)
+    return k[keep], fobs[keep]
+
+
+def template_lattices(spec: NDArray[np.float32], key: bytes, *, limit: int = 6) -> list[Candidate]:
+    """Lattice hypotheses from the keyed template (log-polar match, then least-squares fit).
+
+    The whitened magnitude spectrum is resampled on a log-polar grid and cross-correlated (FFT)
+    with the rendered template for 3 aspect ratios and both mirror senses; every correlation
+    peak gives a similarity (scale, rotation) that is refined to a general 2x2 map by fitting
+    the template frequencies to the nearest spectrum peaks.
+    """
+    from scipy.ndimage import map_coordinates, maximum_filter
+
+    h, wd = spec.shape
+    rho, ang, dl = _logpolar_grid()
+    fy = rho[:, None] * np.sin(ang)[None, :]
+    fx = rho[:, None] * np.cos(ang)[None, :]
+    lp = map_coordinates(
+        maximum_filter(spec, 3), [fy * h + h // 2, fx * wd + wd // 2], order=1, mode="wrap"
+    )
+    lp = np.minimum(lp, 6.0)
+    lp = lp - lp.mean(axis=1, keepdims=True)
+    base = _layout.layout(key).template.astype(np.float64)
+    variants: list[tuple[NDArray[np.float64], float, bool]] = []
+    images = []
+    for mirror in (False, True):
+        for aspect in _ASPECTS:
+            k = base * np.array([1.0, (-1.0 if mirror else 1.0) / aspect])
+            variants.append((k, aspect, mirror))
+            images.append(_template_image(k, dl))
+    tmpl = np.asarray(images)
+    pad = np.zeros((2 * _LP_RADII, _LP_ANGLES))
+    pad[:_LP_RADII] = lp
+    tpad = np.zeros((len(variants), 2 * _LP_RADII, _LP_ANGLES))
+    tpad[:, :_LP_RADII] = tmpl
+    corr = np.fft.irfft2(
+        np.fft.rfft2(pad)[None] * np.conj(np.fft.rfft2(tpad)), s=pad.shape
+    )  # corr[v, dr, da] = sum lp(r + dr, a + da) tmpl_v(r, a)
+    dr = np.arange(2 * _LP_RADII)
+    dr = np.where(dr > _LP_RADII, dr - 2 * _LP_RADII, dr)
+    valid = (dr >= math.log(1 / 2.5) / dl) & (dr <= math.log(1 / 0.3) / dl)
+    corr[:, ~valid, :] = -np.inf
+    peaks = corr == maximum_filter(corr, size=(1, 5, 5), mode="wrap")
+    peaks &= np.isfinite(corr)
+    flat = np.flatnonzero(peaks)
+    vals = corr.reshape(-1)[flat]
+    order = flat[np.argsort(vals)[::-1][: 3 * limit]]
+    out: list[Candidate] = []
+    for idx in order:
+        v, ir, da = np.unravel_index(idx, corr.shape)
+        k, aspect, mirror = variants[int(v)]
+        scale = math.exp(-dl * float(dr[ir]))
+        if not 0.3 <= scale <= 2.5:
+            continue
+        theta = math.pi * float(da) / _LP_ANGLES
+        c, sn = math.cos(theta), math.sin(theta)
+        g0 = (
+            np.array([[c, sn], [-sn, c]])
+            @ np.diag([1.0, 1.0 / aspect])
+            / (_layout.BASE_TILE * scale)
+        )
+        if mirror:
+            g0 = g0 @ np.diag([1.0, -1.0])
+        g = g0
+        for radius in (4, 2):
+            km, fm = _match_peaks(spec, base, g, radius)
+            if len(km) < 4:
+                break
+            sol, *_ = np.linalg.lstsq(km, fm, rcond=None)
+            g = sol.T
+        basis = np.asarray(np.linalg.inv(g).T, dtype=np.float64)
+        if any(
+            _same(_reduce(basis[:, 0], basis[:, 1]), _reduce(c2.basis[:, 0], c2.basis[:, 1]))
+            for c2 in out
+        ):
+            continue
+        out.append(Candidate(basis=basis, source="template"))
         if len(out) >= limit:
             break
     return out

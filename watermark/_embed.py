@@ -50,10 +50,14 @@ def tile_cells(key: bytes, payload: bytes) -> NDArray[np.float32]:
     return values.reshape(_layout.GRID, _layout.GRID)
 
 
-def render_tile(cells: NDArray[np.float32], cell: int) -> NDArray[np.float32]:
+def render_tile(
+    cells: NDArray[np.float32], cell: int, template: NDArray[np.float32] | None = None
+) -> NDArray[np.float32]:
     """Upsample cell values to pixels and low-pass them with a periodic Gaussian (sigma cell/2).
 
-    Returns a unit-RMS tile of shape (GRID * cell, GRID * cell).
+    Returns a unit-RMS tile of shape (GRID * cell, GRID * cell). With a unit-RMS ``template``
+    of the same shape, the result is ``sqrt(1 - e) * tile + sqrt(e) * template`` (``e`` =
+    TEMPLATE_ENERGY), renormalised to unit RMS.
     """
     up = np.kron(cells, np.ones((cell, cell), dtype=np.float32))
     n = up.shape[0]
@@ -62,14 +66,33 @@ def render_tile(cells: NDArray[np.float32], cell: int) -> NDArray[np.float32]:
     g = np.exp(-2.0 * (np.pi * sigma) ** 2 * f**2).astype(np.float32)
     tile = np.fft.irfft2(np.fft.rfft2(up) * g[:, None] * g[None, : n // 2 + 1], s=up.shape)
     tile = tile.astype(np.float32)
-    out: NDArray[np.float32] = (tile / np.sqrt(np.mean(tile**2))).astype(np.float32)
+    tile = tile / np.sqrt(np.mean(tile**2))
+    if template is not None:
+        e = _layout.TEMPLATE_ENERGY
+        tile = np.sqrt(1.0 - e) * tile + np.sqrt(e) * template
+        tile = tile / np.sqrt(np.mean(tile**2))
+    out: NDArray[np.float32] = tile.astype(np.float32)
     return out
+
+
+def render_template(key: bytes, size: int) -> NDArray[np.float32]:
+    """The keyed template over one tile of ``size`` px: a unit-RMS sum of sinusoids."""
+    lay = _layout.layout(key)
+    t = np.arange(size, dtype=np.float64) / size
+    # Equivalent to: sum_i cos(2 pi (ky_i y + kx_i x) / size + phase_i)
+    phase_y = 2.0 * np.pi * lay.template[:, 0, None] * t[None, :]  # (n, size)
+    phase_x = 2.0 * np.pi * lay.template[:, 1, None] * t[None, :] + lay.phases[:, None]
+    wave = np.einsum("iy,ix->yx", np.cos(phase_y), np.cos(phase_x)) - np.einsum(
+        "iy,ix->yx", np.sin(phase_y), np.sin(phase_x)
+    )
+    return (wave / np.sqrt(np.mean(wave**2))).astype(np.float32)
 
 
 def plan(key: bytes, payload: bytes, height: int, width: int) -> Plan:
     """Precompute the pattern for ``key``/``payload`` on a ``height x width`` frame."""
     cell = _layout.cell_size(height, width)
-    tile = render_tile(tile_cells(key, payload), cell)
+    size = _layout.GRID * cell
+    tile = render_tile(tile_cells(key, payload), cell, render_template(key, size))
     t = tile.shape[0]
     reps = (-(-height // t), -(-width // t))
     pattern = np.tile(tile, reps)[:height, :width]

@@ -36,6 +36,32 @@ BASE_TILE = 128
 """Tile side in pixels for images whose shorter side is at most ~724 pixels."""
 N_SYNC = 1024
 """Number of sync cells per tile."""
+N_TEMPLATE = 12
+"""Number of template sinusoids per tile."""
+TEMPLATE_ENERGY = 0.12
+"""Share of the pattern energy given to the template."""
+
+
+def _template(key: bytes) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Keyed template: N_TEMPLATE integer frequencies, radius 12-22 cycles/tile, one per
+    15-degree sector of the half plane, avoiding the axes and the JPEG lines (|k| = 16)."""
+    words = _keys.stream_u64(key, "template", 64)
+    unit = (words >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    freqs: list[tuple[int, int]] = []
+    pos = 0
+    for sector in range(N_TEMPLATE):
+        while True:
+            radius = 12.0 + 10.0 * unit[pos % 64]
+            angle = np.pi * (sector + 0.15 + 0.7 * unit[(pos + 1) % 64]) / N_TEMPLATE
+            pos += 2
+            ky, kx = round(radius * np.sin(angle)), round(radius * np.cos(angle))
+            if abs(ky) >= 3 and abs(kx) >= 3 and 16 not in (abs(ky), abs(kx)):
+                break
+            if pos > 4000:  # pragma: no cover - the stream always yields a valid point
+                raise RuntimeError("template derivation failed")
+        freqs.append((ky, kx))
+    phases = 2.0 * np.pi * unit[40 : 40 + N_TEMPLATE]
+    return np.array(freqs, dtype=np.int64), phases
 
 
 def cell_size(height: int, width: int) -> int:
@@ -67,6 +93,10 @@ class Layout:
     """Coded-bit number carried by each data cell (aligned with ``data_index``)."""
     whiten: NDArray[np.uint8]
     """Keyed bits XORed onto the info word."""
+    template: NDArray[np.int64]
+    """Template frequencies (ky, kx) in cycles per tile, shape (N_TEMPLATE, 2)."""
+    phases: NDArray[np.float64]
+    """Template phases in radians, shape (N_TEMPLATE,)."""
 
 
 @functools.lru_cache(maxsize=16)
@@ -77,13 +107,24 @@ def layout(key: bytes) -> Layout:
     chips = np.where((chip_words >> np.uint64(63)) == 0, 1.0, -1.0).astype(np.float32)
     data_index = order[N_SYNC:].astype(np.intp)
     data_bit = (np.arange(data_index.size) % _ecc.CODED_BITS).astype(np.intp)
+    template, phases = _template(key)
     out = Layout(
         chips=chips.reshape(GRID, GRID),
         sync_index=np.sort(order[:N_SYNC]).astype(np.intp),
         data_index=data_index,
         data_bit=data_bit,
         whiten=_keys.stream_bits(key, "whiten", _ecc.INFO_BITS),
+        template=template,
+        phases=phases,
     )
-    for arr in (out.chips, out.sync_index, out.data_index, out.data_bit, out.whiten):
+    for arr in (
+        out.chips,
+        out.sync_index,
+        out.data_index,
+        out.data_bit,
+        out.whiten,
+        out.template,
+        out.phases,
+    ):
         arr.setflags(write=False)
     return out
