@@ -289,7 +289,7 @@ def check_command(
         str | None,
         typer.Option(
             "--fixed-time",
-            help="Pin analyzed_at (and the validation time) for byte-reproducible output.",
+            help="Pin analyzed_at in the reports, for byte-reproducible output.",
             metavar="RFC3339",
         ),
     ] = None,
@@ -300,10 +300,11 @@ def check_command(
 ) -> None:
     """Check the Content Credentials (C2PA) of pictures and videos.
 
-    One report per input goes to stdout (or --output); one line per unreadable input goes
-    to stderr. Exit codes: 0 done, 1 a --fail-on condition was met, 2 usage error,
-    3 some inputs could not be processed (takes precedence over 1), 4 internal error,
-    130 interrupted.
+    One report per input goes to stdout (or --output); one line per input that could not
+    be checked goes to stderr.
+
+    Exit codes: 0 done; 1 a --fail-on condition was met; 2 usage error; 3 some inputs
+    could not be processed (takes precedence over 1); 4 internal error; 130 interrupted.
     """
     conditions = parse_fail_on(fail_on or ())
     analyzed_at = _parse_time(fixed_time)
@@ -313,7 +314,11 @@ def check_command(
             "--manifest and --fragments apply to exactly one PATH (no -r)",
             param_hint="'PATH...'",
         )
-    inputs = list(expand_inputs(paths, recursive=recursive))
+    try:
+        inputs = list(expand_inputs(paths, recursive=recursive))
+    except KeyboardInterrupt:  # while walking a large tree
+        _say("interrupted")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
     chosen = fmt if fmt is not None else _default_format(output, sys.stdout)
     if not inputs:
         _say("no media files found in the given directories")
