@@ -1,0 +1,359 @@
+"""``verify watermark embed`` / ``verify watermark detect``: the invisible watermark.
+
+Files are read and written with Pillow here (the numeric core in :mod:`watermark` never
+touches files). ``embed`` keeps the ICC profile and EXIF, writes JPEG at quality 95 unless
+told otherwise, never overwrites its input or an existing output without ``--force``, and
+writes through a temporary file renamed into place. ``detect`` prints one record per input
+(``--format text|json|jsonl``); exit codes are in ``spec/exit-codes.md``.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from numpy.typing import NDArray
+
+import watermark
+from verify_cli.exit_codes import ExitCode
+
+__all__ = ["register", "record", "read_image"]
+
+_LOSSY_QUALITY = {"JPEG": 95, "WEBP": 95}
+
+
+class DetectFormat(enum.StrEnum):
+    """Output formats of ``verify watermark detect``."""
+
+    TEXT = "text"
+    JSON = "json"
+    JSONL = "jsonl"
+
+
+class InputError(Exception):
+    """An input file could not be read as a picture."""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A decoded picture and what must survive re-encoding."""
+
+    pixels: NDArray[np.uint8]
+    """(H, W, 3) RGB or (H, W) grey."""
+    alpha: NDArray[np.uint8] | None
+    """The alpha channel, if any (re-attached on output)."""
+    info: dict[str, Any]
+    """Pillow save options that carry the ICC profile and EXIF."""
+
+
+def read_image(path: Path) -> Loaded:
+    """Decode ``path`` with Pillow into RGB or grey uint8 pixels.
+
+    Raises
+    ------
+    InputError
+        With a one-line reason when the file is missing or not a readable picture.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            info: dict[str, Any] = {}
+            if im.info.get("icc_profile"):
+                info["icc_profile"] = im.info["icc_profile"]
+            exif = im.info.get("exif")
+            if exif:
+                info["exif"] = exif
+            alpha = None
+            if im.mode in ("L", "RGB"):
+                conv = im
+            elif im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                rgba = im.convert("RGBA")
+                alpha = np.asarray(rgba.getchannel("A"), dtype=np.uint8)
+                conv = rgba.convert("RGB")
+            elif im.mode in ("I;16", "I", "F", "1"):
+                conv = im.convert("L")
+            else:
+                conv = im.convert("RGB")
+            pixels = np.asarray(conv, dtype=np.uint8).copy()
+    except FileNotFoundError:
+        raise InputError("no such file") from None
+    except IsADirectoryError:
+        raise InputError("is a directory") from None
+    except PermissionError:
+        raise InputError("permission denied") from None
+    except UnidentifiedImageError:
+        raise InputError("not a picture Pillow can read") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise InputError(f"cannot decode picture ({exc})") from None
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"refused: {exc}") from None
+    return Loaded(pixels=pixels, alpha=alpha, info=info)
+
+
+def _write_image(loaded: Loaded, pixels: NDArray[np.uint8], out: Path, quality: int | None) -> None:
+    from PIL import Image
+
+    fmt = Image.registered_extensions().get(out.suffix.lower())
+    if fmt is None:
+        raise typer.BadParameter(
+            f"cannot tell the output format from {out.name!r}; use .jpg, .png, .webp, .tif ...",
+            param_hint="'-o'",
+        )
+    im = Image.fromarray(pixels)
+    if loaded.alpha is not None and fmt not in ("JPEG",):
+        im = im.convert("RGBA")
+        im.putalpha(Image.fromarray(loaded.alpha))
+    opts: dict[str, Any] = dict(loaded.info)
+    if fmt in _LOSSY_QUALITY:
+        opts["quality"] = quality if quality is not None else _LOSSY_QUALITY[fmt]
+        if fmt == "JPEG":
+            opts["subsampling"] = 0 if opts["quality"] >= 90 else 2
+    fd, tmp = tempfile.mkstemp(prefix=".verify-", suffix=out.suffix, dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            im.save(fh, format=fmt, **opts)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _key(key: str | None, key_file: Path | None) -> bytes | str:
+    if key is not None and key_file is not None:
+        raise typer.BadParameter("give --key or --key-file, not both", param_hint="'--key'")
+    if key_file is not None:
+        try:
+            raw = key_file.read_bytes()
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot read {key_file}: {exc.strerror}") from None
+        raw = raw.rstrip(b"\r\n")
+        if not raw:
+            raise typer.BadParameter(f"{key_file} is empty", param_hint="'--key-file'")
+        return raw
+    if key is not None:
+        if not key:
+            raise typer.BadParameter("the key must not be empty", param_hint="'--key'")
+        return key
+    return watermark.PUBLIC_KEY
+
+
+def _payload(payload_hex: str | None, text: str | None) -> bytes:
+    if (payload_hex is None) == (text is None):
+        raise typer.BadParameter("give exactly one of --payload HEX or --text STR")
+    if text is not None:
+        data = text.encode("utf-8")
+        if len(data) > 8:
+            raise typer.BadParameter(
+                f"--text is {len(data)} bytes in UTF-8; at most 8 fit", param_hint="'--text'"
+            )
+        return data
+    assert payload_hex is not None
+    digits = payload_hex.removeprefix("0x").removeprefix("0X")
+    try:
+        data = bytes.fromhex(digits)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{payload_hex!r} is not hexadecimal (e.g. 0123abcd)", param_hint="'--payload'"
+        ) from None
+    if len(data) > 8:
+        raise typer.BadParameter(
+            f"--payload is {len(data)} bytes; at most 8 (16 hex digits) fit",
+            param_hint="'--payload'",
+        )
+    return data
+
+
+def _fail(path: object, message: str) -> None:
+    sys.stderr.write(f"verify: {path}: {message}\n")
+
+
+def embed_command(
+    path: Annotated[Path, typer.Argument(help="Picture to mark.", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the result.")],
+    payload: Annotated[
+        str | None, typer.Option("--payload", help="Payload as hex, up to 16 digits.")
+    ] = None,
+    text: Annotated[
+        str | None, typer.Option("--text", help="Payload as text, up to 8 UTF-8 bytes.")
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", help="Marking key (default: the public key).")
+    ] = None,
+    key_file: Annotated[
+        Path | None, typer.Option("--key-file", help="Read the key from a file.")
+    ] = None,
+    psnr: Annotated[float, typer.Option("--psnr", help="Target PSNR in dB (20-60).")] = 40.0,
+    quality: Annotated[
+        int | None,
+        typer.Option("--quality", min=1, max=100, help="JPEG/WebP quality (default 95)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite OUT, even if it is the input.")
+    ] = False,
+) -> None:
+    """Mark a picture with an invisible, robust watermark carrying up to 64 bits."""
+    data = _payload(payload, text)
+    k = _key(key, key_file)
+    if not 20.0 <= psnr <= 60.0:
+        raise typer.BadParameter("must be between 20 and 60 dB", param_hint="'--psnr'")
+    if output.exists() and not force:
+        same = path.exists() and output.resolve() == path.resolve()
+        what = "is the input" if same else "exists"
+        raise typer.BadParameter(f"{output} {what}; add --force to overwrite", param_hint="'-o'")
+    if output.is_dir():
+        raise typer.BadParameter(f"{output} is a directory", param_hint="'-o'")
+    if not output.parent.is_dir():
+        raise typer.BadParameter(f"directory {output.parent} does not exist", param_hint="'-o'")
+    try:
+        loaded = read_image(path)
+    except InputError as exc:
+        _fail(path, str(exc))
+        raise typer.Exit(ExitCode.INPUT_ERROR) from None
+    try:
+        marked = watermark.embed(loaded.pixels, data, k, psnr=psnr)
+    except ValueError as exc:
+        _fail(path, str(exc))
+        raise typer.Exit(ExitCode.INPUT_ERROR) from None
+    try:
+        _write_image(loaded, np.asarray(marked, dtype=np.uint8), output, quality)
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot write {output}: {exc}", param_hint="'-o'") from None
+    diff = marked.astype(np.float64) - loaded.pixels.astype(np.float64)
+    mse = float(np.mean(diff * diff))
+    measured = math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+    shown = data.hex() or "(empty)"
+    sys.stdout.write(f"{output}: marked with payload {shown}, {measured:.2f} dB\n")
+
+
+def record(path: Path, result: watermark.Detection) -> dict[str, Any]:
+    """The JSON record of one detection."""
+    text: str | None = None
+    if result.payload is not None:
+        try:
+            decoded = result.payload.decode("utf-8")
+        except UnicodeDecodeError:
+            decoded = None
+        if decoded is not None and decoded.isprintable():
+            text = decoded
+    geometry = None
+    if result.geometry is not None:
+        g = result.geometry
+        geometry = {
+            "scale": round(g.scale, 4),
+            "aspect": round(g.aspect, 4),
+            "rotation": round(g.rotation, 3),
+            "flipped": g.flipped,
+            "shift": [round(g.shift[0], 2), round(g.shift[1], 2)],
+        }
+    return {
+        "found": result.found,
+        "payload_hex": result.payload.hex() if result.payload is not None else None,
+        "payload_text": text,
+        "score": round(result.score, 3),
+        "p_value": float(f"{result.p_value:.3e}"),
+        "geometry": geometry,
+        "subject": {"path": str(path)},
+    }
+
+
+def _text_line(rec: dict[str, Any]) -> str:
+    path = rec["subject"]["path"]
+    if not rec["found"]:
+        return f"{path}: no watermark (score {rec['score']:.1f}, p {rec['p_value']:.2g})"
+    if rec["payload_hex"] is None:
+        payload = "payload unreadable"
+    elif rec["payload_text"] is not None:
+        payload = f"payload {rec['payload_hex'] or '(empty)'} ({rec['payload_text']!r})"
+    else:
+        payload = f"payload {rec['payload_hex'] or '(empty)'}"
+    return f"{path}: watermark found, {payload} (score {rec['score']:.1f}, p {rec['p_value']:.2g})"
+
+
+def detect_command(
+    paths: Annotated[list[Path], typer.Argument(help="Pictures to inspect.", show_default=False)],
+    key: Annotated[
+        str | None, typer.Option("--key", help="Key to look for (default: the public key).")
+    ] = None,
+    key_file: Annotated[
+        Path | None, typer.Option("--key-file", help="Read the key from a file.")
+    ] = None,
+    fmt: Annotated[
+        DetectFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
+    ] = DetectFormat.TEXT,
+) -> None:
+    """Look for the watermark of a key in pictures and read its payload."""
+    k = _key(key, key_file)
+    records: list[dict[str, Any]] = []
+    unreadable = 0
+    missing = 0
+
+    def emit(rec: dict[str, Any]) -> None:
+        if fmt is DetectFormat.JSONL:
+            sys.stdout.write(json.dumps(rec) + "\n")
+        elif fmt is DetectFormat.TEXT:
+            sys.stdout.write(_text_line(rec) + "\n")
+        else:
+            records.append(rec)
+        sys.stdout.flush()
+
+    def one(path: Path) -> None:
+        nonlocal unreadable, missing
+        try:
+            loaded = read_image(path)
+            result = watermark.detect(loaded.pixels, k)
+        except (InputError, ValueError) as exc:
+            unreadable += 1
+            _fail(path, str(exc))
+            return
+        missing += not result.found
+        emit(record(path, result))
+
+    for path in _progress(paths):
+        one(path)
+    if fmt is DetectFormat.JSON:
+        sys.stdout.write(json.dumps(records, indent=2) + "\n")
+    if unreadable:
+        raise typer.Exit(ExitCode.INPUT_ERROR)
+    if missing:
+        raise typer.Exit(ExitCode.CONDITION_MET)
+
+
+def _progress(paths: Sequence[Path]) -> Sequence[Path] | Any:
+    """Iterate ``paths`` with a Rich progress bar on stderr when there are several of them."""
+    if len(paths) < 2:
+        return paths
+    from rich.console import Console
+    from rich.progress import track
+
+    console = Console(stderr=True)
+    return track(
+        paths,
+        description="detecting",
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``watermark`` command group to ``app``."""
+    group = typer.Typer(
+        name="watermark",
+        help="Mark pictures with an invisible watermark, and read it back.",
+        no_args_is_help=True,
+    )
+    group.command("embed")(embed_command)
+    group.command("detect")(detect_command)
+    app.add_typer(group, name="watermark")
