@@ -47,13 +47,17 @@ class Demo:
     """Name -> expected verdict."""
     notes: dict[str, str] = field(default_factory=dict)
     """Name -> one sentence about what the file is."""
+    expected_ai: dict[str, str] = field(default_factory=dict)
+    """Name -> expected AI label, where the demo makes a point of it."""
     signer: dict[str, bytes] = field(default_factory=dict)
     trust_anchors: list[Path] = field(default_factory=list)
 
-    def add(self, name: str, path: Path, expected: str, note: str) -> None:
+    def add(self, name: str, path: Path, expected: str, note: str, ai: str | None = None) -> None:
         self.files[name] = path
         self.expected[name] = expected
         self.notes[name] = note
+        if ai is not None:
+            self.expected_ai[name] = ai
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,11 @@ def say(text: str = "") -> None:
     print(text, flush=True)
 
 
+def _shown(path: Path) -> str:
+    """A path relative to the repository when it is inside it."""
+    return os.path.relpath(path, ROOT) if path.is_relative_to(ROOT) else str(path)
+
+
 # ------------------------------------------------------------------------------- steps
 
 
@@ -78,7 +87,7 @@ def make_ca(demo: Demo) -> None:
     written = pki.write_to(demo.out / "ca")
     demo.signer = {"chain": pki.chain_pem("es256"), "key": pki.key_pem("es256")}
     demo.trust_anchors.append(written["root"])
-    say(f"  demo root CA written to {written['root'].relative_to(ROOT)}")
+    say(f"  demo root CA written to {_shown(written['root'])}")
 
 
 def _scene(width: int, height: int, seed: int) -> object:
@@ -119,7 +128,9 @@ def make_capture(demo: Demo) -> None:
             "1-capture.jpg", software_agent="Jinjja Demo Camera", generator="Jinjja Demo Camera"
         ),
     )
-    demo.add("capture", dst, "TRUSTED", "a camera capture, signed by the demo news agency")
+    demo.add(
+        "capture", dst, "TRUSTED", "a camera capture, signed by the demo news agency", "CAPTURED"
+    )
 
 
 def make_edit(demo: Demo) -> None:
@@ -157,7 +168,7 @@ def make_edit(demo: Demo) -> None:
         parent=capture,
         trust_anchors_pem=demo.trust_anchors[0].read_bytes(),
     )
-    demo.add("edit", dst, "TRUSTED", "a crop of the capture; the capture is its parent")
+    demo.add("edit", dst, "TRUSTED", "a crop of the capture; the capture is its parent", "CAPTURED")
 
 
 def make_published(demo: Demo) -> None:
@@ -220,7 +231,7 @@ def make_ai(demo: Demo) -> None:
             generator_version="2.1",
         ),
     )
-    demo.add("generated", dst, "TRUSTED", "declared as made by a generative model")
+    demo.add("generated", dst, "TRUSTED", "declared as made by a generative model", "AI_GENERATED")
 
 
 def make_tampered(demo: Demo) -> None:
@@ -288,15 +299,16 @@ def compare_verdicts(demo: Demo) -> None:
     for (name, expected), record in zip(demo.expected.items(), got, strict=True):
         verdict = record["verdict"]
         ai = record["ai"]["label"]
-        mark = "✓" if verdict == expected else "✗"
-        bad += verdict != expected
+        wrong = verdict != expected or ai != demo.expected_ai.get(name, ai)
+        mark = "✗" if wrong else "✓"
+        bad += wrong
         say(f"  {mark} {demo.files[name].name:18} {verdict:16} AI: {ai}")
     (demo.out / "reports.jsonl").write_text(result.stdout, encoding="utf-8")
-    say(f"\n  Machine-readable reports: {(demo.out / 'reports.jsonl').relative_to(ROOT)}")
-    say("  Try: verify check --format csv demo-out/*.jpg")
-    say("       verify check --fail-on invalid,ai demo-out/*.jpg; echo $?")
+    say(f"\n  Machine-readable reports: {_shown(demo.out / 'reports.jsonl')}")
+    say(f"  Try: verify check --format csv {_shown(demo.out)}/*.jpg")
+    say(f"       verify check --fail-on invalid,ai {_shown(demo.out)}/*.jpg; echo $?")
     if bad:
-        raise SystemExit(f"{bad} verdict(s) differ from what the demo expects")
+        raise SystemExit(f"{bad} result(s) differ from what the demo expects")
 
 
 STEPS: list[Step] = [
@@ -312,19 +324,31 @@ STEPS: list[Step] = [
 ]
 
 
-def main() -> None:
-    """Run every step in order."""
-    if OUT.exists():
-        shutil.rmtree(OUT)
-    OUT.mkdir()
+def main(out: Path = OUT) -> Demo:
+    """Run every step in order, writing into ``out`` (emptied first).
+
+    Parameters
+    ----------
+    out
+        The output directory; default ``demo-out/`` at the repository root.
+
+    Returns
+    -------
+    Demo
+        The demo state (files made, expected verdicts).
+    """
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
     # Keep the demo hermetic: its own (empty) trust store, not the user's.
-    os.environ["JINJJA_DATA_DIR"] = str(OUT / "data")
-    demo = Demo(out=OUT)
+    os.environ["JINJJA_DATA_DIR"] = str(out / "data")
+    demo = Demo(out=out)
     started = time.perf_counter()
     for number, step in enumerate(STEPS, start=1):
         say(f"\n[{number}/{len(STEPS)}] {step.title}")
         step.run(demo)
-    say(f"\nDone in {time.perf_counter() - started:.1f} s. Files are in {OUT.relative_to(ROOT)}/")
+    say(f"\nDone in {time.perf_counter() - started:.1f} s. Files are in {_shown(out)}/")
+    return demo
 
 
 if __name__ == "__main__":
