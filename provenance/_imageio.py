@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 import struct
+import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -410,8 +411,12 @@ def trailing_data(data: bytes) -> tuple[int, int] | None:
     return end, len(data) - end
 
 
-def load_rgb(data: bytes, *, max_pixels: int = 80_000_000) -> npt.NDArray[np.uint8] | None:
+def load_rgb(
+    data: bytes, *, max_pixels: int = 80_000_000, max_side: int | None = None
+) -> npt.NDArray[np.uint8] | None:
     """Decode a picture to a ``uint8 (H, W, 3)`` RGB array with Pillow.
+
+    EXIF orientation is not applied: the pixels come out as stored.
 
     Parameters
     ----------
@@ -419,6 +424,9 @@ def load_rgb(data: bytes, *, max_pixels: int = 80_000_000) -> npt.NDArray[np.uin
         The encoded picture.
     max_pixels : int, optional
         Refuse larger pictures (decompression-bomb guard).
+    max_side : int or None, optional
+        When given, return a copy reduced to at most this many pixels on a side (JPEG
+        files are decoded at a reduced DCT scale first, which is much faster).
 
     Returns
     -------
@@ -428,11 +436,17 @@ def load_rgb(data: bytes, *, max_pixels: int = 80_000_000) -> npt.NDArray[np.uin
     from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            if im.width * im.height > max_pixels:
-                return None
-            rgb = im.convert("RGB")
-            return np.asarray(rgb, dtype=np.uint8).copy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                if im.width * im.height > max_pixels:
+                    return None
+                if max_side is not None:
+                    im.draft("RGB", (max_side, max_side))
+                rgb = im.convert("RGB")
+                if max_side is not None:
+                    rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+                return np.asarray(rgb, dtype=np.uint8).copy()
     except Exception:  # Pillow raises many types on corrupt files
         return None
 

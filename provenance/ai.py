@@ -259,6 +259,7 @@ def match_generator(text: str | None) -> _Generator | None:
     """
     if not text:
         return None
+    text = text.replace("_", " ")  # claim generators write "Adobe_Firefly/1.0"
     for gen in GENERATORS:
         if gen.pattern.search(text):
             return gen

@@ -378,11 +378,8 @@ def _gps_coordinates(gps: Any) -> tuple[float, float] | None:
 
 def _pdq(rgb: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.bool_], int] | None:
     import pdqhash
-    from PIL import Image
 
-    im = Image.fromarray(rgb)
-    im.thumbnail((_THUMB_SIDE, _THUMB_SIDE), Image.Resampling.BILINEAR)
-    arr = np.ascontiguousarray(np.asarray(im, dtype=np.uint8))
+    arr = np.ascontiguousarray(rgb, dtype=np.uint8)
     try:
         bits, quality = pdqhash.compute(arr)
     except Exception:  # the C++ binding raises on degenerate input
@@ -521,14 +518,14 @@ def _quality_facts(data: bytes) -> list[MetadataFact]:
 
 
 def _thumbnail_fact(data: bytes, thumb: bytes, where: str) -> MetadataFact | None:
-    small = _imageio.load_rgb(thumb)
+    small = _imageio.load_rgb(thumb, max_side=_THUMB_SIDE)
     if small is None:
         return MetadataFact(
             "exif.thumbnail",
             f"{where} holds a thumbnail that cannot be decoded.",
             {"bytes": len(thumb)},
         )
-    full = _imageio.load_rgb(data)
+    full = _imageio.load_rgb(data, max_side=_THUMB_SIDE)
     if full is None:
         return None
     a, b = _pdq(small), _pdq(full)

@@ -134,6 +134,7 @@ def test_misspelt_digital_source_type_is_unknown():
         ("ComfyUI", "ComfyUI"),
         ("Stable Diffusion XL", "Stable Diffusion"),
         ("Imagen 3", "Google Imagen"),
+        ("Adobe_Firefly/2.1 c2pa-rs/0.25", "Adobe Firefly"),
     ],
 )
 def test_generator_names(text, name):
