@@ -235,22 +235,29 @@ def _validate(rgb: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
 
 def _block_scores(bgr: npt.NDArray[np.uint8]) -> npt.NDArray[np.float64]:
     """Per-block scores (0.0 or 1.0) in raster order, as ``EmbedMaxDct.decode_frame``."""
-    rows, cols = bgr.shape[0] // 4 * 4, bgr.shape[1] // 4 * 4
-    px = bgr[:rows, :cols].astype(np.int32)
-    b, g, r = px[..., 0], px[..., 1], px[..., 2]
-    # OpenCV COLOR_BGR2YUV, 8-bit fixed point (shift 14, rounding).
-    y = (r * 4899 + g * 9617 + b * 1868 + (1 << 13)) >> 14
-    u = np.clip(((b - y) * 8061 + (128 << 14) + (1 << 13)) >> 14, 0, 255).astype(np.float64)
-    # One-level Haar LL band, same operation order as PyWavelets (axis 0, then axis 1).
-    t = u[0::2] * _HAAR + u[1::2] * _HAAR
-    ca = t[:, 0::2] * _HAAR + t[:, 1::2] * _HAAR
-    nbi, nbj = ca.shape[0] // _BLOCK, ca.shape[1] // _BLOCK
-    blocks = (
-        ca[: nbi * _BLOCK, : nbj * _BLOCK]
-        .reshape(nbi, _BLOCK, nbj, _BLOCK)
-        .transpose(0, 2, 1, 3)
-        .reshape(nbi * nbj, _BLOCK * _BLOCK)
-    )
+    # The reference crops to a multiple of 4, halves with the DWT and ignores LL rows and
+    # columns that do not fill a 4x4 block: only the top-left multiple of 8 pixels counts.
+    nbi, nbj = bgr.shape[0] // 4 * 4 // 2 // _BLOCK, bgr.shape[1] // 4 * 4 // 2 // _BLOCK
+    px = bgr[: nbi * 2 * _BLOCK, : nbj * 2 * _BLOCK]
+    b = px[..., 0].astype(np.int32)
+    # OpenCV COLOR_BGR2YUV, 8-bit fixed point (shift 14, rounding); U never saturates.
+    y = px[..., 2].astype(np.int32) * 4899
+    y += px[..., 1].astype(np.int32) * 9617
+    y += b * 1868
+    y += 1 << 13
+    y >>= 14
+    b -= y
+    b *= 8061
+    b += (128 << 14) + (1 << 13)
+    b >>= 14
+    u = b.astype(np.float64)
+    # One-level Haar LL band, same operations as PyWavelets (axis 0, then axis 1):
+    # each output is x0*h + x1*h with h = 1/sqrt(2) in float64.
+    t = u[0::2] * _HAAR
+    t += u[1::2] * _HAAR
+    ca = t[:, 0::2] * _HAAR
+    ca += t[:, 1::2] * _HAAR
+    blocks = ca.reshape(nbi, _BLOCK, nbj, _BLOCK).transpose(0, 2, 1, 3).reshape(nbi * nbj, -1)
     mags = np.abs(blocks[:, 1:])
     pos = np.argmax(mags, axis=1)
     val: npt.NDArray[np.float64] = np.take_along_axis(mags, pos[:, None], axis=1)[:, 0]

@@ -180,7 +180,9 @@ def test_payload_lengths_follow_reference_code():
 # --------------------------------------------------------------------------- decoder equality
 
 
-@pytest.mark.parametrize("name", ["astronaut", "coffee", "noise_uniform", "radial", "black"])
+@pytest.mark.parametrize(
+    "name", ["astronaut", "coffee_crop3", "chelsea", "noise_uniform", "radial", "black"]
+)
 @pytest.mark.parametrize("n_bits", [32, 46, 48, 136])
 def test_bits_equal_reference_decoder_unmarked(name, n_bits):
     bgr = np.ascontiguousarray(unmarked()[name][..., ::-1])
