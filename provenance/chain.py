@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
-from provenance.codes import action_label, describe, is_failure_code
+from provenance.codes import UNTRUSTED_CODES, action_label, describe, is_failure_code
 from provenance.report import Action, ChainNode, Failure, Issuer
 
 if TYPE_CHECKING:
@@ -335,6 +335,9 @@ class _Builder:
                         )
                         if f is not None:
                             validated.append(f)
+            # "Untrusted" at ingest only says the creator's tool did not know the signer;
+            # trust is judged by this validator (see the ingredient deltas), so drop it.
+            recorded = [f for f in recorded if f.code not in UNTRUSTED_CODES]
             self.recorded.extend(recorded)
             self.validated.extend(validated)
             failures = validated + recorded
