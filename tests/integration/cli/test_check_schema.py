@@ -31,8 +31,9 @@ def test_jsonl_and_json_records_validate(runner: CliRunner, signed: Any, tmp_pat
         tmp_path / "missing.jpg",
         tmp_path,
     ]
-    args = ["check", "--trust-anchors", str(signed.root), *map(str, files)]
-    jsonl = CliRunner().invoke(app, args)
+    args = ["check", "--fixed-time", "2026-11-21T10:00:00Z", "--trust-anchors", str(signed.root)]
+    args += [str(f) for f in files]
+    jsonl = runner.invoke(app, args)
     assert jsonl.exit_code == ExitCode.INPUT_ERROR
     records = [json.loads(line) for line in jsonl.stdout.splitlines()]
     assert len(records) == len(files)
