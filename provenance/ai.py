@@ -18,7 +18,9 @@ Sources
   Forge / SD.Next (``parameters``), Fooocus, ComfyUI (``prompt``, ``workflow``),
   InvokeAI (``invokeai_metadata``, ``invokeai_graph``, ``sd-metadata``, ``Dream``) and
   NovelAI (``Software`` = NovelAI, ``Comment``); A1111 parameters in the EXIF
-  ``UserComment`` or a JPEG comment. EXIF ``Software`` naming a generator is weak.
+  ``UserComment`` or a JPEG comment. These imply AI_GENERATED, except A1111 inpainting
+  parameters (``Mask blur``/``Inpaint area``), which imply AI_EDITED. EXIF ``Software``
+  naming a generator is weak.
 * Default invisible watermarks of open generators, computed by
   :func:`provenance.genmarks.detect_generator_marks` and passed in as ``marks``
   (strong, unsigned).
