@@ -40,6 +40,7 @@ from provenance.media import (
     inspect_bytes,
     partial_info,
     read_file,
+    remote_manifest_reference,
 )
 from provenance.report import (
     AiAssessment,
@@ -383,6 +384,15 @@ def _check_data(
             allow_network=allow_network,
         )
     except RemoteManifestError as exc:
+        if exc.url is None:
+            url = remote_manifest_reference(data)
+            if url is not None:
+                exc = RemoteManifestError(
+                    exc.message.replace("an unknown URL", url),
+                    url=url,
+                    code=exc.code,
+                    detail=exc.detail,
+                )
         if exc.code == "remote_manifest_not_fetched":
             ai = _assess_ai(data, media_type, None, show_prompts=show_prompts)
             lines = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import stat
 import warnings
 from dataclasses import dataclass
@@ -22,8 +23,14 @@ __all__ = [
     "MediaInfo",
     "inspect_bytes",
     "read_file",
+    "remote_manifest_reference",
     "sniff_media_type",
 ]
+
+_PROVENANCE_RE: Final = re.compile(
+    rb"dcterms:provenance\s*=\s*[\"']([^\"']{1,2048})[\"']"
+    rb"|<dcterms:provenance>\s*([^<\s]{1,2048})\s*</dcterms:provenance>"
+)
 
 MAX_PIXELS: Final = 2**28
 """Pictures declaring more pixels than this (268 megapixels) are refused as too large."""
@@ -338,3 +345,28 @@ def partial_info(data: bytes, *, name: str | None = None) -> MediaInfo:
         sha256=_sha256(data),
         media_type=sniff_media_type(data[:4096], name=name) if data else None,
     )
+
+
+def remote_manifest_reference(data: bytes) -> str | None:
+    """Find a remote manifest URL in the file's XMP (``dcterms:provenance``).
+
+    Parameters
+    ----------
+    data
+        The file content.
+
+    Returns
+    -------
+    str or None
+        The URL, or None when the file has no such reference.
+
+    Examples
+    --------
+    >>> remote_manifest_reference(b'<x dcterms:provenance="https://example.org/m.c2pa"/>')
+    'https://example.org/m.c2pa'
+    """
+    m = _PROVENANCE_RE.search(data)
+    if m is None:
+        return None
+    raw = m.group(1) or m.group(2)
+    return raw.decode("utf-8", errors="replace").strip() or None
