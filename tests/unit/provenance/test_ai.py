@@ -9,6 +9,8 @@ import zlib
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
 from provenance.ai import assess_ai, classify_digital_source_type, derive_label, match_generator
@@ -521,3 +523,13 @@ def test_random_bytes_never_raise():
         for i in rng.integers(0, len(cut), size=5):
             cut[i] = rng.integers(0, 256)
         assess_ai(bytes(cut), "image/png", None)
+
+
+MAGICS = [b"", b"\xff\xd8\xff\xe1", b"\x89PNG\r\n\x1a\n", b"RIFF\x00\x10\x00\x00WEBP", b"II*\x00"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(MAGICS), st.binary(max_size=600))
+def test_arbitrary_bytes_never_raise(magic, body):
+    result = assess_ai(magic + body, None, None, show_prompts=True)
+    assert result.label in AiLabel

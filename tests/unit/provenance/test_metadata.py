@@ -10,6 +10,8 @@ from functools import cache
 import numpy as np
 import pytest
 import skimage.data
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
 from provenance.metadata import estimate_jpeg_quality, ijg_tables, metadata_facts
@@ -344,3 +346,18 @@ def test_truncated_and_corrupted_files_never_raise():
         for i in rng.integers(0, min(len(cut), 3000), size=8):
             cut[i] = rng.integers(0, 256)
         metadata_facts(bytes(cut), "image/jpeg", signing_time="2024-01-01T00:00:00Z")
+
+
+MAGICS = [
+    b"\xff\xd8\xff\xe1",
+    b"\xff\xd8\xff\xdb",
+    b"\x89PNG\r\n\x1a\n",
+    b"RIFF\x00\x10\x00\x00WEBP",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(MAGICS), st.binary(max_size=600))
+def test_arbitrary_bytes_never_raise(magic, body):
+    facts = metadata_facts(magic + body, None, signing_time="2024-01-01T00:00:00Z", show_gps=True)
+    json.dumps([f.to_dict() for f in facts])
