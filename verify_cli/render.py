@@ -579,7 +579,7 @@ class TextFormat(ReportFormat):
         t = report.tool
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="dim", no_wrap=True)
-        grid.add_column()
+        grid.add_column(overflow="fold")
         grid.add_row("sha256:", s.sha256 or "not computed")
         grid.add_row("media type:", s.media_type or "unknown")
         grid.add_row("analysed at:", t.analyzed_at)
