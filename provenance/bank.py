@@ -103,6 +103,7 @@ _QUALITY_COLUMNS: Final = ("quality", "pdq_quality")
 _LABEL_COLUMNS: Final = ("label", "tags", "tag")
 _CASE_COLUMNS: Final = ("case", "case_id", "case_number", "casenumbers", "case_numbers")
 _INSERT_BATCH: Final = 50_000
+_LOAD_BATCH: Final = 100_000
 
 
 class BankError(ProvenanceError):
@@ -785,14 +786,22 @@ class Bank:
         """
         version = self._version()
         if self._index is None or version != self._index_version:
-            self._conn.execute("BEGIN")  # one snapshot for ids and hashes
+            self._conn.execute("BEGIN")  # one snapshot for the count, ids and hashes
             try:
-                rows = self._conn.execute("SELECT id, hash FROM entries ORDER BY id").fetchall()
+                n = int(self._conn.execute("SELECT count(*) FROM entries").fetchone()[0])
+                codes = np.empty((n, 4), dtype=np.uint64)
+                rowids = np.empty(n, dtype=np.int64)
+                cur = self._conn.execute("SELECT id, hash FROM entries ORDER BY id")
+                i = 0
+                # Streamed in batches: a list of 10 M row tuples would need ~1.5 GB.
+                while batch := cur.fetchmany(_LOAD_BATCH):
+                    k = len(batch)
+                    codes[i : i + k] = pack(b"".join(h for _, h in batch))
+                    rowids[i : i + k] = np.fromiter((r for r, _ in batch), np.int64, count=k)
+                    i += k
             finally:
                 self._conn.execute("COMMIT")
-            self._index_rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            codes = pack(b"".join(r[1] for r in rows))
-            del rows
+            self._index_rowids = rowids
             self._index = HammingIndex(codes)
             self._index_version = version
         return self._index
