@@ -340,3 +340,29 @@ def test_records_stream_one_at_a_time(runner: CliRunner, monkeypatch, tmp_path: 
     assert result.exit_code == 0
     assert seen == [0, 1, 2]
     assert real_open is not None
+
+
+def test_default_format_follows_the_destination(tmp_path: Path) -> None:
+    from verify_cli.check import _default_format
+    from verify_cli.render import OutputFormat
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert _default_format(None, Terminal()) is OutputFormat.TEXT
+    assert _default_format(None, io.StringIO()) is OutputFormat.JSONL
+    assert _default_format(tmp_path / "r.csv", Terminal()) is OutputFormat.CSV
+    assert _default_format(tmp_path / "r.JSON", Terminal()) is OutputFormat.JSON
+    assert _default_format(tmp_path / "r.txt", io.StringIO()) is OutputFormat.TEXT
+    assert _default_format(tmp_path / "r.out", Terminal()) is OutputFormat.JSONL
+
+
+def test_text_to_a_file_has_no_colour_codes(runner: CliRunner, fake_check, tmp_path: Path) -> None:
+    fake_check(REPORTS)
+    out = tmp_path / "report.txt"
+    result = runner.invoke(app, ["check", "-o", str(out), *_files(tmp_path, "forged.jpg")])
+    assert result.exit_code == 0
+    text = out.read_text(encoding="utf-8")
+    assert "INVALID" in text
+    assert "\x1b[" not in text
