@@ -9,6 +9,7 @@ state), :class:`SdkNoManifest` or an exception.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
@@ -98,6 +99,7 @@ def sdk_version() -> str | None:
         return None
 
 
+@functools.cache
 def supported_media_types() -> frozenset[str]:
     """Media types the installed SDK can read."""
     try:

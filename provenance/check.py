@@ -252,6 +252,7 @@ def _summary(
     ai: AiAssessment,
     *,
     extra: Sequence[str] = (),
+    timestamp_notes: Sequence[str] = (),
 ) -> tuple[str, ...]:
     root = chain.root
     lines = [_VERDICT_SENTENCE[verdict]]
@@ -259,11 +260,12 @@ def _summary(
     if who:
         lines.append(f"Issued by {who}.")
     if root.signing_time:
-        how = (
-            "proven by a timestamp"
-            if root.signing_time_source == "timestamp"
-            else "claimed by the signer, not proven"
-        )
+        if root.signing_time_source != "timestamp":
+            how = "claimed by the signer, not proven"
+        elif timestamp_notes:
+            how = "timestamped, but " + "; ".join(timestamp_notes)
+        else:
+            how = "proven by a timestamp"
         lines.append(f"Issued on {root.signing_time} ({how}).")
     if root.claim_generator:
         tool = root.claim_generator
@@ -316,6 +318,28 @@ def _assess_ai(
                 ),
             ),
         )
+
+
+_TIMESTAMP_DOUBTS: Final = {
+    "timeStamp.untrusted": "the time-stamping authority is not on your trust lists",
+    "timeStamp.mismatch": "the timestamp does not match the signature",
+    "timeStamp.malformed": "the timestamp could not be read",
+    "timeStamp.outsideValidity": "the timestamp was issued outside its certificate's validity",
+}
+
+
+def _timestamp_notes(store: Mapping[str, Any]) -> list[str]:
+    """Doubts about the active manifest's timestamp (informational codes)."""
+    results = store.get("validation_results")
+    active = results.get("activeManifest") if isinstance(results, Mapping) else None
+    info = active.get("informational") if isinstance(active, Mapping) else None
+    notes: list[str] = []
+    for entry in info if isinstance(info, list) else []:
+        code = entry.get("code") if isinstance(entry, Mapping) else None
+        note = _TIMESTAMP_DOUBTS.get(code) if isinstance(code, str) else None
+        if note is not None and note not in notes:
+            notes.append(note)
+    return notes
 
 
 def _fragment_failures(results: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -461,7 +485,9 @@ def _check_data(
     return Report(
         subject=subject,
         verdict=verdict,
-        summary=_summary(verdict, chain, ai, extra=extra),
+        summary=_summary(
+            verdict, chain, ai, extra=extra, timestamp_notes=_timestamp_notes(outcome.store)
+        ),
         chain=chain.root,
         failures=chain.validated + chain.recorded,
         ai=ai,
