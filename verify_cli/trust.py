@@ -88,26 +88,33 @@ def _say(message: str) -> None:
 
 
 def _print_table(record: dict[str, Any]) -> None:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Trust lists in {record['data_dir']}", title_justify="left")
-    table.add_column("name", style="bold")
-    table.add_column("kind")
-    table.add_column("source", overflow="fold")
-    table.add_column("issued")
-    table.add_column("sha256")
-    table.add_column("certificates", justify="right")
-    table.add_column("fetched_at")
+    table = Table(
+        title=f"Trust lists in {record['data_dir']}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("name", style="bold", min_width=8)
+    table.add_column("source", overflow="fold", min_width=10)
+    table.add_column("issued", no_wrap=True)
+    table.add_column("sha256", no_wrap=True)
+    table.add_column("certs", justify="right", no_wrap=True)
+    table.add_column("fetched", no_wrap=True)
     for row in record["lists"]:
+        issued = str(row["issued"])[:10] if row["issued"] else "not stated"
+        fetched = str(row["fetched_at"] or "")[:10]
         table.add_row(
             str(row["name"]),
-            str(row["kind"]),
             str(row["source"]),
-            str(row["issued"] or "not stated"),
+            issued,
             str(row["sha256"])[:12],
             str(row["certificates"]),
-            str(row["fetched_at"]),
+            fetched,
         )
     Console(file=sys.stdout, highlight=False).print(table)
 
