@@ -314,6 +314,7 @@ def check_command(
             "--manifest and --fragments apply to exactly one PATH (no -r)",
             param_hint="'PATH...'",
         )
+    _preflight_trust(tuple(trust_anchors or ()), verbose=verbose)
     try:
         inputs = list(expand_inputs(paths, recursive=recursive))
     except KeyboardInterrupt:  # while walking a large tree
@@ -356,6 +357,24 @@ def check_command(
             raise _internal_error(exc, verbose=verbose) from None
         formatter.finish()
     raise typer.Exit(decide_exit_code(input_errors=input_errors, conditions=met))
+
+
+def _preflight_trust(trust_anchors: Sequence[Path], *, verbose: bool) -> None:
+    """Fail with a usage error before any output when the trust configuration is unusable."""
+    from provenance import trust
+
+    try:
+        trust.load()
+        for anchor in trust_anchors:
+            try:
+                raw = anchor.read_bytes()
+            except OSError as exc:
+                _say(f"{anchor}: cannot read the trust anchors: {exc.strerror or exc}")
+                raise typer.Exit(ExitCode.USAGE) from None
+            trust.load_pem_bundle(raw, origin=str(anchor))
+    except ProvenanceError as exc:
+        _say(exc.diagnostics() if verbose else exc.message)
+        raise typer.Exit(ExitCode.USAGE) from None
 
 
 def _check_one(

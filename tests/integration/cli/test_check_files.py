@@ -123,11 +123,11 @@ def test_unusable_trust_anchors_is_usage_error(
 ) -> None:
     bogus = tmp_path / "anchors.pem"
     bogus.write_text("not a certificate\n", encoding="ascii")
-    result = _check(runner, "--trust-anchors", bogus, signed.jpeg_es256)
-    assert result.exit_code == ExitCode.USAGE
-    assert result.stdout == ""
-    assert result.stderr.startswith("verify: ")
-    assert result.stderr.count("\n") == 1
+    for fmt in ("jsonl", "json", "csv", "text"):
+        result = _check(runner, "--format", fmt, "--trust-anchors", bogus, signed.jpeg_es256)
+        assert result.exit_code == ExitCode.USAGE
+        assert result.stdout == ""  # nothing half-written
+        assert result.stderr == f"verify: {bogus} contains no PEM certificate\n"
 
 
 # ----------------------------------------------------------------------------- bad input
