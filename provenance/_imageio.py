@@ -437,7 +437,8 @@ def load_rgb(
 
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Bomb warnings are handled by max_pixels; palette/transparency notes are noise.
+            warnings.simplefilter("ignore")
             with Image.open(io.BytesIO(data)) as im:
                 if im.width * im.height > max_pixels:
                     return None

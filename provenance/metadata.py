@@ -13,8 +13,9 @@
   ``dates.signing_vs_modified``). EXIF times carry no time zone unless an
   ``OffsetTime*`` tag gives one; such comparisons are stated as approximate.
 * ``exif.thumbnail``: the embedded EXIF thumbnail compared with the picture by PDQ
-  distance (both sides reduced to at most 512 pixels, without applying EXIF orientation,
-  which neither side has applied); distance ≤ 31 is PDQ's usual "same picture" band.
+  distance, at the thumbnail's size (black letterbox bars trimmed; EXIF orientation not
+  applied, as neither side has it applied): ≤ 31 MATCH, 32-52 REVIEW, above DIFFERS
+  (the usual PDQ bands).
 * ``jpeg.quality`` and ``jpeg.quantization``: the quality estimated from the
   quantisation tables by inverting the IJG (libjpeg) scaling, and whether the tables
   are exactly IJG tables at some quality (as libjpeg, libjpeg-turbo and Pillow write
@@ -29,6 +30,7 @@ Nothing here raises on malformed input; what cannot be parsed is left out.
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 import xml.etree.ElementTree as ET
@@ -85,6 +87,7 @@ _ZIGZAG: Final = (
 """Zigzag position k -> natural index (DQT stores tables in zigzag order)."""
 
 _PDQ_MATCH: Final = 31
+_PDQ_REVIEW: Final = 52
 _THUMB_SIDE: Final = 512
 
 
@@ -376,6 +379,30 @@ def _gps_coordinates(gps: Any) -> tuple[float, float] | None:
         return None
 
 
+def _trim_letterbox(thumb: npt.NDArray[np.uint8], aspect: float) -> npt.NDArray[np.uint8]:
+    """Drop black bars around a thumbnail when that brings it to the picture's aspect.
+
+    Cameras fit a 3:2 picture into a 160x120 thumbnail with black bars; hashing the bars
+    would make every such thumbnail "differ".
+    """
+    # Mean, not max: JPEG ringing leaves a few bright pixels in the bar next to the picture.
+    dark_rows = thumb.mean(axis=(1, 2)) < 24
+    dark_cols = thumb.mean(axis=(0, 2)) < 24
+
+    def run(flags: npt.NDArray[np.bool_]) -> int:
+        return int(np.argmin(flags)) if not flags.all() else flags.size
+
+    top, bottom = run(dark_rows), run(dark_rows[::-1])
+    left, right = run(dark_cols), run(dark_cols[::-1])
+    h, w = thumb.shape[:2]
+    if top + bottom >= h - 8 or left + right >= w - 8 or not (top or bottom or left or right):
+        return thumb
+    cropped = thumb[top : h - bottom, left : w - right]
+    before = abs(math.log((w / h) / aspect))
+    after = abs(math.log((cropped.shape[1] / cropped.shape[0]) / aspect))
+    return cropped if after < before else thumb
+
+
 def _pdq(rgb: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.bool_], int] | None:
     import pdqhash
 
@@ -465,12 +492,19 @@ def _trailing_fact(data: bytes, container: str) -> MetadataFact | None:
     if found is None or found[1] == 0:
         return None
     end, count = found
-    tail = data[end : end + 4096]
+    head = data[end : end + 65536]
+    padding = len(head) - len(head.lstrip(b"\x00"))
+    tail = head[padding:]
     marker = {"jpeg": "EOI marker", "png": "IEND chunk", "webp": "RIFF size"}[container]
-    if tail.startswith(b"\xff\xd8"):
-        looks = "another JPEG image (e.g. a multi-picture/MPF secondary image or a hidden one)"
-    elif not tail.strip(b"\x00"):
+    if not tail:
         looks = "zero padding"
+    elif tail.startswith(b"\xff\xd8"):
+        looks = "another JPEG image (e.g. a multi-picture/MPF secondary image or a hidden one)"
+        if container == "jpeg" and any(
+            seg.marker == 0xE2 and seg.payload.startswith(b"MPF\x00")
+            for seg in _imageio.jpeg_segments(data)
+        ):
+            looks += "; the file's MPF index (APP2) declares extra images, as cameras write"
     elif tail.startswith(b"PK\x03\x04"):
         looks = "a ZIP archive"
     elif tail.startswith(b"\x89PNG"):
@@ -479,6 +513,8 @@ def _trailing_fact(data: bytes, container: str) -> MetadataFact | None:
         looks = "JUMBF/C2PA data"
     else:
         looks = "unidentified data"
+    if padding and tail:
+        looks = f"{padding} zero bytes, then {looks}"
     return MetadataFact(
         "trailing_data",
         f"{count} bytes follow the end of the image (after the {marker}); they look like {looks}.",
@@ -518,6 +554,8 @@ def _quality_facts(data: bytes) -> list[MetadataFact]:
 
 
 def _thumbnail_fact(data: bytes, thumb: bytes, where: str) -> MetadataFact | None:
+    from PIL import Image
+
     small = _imageio.load_rgb(thumb, max_side=_THUMB_SIDE)
     if small is None:
         return MetadataFact(
@@ -528,7 +566,15 @@ def _thumbnail_fact(data: bytes, thumb: bytes, where: str) -> MetadataFact | Non
     full = _imageio.load_rgb(data, max_side=_THUMB_SIDE)
     if full is None:
         return None
-    a, b = _pdq(small), _pdq(full)
+    trimmed = _trim_letterbox(small, full.shape[1] / full.shape[0])
+    # Compare at the thumbnail's own size, so both sides carry the same detail.
+    same_size = np.asarray(
+        Image.fromarray(full).resize(
+            (trimmed.shape[1], trimmed.shape[0]), Image.Resampling.LANCZOS
+        ),
+        dtype=np.uint8,
+    )
+    a, b = _pdq(trimmed), _pdq(same_size)
     if a is None or b is None:
         return None
     distance = int(np.count_nonzero(a[0] != b[0]))
@@ -537,15 +583,24 @@ def _thumbnail_fact(data: bytes, thumb: bytes, where: str) -> MetadataFact | Non
         "pdq_distance": distance,
         "pdq_quality": quality,
         "thumbnail_size": [int(small.shape[1]), int(small.shape[0])],
+        "letterbox_trimmed": trimmed.shape != small.shape,
         "image_size": [int(full.shape[1]), int(full.shape[0])],
     }
     if distance <= _PDQ_MATCH:
+        detail["band"] = "MATCH"
         msg = f"The embedded EXIF thumbnail matches the picture (PDQ distance {distance}/256)."
+    elif distance <= _PDQ_REVIEW:
+        detail["band"] = "REVIEW"
+        msg = (
+            f"The embedded EXIF thumbnail is close to the picture but not a clear match (PDQ "
+            f"distance {distance}/256): compare them by eye (a crop or an edit can do this)."
+        )
     else:
+        detail["band"] = "DIFFERS"
         msg = (
             f"The embedded EXIF thumbnail differs from the picture (PDQ distance {distance}/256;"
-            " 31 or less would be the same picture): the picture may have been edited or "
-            "replaced without updating the thumbnail."
+            f" {_PDQ_MATCH} or less would be the same picture): the picture may have been "
+            "edited or replaced without updating the thumbnail."
         )
     if quality < 50:
         msg += f" PDQ quality is low ({quality}), so the distance is less reliable."

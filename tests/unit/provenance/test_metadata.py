@@ -171,6 +171,7 @@ def test_thumbnail_matching_picture():
     k = by_kind(metadata_facts(jpeg(exif=b"Exif\x00\x00" + tiff), "image/jpeg"))
     fact = k["exif.thumbnail"]
     assert fact.value["pdq_distance"] <= 31 and "matches" in fact.message
+    assert fact.value["band"] == "MATCH" and fact.value["letterbox_trimmed"] is False
     assert fact.value["thumbnail_size"] == [160, 160]
     assert k["exif.Software"].value == "Camera FW 1.0"
 
@@ -180,7 +181,19 @@ def test_thumbnail_differing_from_picture():
     tiff = tiff_with_thumbnail(thumb_of(other))
     k = by_kind(metadata_facts(jpeg(exif=b"Exif\x00\x00" + tiff), "image/jpeg"))
     fact = k["exif.thumbnail"]
-    assert fact.value["pdq_distance"] > 31 and "differs" in fact.message
+    assert fact.value["pdq_distance"] > 52 and "differs" in fact.message
+    assert fact.value["band"] == "DIFFERS"
+
+
+def test_letterboxed_camera_thumbnail_matches():
+    wide = astronaut().resize((600, 400))
+    inner = wide.resize((160, 106))
+    canvas = Image.new("RGB", (160, 120))
+    canvas.paste(inner, (0, 7))
+    tiff = tiff_with_thumbnail(jpeg(canvas, quality=85))
+    fact = by_kind(metadata_facts(jpeg(wide, exif=b"Exif\x00\x00" + tiff), None))["exif.thumbnail"]
+    assert fact.value["letterbox_trimmed"] is True
+    assert fact.value["band"] == "MATCH" and fact.value["thumbnail_size"] == [160, 120]
 
 
 def test_undecodable_thumbnail():
