@@ -8,16 +8,27 @@ with PyAV) and signed in a session temp directory; nothing is downloaded.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import http.server
 import io
+import itertools
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from asn1crypto import algos, cms, core, tsp
+from asn1crypto import x509 as ax509
+from cryptography import x509 as cx509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from PIL import Image
 
 from provenance.pki import Pki, make_pki
@@ -123,6 +134,127 @@ def tiny_mp4(frames: int = 6, width: int = 64, height: int = 48) -> bytes:
     return buf.getvalue()
 
 
+# --- a minimal RFC 3161 time-stamping authority on loopback ------------------------------
+# c2pa-rs POSTs a TimeStampReq to the signer's ta_url while signing; the reply is a CMS
+# SignedData over a TSTInfo, signed by an ES256 time-stamping certificate of the test PKI.
+
+_serials = itertools.count(1)
+
+
+def _token(
+    request: bytes, cert_der: bytes, chain_der: list[bytes], key: ec.EllipticCurvePrivateKey
+) -> bytes:
+    req = tsp.TimeStampReq.load(request)
+    info = {
+        "version": "v1",
+        "policy": "1.3.6.1.4.1.99999.1",
+        "message_imprint": req["message_imprint"],
+        "serial_number": next(_serials),
+        "gen_time": dt.datetime.now(dt.UTC).replace(microsecond=0),
+    }
+    if req["nonce"].native is not None:
+        info["nonce"] = req["nonce"]
+    tst_info = tsp.TSTInfo(info)
+    content = tst_info.dump()
+    cert = ax509.Certificate.load(cert_der)
+    signed_attrs = cms.CMSAttributes(
+        [
+            cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
+            cms.CMSAttribute(
+                {"type": "message_digest", "values": [hashlib.sha256(content).digest()]}
+            ),
+            cms.CMSAttribute(
+                {
+                    "type": "signing_certificate_v2",
+                    "values": [
+                        {
+                            "certs": [
+                                {
+                                    "hash_algorithm": {"algorithm": "sha256"},
+                                    "cert_hash": hashlib.sha256(cert_der).digest(),
+                                }
+                            ]
+                        }
+                    ],
+                }
+            ),
+        ]
+    )
+    signature = key.sign(signed_attrs.dump(), ec.ECDSA(hashes.SHA256()))
+    signer_info = cms.SignerInfo(
+        {
+            "version": "v1",
+            "sid": cms.SignerIdentifier(
+                {
+                    "issuer_and_serial_number": {
+                        "issuer": cert.issuer,
+                        "serial_number": cert.serial_number,
+                    }
+                }
+            ),
+            "digest_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
+            "signed_attrs": signed_attrs,
+            "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
+            "signature": signature,
+        }
+    )
+    signed_data = cms.SignedData(
+        {
+            "version": "v3",
+            "digest_algorithms": [algos.DigestAlgorithm({"algorithm": "sha256"})],
+            "encap_content_info": {
+                "content_type": "tst_info",
+                "content": core.ParsableOctetString(content),
+            },
+            "certificates": [ax509.Certificate.load(d) for d in [cert_der, *chain_der]],
+            "signer_infos": [signer_info],
+        }
+    )
+    token = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
+    return tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
+
+
+@contextmanager
+def serve_tsa(pki: Pki) -> Iterator[str]:
+    """Run a TSA whose certificate is issued by ``pki``; yield its URL."""
+    now = dt.datetime.now(dt.UTC)
+    cred = pki.issue(
+        "es256",
+        common_name=f"{pki.common_name} TSA",
+        not_before=now - dt.timedelta(days=1),
+        not_after=now + dt.timedelta(days=365),
+        ekus=[ExtendedKeyUsageOID.TIME_STAMPING],
+        label="tsa",
+    )
+    certs = cx509.load_pem_x509_certificates(cred.chain_pem)
+    ders = [c.public_bytes(serialization.Encoding.DER) for c in certs]
+    key = serialization.load_pem_private_key(cred.key_pem, None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server API
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            reply = _token(body, ders[0], ders[1:], key)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
 @dataclass(frozen=True)
 class Signed:
     """Paths of the signed test files (see :func:`signed`)."""
@@ -144,6 +276,9 @@ class Signed:
     tampered_pixels: Path
     tampered_manifest: Path
     expired: Path
+    """Signed without a timestamp by a certificate that has expired since."""
+    expired_timestamped: Path
+    """Signed with a loopback RFC 3161 timestamp by the same, now expired, certificate."""
     ai_ingredient: Path
     detached_asset: Path
     detached_manifest: Path
@@ -377,6 +512,11 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> Signed:
         c2pa.C2paSignerInfo("es256", short.chain_pem, short.key_pem, None)
     )
     put("expired.jpg", sign_bytes(CAPTURE, jpeg, "image/jpeg", short_signer)[0])
+    with serve_tsa(pki) as tsa_url:
+        stamped_signer = c2pa.Signer.from_info(
+            c2pa.C2paSignerInfo("es256", short.chain_pem, short.key_pem, tsa_url)
+        )
+        put("expired_timestamped.jpg", sign_bytes(CAPTURE, jpeg, "image/jpeg", stamped_signer)[0])
     remaining = (short.not_after - dt.datetime.now(dt.UTC)).total_seconds()
     if remaining > -1:
         time.sleep(remaining + 1.1)
@@ -398,6 +538,7 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> Signed:
         tampered_pixels=files["tampered_pixels.jpg"],
         tampered_manifest=files["tampered_manifest.jpg"],
         expired=files["expired.jpg"],
+        expired_timestamped=files["expired_timestamped.jpg"],
         ai_ingredient=files["ai_ingredient.png"],
         detached_asset=files["detached.jpg"],
         detached_manifest=files["detached.c2pa"],
