@@ -608,7 +608,7 @@ class Bank:
     def _import_stream(
         self, f: IO[str], source: str | None, label: str | None, case: str | None
     ) -> ImportResult:
-        reader = csv.reader(f)
+        reader = csv.reader(f, strict=True)
         try:
             header = next(reader, None)
         except csv.Error as exc:
