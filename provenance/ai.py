@@ -7,7 +7,10 @@ Sources
 -------
 * C2PA ``digitalSourceType`` on every action of every manifest in the chain, the
   ingredients' manifests included (strong; *signed* when the node and all the nodes
-  above it validated, see :attr:`~provenance.report.ChainNode.reliable`).
+  above it are :attr:`~provenance.report.ChainNode.reliable`, i.e. carry no failure code
+  at all; an untrusted signer is such a code, so a self-issued certificate never makes a
+  declaration "signed", and the codes that withheld it are listed in the signal's
+  ``detail["unsigned_because"]``).
 * C2PA free text (weak): a known generator as an action's ``softwareAgent`` or as the
   claim generator, and action descriptions such as "AI generated image".
 * XMP outside C2PA (JPEG APP1, PNG ``iTXt`` ``XML:com.adobe.xmp``, WebP ``XMP ``):
@@ -361,12 +364,15 @@ def _node_name(node: ChainNode, depth: int) -> str:
 
 def _chain_signals(root: ChainNode) -> list[AiSignal]:
     out: list[AiSignal] = []
-    stack: list[tuple[ChainNode, int, bool, tuple[str | None, ...]]] = [(root, 0, True, ())]
+    stack: list[tuple[ChainNode, int, tuple[str, ...], tuple[str | None, ...]]] = [
+        (root, 0, (), ())
+    ]
     seen = 0
     while stack and seen < 10_000:
-        node, depth, parents_ok, rels = stack.pop()
+        node, depth, above, rels = stack.pop()
         seen += 1
-        signed = parents_ok and node.reliable
+        problems = tuple(dict.fromkeys((*above, *(f.code for f in node.failures))))
+        signed = not problems and node.reliable
         where = _node_name(node, depth)
 
         def through(label: AiLabel, rels: tuple[str | None, ...] = rels) -> AiLabel:
@@ -377,6 +383,8 @@ def _chain_signals(root: ChainNode) -> list[AiSignal]:
         node_detail: dict[str, Any] = {"manifest": node.label, "depth": depth}
         if depth:
             node_detail["relationship"] = node.relationship
+        if not signed:
+            node_detail["unsigned_because"] = list(problems) or ["unreliable node"]
         for action in node.actions:
             if action.digital_source_type:
                 dst = classify_digital_source_type(action.digital_source_type)
@@ -443,7 +451,7 @@ def _chain_signals(root: ChainNode) -> list[AiSignal]:
                 )
             )
         for child in reversed(node.ingredients):
-            stack.append((child, depth + 1, signed, (*rels, child.relationship)))
+            stack.append((child, depth + 1, problems, (*rels, child.relationship)))
     return out
 
 

@@ -168,6 +168,7 @@ def test_tampered_manifest_is_not_signed_but_still_strong():
     result = assess_ai(b"", None, chain)
     assert result.label is AiLabel.AI_GENERATED
     assert not result.signals[0].signed
+    assert result.signals[0].detail["unsigned_because"] == ["assertion.dataHash.mismatch"]
 
 
 def test_composite_with_trained_media_is_ai_edited():
@@ -251,6 +252,16 @@ def test_ingredient_under_invalid_parent_is_unsigned():
     chain = node(act("c2pa.opened"), failures=BAD, ingredients=(parent,))
     result = assess_ai(b"", None, chain)
     assert all(not s.signed for s in result.signals)
+    (sig,) = result.signals
+    assert sig.detail["unsigned_because"] == ["assertion.dataHash.mismatch"]
+
+
+def test_untrusted_signer_is_not_signed_so_no_captured():
+    untrusted = (Failure(code="signingCredential.untrusted", message="unknown signer"),)
+    chain = node(act("c2pa.created", IPTC + "digitalCapture"), failures=untrusted)
+    result = assess_ai(b"", None, chain)
+    assert result.label is AiLabel.UNKNOWN
+    assert result.signals[0].detail["unsigned_because"] == ["signingCredential.untrusted"]
 
 
 def test_description_and_claim_generator_are_weak():
