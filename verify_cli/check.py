@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import glob
+import io
+import os
 import sys
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
@@ -185,6 +187,15 @@ def _open_output(output: Path | None) -> Iterator[TextIO]:
         yield stream
 
 
+def _silence_stdout() -> None:
+    # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
+
+
 def _say(message: str) -> None:
     typer.echo(f"verify: {message}", err=True)
 
@@ -351,6 +362,9 @@ def check_command(
             formatter.finish()
             _say("interrupted")
             raise typer.Exit(ExitCode.INTERRUPTED) from None
+        except BrokenPipeError:  # the reader went away (`verify check ... | head -1`)
+            _silence_stdout()
+            raise typer.Exit(decide_exit_code(input_errors=input_errors, conditions=met)) from None
         except (typer.Exit, typer.Abort, ProvenanceError):
             raise
         except Exception as exc:  # a bug: say so in one line, not a traceback

@@ -208,7 +208,9 @@ def test_output_file_not_writable(runner: CliRunner, fake_check, tmp_path: Path)
 def test_options_reach_the_library(runner: CliRunner, fake_check, tmp_path: Path) -> None:
     calls = fake_check(REPORTS)
     anchors = tmp_path / "anchors.pem"
-    anchors.write_text("-----BEGIN CERTIFICATE-----\n", encoding="ascii")
+    from provenance.pki import make_pki
+
+    anchors.write_bytes(make_pki("Options", algs=("es256",), seed=b"options").root_pem)
     result = runner.invoke(
         app,
         [
@@ -366,3 +368,31 @@ def test_text_to_a_file_has_no_colour_codes(runner: CliRunner, fake_check, tmp_p
     text = out.read_text(encoding="utf-8")
     assert "INVALID" in text
     assert "\x1b[" not in text
+
+
+def test_closed_pipe_stops_quietly(
+    runner: CliRunner, fake_check, monkeypatch, tmp_path: Path
+) -> None:
+    """`verify check ... | head -1`: stop at the broken pipe, no traceback, no error line."""
+    from contextlib import contextmanager
+
+    from verify_cli import check as check_module
+
+    calls = fake_check(REPORTS)
+
+    class ClosedAfterOneLine(io.StringIO):
+        def write(self, text: str) -> int:
+            if self.getvalue().count("\n") >= 1:
+                raise BrokenPipeError(32, "Broken pipe")
+            return super().write(text)
+
+    @contextmanager
+    def closing_pipe(output: Path | None):  # type: ignore[no-untyped-def]
+        yield ClosedAfterOneLine()
+
+    monkeypatch.setattr(check_module, "_open_output", closing_pipe)
+    paths = _files(tmp_path, "edit.jpg", "plain.png", "forged.jpg")
+    result = runner.invoke(app, ["check", *paths])
+    assert result.exit_code == ExitCode.OK
+    assert result.stderr == ""
+    assert len(calls) == 2  # the third input was never checked
