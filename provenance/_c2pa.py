@@ -296,6 +296,11 @@ def read_store(
         raise ManifestError(
             f"The C2PA library returned unreadable data: {exc}", code="malformed_manifest"
         ) from None
+    except Exception as exc:  # the wrapper raising something undocumented
+        raise SdkError(
+            f"The C2PA library failed unexpectedly: {type(exc).__name__}: {exc}",
+            detail={"sdk_error": type(exc).__name__},
+        ) from exc
     if not isinstance(store, Mapping):
         raise ManifestError("The C2PA library returned an unexpected manifest store.")
     return SdkStore(

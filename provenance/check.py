@@ -33,7 +33,12 @@ from typing import TYPE_CHECKING, Any, Final
 from provenance.ai import assess_ai
 from provenance.chain import ChainResult, build_chain, iter_nodes
 from provenance.codes import HARD_BINDING_MISMATCH_CODES, UNTRUSTED_CODES
-from provenance.errors import InputFileError, ProvenanceError, RemoteManifestError
+from provenance.errors import (
+    InputFileError,
+    ProvenanceError,
+    RemoteManifestError,
+    TrustStoreError,
+)
 from provenance.media import (
     FRAGMENT_MEDIA_TYPE,
     MediaInfo,
@@ -62,7 +67,7 @@ if TYPE_CHECKING:
 
 __all__ = ["check", "check_bytes", "derive_verdict"]
 
-_TEXTUAL_EXTENSIONS: Final = frozenset(
+_MEDIA_EXTENSIONS: Final = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".mp4", ".mov", ".heic"}
 )
 
@@ -84,8 +89,6 @@ def _utc_text(when: dt.datetime | None) -> str:
 def _prepare_trust(
     trust_anchors: Sequence[str | os.PathLike[str]], data_dir: Path | None
 ) -> _Trust:
-    from provenance.errors import TrustStoreError
-
     store: TrustStore = load(data_dir)
     parts: list[str] = []
     sources: list[TrustSource] = []
@@ -361,7 +364,7 @@ def _unsupported_message(media_type: str | None, name: str | None) -> InputFileE
         )
     suffix = Path(name).suffix.lower() if name else ""
     if media_type is None:
-        hint = f" although it is named {suffix}" if suffix in _TEXTUAL_EXTENSIONS else ""
+        hint = f" although it is named {suffix}" if suffix in _MEDIA_EXTENSIONS else ""
         return InputFileError(
             f"The content is not a picture, video or other format we can read{hint}.",
             code="unsupported_format",

@@ -290,7 +290,7 @@ def _video_size(data: bytes) -> tuple[int | None, int | None]:
                 ctx = stream.codec_context
                 if ctx.width and ctx.height:
                     return int(ctx.width), int(ctx.height)
-    except (av.error.FFmpegError, OSError, ValueError):
+    except Exception:  # dimensions are best effort; PyAV raises many types
         return None, None
     return None, None
 
@@ -329,7 +329,15 @@ def inspect_bytes(data: bytes, *, name: str | None = None) -> MediaInfo:
     width: int | None = None
     height: int | None = None
     if media_type in _PILLOW_TYPES:
-        width, height = _picture_size(data, media_type)
+        try:
+            width, height = _picture_size(data, media_type)
+        except InputFileError:
+            raise
+        except Exception as exc:  # a decoder failing in an undocumented way
+            raise InputFileError(
+                f"The {media_type} file could not be decoded: {type(exc).__name__}: {exc}",
+                code="corrupt",
+            ) from exc
     elif media_type in _VIDEO_TYPES:
         width, height = _video_size(data)
     return MediaInfo(info.size, info.sha256, info.media_type, width, height)
