@@ -324,3 +324,17 @@ def test_shared_public_fixtures(runner: CliRunner, shared_dir: Path) -> None:
     assert result.exit_code == ExitCode.CONDITION_MET, result.output
     verdicts = [r["verdict"] for r in _records(result.stdout)]
     assert verdicts == ["TRUSTED", "INVALID", "INCOMPLETE", "NO_CREDENTIALS"]
+
+
+@pytest.mark.shared
+@pytest.mark.video
+def test_shared_fragmented_mp4(runner: CliRunner, shared_dir: Path) -> None:
+    folder = shared_dir / "c2pa" / "fixtures" / "c2pa-rs"
+    glob = str(folder / "dash*.m4s")
+    result = _check(runner, "--fragments", glob, folder / "dashinit.mp4")
+    assert result.exit_code == ExitCode.OK, result.output
+    record = _records(result.stdout)[0]
+    assert record["verdict"] == "VALID_UNTRUSTED"
+    assert any("fragment" in sentence for sentence in record["summary"])
+    two = _check(runner, "--fragments", glob, folder / "dashinit.mp4", folder / "dashinit.mp4")
+    assert two.exit_code == ExitCode.USAGE
