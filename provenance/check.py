@@ -342,6 +342,16 @@ def _timestamp_notes(store: Mapping[str, Any]) -> list[str]:
         note = _TIMESTAMP_DOUBTS.get(code) if isinstance(code, str) else None
         if note is not None and note not in notes:
             notes.append(note)
+    success = active.get("success") if isinstance(active, Mapping) else None
+    for entry in success if isinstance(success, list) else []:
+        if not isinstance(entry, Mapping) or entry.get("code") != "timeStamp.trusted":
+            continue
+        explanation = entry.get("explanation")
+        if isinstance(explanation, str) and "legacy" in explanation.lower():
+            # c2pa-rs does not check the TSA of C2PA 1.x manifests against trust lists.
+            note = "the time-stamping authority of this older (1.x) manifest was not checked"
+            if note not in notes:
+                notes.append(note)
     return notes
 
 
@@ -479,6 +489,12 @@ def _check_data(
     verdict = derive_verdict(outcome.state, chain.validated)
     ai = _assess_ai(data, media_type, chain.root, show_prompts=show_prompts)
     extra = []
+    if media_type == "application/c2pa" and manifest is None:
+        extra.append(
+            "This file is a detached manifest store checked on its own: the content it "
+            "describes is not here, so its hard binding cannot match. Check the asset "
+            "with this file as its manifest instead."
+        )
     if manifest is not None:
         extra.append("The credentials were read from a separate manifest file.")
     if fragments:
@@ -562,6 +578,10 @@ def check(
         Only for bad trust configuration (unreadable or non-PEM ``trust_anchors``,
         damaged trust store).
     """
+    if isinstance(trust_anchors, (str, os.PathLike)):
+        trust_anchors = (trust_anchors,)
+    if isinstance(fragments, (str, os.PathLike)):
+        fragments = (fragments,)
     stamp = _utc_text(analyzed_at)
     trust = _prepare_trust(trust_anchors, data_dir)
     tool = _tool(trust, stamp)
@@ -622,6 +642,8 @@ def check_bytes(
     Report
         As for :func:`check`.
     """
+    if isinstance(trust_anchors, (str, os.PathLike)):
+        trust_anchors = (trust_anchors,)
     stamp = _utc_text(analyzed_at)
     trust = _prepare_trust(trust_anchors, data_dir)
     tool = _tool(trust, stamp)
