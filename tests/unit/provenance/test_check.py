@@ -288,3 +288,15 @@ def test_analyzed_at_naive_is_utc_and_default_is_now(signed):
     assert shifted.tool.analyzed_at == "2026-01-02T03:00:00Z"
     now = check(signed.unsigned_jpeg).tool.analyzed_at
     assert now.endswith("Z") and now[:4].isdigit()
+
+
+def test_single_path_is_accepted_for_trust_anchors(signed):
+    report = check(signed.jpeg_es256, trust_anchors=str(signed.root))
+    assert report.verdict is Verdict.TRUSTED
+
+
+def test_detached_store_checked_alone_is_explained(signed):
+    report = check(signed.detached_manifest, trust_anchors=[signed.root])
+    assert report.subject.media_type == "application/c2pa"
+    assert report.verdict is Verdict.INCOMPLETE
+    assert any("detached manifest store checked on its own" in s for s in report.summary)
