@@ -108,8 +108,9 @@ def embed(
     --------
     >>> import numpy as np
     >>> import watermark
-    >>> rng = np.random.default_rng(0)
-    >>> image = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    >>> y, x = np.mgrid[0:256, 0:256]
+    >>> grey = np.rint(128 + 60 * np.sin(x / 9) * np.cos(y / 13)).astype(np.uint8)
+    >>> image = np.stack([grey, grey[::-1], grey.T], axis=-1)
     >>> marked = watermark.embed(image, b"\\x01\\x02", "secret")
     >>> marked.shape, marked.dtype
     ((256, 256, 3), dtype('uint8'))
@@ -173,8 +174,8 @@ def detect(image: NDArray[np.generic], key: bytes | str) -> Detection:
     --------
     >>> import numpy as np
     >>> import watermark
-    >>> rng = np.random.default_rng(1)
-    >>> image = rng.integers(0, 256, (256, 320), dtype=np.uint8)
+    >>> y, x = np.mgrid[0:256, 0:320]
+    >>> image = np.rint(128 + 60 * np.sin(x / 9) * np.cos(y / 13)).astype(np.uint8)
     >>> watermark.detect(image, "secret").found
     False
     >>> result = watermark.detect(watermark.embed(image, b"hi", "secret"), "secret")

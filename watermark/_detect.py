@@ -374,7 +374,7 @@ def template_lattices(spec: NDArray[np.float32], key: bytes, *, limit: int = 6) 
             if len(km) < 4:
                 break
             sol, *_ = np.linalg.lstsq(km, fm, rcond=None)
-            g = sol.T
+            g = np.asarray(sol.T, dtype=np.float64)
         basis = np.asarray(np.linalg.inv(g).T, dtype=np.float64)
         if any(
             _same(_reduce(basis[:, 0], basis[:, 1]), _reduce(c2.basis[:, 0], c2.basis[:, 1]))

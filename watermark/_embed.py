@@ -85,7 +85,8 @@ def render_template(key: bytes, size: int) -> NDArray[np.float32]:
     wave = np.einsum("iy,ix->yx", np.cos(phase_y), np.cos(phase_x)) - np.einsum(
         "iy,ix->yx", np.sin(phase_y), np.sin(phase_x)
     )
-    return (wave / np.sqrt(np.mean(wave**2))).astype(np.float32)
+    out: NDArray[np.float32] = (wave / np.sqrt(np.mean(wave**2))).astype(np.float32)
+    return out
 
 
 def plan(key: bytes, payload: bytes, height: int, width: int) -> Plan:

@@ -1,0 +1,448 @@
+"""Video watermark: :func:`embed_frames`, :func:`detect_frames` and their per-plane engines.
+
+The video mark is the image mark of ``spec/watermark.md`` applied to every frame, built so that
+it costs a few milliseconds per 1080p frame and so that evidence adds up over many frames
+(``spec/watermark-video.md``):
+
+* **Embedding** (:class:`LumaMarker`). The pattern of a key, payload and frame size is
+  precomputed once (:func:`watermark._embed.plan`). Per frame only the perceptual mask is
+  recomputed, at cell resolution from a 2x-decimated luma when the cell is 4 px or more; the
+  residual ``alpha * mask * pattern`` is added to the luma (Y) plane in one fused pass. The
+  mark depends on the frame's content only through the mask, so a static scene gets the same
+  residual in every frame (no flicker).
+* **Detection** (:class:`LumaEvidence`). Every analysed frame is reduced to the analysis
+  image of the image detector and prefiltered; the prefiltered images are *summed* over
+  frames of the same size. The mark is fixed in frame coordinates while the content moves,
+  so the sum raises the mark above the content roughly as the square root of the number of
+  frames. The lattice search, sync test, payload decoding and decision then run once on the
+  sum, with the image detector's building blocks, so the geometric estimate is shared by all
+  frames and the false-alarm bound of the image detector holds unchanged (the sum is a fixed
+  image as far as the key is concerned). If the frame size changes mid-sequence, each size
+  is a separate group and the bound is multiplied by the number of groups.
+
+Y planes can be full range (0..255) or limited ("MPEG", 16..235) range; the strength is
+always set in full-range RGB units, so the per-frame PSNR of the RGB picture is the target.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from watermark import _api, _detect, _embed, _keys, _layout
+
+__all__ = [
+    "LumaEvidence",
+    "LumaMarker",
+    "VideoDetection",
+    "detect_frames",
+    "embed_frames",
+    "luma_psnr",
+]
+
+_LIMITED_GAIN = 219.0 / 255.0
+"""Limited-range luma units per full-range unit."""
+
+
+@dataclass(frozen=True)
+class VideoDetection(_api.Detection):
+    """The outcome of :func:`detect_frames`: a :class:`watermark.Detection` over a sequence."""
+
+    frames_used: int = 0
+    """Number of frames whose evidence was accumulated."""
+
+
+def _check_luma(y: object, name: str = "luma plane") -> NDArray[np.uint8]:
+    if not isinstance(y, np.ndarray) or y.dtype != np.uint8 or y.ndim != 2:
+        shape = getattr(y, "shape", None)
+        dtype = getattr(y, "dtype", type(y).__name__)
+        raise ValueError(f"{name} must be a 2-D uint8 array, not {dtype} of shape {shape}")
+    return y
+
+
+class LumaMarker:
+    """Adds the mark of one key and payload to luma planes of one size, in place.
+
+    Parameters
+    ----------
+    key : bytes or str
+        The marking key.
+    payload : bytes
+        At most 8 bytes.
+    height, width : int
+        Frame size in pixels (both >= ``watermark.MIN_SIDE``).
+    psnr : float, optional
+        Target PSNR of the RGB picture in dB (20-60).
+    limited_range : bool, optional
+        Whether the planes hold limited-range (16..235) luma, as most video does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y, x = np.mgrid[0:256, 0:320]
+    >>> plane = np.rint(128 + 60 * np.sin(x / 9) * np.cos(y / 13)).astype(np.uint8)
+    >>> marker = LumaMarker(b"k", b"hi", 256, 320, limited_range=False)
+    >>> before = plane.copy()
+    >>> marker.mark(plane)
+    >>> bool(luma_psnr(before, plane, limited_range=False) >= 40.0)
+    True
+    """
+
+    def __init__(
+        self,
+        key: bytes | str,
+        payload: bytes,
+        height: int,
+        width: int,
+        *,
+        psnr: float = 40.0,
+        limited_range: bool = True,
+    ) -> None:
+        raw = _keys.key_bytes(key)
+        data = _api._payload(payload)
+        if not isinstance(psnr, int | float) or not 20.0 <= float(psnr) <= 60.0:
+            raise ValueError(f"psnr must be a number between 20 and 60 dB, not {psnr!r}")
+        if min(height, width) < _api.MIN_SIDE:
+            raise ValueError(
+                f"frames are {width}x{height}; both sides must be >= {_api.MIN_SIDE} px"
+            )
+        self.height = int(height)
+        self.width = int(width)
+        self.limited_range = bool(limited_range)
+        self._gain = _LIMITED_GAIN if limited_range else 1.0
+        p = _embed.plan(raw, data, self.height, self.width)
+        c = p.cell
+        hc, wc = -(-self.height // c), -(-self.width // c)
+        pat = np.zeros((hc * c, wc * c), dtype=np.float32)
+        pat[: self.height, : self.width] = p.pattern
+        self._cell = c
+        self._pattern4 = pat.reshape(hc, c, wc, c)
+        # Energy of the pattern inside each cell: the residual energy is sum(m^2 * e) / (H W).
+        self._cell_energy = np.einsum("icjd,icjd->ij", self._pattern4, self._pattern4)
+        self._decimate = 2 if c >= 4 else 1
+        # Budget in full-range units; the rounding noise of the uint8 plane is in plane units.
+        budget = 255.0**2 / 10.0 ** ((float(psnr) + 0.05) / 10.0)
+        self._budget = max(budget - (1.0 / 12.0) / self._gain**2, 1e-6)
+        self._buf = np.empty((hc * c, wc * c), dtype=np.float32)
+
+    def residual_scale(self, y: NDArray[np.uint8]) -> NDArray[np.float32]:
+        """Per-cell amplitude ``alpha * mask`` in plane units for luma plane ``y``."""
+        k = self._decimate
+        small = np.asarray(y[::k, ::k], dtype=np.float32)
+        if self.limited_range:
+            small = (small - np.float32(16.0)) * np.float32(1.0 / _LIMITED_GAIN)
+        m = _embed.mask(small, self._cell // k)
+        energy = float(np.sum(m * m * self._cell_energy)) / (self.height * self.width)
+        alpha = math.sqrt(self._budget / max(energy, 1e-12)) * self._gain
+        out: NDArray[np.float32] = (m * np.float32(alpha)).astype(np.float32)
+        return out
+
+    def mark(self, y: NDArray[np.uint8]) -> None:
+        """Add the mark to the (height, width) uint8 luma plane ``y`` in place.
+
+        ``y`` may be a strided view (for example a video plane with padding at line ends).
+        """
+        _check_luma(y)
+        if y.shape != (self.height, self.width):
+            raise ValueError(
+                f"frame is {y.shape[1]}x{y.shape[0]}, but the marker is for "
+                f"{self.width}x{self.height}"
+            )
+        am = self.residual_scale(y)
+        buf4 = self._buf.reshape(self._pattern4.shape)
+        # Equivalent to: buf = repeat(repeat(am, c, 0), c, 1) * pattern
+        np.multiply(self._pattern4, am[:, None, :, None], out=buf4)
+        view = self._buf[: self.height, : self.width]
+        view += y
+        view += np.float32(0.5)
+        np.clip(view, 0.0, 255.0, out=view)
+        np.copyto(y, view, casting="unsafe")
+
+
+def luma_psnr(
+    before: NDArray[np.uint8], after: NDArray[np.uint8], *, limited_range: bool = True
+) -> float:
+    """PSNR in dB of a luma change, in full-range units (the PSNR of the RGB picture).
+
+    Because the mark is added equally to R, G and B, a change of the Y plane alone is a
+    change of the RGB picture by the same amount (scaled to full range).
+    """
+    d = before.astype(np.float32) - after.astype(np.float32)
+    mse = float(np.mean(d * d)) / (_LIMITED_GAIN**2 if limited_range else 1.0)
+    return math.inf if mse == 0.0 else 10.0 * math.log10(255.0**2 / mse)
+
+
+class LumaEvidence:
+    """Accumulates watermark evidence from luma planes and decides once for all of them.
+
+    Parameters
+    ----------
+    key : bytes or str
+        The key to look for.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y, x = np.mgrid[0:256, 0:320]
+    >>> plane = np.rint(128 + 60 * np.sin(x / 9) * np.cos(y / 13)).astype(np.uint8)
+    >>> ev = LumaEvidence(b"k")
+    >>> ev.add(plane)
+    >>> ev.result().found
+    False
+    """
+
+    def __init__(self, key: bytes | str) -> None:
+        self._key = _keys.key_bytes(key)
+        self._groups: dict[tuple[int, int], tuple[NDArray[np.float32], int, int]] = {}
+        self.frames = 0
+        """Number of planes added so far."""
+
+    def add(self, y: NDArray[np.generic]) -> None:
+        """Add the evidence of one luma plane (uint8 or float32 in 0..255, sides >= 128 px)."""
+        if not isinstance(y, np.ndarray) or y.ndim != 2 or y.dtype not in (np.uint8, np.float32):
+            raise ValueError("a luma plane must be a 2-D uint8 or float32 array")
+        if min(y.shape) < _api._MIN_DETECT_SIDE:
+            raise ValueError(
+                f"frame is {y.shape[1]}x{y.shape[0]}; both sides must be >= "
+                f"{_api._MIN_DETECT_SIDE} px"
+            )
+        f = _layout.analysis_factor(*y.shape)
+        if f > 1:
+            h, w = (y.shape[0] // f) * f, (y.shape[1] // f) * f
+            small = y[:h, :w].reshape(h // f, f, w // f, f).mean(axis=(1, 3), dtype=np.float32)
+        else:
+            small = np.asarray(y, dtype=np.float32)
+        w_img = _detect.prefilter(np.ascontiguousarray(small, dtype=np.float32))
+        shape = (int(y.shape[0]), int(y.shape[1]))
+        if shape in self._groups:
+            acc, n, _ = self._groups[shape]
+            acc += w_img
+            self._groups[shape] = (acc, n + 1, f)
+        else:
+            self._groups[shape] = (w_img.copy(), 1, f)
+        self.frames += 1
+
+    def result(self) -> VideoDetection:
+        """Decide on the evidence accumulated so far.
+
+        Raises
+        ------
+        ValueError
+            If no plane was added.
+        """
+        if not self._groups:
+            raise ValueError("no frames to analyse")
+        groups = sorted(self._groups.values(), key=lambda g: -g[1])
+        best: VideoDetection | None = None
+        for acc, n, f in groups:
+            det = _search(acc / np.float32(n), self._key, f)
+            if best is None or (det.payload is not None, -det.p_value) > (
+                best.payload is not None,
+                -best.p_value,
+            ):
+                best = VideoDetection(
+                    found=det.found,
+                    payload=det.payload,
+                    score=det.score,
+                    p_value=det.p_value,
+                    geometry=det.geometry,
+                    frames_used=n,
+                )
+        assert best is not None
+        if len(groups) > 1:
+            p = min(1.0, best.p_value * len(groups))
+            best = VideoDetection(
+                found=p <= _detect.ALPHA,
+                payload=best.payload,
+                score=best.score,
+                p_value=p,
+                geometry=best.geometry if p <= _detect.ALPHA else None,
+                frames_used=best.frames_used,
+            )
+        return best
+
+
+def _search(w: NDArray[np.float32], key: bytes, f: int) -> _api.Detection:
+    """The image detector's search and decision on a prefiltered analysis image ``w``."""
+    w = np.asarray(w - w.mean(), dtype=np.float32)
+    Hyp = tuple[float, int, tuple[int, int], NDArray[np.float64], NDArray[np.float64]]
+    hyps: list[Hyp] = []
+    tried: list[Hyp] = []
+    found_at: list[Hyp] = []
+    decodes = 0
+
+    def evaluate(basis: NDArray[np.float64]) -> None:
+        sums, counts = _detect.fold(w, basis)
+        folded = sums / np.maximum(counts, 1.0)
+        z = _detect.sync_scores(folded, key)
+        flat = int(np.argmax(z))
+        o, rem = divmod(flat, _layout.FOLD * _layout.FOLD)
+        d = divmod(rem, _layout.FOLD)
+        hyps.append((float(z.reshape(-1)[flat]), o, d, basis, folded))
+
+    def try_decode(limit: int) -> bytes | None:
+        nonlocal decodes
+        for h in sorted(hyps, key=lambda t: -t[0]):
+            if decodes >= _detect.MAX_DECODES or limit <= 0 or h[0] < 3.0:
+                break
+            if any(h is done for done in tried):
+                continue
+            tried.append(h)
+            decodes += 1
+            limit -= 1
+            out = _detect.decode(h[4], key, h[1], h[2])
+            if out is not None:
+                found_at.append(h)
+                return out
+        return None
+
+    evaluate(np.diag([float(_layout.BASE_TILE)] * 2))
+    payload = try_decode(1)
+    if payload is None:
+        spec = _detect.whitened_spectrum(w)
+        for cand in _detect.template_lattices(spec, key) + _detect.lattices(w, limit=3):
+            if len(hyps) >= _detect.MAX_LATTICES - 2 or payload is not None:
+                break
+            evaluate(cand.basis)
+            snap = _detect.snapped(cand.basis)
+            if snap is not None and not np.allclose(snap, cand.basis):
+                evaluate(snap)
+            if hyps[-1][0] >= 5.5:
+                payload = try_decode(1)
+        if payload is None:
+            payload = try_decode(_detect.MAX_DECODES)
+    z = max(h[0] for h in hyps)
+    p = _detect.p_value(z, payload is not None)
+    found = p <= _detect.ALPHA
+    geometry = None
+    if found:
+        h = found_at[0] if found_at else max(hyps, key=lambda t: t[0])
+        geometry = _api._geometry(h[3], h[1], h[2], f)
+    return _api.Detection(found=found, payload=payload, score=z, p_value=p, geometry=geometry)
+
+
+def _check_frame(frame: object, index: int) -> NDArray[np.uint8]:
+    if not isinstance(frame, np.ndarray):
+        raise ValueError(f"frame {index} must be a numpy array, not {type(frame).__name__}")
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(
+            f"frame {index} must be a (H, W, 3) uint8 array, not {frame.dtype} {frame.shape}"
+        )
+    return frame
+
+
+def embed_frames(
+    frames: Iterable[NDArray[np.uint8]], payload: bytes, key: bytes | str, *, psnr: float = 40.0
+) -> Iterator[NDArray[np.uint8]]:
+    """Mark every frame of a sequence with a 64-bit ``payload`` under ``key``.
+
+    The pattern is computed once per frame size; per frame only the perceptual mask is
+    recomputed, so a static scene receives the same mark in every frame.
+
+    Parameters
+    ----------
+    frames : iterable of ndarray
+        (H, W, 3) uint8 RGB frames, sides >= 256 px (the size may change between frames).
+    payload : bytes
+        At most 8 bytes.
+    key : bytes or str
+        The marking key.
+    psnr : float, optional
+        Target PSNR of every frame in dB (20-60).
+
+    Yields
+    ------
+    ndarray
+        The marked frames, (H, W, 3) uint8, one per input frame.
+
+    Raises
+    ------
+    ValueError
+        For a bad payload, key, strength or frame (raised when that frame is reached).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import watermark
+    >>> y, x = np.mgrid[0:256, 0:320]
+    >>> grey = np.rint(128 + 60 * np.sin(x / 9) * np.cos(y / 13)).astype(np.uint8)
+    >>> clip = [np.stack([np.roll(grey, 3 * t, axis=1)] * 3, axis=-1) for t in range(4)]
+    >>> marked = list(watermark.embed_frames(clip, b"hi", "secret"))
+    >>> len(marked), marked[0].shape
+    (4, (256, 320, 3))
+    >>> watermark.detect_frames(marked, "secret").payload
+    b'hi'
+    """
+    raw = _keys.key_bytes(key)
+    data = _api._payload(payload)
+    if not isinstance(psnr, int | float) or not 20.0 <= float(psnr) <= 60.0:
+        raise ValueError(f"psnr must be a number between 20 and 60 dB, not {psnr!r}")
+    return _embed_iter(frames, data, raw, float(psnr))
+
+
+def _embed_iter(
+    frames: Iterable[NDArray[np.uint8]], data: bytes, raw: bytes, psnr: float
+) -> Iterator[NDArray[np.uint8]]:
+    marker: LumaMarker | None = None
+    for i, frame in enumerate(frames):
+        img = _check_frame(frame, i)
+        h, w = img.shape[:2]
+        if marker is None or (marker.height, marker.width) != (h, w):
+            if min(h, w) < _api.MIN_SIDE:
+                raise ValueError(
+                    f"frame {i} is {w}x{h}; both sides must be >= {_api.MIN_SIDE} px"
+                )
+            marker = LumaMarker(raw, data, h, w, psnr=psnr, limited_range=False)
+        x = img.astype(np.float32)
+        y = _embed.luma(x)
+        am = marker.residual_scale(np.clip(np.rint(y), 0, 255).astype(np.uint8))
+        d = (marker._pattern4 * am[:, None, :, None]).reshape(marker._buf.shape)[:h, :w]
+        x += d[..., None]
+        x += np.float32(0.5)
+        np.clip(x, 0.0, 255.0, out=x)
+        yield x.astype(np.uint8)
+
+
+def detect_frames(
+    frames: Iterable[NDArray[np.generic]], key: bytes | str, *, max_frames: int | None = None
+) -> VideoDetection:
+    """Look for the mark of ``key`` in a sequence of frames, accumulating evidence over them.
+
+    Parameters
+    ----------
+    frames : iterable of ndarray
+        (H, W, 3) RGB or (H, W) grey frames, uint8 or float32 in [0, 1], sides >= 128 px.
+    key : bytes or str
+        The key the mark was made with.
+    max_frames : int, optional
+        Analyse at most this many frames (the first ones); by default all of them.
+
+    Returns
+    -------
+    VideoDetection
+        A :class:`watermark.Detection` with ``frames_used``.
+
+    Raises
+    ------
+    ValueError
+        For a bad key or frame, or an empty sequence.
+    """
+    raw = _keys.key_bytes(key)
+    if max_frames is not None and (
+        isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1
+    ):
+        raise ValueError(f"max_frames must be a positive integer, not {max_frames!r}")
+    ev = LumaEvidence(raw)
+    for i, frame in enumerate(frames):
+        if max_frames is not None and i >= max_frames:
+            break
+        img = _api._validate(frame, min_side=_api._MIN_DETECT_SIDE)
+        x = img.astype(np.float32) * (np.float32(255.0) if img.dtype == np.float32 else 1)
+        ev.add(_embed.luma(x))
+    if ev.frames == 0:
+        raise ValueError("no frames to analyse")
+    return ev.result()
