@@ -634,11 +634,10 @@ class Bank:
         rows: list[tuple[Any, ...]] = []
         seen: dict[str, int] = {}
         n_rows = 0
-        hexdigits = frozenset("0123456789abcdefABCDEF")
         try:
             for fields in reader:
                 line = reader.line_num
-                if not fields or all(not x.strip() for x in fields):
+                if not fields or (len(fields) == 1 and not fields[0].strip()):
                     continue
                 n_rows += 1
                 if len(fields) < width:
@@ -647,17 +646,20 @@ class Bank:
                     )
                     continue
                 hx = fields[c_hash].strip()
-                if len(hx) != 64 or not hexdigits.issuperset(hx):
+                try:
+                    digest = bytes.fromhex(hx) if len(hx) == 64 else b""
+                except ValueError:
+                    digest = b""
+                if len(digest) != 32:  # fromhex skips inner spaces: check the length
                     invalid.append(InvalidRow(line, f"not a PDQ hash (64 hex digits): {hx[:70]!r}"))
                     continue
                 quality: int | None = None
                 if c_q is not None and fields[c_q].strip():
                     qs = fields[c_q].strip()
-                    try:
-                        quality = int(qs)
-                    except ValueError:
+                    if not (qs.isascii() and qs.isdigit()):
                         invalid.append(InvalidRow(line, f"quality is not a whole number: {qs!r}"))
                         continue
+                    quality = int(qs)
                     if not 0 <= quality <= 100:
                         invalid.append(InvalidRow(line, f"quality {quality} is not in 0-100"))
                         continue
@@ -669,9 +671,7 @@ class Bank:
                             )
                         )
                         continue
-                hx = hx.lower()
-                eid = fields[c_id].strip() if c_id is not None else ""
-                eid = eid or hx
+                eid = (fields[c_id].strip() if c_id is not None else "") or digest.hex()
                 if len(eid) > 512:
                     invalid.append(InvalidRow(line, "id longer than 512 characters"))
                     continue
@@ -683,9 +683,7 @@ class Bank:
                 seen[eid] = line
                 row_label = (fields[c_label].strip() if c_label is not None else "") or label
                 row_case = (fields[c_case].strip() if c_case is not None else "") or case
-                rows.append(
-                    (line, eid, bytes.fromhex(hx), quality, row_label, row_case, source, now)
-                )
+                rows.append((line, eid, digest, quality, row_label, row_case, source, now))
         except csv.Error as exc:
             raise BankError(
                 f"line {reader.line_num}: not valid CSV: {exc}", code="bad_import"
