@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final, Literal
+from typing import IO, Any, Concatenate, Final, Literal, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -104,6 +106,21 @@ _LABEL_COLUMNS: Final = ("label", "tags", "tag")
 _CASE_COLUMNS: Final = ("case", "case_id", "case_number", "casenumbers", "case_numbers")
 _INSERT_BATCH: Final = 50_000
 _LOAD_BATCH: Final = 100_000
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _locked(method: Callable[Concatenate[Bank, _P], _R]) -> Callable[Concatenate[Bank, _P], _R]:
+    """Run a method under the bank's lock (one SQLite connection, shared by threads)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Bank, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class BankError(ProvenanceError):
@@ -264,6 +281,7 @@ class Bank:
         self._index_rowids: npt.NDArray[np.int64] = np.empty(0, np.int64)
         self._index_version: tuple[int, int] | None = None
         self._writes = 0
+        self._lock = threading.RLock()
 
     # -- opening ---------------------------------------------------------------------
     @classmethod
@@ -300,7 +318,7 @@ class Bank:
         if not exists and not p.parent.is_dir():
             raise BankError(f"directory does not exist: {p.parent}", code="not_found")
         try:
-            conn = sqlite3.connect(p, isolation_level=None, timeout=10.0)
+            conn = sqlite3.connect(p, isolation_level=None, timeout=10.0, check_same_thread=False)
         except sqlite3.Error as exc:
             raise BankError(f"cannot open {p}: {exc}", code="unreadable") from None
         try:
@@ -360,6 +378,7 @@ class Bank:
         row = conn.execute("SELECT value FROM bank_info WHERE key = 'name'").fetchone()
         return str(row[0]) if row else p.stem
 
+    @_locked
     def close(self) -> None:
         """Close the file (the index is dropped)."""
         self._index = None
@@ -371,6 +390,7 @@ class Bank:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @_locked
     def __len__(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM entries").fetchone()[0])
 
@@ -380,9 +400,11 @@ class Bank:
     @property
     def journal_mode(self) -> str:
         """SQLite journal mode (``wal``)."""
-        return str(self._conn.execute("PRAGMA journal_mode").fetchone()[0])
+        with self._lock:
+            return str(self._conn.execute("PRAGMA journal_mode").fetchone()[0])
 
     # -- writing ---------------------------------------------------------------------
+    @_locked
     def _write(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """Insert entry rows in one transaction (raises sqlite3.IntegrityError on conflict)."""
         conn = self._conn
@@ -400,6 +422,7 @@ class Bank:
         finally:
             self._writes += 1
 
+    @_locked
     def _existing(self, entry_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for i in range(0, len(entry_ids), 500):
@@ -526,6 +549,7 @@ class Bank:
             quality=min(h.quality if h.quality is not None else 100 for _, h in items),
         )
 
+    @_locked
     def remove(self, entry_ids: Sequence[str]) -> int:
         """Delete entries (honouring withdrawals from a hash exchange).
 
@@ -692,6 +716,7 @@ class Bank:
         invalid.sort(key=lambda r: r.line)
         return ImportResult(rows=n_rows, imported=imported, invalid=tuple(invalid))
 
+    @_locked
     def _insert_new(self, rows: list[tuple[Any, ...]], invalid: list[InvalidRow]) -> int:
         """Insert rows whose id is not in the bank yet; report the others as invalid."""
         if not rows:
@@ -733,13 +758,15 @@ class Bank:
     # -- reading ---------------------------------------------------------------------
     def entries(self) -> Iterator[BankEntry]:
         """Yield every entry in insertion order."""
-        cur = self._conn.execute(
-            "SELECT entry_id, hash, quality, label, case_id, source, added_at FROM entries"
-            " ORDER BY id"
-        )
-        for eid, digest, quality, label, case, source, added in cur:
-            yield BankEntry(eid, bytes(digest).hex(), quality, label, case, source, added)
+        with self._lock:
+            cur = self._conn.execute(
+                "SELECT entry_id, hash, quality, label, case_id, source, added_at FROM entries"
+                " ORDER BY id"
+            )
+            for eid, digest, quality, label, case, source, added in cur:
+                yield BankEntry(eid, bytes(digest).hex(), quality, label, case, source, added)
 
+    @_locked
     def export(self, out: IO[str], *, format: Literal["csv", "jsonl"] = "csv") -> int:
         """Write every entry as CSV (importable again) or JSON Lines.
 
@@ -774,6 +801,7 @@ class Bank:
     def _version(self) -> tuple[int, int]:
         return (int(self._conn.execute("PRAGMA data_version").fetchone()[0]), self._writes)
 
+    @_locked
     def index(self) -> HammingIndex:
         """Return the in-memory index, (re)building it when the file changed.
 
@@ -842,6 +870,7 @@ class Bank:
                 meta[rid] = (eid, label, case, quality)
         return meta
 
+    @_locked
     def match_batch(
         self,
         queries: Sequence[Sequence[PdqHash]],

@@ -412,3 +412,14 @@ def test_video_frames_match_with_their_share(tmp_path: Path) -> None:
         assert match.detail["frames_matched"] == 2 and match.detail["frame_share"] == 0.6667
         assert match.detail["first_match_time"] == 0.0
         assert bank.remove(["V1"]) == 4 and len(bank) == 0
+
+
+def test_a_bank_can_be_shared_by_threads(banked) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path, ids, tmp = banked
+    with Bank.open(path) as bank:
+        names = list(BANKED) * 3
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            found = list(pool.map(lambda n: match_file(tmp / f"{n}.png", [bank]), names))
+    assert [m[0].entry_id for m in found] == [ids[n] for n in names]
