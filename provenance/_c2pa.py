@@ -13,9 +13,9 @@ import functools
 import io
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import c2pa
 
@@ -314,60 +314,274 @@ def read_store(
 
 
 # ------------------------------------------------------------------------------ signing
-# Minimal signing used by ``provenance.sign`` (and through it the demo). Additive section.
+# Everything the SDK needs to write Content Credentials, used by ``provenance.sign``.
+# Signing errors are translated here (never echoing key material); the signer callback
+# re-raises the external signer's own error instead of the SDK's "COSE signature invalid".
+
+_PEM_BLOCK_RE = re.compile(r"-----BEGIN [A-Z0-9 ]+-----.*?(-----END [A-Z0-9 ]+-----|$)", re.DOTALL)
+_LONG_B64_RE = re.compile(r"[A-Za-z0-9+/=]{48,}")
+_FAILURE_LINE_RE = re.compile(
+    r"^\s*([A-Za-z][\w.-]*\.[\w.-]+): (.*?)(?: \(self#jumbf=[^)]*\))?\s*$"
+)
+
+
+@dataclass(frozen=True)
+class SdkSigner:
+    """How the SDK gets its signature: a private key, or a callback (KMS, HSM, command)."""
+
+    alg: str
+    """C2PA algorithm name (``es256``, ``ps256``, ``ed25519``, ...)."""
+    chain_pem: bytes
+    """Signing certificate first, then intermediates."""
+    key_pem: bytes | None = field(default=None, repr=False)
+    """PKCS#8 PEM private key; None when ``callback`` signs."""
+    callback: Callable[[bytes], bytes] | None = field(default=None, repr=False)
+    """Returns the signature of the bytes it is given; None when ``key_pem`` signs."""
+    tsa_url: str | None = None
+    """RFC 3161 time-stamping authority; None for no timestamp."""
 
 
 @dataclass(frozen=True)
 class SdkIngredient:
     """One ingredient to add to a manifest before signing."""
 
-    path: str
-    """The ingredient file (its own manifest store, if any, is copied into the new file)."""
+    path: str | None
+    """The ingredient file (its own manifest store, if any, is copied into the new file);
+    None when ``data`` holds its content."""
     media_type: str
     """Its media type (given to the SDK as the format)."""
     ingredient: Mapping[str, Any]
     """Ingredient JSON: ``title``, ``relationship`` (``parentOf``/``componentOf``/
     ``inputTo``), optional ``instance_id``."""
+    data: bytes | None = field(default=None, repr=False)
+    """The ingredient's bytes, when not read from ``path``."""
 
 
-def sign_file(
-    src: str,
-    dst: str,
+@functools.cache
+def builder_media_types() -> frozenset[str]:
+    """Media types (``type/subtype``) the installed SDK can sign."""
+    try:
+        return frozenset(str(m) for m in c2pa.Builder.get_supported_mime_types() if "/" in str(m))
+    except Exception:
+        return frozenset()
+
+
+def _scrub(message: str) -> str:
+    """Drop anything that could be key material from an SDK message."""
+    return _LONG_B64_RE.sub("[...]", _PEM_BLOCK_RE.sub("[PEM data]", message))
+
+
+def _validation_failures(raw: str) -> list[tuple[str, str]]:
+    """``(code, explanation)`` pairs from a verify-after-sign failure (one per line)."""
+    _, _, tail = raw.partition("failures:")
+    found = []
+    for line in tail.splitlines():
+        m = _FAILURE_LINE_RE.match(line)
+        if m:
+            found.append((m.group(1), _scrub(m.group(2).strip())))
+    return found
+
+
+def _sign_error(exc: Exception, *, signer: SdkSigner, media_type: str) -> ProvenanceError:
+    """Translate a signing failure into a plain sentence with a stable code."""
+    msg = _scrub(_sdk_message(exc))
+    low = msg.lower()
+    detail: dict[str, Any] = {"sdk_error": type(exc).__name__.lstrip("_"), "sdk_message": msg}
+    if isinstance(exc, c2pa.C2paError.NotSupported) or "type is unsupported" in low:
+        return InputFileError(
+            f"Content Credentials cannot be written into {media_type} files with this SDK.",
+            code="unsupported_format",
+            detail=detail,
+        )
+    if "could not be parsed" in low or "could not parse" in low or "invalid riff" in low:
+        return InputFileError(
+            f"The file is damaged and cannot be signed: {msg.split(':', 1)[-1].strip()}",
+            code="corrupt",
+            detail=detail,
+        )
+    if "http resolver" in low or "time stamp" in low or "timestamp" in low:
+        return SdkError(
+            f"The time-stamping authority {signer.tsa_url} did not give a timestamp "
+            f"({msg.rsplit('(', 1)[-1].rstrip(')')}).",
+            code="tsa_failed",
+            detail=detail,
+        )
+    if "not valid at time of signing" in low:
+        return SdkError(
+            "The signing certificate is not valid now (expired or not yet valid).",
+            code="cert_expired",
+            detail=detail,
+        )
+    if "self-signed" in low or "self signed" in low:
+        return SdkError(
+            "The signing certificate is self-signed; sign with a certificate issued by a CA.",
+            code="cert_self_signed",
+            detail=detail,
+        )
+    if "certificate is invalid" in low:
+        return SdkError(
+            "The C2PA library rejected the signing certificate (it does not meet the C2PA "
+            "certificate profile).",
+            code="cert_invalid",
+            detail=detail,
+        )
+    if "invalid signing credentials" in low:
+        return SdkError(
+            f"The private key cannot be used for {signer.alg} signing (wrong key type for the "
+            "algorithm, or not a PKCS#8 key).",
+            code="key_invalid",
+            detail=detail,
+        )
+    if "does not match the provided data or public key" in low or "cose signature" in low:
+        return SdkError(
+            "The signature does not verify with the signing certificate's public key (wrong "
+            "key for this certificate, or wrong algorithm).",
+            code="signature_mismatch",
+            detail=detail,
+        )
+    if isinstance(exc, c2pa.C2paError.Verify) or "failed validation" in low:
+        failures = _validation_failures(str(exc))
+        shown = "; ".join(f"{code}: {text}" for code, text in failures) or msg
+        detail["codes"] = [code for code, _ in failures]
+        return ManifestError(
+            f"The new manifest would not validate: {shown}.", code="manifest_invalid", detail=detail
+        )
+    if "ingredientid" in low or "assertion" in low or "json" in low or "bad parameter" in low:
+        return ManifestError(
+            f"The manifest definition was refused: {msg.split(':', 1)[-1].strip()}",
+            code="manifest_invalid",
+            detail=detail,
+        )
+    return SdkError(f"Signing failed: {msg}", code="sign_failed", detail=detail)
+
+
+def _builder_context(trust: SdkTrust | None) -> Any:
+    settings: dict[str, Any] = {
+        "verify": {
+            "remote_manifest_fetch": False,
+            "ocsp_fetch": False,
+            "verify_after_sign": True,
+            "verify_trust": trust is not None,
+        }
+    }
+    if trust is not None:
+        anchors: dict[str, str] = {"trust_config": trust.trust_config}
+        if trust.anchors_pem.strip():
+            anchors["trust_anchors"] = trust.anchors_pem
+        settings["trust"] = anchors
+    return c2pa.Context.from_dict(settings)
+
+
+def sign_stream(
+    source: BinaryIO,
+    dest: BinaryIO,
     *,
-    chain_pem: bytes,
-    key_pem: bytes,
-    alg: str,
+    media_type: str,
     manifest: Mapping[str, Any],
+    signer: SdkSigner,
     ingredients: Sequence[SdkIngredient] = (),
-    tsa_url: str | None = None,
     trust: SdkTrust | None = None,
 ) -> bytes:
-    """Sign ``src`` into ``dst`` with an embedded manifest; return the manifest store bytes.
+    """Sign ``source`` into ``dest`` (a read/write/seek stream); return the manifest store.
 
-    ``trust`` is the context the Builder uses to validate ingredients when they are added
-    (their recorded status): give the same anchors the reader will use, or ingredients
-    are recorded as untrusted.
+    Parameters
+    ----------
+    source, dest
+        Binary streams; ``dest`` must be opened ``w+b`` (the SDK reads it back).
+    media_type
+        Sniffed media type of the source, given to the SDK as the format.
+    manifest
+        The manifest definition (C2PA manifest JSON as a dict).
+    signer
+        Key or callback, certificate chain, algorithm and TSA.
+    ingredients
+        Added in order before signing.
+    trust
+        The context the Builder uses to validate ingredients as they are added (their
+        recorded status): give the anchors readers will use, or ingredients are recorded
+        as untrusted.
+
+    Returns
+    -------
+    bytes
+        The manifest store that was embedded.
 
     Raises
     ------
-    SdkError
-        ``sign_failed`` with the SDK's message (bad certificate, unsupported format, ...).
+    ProvenanceError
+        :class:`InputFileError` (unsupported or damaged file), :class:`ManifestError`
+        (the definition is refused, or the result would not validate), :class:`SdkError`
+        (certificate, key, TSA); or whatever the signer callback raised.
     """
-    context = _context(trust, allow_network=False) if trust is not None else None
-    try:
-        signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(alg, chain_pem, key_pem, tsa_url))
+    callback_errors: list[BaseException] = []
+
+    def _callback(data: bytes) -> bytes:
+        assert signer.callback is not None
         try:
-            with c2pa.Builder(dict(manifest), context=context) as builder:
-                for ing in ingredients:
+            return bytes(signer.callback(bytes(data)))
+        except BaseException as exc:  # re-raised below: the SDK only logs it
+            callback_errors.append(exc)
+            raise
+
+    sdk_signer = None
+    try:
+        if signer.callback is not None:
+            sdk_signer = c2pa.Signer.from_callback(
+                _callback, signer.alg, signer.chain_pem.decode("ascii", "replace"), signer.tsa_url
+            )
+        else:
+            sdk_signer = c2pa.Signer.from_info(
+                c2pa.C2paSignerInfo(signer.alg, signer.chain_pem, signer.key_pem, signer.tsa_url)
+            )
+        with _builder_context(trust) as ctx, c2pa.Builder(dict(manifest), context=ctx) as builder:
+            for ing in ingredients:
+                if ing.data is not None:
+                    builder.add_ingredient(
+                        dict(ing.ingredient), ing.media_type, io.BytesIO(ing.data)
+                    )
+                elif ing.path is not None:
                     with open(ing.path, "rb") as stream:
                         builder.add_ingredient(dict(ing.ingredient), ing.media_type, stream)
-                return bytes(builder.sign_file(src, dst, signer))
-        finally:
-            signer.close()
+            return bytes(builder.sign(sdk_signer, media_type, source, dest))
     except c2pa.C2paError as exc:
-        msg = _sdk_message(exc)
-        raise SdkError(
-            f"Signing failed: {msg}",
-            code="sign_failed",
-            detail={"sdk_error": type(exc).__name__.lstrip("_"), "sdk_message": msg},
-        ) from None
+        if callback_errors:
+            first = callback_errors[0]
+            if isinstance(first, ProvenanceError):
+                raise first from None
+            raise SdkError(
+                f"The external signer failed: {type(first).__name__}",
+                code="signer_failed",
+            ) from None
+        raise _sign_error(exc, signer=signer, media_type=media_type) from None
+    finally:
+        if sdk_signer is not None:
+            sdk_signer.close()
+
+
+def store_summary(store: bytes) -> Mapping[str, Any]:
+    """Read a standalone manifest store (no asset) and return its JSON.
+
+    Used after signing to learn the active manifest, the number of manifests (history)
+    and the signature details; hashes are not checked (there is no asset).
+
+    Parameters
+    ----------
+    store
+        The manifest store bytes :func:`sign_stream` returned.
+
+    Returns
+    -------
+    Mapping
+        ``Reader.json()`` of the store; empty when it cannot be read.
+    """
+    try:
+        with (
+            c2pa.Context.from_dict(
+                {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
+            ) as ctx,
+            c2pa.Reader("application/c2pa", io.BytesIO(store), None, ctx) as reader,
+        ):
+            data = json.loads(reader.json())
+    except (c2pa.C2paError, ValueError):
+        return {}
+    return data if isinstance(data, Mapping) else {}
