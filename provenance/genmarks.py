@@ -5,10 +5,13 @@ Stable Diffusion 1.x/2.x, SDXL and FLUX.1 reference code mark every output with
 0.2.0), method ``dwtDct``, and a fixed public payload. This module re-implements that
 method's decoder in vectorised numpy, bit for bit:
 
-1. The array is read as OpenCV BGR and converted to YUV with OpenCV's 8-bit fixed-point
-   arithmetic (``Y = (4899 R + 9617 G + 1868 B + 2^13) >> 14``,
-   ``U = ((B - Y) 8061 + 128·2^14 + 2^13) >> 14``). Only U carries the mark (the
-   library's channel loop stops before V).
+1. The array is read as OpenCV BGR and converted to YUV as OpenCV does, which depends on
+   the array's type. 8-bit arrays use fixed-point arithmetic
+   (``Y = (4899 R + 9617 G + 1868 B + 2^13) >> 14``,
+   ``U = ((B - Y) 8061 + 128·2^14 + 2^13) >> 14``); float32 arrays use
+   ``Y = 0.114 B + 0.587 G + 0.299 R`` and ``U = 0.492 (B - Y) + 0.5``: the chroma offset
+   is 0.5, not 128, because OpenCV assumes floats lie in [0, 1]. Only U carries the mark
+   (the library's channel loop stops before V).
 2. U is cropped to a multiple of 4 and transformed with a one-level Haar DWT computed in
    the same floating-point order as PyWavelets (rows first, then columns).
 3. The LL band is cut into 4×4 blocks in raster order; block ``b`` carries payload bit
@@ -17,37 +20,49 @@ method's decoder in vectorised numpy, bit for bit:
    it scores 1 when ``|v| mod 36 > 18`` (quantisation step 36).
 4. A bit is 1 when the mean score of its blocks, times 255, exceeds 127.
 
-Each payload is tried on the array as given ("RGB" order: the ``diffusers`` SDXL path
-hands RGB to OpenCV unchanged) and with its channels reversed ("BGR" order: CompVis,
-Stability AI and Black Forest Labs scripts convert to BGR first).
+Where the generators embed
+--------------------------
+The CompVis (SD 1.x) and Stability (SD 2.x) scripts hand 8-bit BGR pictures to the
+encoder. The SDXL code (Stability ``generative-models`` and ``diffusers``) and the FLUX.1
+reference code hand it float32 arrays holding 0-255 values, so the mark is embedded in
+the *float* U domain (offset 0.5). The library's own decoder, run on the saved 8-bit
+file, reads the 8-bit domain (offset 128): every LL value moves by 255, which shifts the
+quantisation residual and, where U is negative, mirrors it, so the bits come out
+partly or fully inverted. The decoder here therefore also reads each picture converted
+to float32 (the "float" domain) for SDXL and FLUX.1; on 8-bit pictures it equals
+``WatermarkDecoder.decode(picture.astype(np.float32))``.
+
+Each payload is also tried on the array as given ("RGB" order: ``diffusers`` hands RGB to
+OpenCV unchanged) and with its channels reversed ("BGR" order: CompVis, Stability AI and
+Black Forest Labs convert to BGR first). That makes twelve tests per picture:
+SD 1.x and 2.x × 2 orders × 8-bit; SDXL and FLUX.1 × 2 orders × {8-bit, float}.
 
 Decision rule and false-alarm bound
 -----------------------------------
 If the decoded bits of an unmarked picture are independent fair coins, the number of
 bits that agree with a fixed payload of ``L`` bits is Binomial(L, 1/2). A payload is
-reported when at least ``k(L)`` bits agree, with ``k(L)`` the smallest count whose tail
-probability is at most ``1e-6 / 8``; eight tests are run per picture (four payloads ×
-two channel orders), so by the union bound the chance that an unmarked picture yields
-any report is at most ``1e-6``:
+reported when at least ``k(L)`` bits agree, ``k(L)`` being the smallest count whose tail
+probability is at most :data:`PER_TEST_LEVEL` (1.25e-7):
 
-======================  ===  ====  ===========================
-generator               L    k(L)  P[Bin(L, 1/2) >= k(L)]
-======================  ===  ====  ===========================
-Stable Diffusion 1.x    136  99    5.1e-8
-Stable Diffusion 2.x    32   30    1.2e-7
-SDXL                    48   42    5.0e-8
-FLUX.1                  46   41    2.2e-8
-======================  ===  ====  ===========================
+======================  ===  ====  =========================  =====
+generator               L    k(L)  P[Bin(L, 1/2) >= k(L)]     tests
+======================  ===  ====  =========================  =====
+Stable Diffusion 1.x    136  99    5.1e-8                     2
+Stable Diffusion 2.x    32   30    1.2e-7                     2
+SDXL                    48   42    5.0e-8                     4
+FLUX.1                  46   41    2.2e-8                     4
+======================  ===  ====  =========================  =====
 
+By the union bound the chance that an unmarked picture yields any report is at most the
+sum over the twelve tests, 6.4e-7 (:data:`FAMILY_BOUND`), below ``1e-6``.
 :data:`THRESHOLDS` computes ``k(L)`` at import time; a test checks it against this
 table. The bound assumes fair, independent decoded bits on unmarked pictures; on 39
-unmarked test pictures the mean agreement was 0.50 (max 0.69 over 312 tests).
+unmarked test pictures the mean agreement was 0.50.
 
-The mark is fragile. Even without any attack the reference encoder leaves it unreadable
-on some pictures (saturated chroma, few blocks per bit: 16-18 of 20 test photos marked
-losslessly are detected, depending on the payload), and JPEG quality 90 erased it on all
-20. A negative result therefore means almost nothing, while a
-positive one is strong evidence that the picture left one of these generators.
+The mark is fragile. Even without any attack the encoder leaves it unreadable on some
+pictures (saturated or flat chroma, few blocks per bit), and JPEG quality 90 erased it on
+all 20 test photos. A negative result therefore means almost nothing, while a positive
+one is strong evidence that the picture left one of these generators.
 """
 
 from __future__ import annotations
@@ -63,8 +78,10 @@ import numpy.typing as npt
 from provenance.report import AiLabel, AiSignal, WatermarkFinding
 
 __all__ = [
+    "FAMILY_BOUND",
     "FAMILY_FALSE_ALARM",
     "GENERATOR_PAYLOADS",
+    "PER_TEST_LEVEL",
     "THRESHOLDS",
     "GeneratorMark",
     "GeneratorPayload",
@@ -97,6 +114,8 @@ class GeneratorPayload:
     """The payload bits in embedding order."""
     origin: str
     """Which code embeds it."""
+    domains: tuple[str, ...] = ("uint8",)
+    """How that code hands pictures to the encoder: ``uint8`` and/or ``float`` (float32)."""
 
 
 def _bytes_bits(payload: bytes) -> tuple[int, ...]:
@@ -114,12 +133,14 @@ GENERATOR_PAYLOADS: tuple[GeneratorPayload, ...] = (
         "SDXL",
         _int_bits(0xB3EC907BB19E),
         "Stability AI generative-models and diffusers StableDiffusionXLWatermarker",
+        ("float", "uint8"),
     ),
     GeneratorPayload(
         "FLUX1",
         "FLUX.1",
         _int_bits(0b001010101111111010000111100111001111010100101110),
         "black-forest-labs/flux reference code",
+        ("float", "uint8"),
     ),
     GeneratorPayload(
         "SD2",
@@ -134,10 +155,12 @@ GENERATOR_PAYLOADS: tuple[GeneratorPayload, ...] = (
         "CompVis stable-diffusion scripts/txt2img.py",
     ),
 )
-"""The payloads looked for, each tried in both channel orders."""
+"""The payloads looked for, each tried in both channel orders and in its domains."""
 
 _CHANNEL_ORDERS = ("BGR", "RGB")
-_TESTS = len(GENERATOR_PAYLOADS) * len(_CHANNEL_ORDERS)
+
+PER_TEST_LEVEL = FAMILY_FALSE_ALARM / 8
+"""Per-test false-alarm level used to choose each payload's threshold."""
 
 
 def binomial_tail(n: int, k: int) -> float:
@@ -175,9 +198,15 @@ def _threshold(n: int, alpha: float) -> int:
 
 
 THRESHOLDS: dict[str, int] = {
-    p.key: _threshold(len(p.bits), FAMILY_FALSE_ALARM / _TESTS) for p in GENERATOR_PAYLOADS
+    p.key: _threshold(len(p.bits), PER_TEST_LEVEL) for p in GENERATOR_PAYLOADS
 }
-"""Agreeing bits needed per payload: smallest k with ``P[Bin(L, 1/2) ≥ k] ≤ 1e-6 / 8``."""
+"""Agreeing bits needed per payload: smallest k with ``P[Bin(L, 1/2) ≥ k] ≤ 1.25e-7``."""
+
+FAMILY_BOUND: float = sum(
+    len(_CHANNEL_ORDERS) * len(p.domains) * binomial_tail(len(p.bits), THRESHOLDS[p.key])
+    for p in GENERATOR_PAYLOADS
+)
+"""Union bound on the chance that an unmarked picture yields any report (about 6.4e-7)."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +227,9 @@ class GeneratorMark:
     """Agreeing bits needed to report the mark."""
     p_value: float
     """``P[Bin(bits_total, 1/2) ≥ bits_matched]``: chance of this agreement by luck."""
+    domain: str = "uint8"
+    """``uint8`` (OpenCV 8-bit YUV, as the library's own decoder reads a file) or
+    ``float`` (float32 YUV, as the SDXL and FLUX.1 pipelines embed)."""
 
     @property
     def detected(self) -> bool:
@@ -214,12 +246,13 @@ class GeneratorMark:
         return {
             "generator": self.generator,
             "channel_order": self.channel_order,
+            "domain": self.domain,
             "bits_matched": self.bits_matched,
             "bits_total": self.bits_total,
             "threshold": self.threshold,
             "p_value": self.p_value,
             "false_alarm_bound": self.false_alarm_bound,
-            "family_false_alarm_bound": FAMILY_FALSE_ALARM,
+            "family_false_alarm_bound": FAMILY_BOUND,
             "method": "imwatermark dwtDct",
         }
 
@@ -233,14 +266,9 @@ def _validate(rgb: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
     return arr
 
 
-def _block_scores(bgr: npt.NDArray[np.uint8]) -> npt.NDArray[np.float64]:
-    """Per-block scores (0.0 or 1.0) in raster order, as ``EmbedMaxDct.decode_frame``."""
-    # The reference crops to a multiple of 4, halves with the DWT and ignores LL rows and
-    # columns that do not fill a 4x4 block: only the top-left multiple of 8 pixels counts.
-    nbi, nbj = bgr.shape[0] // 4 * 4 // 2 // _BLOCK, bgr.shape[1] // 4 * 4 // 2 // _BLOCK
-    px = bgr[: nbi * 2 * _BLOCK, : nbj * 2 * _BLOCK]
+def _u_fixed(px: npt.NDArray[np.uint8]) -> npt.NDArray[np.float64]:
+    """U of OpenCV ``COLOR_BGR2YUV`` on 8-bit pixels (fixed point, shift 14, rounding)."""
     b = px[..., 0].astype(np.int32)
-    # OpenCV COLOR_BGR2YUV, 8-bit fixed point (shift 14, rounding); U never saturates.
     y = px[..., 2].astype(np.int32) * 4899
     y += px[..., 1].astype(np.int32) * 9617
     y += b * 1868
@@ -249,18 +277,43 @@ def _block_scores(bgr: npt.NDArray[np.uint8]) -> npt.NDArray[np.float64]:
     b -= y
     b *= 8061
     b += (128 << 14) + (1 << 13)
-    b >>= 14
-    u = b.astype(np.float64)
+    b >>= 14  # never saturates: |B - Y| * 0.492 < 112
+    return b.astype(np.float64)
+
+
+def _u_float(px: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """U of OpenCV ``COLOR_BGR2YUV`` on float32 pixels (chroma offset 0.5)."""
+    b, g, r = px[..., 0], px[..., 1], px[..., 2]
+    y = b * np.float32(0.114) + g * np.float32(0.587) + r * np.float32(0.299)
+    u: npt.NDArray[np.float32] = (b - y) * np.float32(0.492) + np.float32(0.5)
+    return u
+
+
+def _block_scores(bgr: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    """Per-block scores (0.0 or 1.0) in raster order, as ``EmbedMaxDct.decode_frame``.
+
+    ``bgr`` is uint8 (8-bit domain) or float32 (float domain), like OpenCV's input.
+    """
+    # The reference crops to a multiple of 4, halves with the DWT and ignores LL rows and
+    # columns that do not fill a 4x4 block: only the top-left multiple of 8 pixels counts.
+    nbi, nbj = bgr.shape[0] // 4 * 4 // 2 // _BLOCK, bgr.shape[1] // 4 * 4 // 2 // _BLOCK
+    px = bgr[: nbi * 2 * _BLOCK, : nbj * 2 * _BLOCK]
+    if px.dtype == np.uint8:
+        u: npt.NDArray[np.floating[Any]] = _u_fixed(px)
+        h: np.floating[Any] = np.float64(_HAAR)
+    else:
+        u = _u_float(px)
+        h = np.float32(_HAAR)  # PyWavelets keeps float32 input in float32
     # One-level Haar LL band, same operations as PyWavelets (axis 0, then axis 1):
-    # each output is x0*h + x1*h with h = 1/sqrt(2) in float64.
-    t = u[0::2] * _HAAR
-    t += u[1::2] * _HAAR
-    ca = t[:, 0::2] * _HAAR
-    ca += t[:, 1::2] * _HAAR
+    # each output is x0*h + x1*h.
+    t = u[0::2] * h
+    t += u[1::2] * h
+    ca = t[:, 0::2] * h
+    ca += t[:, 1::2] * h
     blocks = ca.reshape(nbi, _BLOCK, nbj, _BLOCK).transpose(0, 2, 1, 3).reshape(nbi * nbj, -1)
     mags = np.abs(blocks[:, 1:])
     pos = np.argmax(mags, axis=1)
-    val: npt.NDArray[np.float64] = np.take_along_axis(mags, pos[:, None], axis=1)[:, 0]
+    val = np.take_along_axis(mags, pos[:, None], axis=1)[:, 0]
     scores: npt.NDArray[np.float64] = (np.mod(val, _SCALE) > 0.5 * _SCALE).astype(np.float64)
     return scores
 
@@ -274,15 +327,18 @@ def _bits_from_scores(scores: npt.NDArray[np.float64], n_bits: int) -> npt.NDArr
     return np.asarray(means * 255 > 127, dtype=np.bool_)
 
 
-def decode_dwtdct_bits(bgr: npt.NDArray[np.uint8], n_bits: int) -> npt.NDArray[np.bool_]:
+def decode_dwtdct_bits(bgr: npt.NDArray[Any], n_bits: int) -> npt.NDArray[np.bool_]:
     """Decode ``n_bits`` with the ``imwatermark`` ``dwtDct`` method.
 
-    Equivalent to ``WatermarkDecoder("bits", n_bits).decode(bgr, "dwtDct")``.
+    Equivalent to ``WatermarkDecoder("bits", n_bits).decode(bgr, "dwtDct")``. As with
+    OpenCV, the array type picks the YUV arithmetic: uint8 reads the 8-bit domain,
+    float32 the float domain (see the module docstring).
 
     Parameters
     ----------
     bgr : numpy.ndarray
-        ``uint8 (H, W, 3)`` array in the channel order OpenCV would see (BGR).
+        ``uint8`` or ``float32`` ``(H, W, 3)`` array in the channel order OpenCV would see
+        (BGR).
     n_bits : int
         Payload length.
 
@@ -303,7 +359,11 @@ def decode_dwtdct_bits(bgr: npt.NDArray[np.uint8], n_bits: int) -> npt.NDArray[n
     >>> decode_dwtdct_bits(np.zeros((256, 256, 3), np.uint8), 8).astype(int).tolist()
     [0, 0, 0, 0, 0, 0, 0, 0]
     """
-    arr = _validate(bgr)
+    arr = np.asarray(bgr)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) array, got shape {arr.shape}")
+    if arr.dtype not in (np.uint8, np.float32):
+        raise ValueError(f"expected dtype uint8 or float32, got {arr.dtype}")
     if n_bits < 1:
         raise ValueError("n_bits must be positive")
     if arr.shape[0] * arr.shape[1] < _MIN_PIXELS:
@@ -315,7 +375,7 @@ def decode_dwtdct_bits(bgr: npt.NDArray[np.uint8], n_bits: int) -> npt.NDArray[n
 
 
 def scan_generator_marks(rgb: npt.NDArray[np.uint8]) -> tuple[GeneratorMark, ...]:
-    """Test every generator payload in both channel orders.
+    """Test every generator payload in both channel orders and in its domains.
 
     Parameters
     ----------
@@ -325,8 +385,9 @@ def scan_generator_marks(rgb: npt.NDArray[np.uint8]) -> tuple[GeneratorMark, ...
     Returns
     -------
     tuple of GeneratorMark
-        One result per (payload, channel order) that could be tested, detected or
-        not; empty when the picture is smaller than 256×256 pixels.
+        One result per (payload, channel order, domain) that could be tested, detected
+        or not (twelve for a large enough picture); empty when the picture is smaller
+        than 256×256 pixels.
 
     Raises
     ------
@@ -339,24 +400,31 @@ def scan_generator_marks(rgb: npt.NDArray[np.uint8]) -> tuple[GeneratorMark, ...
     out: list[GeneratorMark] = []
     for order in _CHANNEL_ORDERS:
         view = arr[..., ::-1] if order == "BGR" else arr
-        scores = _block_scores(view)
+        scores = {
+            domain: _block_scores(view if domain == "uint8" else view.astype(np.float32))
+            for domain in ("uint8", "float")
+            if any(domain in p.domains for p in GENERATOR_PAYLOADS)
+        }
         for payload in GENERATOR_PAYLOADS:
             n = len(payload.bits)
-            if scores.size < n:
-                continue
-            bits = _bits_from_scores(scores, n)
-            matched = int(np.count_nonzero(bits == np.asarray(payload.bits, dtype=np.bool_)))
-            out.append(
-                GeneratorMark(
-                    key=payload.key,
-                    generator=payload.generator,
-                    channel_order=order,
-                    bits_matched=matched,
-                    bits_total=n,
-                    threshold=THRESHOLDS[payload.key],
-                    p_value=binomial_tail(n, matched),
+            for domain in payload.domains:
+                if scores[domain].size < n:
+                    continue
+                bits = _bits_from_scores(scores[domain], n)
+                expected = np.asarray(payload.bits, dtype=np.bool_)
+                matched = int(np.count_nonzero(bits == expected))
+                out.append(
+                    GeneratorMark(
+                        key=payload.key,
+                        generator=payload.generator,
+                        channel_order=order,
+                        bits_matched=matched,
+                        bits_total=n,
+                        threshold=THRESHOLDS[payload.key],
+                        p_value=binomial_tail(n, matched),
+                        domain=domain,
+                    )
                 )
-            )
     return tuple(out)
 
 
@@ -412,7 +480,10 @@ def marks_to_signals(marks: Sequence[GeneratorMark]) -> tuple[AiSignal, ...]:
                     f"{m.generator} default invisible watermark: {m.bits_matched}/"
                     f"{m.bits_total} bits agree (p = {m.p_value:.1e})"
                 ),
-                source=f"pixels (imwatermark dwtDct, {m.channel_order} channel order)",
+                source=(
+                    f"pixels (imwatermark dwtDct, {m.channel_order} channel order, "
+                    f"{'float' if m.domain == 'float' else '8-bit'} YUV)"
+                ),
                 signed=False,
                 strength="strong",
                 implies=AiLabel.AI_GENERATED,
@@ -442,7 +513,6 @@ def marks_to_findings(marks: Sequence[GeneratorMark]) -> tuple[WatermarkFinding,
             payload_hex=None,
             score=m.bits_matched / m.bits_total,
             p_value=m.p_value,
-            key_name=m.channel_order,
             detail=m.detail(),
         )
         for m in marks
