@@ -348,29 +348,37 @@ def test_reader_works_while_a_writer_holds_the_lock(tmp_path: Path) -> None:
 
 
 def test_a_failed_import_leaves_the_bank_unchanged(tmp_path: Path, monkeypatch) -> None:
+    import provenance.bank as bank_module
+
     path = tmp_path / "b.db"
     csv_path = _csv("pdq\n" + "\n".join(f"{i:064x}" for i in range(1, 1001)) + "\n", tmp_path)
+    monkeypatch.setattr(bank_module, "_INSERT_BATCH", 100)
     with Bank.open(path, create=True) as bank:
         bank.add_hash(parse_hex("ab" * 32), entry_id="keep")
         calls = {"n": 0}
         real = bank._conn
 
-        class Failing:
+        class FailsMidway:
+            """The third batch of inserts hits a disk error."""
+
             def __getattr__(self, name):
                 return getattr(real, name)
 
-            def execute(self, sql, *args):
+            def executemany(self, sql, rows):
                 if sql.startswith("INSERT INTO entries"):
                     calls["n"] += 1
-                    raise sqlite3.OperationalError("disk I/O error")
-                return real.execute(sql, *args)
+                    if calls["n"] == 3:
+                        raise sqlite3.OperationalError("disk I/O error")
+                return real.executemany(sql, rows)
 
-        monkeypatch.setattr(bank, "_conn", Failing())
+        monkeypatch.setattr(bank, "_conn", FailsMidway())
         with pytest.raises(sqlite3.OperationalError):
             bank.import_csv(csv_path)
         monkeypatch.setattr(bank, "_conn", real)
-        assert calls["n"] == 1
+        assert calls["n"] == 3  # two batches had been written inside the transaction
         assert [e.entry_id for e in bank.entries()] == ["keep"]
+    with Bank.open(path) as reopened:
+        assert len(reopened) == 1
 
 
 def _write_video(path: Path, frames: list[np.ndarray], fps: int) -> Path:
