@@ -7,5 +7,14 @@ in ``spec/watermark.md``.
 
 from watermark._api import Detection, Geometry, detect, embed
 from watermark._keys import PUBLIC_KEY
+from watermark._video import detect_frames, embed_frames
 
-__all__ = ["PUBLIC_KEY", "Detection", "Geometry", "detect", "embed"]
+__all__ = [
+    "PUBLIC_KEY",
+    "Detection",
+    "Geometry",
+    "detect",
+    "detect_frames",
+    "embed",
+    "embed_frames",
+]

@@ -115,15 +115,16 @@ class LumaMarker:
         self.limited_range = bool(limited_range)
         self._gain = _LIMITED_GAIN if limited_range else 1.0
         p = _embed.plan(raw, data, self.height, self.width)
-        c = p.cell
+        self._cell = p.cell
+        # The mask is computed on blocks of 2 x 2 cells when cells are 4 px or more.
+        c = p.cell * 2 if p.cell >= 4 else p.cell
         hc, wc = -(-self.height // c), -(-self.width // c)
         pat = np.zeros((hc * c, wc * c), dtype=np.float32)
         pat[: self.height, : self.width] = p.pattern
-        self._cell = c
+        self._block = c
         self._pattern4 = pat.reshape(hc, c, wc, c)
         # Energy of the pattern inside each cell: the residual energy is sum(m^2 * e) / (H W).
         self._cell_energy = np.einsum("icjd,icjd->ij", self._pattern4, self._pattern4)
-        self._decimate = 2 if c >= 4 else 1
         # Budget in full-range units; the rounding noise of the uint8 plane is in plane units.
         budget = 255.0**2 / 10.0 ** ((float(psnr) + 0.05) / 10.0)
         self._budget = max(budget - (1.0 / 12.0) / self._gain**2, 1e-6)
@@ -131,15 +132,11 @@ class LumaMarker:
 
     def residual_scale(self, y: NDArray[np.uint8]) -> NDArray[np.float32]:
         """Per-cell amplitude ``alpha * mask`` in plane units for luma plane ``y``."""
-        k = self._decimate
-        small = np.asarray(y[::k, ::k], dtype=np.float32)
-        if self.limited_range:
-            small = (small - np.float32(16.0)) * np.float32(1.0 / _LIMITED_GAIN)
-        m = _embed.mask(small, self._cell // k)
+        m = _fast_mask(y, self._cell, self._block, self.limited_range)
         energy = float(np.sum(m * m * self._cell_energy)) / (self.height * self.width)
         alpha = math.sqrt(self._budget / max(energy, 1e-12)) * self._gain
-        out: NDArray[np.float32] = (m * np.float32(alpha)).astype(np.float32)
-        return out
+        m *= np.float32(alpha)
+        return m
 
     def mark(self, y: NDArray[np.uint8]) -> None:
         """Add the mark to the (height, width) uint8 luma plane ``y`` in place.
@@ -161,6 +158,40 @@ class LumaMarker:
         view += np.float32(0.5)
         np.clip(view, 0.0, 255.0, out=view)
         np.copyto(y, view, casting="unsafe")
+
+
+def _fast_mask(
+    y: NDArray[np.uint8], cell: int, block: int, limited_range: bool
+) -> NDArray[np.float32]:
+    """The perceptual mask of :func:`watermark._embed.mask`, cheaply, on ``block``-px blocks.
+
+    The luma is decimated by ``block / 2`` (no filtering) and the local mean and mean square
+    of each block are taken over its 2 x 2 samples, so the cost does not depend on the frame
+    size beyond the decimation. Limited-range luma is mapped to full range first. The
+    Gaussian windows are those of the image mask (1.5 and 1 cells), in blocks.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    k = block // 2
+    hb, wb = -(-y.shape[0] // block), -(-y.shape[1] // block)
+    s = np.asarray(y[::k, ::k], dtype=np.float32)
+    if s.shape != (2 * hb, 2 * wb):
+        s = np.pad(s, ((0, 2 * hb - s.shape[0]), (0, 2 * wb - s.shape[1])), mode="edge")
+    if limited_range:
+        s -= np.float32(16.0)
+        s *= np.float32(1.0 / _LIMITED_GAIN)
+    a, b, c, d = s[0::2, 0::2], s[1::2, 0::2], s[0::2, 1::2], s[1::2, 1::2]
+    mean = (a + b + c + d) * np.float32(0.25)
+    sq = (a * a + b * b + c * c + d * d) * np.float32(0.25)
+    cells = block / cell
+    mu = gaussian_filter(mean, 1.5 / cells, mode="nearest", truncate=3.0)
+    e2 = gaussian_filter(sq, 1.5 / cells, mode="nearest", truncate=3.0)
+    sigma = np.sqrt(np.maximum(e2 - mu * mu, np.float32(0.0)))
+    lum = np.clip(mu * np.float32(1 / 40.0), 0.3, 1.0) * np.clip(
+        (np.float32(255.0) - mu) * np.float32(1 / 40.0), 0.3, 1.0
+    )
+    m = (sigma + np.float32(3.0)) ** np.float32(0.7) * lum
+    return np.asarray(gaussian_filter(m, 1.0 / cells, mode="nearest", truncate=3.0), np.float32)
 
 
 def luma_psnr(
@@ -393,9 +424,7 @@ def _embed_iter(
         h, w = img.shape[:2]
         if marker is None or (marker.height, marker.width) != (h, w):
             if min(h, w) < _api.MIN_SIDE:
-                raise ValueError(
-                    f"frame {i} is {w}x{h}; both sides must be >= {_api.MIN_SIDE} px"
-                )
+                raise ValueError(f"frame {i} is {w}x{h}; both sides must be >= {_api.MIN_SIDE} px")
             marker = LumaMarker(raw, data, h, w, psnr=psnr, limited_range=False)
         x = img.astype(np.float32)
         y = _embed.luma(x)
