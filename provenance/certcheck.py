@@ -495,10 +495,14 @@ def _ee_findings(cert: x509.Certificate) -> list[Finding]:
             "certificate issued by a CA",
         )
     elif _self_signed(cert):
-        err(
-            "self_signed",
-            f"{who} is self-signed; C2PA needs a certificate issued by a CA (put the CA "
-            "in the trust anchors, not in the signer)",
+        out.append(
+            Finding(
+                "self_signed",
+                f"{who} is self-signed: validators trust it only if this very certificate "
+                "is on their trust list; use a certificate issued by a CA",
+                Severity.WARNING,
+                0,
+            )
         )
     if _ext(cert, x509.AuthorityKeyIdentifier) is None:
         err(
@@ -511,8 +515,21 @@ def _ee_findings(cert: x509.Certificate) -> list[Finding]:
         err("ku_missing", f"{who} has no KeyUsage extension; it needs digitalSignature")
     elif isinstance(ku_ext.value, x509.KeyUsage):
         ku = ku_ext.value
-        if not ku.digital_signature:
-            err("ku_no_digital_signature", f"{who} does not allow digitalSignature in its KeyUsage")
+        if not ku.digital_signature and not ku.content_commitment:
+            err(
+                "ku_no_digital_signature",
+                f"{who} does not allow digitalSignature in its KeyUsage",
+            )
+        elif not ku.digital_signature:
+            out.append(
+                Finding(
+                    "ku_non_repudiation_only",
+                    f"{who} allows only nonRepudiation, not digitalSignature, in its KeyUsage; "
+                    "the C2PA specification asks for digitalSignature",
+                    Severity.WARNING,
+                    0,
+                )
+            )
         if ku.key_cert_sign:
             err(
                 "ku_key_cert_sign",
@@ -624,11 +641,12 @@ def _chain_findings(
         return out
     last = certs[-1]
     if _self_signed(last):
-        if len(certs) > 1 and anchors is not None and not any(a == last for a in anchors):
+        if anchors is not None and not any(a == last for a in anchors):
             out.append(
                 Finding(
                     "root_not_anchor",
-                    f"the chain ends at root {_name(last)}, which is not among the trust anchors",
+                    f"the chain ends at self-signed {_name(last)}, which is not among the "
+                    "trust anchors",
                     Severity.WARNING,
                     len(certs) - 1,
                 )
