@@ -12,6 +12,9 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,video,scale,server]'
+	# invisible-watermark (reference encoder for generator-watermark tests) declares torch,
+	# which its dwtDct code never uses: install it without dependencies (they are in [dev]).
+	$(BIN)/python -m pip install --quiet --no-deps 'invisible-watermark==0.2.0'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
