@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import enum
 import json
+import os
 import sys
 import traceback
 from collections.abc import Iterator
@@ -172,6 +173,11 @@ def _guard(verbose: bool) -> Iterator[None]:
     except KeyboardInterrupt:
         _say("interrupted")
         raise typer.Exit(ExitCode.INTERRUPTED) from None
+    except BrokenPipeError:
+        # The reader went away (`verify bank export BANK.db | head`): stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(ExitCode.OK) from None
     except (typer.Exit, typer.Abort, typer.BadParameter):
         raise
     except Exception as exc:
@@ -250,6 +256,12 @@ def _match_rows(r: MatchRecord) -> list[list[Any]]:
     ]
 
 
+def _without_path(message: str, path: Path) -> str:
+    """Drop a trailing ``: PATH`` (the stderr line already starts with the path)."""
+    suffix = f": {path}"
+    return message[: -len(suffix)] if message.endswith(suffix) else message
+
+
 def _match_file(path: Path, banks: list[Bank], max_distance: int, fps: float) -> MatchRecord:
     name = str(path.absolute())
     try:
@@ -259,7 +271,7 @@ def _match_file(path: Path, banks: list[Bank], max_distance: int, fps: float) ->
             input=name,
             kind="file",
             status="ERROR",
-            error={"code": exc.code, "message": exc.message},
+            error={"code": exc.code, "message": _without_path(exc.message, path)},
         )
     if isinstance(result, NotHashable):
         return MatchRecord(
@@ -306,7 +318,7 @@ def _read_hash_lines(path: Path) -> list[tuple[int, str, MatchRecord | None]]:
                 input=where,
                 kind="hash",
                 status="ERROR",
-                error={"code": exc.code, "message": exc.message},
+                error={"code": exc.code, "message": _without_path(exc.message, path)},
             )
             out.append((number, value, bad))
             continue
@@ -505,7 +517,7 @@ def _add_one(
     try:
         result = bank.add_file(path, entry_id=entry_id, label=label, case=case, fps=fps)
     except ProvenanceError as exc:
-        record.update(status="ERROR", message=exc.message, code=exc.code)
+        record.update(status="ERROR", message=_without_path(exc.message, path), code=exc.code)
         return record
     if isinstance(result, NotHashable):
         record.update(status="NOT_HASHABLE", quality=result.quality, message=result.reason)
@@ -613,17 +625,8 @@ def info_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Show a bank's name, size and format."""
-    from provenance.bank import SCHEMA_VERSION
-
-    bank = _open_bank(bank_path)
-    with bank:
-        info = {
-            "path": str(bank_path.absolute()),
-            "name": bank.name,
-            "entries": len(bank),
-            "format_version": SCHEMA_VERSION,
-            "journal_mode": bank.journal_mode,
-        }
+    with _guard(False):
+        info = _info(bank_path)
     if as_json:
         typer.echo(json.dumps(info, sort_keys=True))
     else:
@@ -632,14 +635,29 @@ def info_command(
     raise typer.Exit(ExitCode.OK)
 
 
+def _info(bank_path: Path) -> dict[str, Any]:
+    from provenance.bank import SCHEMA_VERSION
+
+    bank = _open_bank(bank_path)
+    with bank:
+        return {
+            "path": str(bank_path.absolute()),
+            "name": bank.name,
+            "entries": len(bank),
+            "format_version": SCHEMA_VERSION,
+            "journal_mode": bank.journal_mode,
+        }
+
+
 def remove_command(
     bank_path: Annotated[Path, typer.Argument(metavar="BANK.db", help="The bank file.")],
     entry_ids: Annotated[list[str], typer.Argument(metavar="IDS...", help="Entry ids to delete.")],
 ) -> None:
     """Delete entries (for example hashes withdrawn by an exchange); a video id takes its frames."""
-    bank = _open_bank(bank_path)
-    with bank:
-        n = bank.remove(entry_ids)
+    with _guard(False):
+        bank = _open_bank(bank_path)
+        with bank:
+            n = bank.remove(entry_ids)
     typer.echo(f"removed {n} entries")
     raise typer.Exit(ExitCode.OK)
 
