@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,8 +34,7 @@ from provenance.errors import InputFileError
 from watermark._video import LumaEvidence, LumaMarker, VideoDetection, luma_psnr
 
 if TYPE_CHECKING:  # pragma: no cover
-    import av.container
-    import av.video.frame
+    from av.container import InputContainer
 
 __all__ = [
     "PRESETS",
@@ -171,22 +170,20 @@ def _import_av() -> Any:
     return av
 
 
-def _open_input(av: Any, path: Path) -> av.container.InputContainer:
+def _open_input(av: Any, path: Path) -> InputContainer:
     if not path.exists():
         raise VideoError(f"{path}: no such file", code="not_found")
     if path.is_dir():
         raise VideoError(f"{path}: is a directory", code="not_found")
     try:
-        container: av.container.InputContainer = av.open(
-            str(path), mode="r", metadata_errors="replace"
-        )
+        container = av.open(str(path), mode="r", metadata_errors="replace")
     except av.FFmpegError as exc:
         raise VideoError(
             f"{path}: not a readable video ({_reason(exc)}); it may be truncated or not a "
             "video at all",
             code="corrupt",
         ) from None
-    return container
+    return cast("InputContainer", container)
 
 
 def _reason(exc: BaseException) -> str:
@@ -194,7 +191,7 @@ def _reason(exc: BaseException) -> str:
     return str(text).strip().rstrip(".")
 
 
-def _video_stream(av: Any, container: av.container.InputContainer, path: Path) -> Any:
+def _video_stream(av: Any, container: InputContainer, path: Path) -> Any:
     if not container.streams.video:
         kinds = sorted({s.type for s in container.streams})
         what = f"only {', '.join(kinds)}" if kinds else "no streams"
@@ -208,7 +205,7 @@ def _video_stream(av: Any, container: av.container.InputContainer, path: Path) -
 
 
 def _decoded(
-    av: Any, container: av.container.InputContainer, streams: list[Any], path: Path
+    av: Any, container: InputContainer, streams: list[Any], path: Path
 ) -> Iterator[tuple[Any, Any]]:
     """Yield (packet, frames) from ``streams``, turning FFmpeg errors into VideoError."""
     video = streams[0]
@@ -360,7 +357,7 @@ def _container_for(dst: Path) -> tuple[str, str]:
 
 def _transcode(
     av: Any,
-    inp: av.container.InputContainer,
+    inp: InputContainer,
     vs: Any,
     audio: list[Any],
     src: Path,
@@ -480,6 +477,12 @@ def _transcode(
             pass
         if ovs is None:
             raise VideoError(f"{src}: the video stream has no frames", code="no_frames")
+        if vs.frames and frames < vs.frames:
+            raise VideoError(
+                f"{src}: the video ends after {frames} of its {vs.frames} frames; the file is "
+                "truncated",
+                code="truncated",
+            )
         for packet in ovs.encode(None):
             out.mux(packet)
     except av.FFmpegError as exc:
@@ -606,6 +609,12 @@ def detect_video(
     if ev.frames == 0:
         where = " in the segment" if segment is not None else ""
         raise VideoError(f"{path}: the video stream has no frames{where}", code="no_frames")
+    if segment is None and max_frames is None and vs.frames and decoded < vs.frames:
+        raise VideoError(
+            f"{path}: the video ends after {decoded} of its {vs.frames} frames; the file is "
+            "truncated",
+            code="truncated",
+        )
     return ev.result()
 
 
