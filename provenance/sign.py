@@ -803,6 +803,8 @@ def _existing_credentials(
         return False, [
             f"the input refers to remote Content Credentials ({exc.url}); they are not carried over"
         ]
+    except InputFileError:
+        raise
     except ProvenanceError as exc:
         raise SigningError(
             f"The input carries Content Credentials that cannot be read ({exc.message}); "
