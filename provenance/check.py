@@ -22,6 +22,7 @@ re-checked by the SDK; they do not change the verdict, but they are listed in
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import os
@@ -64,8 +65,10 @@ from provenance.trust import TrustStore, eku_config, load, load_pem_bundle
 
 if TYPE_CHECKING:
     from provenance import _c2pa
+    from provenance.bank import Bank
+    from provenance.genmarks import GeneratorMark
 
-__all__ = ["check", "check_bytes", "derive_verdict"]
+__all__ = ["check", "check_bytes", "derive_verdict", "error_report"]
 
 _MEDIA_EXTENSIONS: Final = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".mp4", ".mov", ".heic"}
@@ -302,11 +305,16 @@ def _summary(
 
 
 def _assess_ai(
-    data: bytes, media_type: str | None, chain: ChainNode | None, *, show_prompts: bool
+    data: bytes,
+    media_type: str | None,
+    chain: ChainNode | None,
+    *,
+    show_prompts: bool,
+    marks: Sequence[GeneratorMark] = (),
 ) -> AiAssessment:
     """The AI section; a failure inside the AI collectors must not lose the report."""
     try:
-        return assess_ai(data, media_type, chain, show_prompts=show_prompts)
+        return assess_ai(data, media_type, chain, show_prompts=show_prompts, marks=marks)
     except Exception as exc:  # contract: check() never raises for a file
         return AiAssessment(
             AiLabel.UNKNOWN,
@@ -396,6 +404,7 @@ def _check_data(
     fragments: Sequence[bytes],
     allow_network: bool,
     show_prompts: bool,
+    marks: Sequence[GeneratorMark] = (),
 ) -> Report:
     from provenance import _c2pa
 
@@ -431,7 +440,7 @@ def _check_data(
                     detail=exc.detail,
                 )
         if exc.code == "remote_manifest_not_fetched":
-            ai = _assess_ai(data, media_type, None, show_prompts=show_prompts)
+            ai = _assess_ai(data, media_type, None, show_prompts=show_prompts, marks=marks)
             lines = [
                 f"Remote manifest at {exc.url or 'an unknown URL'}, not fetched "
                 "(network access was not allowed).",
@@ -455,7 +464,7 @@ def _check_data(
     except ProvenanceError as exc:
         return _error_report(subject, exc, tool)
     if isinstance(outcome, _c2pa.SdkNoManifest):
-        ai = _assess_ai(data, media_type, None, show_prompts=show_prompts)
+        ai = _assess_ai(data, media_type, None, show_prompts=show_prompts, marks=marks)
         lines = [
             "No Content Credentials found. This is common after upload to social media "
             "or messaging apps and says nothing about whether the content is authentic."
@@ -487,7 +496,7 @@ def _check_data(
             tool,
         )
     verdict = derive_verdict(outcome.state, chain.validated)
-    ai = _assess_ai(data, media_type, chain.root, show_prompts=show_prompts)
+    ai = _assess_ai(data, media_type, chain.root, show_prompts=show_prompts, marks=marks)
     extra = []
     if media_type == "application/c2pa" and manifest is None:
         extra.append(
@@ -544,6 +553,10 @@ def check(
     show_prompts: bool = False,
     analyzed_at: dt.datetime | None = None,
     data_dir: Path | None = None,
+    banks: Sequence[Bank | str | os.PathLike[str]] = (),
+    metadata: bool = False,
+    show_gps: bool = False,
+    generator_marks: bool = False,
 ) -> Report:
     """Check a file's Content Credentials and return a report.
 
@@ -566,6 +579,18 @@ def check(
         Pin ``tool.analyzed_at`` (naive datetimes are taken as UTC).
     data_dir
         Where stored trust lists live; default :func:`provenance.trust.default_data_dir`.
+    banks
+        Banks of known content (:class:`provenance.bank.Bank` objects, or paths opened
+        for this call); matches go to ``matches``. Nothing is hashed when empty.
+    metadata
+        Add metadata and structure facts (:func:`provenance.metadata.metadata_facts`)
+        to ``metadata``.
+    show_gps
+        Show GPS coordinates in the metadata facts (implies ``metadata``).
+    generator_marks
+        Decode the pixels and look for the default invisible watermarks of open image
+        generators (:mod:`provenance.genmarks`): detected marks become AI signals and
+        ``watermarks`` findings.
 
     Returns
     -------
@@ -577,6 +602,8 @@ def check(
     TrustStoreError
         Only for bad trust configuration (unreadable or non-PEM ``trust_anchors``,
         damaged trust store).
+    BankError
+        When a bank given as a path cannot be opened.
     """
     if isinstance(trust_anchors, (str, os.PathLike)):
         trust_anchors = (trust_anchors,)
@@ -597,7 +624,8 @@ def check(
         manifest_bytes, frags = _read_side_files(manifest, fragments)
     except InputFileError as exc:
         return _error_report(_subject(subject_path, partial_info(data)), exc, tool)
-    return _check_data(
+    marks = _generator_marks(data) if generator_marks else ()
+    report = _check_data(
         data,
         subject_path=subject_path,
         name=os.path.basename(subject_path),
@@ -607,6 +635,10 @@ def check(
         fragments=frags,
         allow_network=allow_network,
         show_prompts=show_prompts,
+        marks=marks,
+    )
+    return _add_findings(
+        report, data, banks=banks, metadata=metadata, show_gps=show_gps, marks=marks
     )
 
 
@@ -621,6 +653,10 @@ def check_bytes(
     show_prompts: bool = False,
     analyzed_at: dt.datetime | None = None,
     data_dir: Path | None = None,
+    banks: Sequence[Bank | str | os.PathLike[str]] = (),
+    metadata: bool = False,
+    show_gps: bool = False,
+    generator_marks: bool = False,
 ) -> Report:
     """Check Content Credentials of bytes already in memory (uploads, downloads).
 
@@ -631,6 +667,8 @@ def check_bytes(
     name
         A name for the subject (file name or URL); stored as ``subject.path`` unchanged.
     trust_anchors, allow_network, show_prompts, analyzed_at, data_dir
+        As for :func:`check`.
+    banks, metadata, show_gps, generator_marks
         As for :func:`check`.
     manifest
         Detached manifest store bytes.
@@ -653,7 +691,8 @@ def check_bytes(
             InputFileError(f"{name} is empty (0 bytes)", code="empty_file"),
             tool,
         )
-    return _check_data(
+    marks = _generator_marks(data) if generator_marks else ()
+    report = _check_data(
         bytes(data),
         subject_path=name,
         name=name,
@@ -663,4 +702,147 @@ def check_bytes(
         fragments=list(fragments),
         allow_network=allow_network,
         show_prompts=show_prompts,
+        marks=marks,
     )
+    return _add_findings(
+        report, data, banks=banks, metadata=metadata, show_gps=show_gps, marks=marks
+    )
+
+
+def _generator_marks(data: bytes) -> tuple[GeneratorMark, ...]:
+    """Detected generator watermarks in a picture; empty when it cannot be decoded."""
+    from provenance import _imageio
+    from provenance.genmarks import detect_generator_marks
+
+    rgb = _imageio.load_rgb(data)
+    if rgb is None:
+        return ()
+    try:
+        return detect_generator_marks(rgb)
+    except ValueError:  # not an RGB picture after all
+        return ()
+
+
+def _bank_matches(data: bytes, banks: Sequence[Bank | str | os.PathLike[str]]) -> tuple[Any, ...]:
+    """Matches of the picture or video in the banks (banks given as paths are opened here)."""
+    from provenance.bank import Bank, match_file
+    from provenance.pdq import PdqError
+
+    opened: list[Bank] = []
+    try:
+        use: list[Bank] = []
+        for bank in banks:
+            if isinstance(bank, Bank):
+                use.append(bank)
+            else:
+                handle = Bank.open(Path(bank))
+                opened.append(handle)
+                use.append(handle)
+        try:
+            return match_file(data, use)
+        except PdqError:  # nothing decodable to hash: no match to report
+            return ()
+    finally:
+        for handle in opened:
+            handle.close()
+
+
+def _add_findings(
+    report: Report,
+    data: bytes,
+    *,
+    banks: Sequence[Bank | str | os.PathLike[str]],
+    metadata: bool,
+    show_gps: bool,
+    marks: Sequence[GeneratorMark],
+) -> Report:
+    """Add bank matches, metadata facts and generator watermark findings to a report."""
+    if report.verdict is Verdict.ERROR:
+        return report
+    changes: dict[str, Any] = {}
+    if banks:
+        matches = _bank_matches(data, banks)
+        if matches:
+            changes["matches"] = report.matches + tuple(matches)
+    if metadata or show_gps:
+        from provenance.metadata import metadata_facts
+
+        facts = metadata_facts(
+            data,
+            report.subject.media_type,
+            signing_time=report.chain.signing_time if report.chain is not None else None,
+            show_gps=show_gps,
+        )
+        if facts:
+            changes["metadata"] = report.metadata + facts
+    detected = [m for m in marks if m.detected]
+    if detected:
+        from provenance.genmarks import marks_to_findings
+
+        changes["watermarks"] = report.watermarks + marks_to_findings(detected)
+    return dataclasses.replace(report, **changes) if changes else report
+
+
+def error_report(
+    path: str | os.PathLike[str],
+    code: str,
+    message: str,
+    *,
+    trust_anchors: Sequence[str | os.PathLike[str]] = (),
+    analyzed_at: dt.datetime | None = None,
+    data_dir: Path | None = None,
+) -> Report:
+    """An ``ERROR`` report for a file that was not checked (a time limit, a crashed worker).
+
+    The report has the same ``tool`` section as :func:`check` would give with the same
+    options, and the subject's size, SHA-256 and sniffed media type when the file is a
+    readable regular file (read in chunks: nothing is decoded).
+
+    Parameters
+    ----------
+    path
+        The file.
+    code
+        Stable machine code (``timeout``, ``worker_crashed``, ``too_large``, ...).
+    message
+        A plain sentence saying what happened.
+    trust_anchors, analyzed_at, data_dir
+        As for :func:`check`.
+
+    Returns
+    -------
+    Report
+        Verdict ``ERROR`` with ``error`` set.
+
+    Raises
+    ------
+    TrustStoreError
+        Only for bad trust configuration, as for :func:`check`.
+    """
+    import stat
+
+    from provenance.media import sniff_media_type
+
+    if isinstance(trust_anchors, (str, os.PathLike)):
+        trust_anchors = (trust_anchors,)
+    tool = _tool(_prepare_trust(trust_anchors, data_dir), _utc_text(analyzed_at))
+    subject_path = os.path.abspath(os.fspath(path))
+    subject = Subject(path=subject_path)
+    try:
+        with open(subject_path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if stat.S_ISREG(st.st_mode):
+                head = f.read(4096)
+                f.seek(0)
+                digest = hashlib.file_digest(f, "sha256").hexdigest()
+                subject = Subject(
+                    path=subject_path,
+                    size=st.st_size,
+                    sha256=digest,
+                    media_type=sniff_media_type(head, name=os.path.basename(subject_path))
+                    if head
+                    else None,
+                )
+    except OSError:
+        pass
+    return _error_report(subject, ProvenanceError(message, code=code), tool)
