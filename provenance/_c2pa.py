@@ -527,7 +527,10 @@ def sign_stream(
     try:
         if signer.callback is not None:
             sdk_signer = c2pa.Signer.from_callback(
-                _callback, signer.alg, signer.chain_pem.decode("ascii", "replace"), signer.tsa_url
+                _callback,
+                c2pa.C2paSigningAlg[signer.alg.upper()],
+                signer.chain_pem.decode("ascii", "replace"),
+                signer.tsa_url,
             )
         else:
             sdk_signer = c2pa.Signer.from_info(
