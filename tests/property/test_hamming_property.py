@@ -52,7 +52,7 @@ def test_multi_index_equals_brute_force(bank_and_queries, radius: int, chunks: i
     codes, queries = bank_and_queries
     expected = _pairs(FlatIndex(codes).search(queries, radius=radius))
     assert _pairs(MultiIndexHash(codes, chunks=chunks).search(queries, radius=radius)) == expected
-    both = HammingIndex(codes, mih_min_rows=0, chunks=chunks)
+    both = HammingIndex(codes, mih_min_rows=0, chunks=chunks, build_after=0)
     assert _pairs(both.search(queries, radius=radius)) == expected
 
 

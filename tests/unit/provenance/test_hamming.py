@@ -133,7 +133,7 @@ def test_hamming_index_chooses_and_stays_exact(bank) -> None:
     codes, queries, _ = bank
     small = HammingIndex(codes)
     assert small.mih is None and not small.uses_mih(31)
-    forced = HammingIndex(codes, mih_min_rows=0, chunks=16)
+    forced = HammingIndex(codes, mih_min_rows=0, chunks=16, build_after=0)
     assert forced.mih is not None
     assert forced.nbytes > codes.nbytes
     for radius in (31, 52):
@@ -146,3 +146,14 @@ def test_auto_chunks_keeps_tables_small() -> None:
     assert auto_chunks(1000) == 16
     assert auto_chunks(3_000_000) == 12
     assert auto_chunks(10_000_000) == 11
+
+
+def test_large_index_scans_first_then_builds(bank) -> None:
+    codes, queries, _ = bank
+    index = HammingIndex(codes, mih_min_rows=1000, chunks=16, build_after=60)
+    expected = _pairs(FlatIndex(codes).search(queries, radius=31))
+    assert _pairs(index.search(queries, radius=31)) == expected  # 50 hashes: scanned
+    assert index.mih is None
+    assert _pairs(index.search(queries, radius=31)) == expected  # 100 > 60: built
+    assert index.mih is not None and index.uses_mih(31)
+    assert HammingIndex(codes[:10], mih_min_rows=1000, build_after=0).build() is None
