@@ -557,6 +557,9 @@ def check(
     metadata: bool = False,
     show_gps: bool = False,
     generator_marks: bool = False,
+    repo: str | os.PathLike[str] | None = None,
+    resolver: str | None = None,
+    wm_keys: Sequence[bytes | str] = (),
 ) -> Report:
     """Check a file's Content Credentials and return a report.
 
@@ -591,6 +594,14 @@ def check(
         Decode the pixels and look for the default invisible watermarks of open image
         generators (:mod:`provenance.genmarks`): detected marks become AI signals and
         ``watermarks`` findings.
+    repo
+        A manifest repository file (:mod:`provenance.repository`): when the file has no
+        embedded credentials, or invalid ones, look its watermark and fingerprint up there
+        and report the credentials found as ``RECOVERED`` (:func:`provenance.resolver.recover`).
+    resolver
+        The same through a soft-binding resolution API (``http://host:port``).
+    wm_keys
+        Private watermark keys to try, after the public key, during recovery.
 
     Returns
     -------
@@ -637,8 +648,11 @@ def check(
         show_prompts=show_prompts,
         marks=marks,
     )
-    return _add_findings(
+    report = _add_findings(
         report, data, banks=banks, metadata=metadata, show_gps=show_gps, marks=marks
+    )
+    return _maybe_recover(
+        report, data, trust, repo=repo, resolver=resolver, wm_keys=wm_keys, prompts=show_prompts
     )
 
 
@@ -657,6 +671,9 @@ def check_bytes(
     metadata: bool = False,
     show_gps: bool = False,
     generator_marks: bool = False,
+    repo: str | os.PathLike[str] | None = None,
+    resolver: str | None = None,
+    wm_keys: Sequence[bytes | str] = (),
 ) -> Report:
     """Check Content Credentials of bytes already in memory (uploads, downloads).
 
@@ -668,7 +685,7 @@ def check_bytes(
         A name for the subject (file name or URL); stored as ``subject.path`` unchanged.
     trust_anchors, allow_network, show_prompts, analyzed_at, data_dir
         As for :func:`check`.
-    banks, metadata, show_gps, generator_marks
+    banks, metadata, show_gps, generator_marks, repo, resolver, wm_keys
         As for :func:`check`.
     manifest
         Detached manifest store bytes.
@@ -704,8 +721,11 @@ def check_bytes(
         show_prompts=show_prompts,
         marks=marks,
     )
-    return _add_findings(
+    report = _add_findings(
         report, data, banks=banks, metadata=metadata, show_gps=show_gps, marks=marks
+    )
+    return _maybe_recover(
+        report, data, trust, repo=repo, resolver=resolver, wm_keys=wm_keys, prompts=show_prompts
     )
 
 
@@ -846,3 +866,33 @@ def error_report(
     except OSError:
         pass
     return _error_report(subject, ProvenanceError(message, code=code), tool)
+
+
+_RECOVERABLE: Final = frozenset({Verdict.NO_CREDENTIALS, Verdict.INCOMPLETE, Verdict.INVALID})
+
+
+def _maybe_recover(
+    report: Report,
+    data: bytes,
+    trust: _Trust,
+    *,
+    repo: str | os.PathLike[str] | None,
+    resolver: str | None,
+    wm_keys: Sequence[bytes | str],
+    prompts: bool,
+) -> Report:
+    """Recover credentials from a repository when asked and the embedded ones are absent or bad."""
+    if (repo is None and resolver is None) or report.verdict not in _RECOVERABLE:
+        return report
+    from provenance.resolver import recover
+
+    return recover(
+        report,
+        bytes(data),
+        media_type=report.subject.media_type,
+        trust=trust.sdk,
+        repo=Path(repo) if repo is not None else None,
+        resolver=resolver,
+        wm_keys=tuple(wm_keys),
+        show_prompts=prompts,
+    )
