@@ -250,6 +250,14 @@ def _to_rgb_array(image: Any) -> npt.NDArray[np.uint8]:
     """Pillow image -> RGB uint8 array, downsampled like the reference tool."""
     from PIL import Image
 
+    if image.mode.startswith(("I", "F")):
+        # 16/32-bit integer or float greyscale: Pillow's own conversion clips at 255.
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
+        if image.mode == "F" and values.max(initial=0) <= 1.0:
+            top = 1.0
+        grey = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
+        image = Image.fromarray(grey, mode="L")
     if image.mode != "RGB":
         if image.mode in ("RGBA", "LA", "PA") or (
             image.mode == "P" and "transparency" in image.info

@@ -190,3 +190,15 @@ def test_video_frames_are_sampled_and_hashed(tmp_path: Path) -> None:
         hash_video(b"not a video")
     with pytest.raises(ValueError, match="fps"):
         hash_video(path, fps=0)
+
+
+def test_16_bit_and_float_files_hash_like_8_bit() -> None:
+    camera = data.camera()
+    reference = _hashed(camera).hash
+    png16 = io.BytesIO()
+    Image.fromarray(camera.astype(np.uint16) * 257).save(png16, format="PNG")
+    tiff_float = io.BytesIO()
+    Image.fromarray(camera.astype(np.float32) / 255).save(tiff_float, format="TIFF")
+    for encoded in (png16, tiff_float):
+        result = hash_bytes(encoded.getvalue())
+        assert isinstance(result, Hashed) and result.hash.distance(reference) <= 2
