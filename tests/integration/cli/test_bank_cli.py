@@ -232,3 +232,11 @@ def test_export_info_remove(runner: CliRunner, bank: Path, tmp_path: Path) -> No
     assert (
         json.loads(runner.invoke(app, ["bank", "info", str(bank), "--json"]).stdout)["entries"] == 1
     )
+
+
+def test_unreadable_hash_list(runner: CliRunner, bank: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["bank", "match", str(bank), "--hashes", str(tmp_path / "none.txt")]
+    )
+    assert result.exit_code == 3 and "cannot read the hash list" in result.stderr
+    assert "Traceback" not in result.output
