@@ -193,9 +193,15 @@ class TimeStampAuthority:
         return "ed25519", key.sign(data)
 
     def _failure(self, fail_info: str, text: str) -> bytes:
-        _, _, _, tsp, _ = _asn1()
+        _, _, core, tsp, _ = _asn1()
+
+        # TimeStampResp without the (absent) token: asn1crypto declares the token mandatory.
+        rejection = type(
+            "Rejection", (core.Sequence,), {"_fields": [("status", tsp.PKIStatusInfo)]}
+        )
+
         status = {"status": "rejection", "status_string": [text], "fail_info": {fail_info}}
-        return bytes(tsp.TimeStampResp({"status": status}).dump())
+        return bytes(rejection({"status": status}).dump())
 
     def respond(self, request: bytes) -> bytes:
         """Answer one DER ``TimeStampReq`` with a DER ``TimeStampResp``.
@@ -242,7 +248,6 @@ class TimeStampAuthority:
         signed_attrs = cms.CMSAttributes(
             [
                 cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
-                cms.CMSAttribute({"type": "signing_time", "values": [when]}),
                 cms.CMSAttribute(
                     {"type": "message_digest", "values": [hashlib.sha256(content).digest()]}
                 ),
@@ -348,7 +353,9 @@ def serve(
     """
     server = http.server.ThreadingHTTPServer((host, port), _handler(authority))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="jinjja-tsa", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="jinjja-tsa", daemon=True
+    )
     thread.start()
     try:
         yield f"http://{host}:{server.server_address[1]}/"
