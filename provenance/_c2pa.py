@@ -9,11 +9,14 @@ state), :class:`SdkNoManifest` or an exception.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import json
+import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -192,6 +195,35 @@ def _context(trust: SdkTrust, *, allow_network: bool) -> Any:
     return c2pa.Context.from_dict(settings)
 
 
+_CONTEXTS: dict[tuple[int, SdkTrust, bool], Any] = {}
+_CONTEXTS_LOCK = threading.Lock()
+_CONTEXTS_SIZE = 4
+
+
+@contextlib.contextmanager
+def _cached_context(trust: SdkTrust, *, allow_network: bool) -> Iterator[Any]:
+    """A reader Context for these settings, built once per process and reused.
+
+    A c2pa-python 0.38 ``Context`` is immutable once built and only lends its settings to
+    each ``Reader`` (``c2pa_reader_from_context`` under a shared, non-mutating guard; the
+    library's own default Context is shared the same way), so Readers may share one, also
+    across threads. Building one parses every trust anchor, which is what the cache saves.
+    The key includes the process id: a forked child builds its own. A Context the SDK
+    no longer reports valid is replaced.
+    """
+    key = (os.getpid(), trust, allow_network)
+    with _CONTEXTS_LOCK:
+        ctx = _CONTEXTS.get(key)
+        if ctx is None or not ctx.is_valid:
+            ctx = _context(trust, allow_network=allow_network)
+            _CONTEXTS[key] = ctx
+            while len(_CONTEXTS) > _CONTEXTS_SIZE:
+                # Dropped, not closed: a Reader being built from it on another thread
+                # keeps it alive; the wrapper frees it when the last reference goes.
+                del _CONTEXTS[next(iter(_CONTEXTS))]
+    yield ctx
+
+
 def _rdns(obj: Any) -> dict[str, str]:
     if not isinstance(obj, Mapping):
         return {}
@@ -233,6 +265,217 @@ def _certificates(crjson_text: str) -> dict[str, CertInfo]:
     return out
 
 
+# Signer certificates straight from the manifest store's COSE signatures. ``crjson()``
+# gives the same facts but costs a second pass over the whole store (about as much as a
+# tenth of the validation itself), so it is only the fallback.
+
+_MAX_CBOR_DEPTH = 16
+
+
+class _ParseError(ValueError):
+    pass
+
+
+def _jumbf_boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """Yield (type, payload start, payload end) of the ISO BMFF-style boxes in a range."""
+    pos = start
+    while pos + 8 <= end:
+        size = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        header = 8
+        if size == 1:
+            if pos + 16 > end:
+                raise _ParseError("truncated box header")
+            size = int.from_bytes(data[pos + 8 : pos + 16], "big")
+            header = 16
+        elif size == 0:
+            size = end - pos
+        if size < header or pos + size > end:
+            raise _ParseError("box overruns its parent")
+        yield kind, pos + header, pos + size
+        pos += size
+
+
+def _jumbf_label(data: bytes, start: int, end: int) -> tuple[str | None, int]:
+    """Label of a ``jumb`` superbox and where its content boxes start."""
+    boxes = _jumbf_boxes(data, start, end)
+    first = next(boxes, None)
+    if first is None or first[0] != b"jumd":
+        raise _ParseError("superbox without description box")
+    _, d_start, d_end = first
+    label = None
+    if d_end - d_start > 17 and data[d_start + 16] & 0x02:
+        stop = data.find(b"\x00", d_start + 17, d_end)
+        if stop < 0:
+            raise _ParseError("unterminated label")
+        label = data[d_start + 17 : stop].decode("utf-8", errors="replace")
+    return label, d_end
+
+
+def _signature_boxes(store: bytes) -> dict[str, bytes]:
+    """COSE signature bytes per manifest label, from a manifest store (JUMBF)."""
+    out: dict[str, bytes] = {}
+    for kind, start, end in _jumbf_boxes(store, 0, len(store)):
+        if kind != b"jumb":
+            continue
+        label, content = _jumbf_label(store, start, end)
+        if label != "c2pa":
+            continue
+        for m_kind, m_start, m_end in _jumbf_boxes(store, content, end):
+            if m_kind != b"jumb":
+                continue
+            m_label, m_content = _jumbf_label(store, m_start, m_end)
+            for c_kind, c_start, c_end in _jumbf_boxes(store, m_content, m_end):
+                if c_kind != b"jumb":
+                    continue
+                c_label, c_content = _jumbf_label(store, c_start, c_end)
+                if c_label != "c2pa.signature" or m_label is None:
+                    continue
+                for b_kind, b_start, b_end in _jumbf_boxes(store, c_content, c_end):
+                    if b_kind == b"cbor":
+                        out[m_label] = store[b_start:b_end]
+    return out
+
+
+def _cbor(data: bytes, pos: int = 0, depth: int = 0) -> tuple[Any, int]:
+    """Decode one CBOR item (RFC 8949) at ``pos``; return (value, next position)."""
+    if depth > _MAX_CBOR_DEPTH or pos >= len(data):
+        raise _ParseError("CBOR too deep or truncated")
+    initial = data[pos]
+    major, info = initial >> 5, initial & 0x1F
+    pos += 1
+    if info < 24:
+        arg = info
+    elif info <= 27:
+        width = 1 << (info - 24)
+        if pos + width > len(data):
+            raise _ParseError("truncated CBOR argument")
+        arg = int.from_bytes(data[pos : pos + width], "big")
+        pos += width
+    elif info == 31 and major in (2, 3, 4, 5):
+        arg = -1  # indefinite length
+    else:
+        raise _ParseError("unsupported CBOR item")
+    if major == 0:
+        return arg, pos
+    if major == 1:
+        return -1 - arg, pos
+    if major in (2, 3):
+        if arg < 0:
+            chunks: list[Any] = []
+            while pos < len(data) and data[pos] != 0xFF:
+                chunk, pos = _cbor(data, pos, depth + 1)
+                chunks.append(chunk)
+            pos += 1
+            return (b"" if major == 2 else "").join(chunks), pos
+        if pos + arg > len(data):
+            raise _ParseError("truncated CBOR string")
+        raw = data[pos : pos + arg]
+        return (bytes(raw) if major == 2 else raw.decode("utf-8", errors="replace")), pos + arg
+    if major == 4:
+        items: list[Any] = []
+        while (arg < 0 and pos < len(data) and data[pos] != 0xFF) or len(items) < arg:
+            item, pos = _cbor(data, pos, depth + 1)
+            items.append(item)
+        return items, pos + (1 if arg < 0 else 0)
+    if major == 5:
+        entries: dict[Any, Any] = {}
+        count = 0
+        while (arg < 0 and pos < len(data) and data[pos] != 0xFF) or count < arg:
+            key, pos = _cbor(data, pos, depth + 1)
+            value, pos = _cbor(data, pos, depth + 1)
+            if isinstance(key, (list, dict)):
+                raise _ParseError("unhashable CBOR map key")
+            entries[key] = value
+            count += 1
+        return entries, pos + (1 if arg < 0 else 0)
+    if major == 6:
+        return _cbor(data, pos, depth + 1)  # the tag (18 for COSE_Sign1) is not needed
+    if info in (20, 21, 22, 23):
+        return {20: False, 21: True, 22: None, 23: None}[info], pos
+    if info in (25, 26, 27):
+        return None, pos  # floats: never part of a COSE header we read
+    return None, pos
+
+
+def _leaf_and_timestamp(cose: bytes) -> tuple[bytes, bool]:
+    """The signer's certificate (DER) and whether a timestamp token is attached."""
+    sign1, _ = _cbor(cose)
+    if not isinstance(sign1, list) or len(sign1) != 4:
+        raise _ParseError("not a COSE_Sign1 structure")
+    protected_raw, unprotected = sign1[0], sign1[1]
+    protected: Any = {}
+    if isinstance(protected_raw, bytes) and protected_raw:
+        protected, _ = _cbor(protected_raw)
+    headers = [h for h in (protected, unprotected) if isinstance(h, dict)]
+    chain = next((h[33] for h in headers if 33 in h), None)
+    if chain is None:
+        chain = next((h["x5chain"] for h in headers if "x5chain" in h), None)
+    leaf = chain[0] if isinstance(chain, list) and chain else chain
+    if not isinstance(leaf, bytes):
+        raise _ParseError("no x5chain")
+    stamped = any(k in h for h in headers for k in ("sigTst", "sigTst2"))
+    return leaf, stamped
+
+
+def _name_rdns(name: Any) -> dict[str, str]:
+    """Named attributes as crJSON lists them (``CN``, ``O``, ...; bare OIDs left out)."""
+    out: dict[str, str] = {}
+    for attr in name:
+        key, value = attr.rfc4514_attribute_name, attr.value
+        if isinstance(value, str) and not key[:1].isdigit():
+            out[key] = value
+    return out
+
+
+def _certificates_from_store(store_bytes: bytes, store: Mapping[str, Any]) -> dict[str, CertInfo]:
+    """Signer details per manifest label, read from the COSE signatures.
+
+    Raises
+    ------
+    ValueError
+        When a signature cannot be read here, or when a manifest's time comes only from
+        its timestamp token (parsed by the SDK's crJSON): the caller falls back to crJSON.
+    """
+    from cryptography import x509
+
+    manifests = _as_map(store.get("manifests"))
+    signatures = _signature_boxes(store_bytes)
+    out: dict[str, CertInfo] = {}
+    for label, manifest in manifests.items():
+        cose = signatures.get(label)
+        if cose is None:
+            raise _ParseError(f"no signature found for {label}")
+        leaf, stamped = _leaf_and_timestamp(cose)
+        if stamped and not _as_map(_as_map(manifest).get("signature_info")).get("time"):
+            raise _ParseError("timestamp time only in the token")
+        cert = x509.load_der_x509_certificate(leaf)
+        out[str(label)] = CertInfo(
+            subject=_name_rdns(cert.subject),
+            issuer=_name_rdns(cert.issuer),
+            serial_number=format(cert.serial_number, "x"),
+            not_before=cert.not_valid_before_utc.isoformat(),
+            not_after=cert.not_valid_after_utc.isoformat(),
+        )
+    return out
+
+
+def _signer_certificates(reader: Any, store: Mapping[str, Any]) -> dict[str, CertInfo]:
+    """Signer details per manifest: from the COSE signatures, else from crJSON."""
+    active = store.get("active_manifest") if isinstance(store, Mapping) else None
+    if isinstance(active, str):
+        buffer = io.BytesIO()
+        try:
+            reader.resource_to_stream(f"self#jumbf=/c2pa/{active}", buffer)
+            return _certificates_from_store(buffer.getvalue(), store)
+        except (c2pa.C2paError, ValueError, TypeError, KeyError, IndexError):
+            pass  # anything unexpected in the bytes: let the SDK describe them
+    try:
+        return _certificates(reader.crjson())
+    except c2pa.C2paError:
+        return {}
+
+
 def read_store(
     data: bytes,
     *,
@@ -272,7 +515,7 @@ def read_store(
         damaged file) or :class:`SdkError`.
     """
     try:
-        with _context(trust, allow_network=allow_network) as ctx:
+        with _cached_context(trust, allow_network=allow_network) as ctx:
             reader = c2pa.Reader(media_type, io.BytesIO(data), manifest, ctx)
             with reader:
                 fragment_results: list[Mapping[str, Any]] = []
@@ -281,10 +524,7 @@ def read_store(
                     fragment_results.append(reader.get_validation_results() or {})
                 store = json.loads(reader.json())
                 state = str(reader.get_validation_state() or store.get("validation_state"))
-                try:
-                    certs = _certificates(reader.crjson())
-                except c2pa.C2paError:
-                    certs = {}
+                certs = _signer_certificates(reader, store)
                 remote = reader.get_remote_url()
                 embedded = bool(reader.is_embedded())
     except c2pa.C2paError as exc:

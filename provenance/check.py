@@ -26,6 +26,8 @@ import dataclasses
 import datetime as dt
 import hashlib
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +63,14 @@ from provenance.report import (
     TrustSource,
     Verdict,
 )
-from provenance.trust import TrustStore, eku_config, load, load_pem_bundle
+from provenance.trust import (
+    MANIFEST_NAME,
+    TrustStore,
+    default_data_dir,
+    eku_config,
+    load,
+    load_pem_bundle,
+)
 
 if TYPE_CHECKING:
     from provenance import _c2pa
@@ -89,10 +98,71 @@ def _utc_text(when: dt.datetime | None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_TrustKey = tuple[str, tuple[str, ...]]
+_Signature = tuple[tuple[int, int, int, int] | None, ...]
+
+_TRUST_CACHE: Final[OrderedDict[_TrustKey, tuple[tuple[Path, ...], _Signature, _Trust]]] = (
+    OrderedDict()
+)
+_TRUST_CACHE_LOCK: Final = threading.Lock()
+_TRUST_CACHE_SIZE: Final = 8
+
+
+def _file_signature(path: Path) -> tuple[int, int, int, int] | None:
+    """Identity and version of a file (inode, size, mtime, ctime); None if it cannot be read."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _signature(paths: Sequence[Path]) -> _Signature:
+    return tuple(_file_signature(p) for p in paths)
+
+
 def _prepare_trust(
     trust_anchors: Sequence[str | os.PathLike[str]], data_dir: Path | None
 ) -> _Trust:
-    store: TrustStore = load(data_dir)
+    """Trust material for the SDK and the report, parsed once per process while unchanged.
+
+    The cache key is the data directory and the anchor paths; an entry is reused only when
+    ``trust.json``, every stored list and every anchor file still has the inode, size,
+    mtime and ctime seen before they were read. Failures are never cached.
+    """
+    target = data_dir if data_dir is not None else default_data_dir()
+    anchors = tuple(os.path.abspath(os.fspath(a)) for a in trust_anchors)
+    key = (os.path.abspath(target), anchors)
+    with _TRUST_CACHE_LOCK:
+        cached = _TRUST_CACHE.get(key)
+    if cached is not None:
+        paths, seen, trust = cached
+        if _signature(paths) == seen:
+            with _TRUST_CACHE_LOCK:
+                if key in _TRUST_CACHE:
+                    _TRUST_CACHE.move_to_end(key)
+            return trust
+    manifest_path = target / MANIFEST_NAME
+    before = _signature([manifest_path])
+    store: TrustStore = load(target)
+    watched = (
+        manifest_path,
+        *(stored.path for stored in store.lists),
+        *(Path(a) for a in anchors),
+    )
+    # Stat before reading: a change made while reading shows up as a mismatch next time.
+    seen = before + _signature(watched[1:])
+    trust = _load_trust(store, trust_anchors)
+    if _signature([manifest_path]) == before:
+        with _TRUST_CACHE_LOCK:
+            _TRUST_CACHE[key] = (watched, seen, trust)
+            _TRUST_CACHE.move_to_end(key)
+            while len(_TRUST_CACHE) > _TRUST_CACHE_SIZE:
+                _TRUST_CACHE.popitem(last=False)
+    return trust
+
+
+def _load_trust(store: TrustStore, trust_anchors: Sequence[str | os.PathLike[str]]) -> _Trust:
     parts: list[str] = []
     sources: list[TrustSource] = []
     if not store.empty:

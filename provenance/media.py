@@ -12,6 +12,8 @@ import os
 import re
 import stat
 import warnings
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -220,8 +222,121 @@ def _sha256(data: bytes) -> str:
     return h.hexdigest()
 
 
+def _jpeg_complete(data: bytes) -> str | None:
+    """Why a JPEG is structurally incomplete, or None when it is complete.
+
+    Walks the marker segments from SOI to the first SOS, then looks for the EOI marker
+    after it. Inside entropy-coded data ``FF`` is always followed by ``00`` or a restart
+    marker, so ``FF D9`` there can only be EOI: a file cut anywhere in its scans (or in
+    its header segments) has none.
+    """
+    pos = 2
+    n = len(data)
+    while True:
+        while pos < n and data[pos] == 0xFF and pos + 1 < n and data[pos + 1] == 0xFF:
+            pos += 1  # fill bytes
+        if pos + 2 > n:
+            return "it ends inside its header segments"
+        if data[pos] != 0xFF:
+            return f"a marker is missing at byte {pos}"
+        marker = data[pos + 1]
+        if marker == 0xD9:
+            return "it ends before any image data"
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:
+            pos += 2
+            continue
+        if pos + 4 > n:
+            return "it ends inside its header segments"
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if length < 2 or pos + 2 + length > n:
+            return "it ends inside its header segments"
+        pos += 2 + length
+        if marker == 0xDA:  # SOS: entropy-coded data follows
+            break
+    if data.find(b"\xff\xd9", pos) < 0:
+        return "the image data ends before its end marker (EOI)"
+    return None
+
+
+def _png_complete(data: bytes) -> str | None:
+    """Why a PNG is structurally incomplete or damaged (chunk bounds, CRCs, IEND)."""
+    pos = 8
+    n = len(data)
+    while pos + 12 <= n:
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        end = pos + 12 + length
+        if length > 0x7FFFFFFF or end > n:
+            return f"chunk {kind!r} runs past the end of the file"
+        crc = int.from_bytes(data[end - 4 : end], "big")
+        if zlib.crc32(memoryview(data)[pos + 4 : end - 4]) != crc:
+            return f"chunk {kind.decode('latin-1')!r} is damaged (CRC mismatch)"
+        if kind == b"IEND":
+            return None
+        pos = end
+    return "it ends before its end chunk (IEND)"
+
+
+def _webp_complete(data: bytes) -> str | None:
+    """Why a WebP is structurally incomplete (RIFF size and chunk bounds)."""
+    n = len(data)
+    declared = int.from_bytes(data[4:8], "little") + 8
+    if declared > n:
+        return f"it declares {declared} bytes but has {n}"
+    pos = 12
+    while pos + 8 <= declared:
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        pos += 8 + size + (size & 1)
+    if pos > declared + 1:  # +1: some writers drop the last chunk's padding byte
+        return "a chunk runs past the end of the file"
+    return None
+
+
+def _gif_complete(data: bytes) -> str | None:
+    """Why a GIF is structurally incomplete (block walk up to the trailer)."""
+    n = len(data)
+    if n < 13:
+        return "it ends inside its header"
+    pos = 13
+    if data[10] & 0x80:
+        pos += 3 << ((data[10] & 0x07) + 1)
+    while pos < n:
+        introducer = data[pos]
+        if introducer == 0x3B:
+            return None
+        if introducer == 0x21:  # extension: label, then sub-blocks
+            pos += 2
+        elif introducer == 0x2C:  # image descriptor, local color table, LZW code size
+            if pos + 10 > n:
+                break
+            flags = data[pos + 9]
+            pos += 10
+            if flags & 0x80:
+                pos += 3 << ((flags & 0x07) + 1)
+            pos += 1
+        else:
+            return f"unexpected block 0x{introducer:02x} at byte {pos}"
+        while pos < n and data[pos] != 0:
+            pos += data[pos] + 1
+        pos += 1
+    return "it ends before its trailer"
+
+
+_STRUCTURE_CHECKS: Final = {
+    "JPEG": _jpeg_complete,
+    "PNG": _png_complete,
+    "WEBP": _webp_complete,
+    "GIF": _gif_complete,
+}
+"""Formats whose completeness is checked from their structure, without decoding pixels."""
+
+
 def _picture_size(data: bytes, media_type: str) -> tuple[int | None, int | None]:
-    """Width and height of a picture; decodes it (cheaply) to detect truncation."""
+    """Width and height of a picture, read from its header; refuses damaged files.
+
+    JPEG, PNG, WebP and GIF are checked structurally (cheap; catches truncation, and PNG
+    CRCs catch damaged chunks); other formats are decoded when small enough.
+    """
     from PIL import Image, ImageFile, UnidentifiedImageError
 
     with warnings.catch_warnings():
@@ -258,13 +373,18 @@ def _picture_size(data: bytes, media_type: str) -> tuple[int | None, int | None]
                     "refused as a possible decompression bomb",
                     code="too_large",
                 )
-            if im.format != "JPEG" and width * height > _FULL_DECODE_PIXELS:
+            structure = _STRUCTURE_CHECKS.get(im.format or "")
+            if structure is not None:
+                problem = structure(data)
+                if problem is not None:
+                    raise InputFileError(
+                        f"The {media_type} file is truncated or damaged: {problem}",
+                        code="corrupt",
+                    )
+                return width, height
+            if width * height > _FULL_DECODE_PIXELS:
                 # Too big to decode just to detect truncation; the header was readable.
                 return width, height
-            if im.format == "JPEG":
-                # Decode at 1/8 scale: reads the whole entropy stream (so truncation is
-                # caught) for a fraction of the cost of a full decode.
-                im.draft("RGB", (max(1, width // 8), max(1, height // 8)))
             saved = ImageFile.LOAD_TRUNCATED_IMAGES
             try:
                 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -278,8 +398,69 @@ def _picture_size(data: bytes, media_type: str) -> tuple[int | None, int | None]
     return width, height
 
 
+_BMFF_CONTAINERS: Final = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl"})
+
+
+def _bmff_video_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height of the first video track, from its sample description (``stsd``).
+
+    Reads ``moov/trak/mdia/hdlr`` (handler ``vide``) and the first visual sample entry of
+    ``moov/trak/mdia/minf/stbl/stsd``; None when the structure is not as expected.
+    """
+
+    def boxes(start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+        pos = start
+        while pos + 8 <= end:
+            size = int.from_bytes(data[pos : pos + 4], "big")
+            kind = data[pos + 4 : pos + 8]
+            header = 8
+            if size == 1 and pos + 16 <= end:
+                size = int.from_bytes(data[pos + 8 : pos + 16], "big")
+                header = 16
+            elif size == 0:
+                size = end - pos
+            if size < header or pos + size > end:
+                return
+            yield kind, pos + header, pos + size
+            pos += size
+
+    def find(start: int, end: int, path: tuple[bytes, ...]) -> Iterator[tuple[int, int]]:
+        for kind, b_start, b_end in boxes(start, end):
+            if kind == path[0]:
+                if len(path) == 1:
+                    yield b_start, b_end
+                elif kind in _BMFF_CONTAINERS:
+                    yield from find(b_start, b_end, path[1:])
+
+    for moov_start, moov_end in find(0, len(data), (b"moov",)):
+        for trak_start, trak_end in find(moov_start, moov_end, (b"trak",)):
+            handler = next(find(trak_start, trak_end, (b"mdia", b"hdlr")), None)
+            if handler is None or data[handler[0] + 8 : handler[0] + 12] != b"vide":
+                continue
+            stsd = next(find(trak_start, trak_end, (b"mdia", b"minf", b"stbl", b"stsd")), None)
+            if stsd is None:
+                return None
+            # FullBox header (4) + entry count (4), then the first sample entry box:
+            # size/type (8), reserved (6), data reference index (2), pre-defined and
+            # reserved (16), width (2), height (2).
+            entry = stsd[0] + 8
+            if entry + 36 > stsd[1]:
+                return None
+            width = int.from_bytes(data[entry + 32 : entry + 34], "big")
+            height = int.from_bytes(data[entry + 34 : entry + 36], "big")
+            return (width, height) if width and height else None
+    return None
+
+
 def _video_size(data: bytes) -> tuple[int | None, int | None]:
-    """Width and height of the first video stream, or (None, None) without PyAV."""
+    """Width and height of the first video stream: from the MP4/MOV structure, else PyAV.
+
+    (None, None) when neither works (PyAV is optional).
+    """
+    if data[4:8] == b"ftyp" or data[4:8] in (b"moov", b"mdat", b"wide", b"free"):
+        size = _bmff_video_size(data)
+        if size is not None:
+            return size
     try:
         import av
     except ImportError:
