@@ -1,0 +1,103 @@
+"""``verify serve``: the C2PA soft-binding resolution API over a manifest repository.
+
+Parse the options, build the app with :func:`provenance.server.create_app` and run it with
+uvicorn. Read-only unless started with ``--allow-writes --token T`` (the token can also come
+from the ``JINJJA_SERVER_TOKEN`` environment variable, which keeps it out of process
+listings). Exit codes: 0 stopped cleanly, 2 bad options or unusable repository, 3 the
+server extra is not installed, 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from provenance.errors import ProvenanceError
+from verify_cli.exit_codes import ExitCode
+
+__all__ = ["register"]
+
+
+def _fail(message: str, code: ExitCode) -> typer.Exit:
+    sys.stderr.write(f"verify serve: {message}\n")
+    return typer.Exit(code)
+
+
+def serve(
+    repo: Annotated[
+        Path,
+        typer.Option(
+            "--repo",
+            help="Manifest repository file (created only with --allow-writes).",
+            dir_okay=False,
+        ),
+    ],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8750,
+    allow_writes: Annotated[
+        bool, typer.Option("--allow-writes", help="Enable POST /manifests (needs --token).")
+    ] = False,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="Bearer token for POST /manifests (16+ characters).",
+            envvar="JINJJA_SERVER_TOKEN",
+            show_envvar=True,
+        ),
+    ] = None,
+    max_upload_mb: Annotated[
+        float, typer.Option("--max-upload-mb", help="Largest request body in MB.", min=0.01)
+    ] = 50.0,
+    wm_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--wm-key", help="Private watermark key tried by /matches/byContent (repeatable)."
+        ),
+    ] = None,
+) -> None:
+    """Serve the soft-binding resolution API (C2PA 2.2) for a manifest repository."""
+    try:
+        import uvicorn
+    except ImportError:
+        raise _fail(
+            "the server needs uvicorn and FastAPI: pip install 'jinjja[server]'",
+            ExitCode.INPUT_ERROR,
+        ) from None
+    if allow_writes and not token:
+        raise _fail("--allow-writes needs --token (or JINJJA_SERVER_TOKEN)", ExitCode.USAGE)
+    if token and not allow_writes:
+        sys.stderr.write("verify serve: --token has no effect without --allow-writes\n")
+    from provenance.server import create_app
+
+    try:
+        app = create_app(
+            repo,
+            allow_writes=allow_writes,
+            token=token if allow_writes else None,
+            max_upload=max(1024, int(max_upload_mb * 1024 * 1024)),
+            wm_keys=tuple(wm_key or ()),
+        )
+    except ProvenanceError as exc:
+        code = ExitCode.INPUT_ERROR if exc.code == "missing_dependency" else ExitCode.USAGE
+        raise _fail(exc.message, code) from None
+    mode = "read and write" if allow_writes else "read-only"
+    shown = f"[{host}]" if ":" in host else host
+    sys.stderr.write(
+        f"verify serve: repository {repo} ({mode}) at http://{shown}:{port} "
+        f"(API document: /openapi.json)\n"
+    )
+    sys.stderr.flush()
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    except KeyboardInterrupt:
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    except (OSError, SystemExit) as exc:
+        raise _fail(f"could not serve on {host}:{port}: {exc}", ExitCode.USAGE) from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``verify serve`` to the ``verify`` command."""
+    app.command("serve")(serve)
