@@ -78,9 +78,11 @@ __all__ = [
     "SignResult",
     "SignerSpec",
     "SigningError",
+    "action_label",
     "capture_manifest",
     "sign_bytes",
     "sign_file",
+    "source_type_uri",
 ]
 
 IPTC_SOURCE_TYPE: Final = "http://cv.iptc.org/newscodes/digitalsourcetype/"
@@ -568,6 +570,50 @@ def capture_manifest(
         "title": title,
         "assertions": [{"label": "c2pa.actions", "data": {"actions": [action]}}],
     }
+
+
+def source_type_uri(source_type: str) -> str:
+    """Return the URI of a digital source type given by name (or as a URI).
+
+    Parameters
+    ----------
+    source_type
+        An IPTC term such as ``digitalCapture`` (any case), ``empty`` or
+        ``trainedAlgorithmicData`` (C2PA terms), or a full URI.
+
+    Returns
+    -------
+    str
+        The URI recorded in the manifest.
+
+    Raises
+    ------
+    SigningError
+        ``bad_source_type`` for an unknown name.
+    """
+    return _source_uri(source_type)
+
+
+def action_label(action: str) -> str:
+    """Return the C2PA label of an action given by short name (``published``) or label.
+
+    Parameters
+    ----------
+    action
+        A name from :data:`ACTIONS` or a dotted label (``c2pa.cropped``,
+        ``com.example.reviewed``).
+
+    Returns
+    -------
+    str
+        The label recorded in the manifest.
+
+    Raises
+    ------
+    SigningError
+        ``bad_action`` for an unknown short name.
+    """
+    return _action_label(action)
 
 
 def _source_uri(source_type: str) -> str:

@@ -1,0 +1,469 @@
+"""``verify sign``: sign pictures and videos with Content Credentials (publisher flow).
+
+Parse the options, build the signer, check the certificate once (and stop with exit code
+2 naming every problem), then call :func:`provenance.sign.sign_file` for each input. A
+folder is signed file by file into the output folder, keeping its layout, with a progress
+bar on stderr; one failure does not stop the others, and a summary ends the run. Exit
+codes are in ``spec/exit-codes.md``.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import sys
+import traceback
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from provenance.errors import ProvenanceError
+from verify_cli.exit_codes import ExitCode
+from verify_cli.inputs import MEDIA_SUFFIXES
+
+__all__ = ["register"]
+
+
+class SignFormat(enum.StrEnum):
+    """Output formats of ``verify sign``."""
+
+    TEXT = "text"
+    JSONL = "jsonl"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and where its signed copy goes."""
+
+    src: Path
+    dst: Path | None
+    """None when the input cannot be signed at all (missing path)."""
+    problem: str | None = None
+    """Why it cannot be signed, decided before signing."""
+
+
+def _say(message: str) -> None:
+    typer.echo(f"verify: {message}", err=True)
+
+
+def _usage(message: str) -> typer.Exit:
+    _say(message)
+    return typer.Exit(ExitCode.USAGE)
+
+
+def _internal_error(exc: BaseException, *, verbose: bool) -> typer.Exit:
+    if verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    _say(
+        f"internal error: {type(exc).__name__}: {exc}"
+        + ("" if verbose else " (re-run with -v to see the traceback, and please report it)")
+    )
+    return typer.Exit(ExitCode.INTERNAL)
+
+
+def _load_manifest(value: str | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    text = value
+    origin = "--manifest"
+    if not value.lstrip().startswith("{"):
+        path = Path(value)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise _usage(
+                f"--manifest: {path} does not exist (give a JSON file or inline JSON)"
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _usage(f"--manifest: cannot read {path}: {exc}") from None
+        origin = f"--manifest {path}"
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise _usage(f"{origin} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise _usage(f"{origin} must be a JSON object (a manifest definition)")
+    return data
+
+
+def _signer(
+    cert: Path,
+    key: Path | None,
+    signer_cmd: str | None,
+    alg: str | None,
+    tsa: str | None,
+) -> Any:
+    from provenance.certcheck import alg_for_key, load_certificates
+    from provenance.sign import SignerSpec
+
+    if key is not None and signer_cmd is not None:
+        raise _usage("give --key or --signer-cmd, not both")
+    if key is None and signer_cmd is None:
+        raise _usage("give --key KEY.pem, or --signer-cmd CMD to sign with an external program")
+    try:
+        if key is not None:
+            return SignerSpec.from_files(cert, key, alg=alg, tsa_url=tsa)
+        assert signer_cmd is not None
+        chosen = alg
+        if chosen is None:
+            try:
+                chain = cert.read_bytes()
+            except OSError:
+                chain = b""
+            if chain:
+                chosen = alg_for_key(
+                    load_certificates(chain, origin=f"certificate chain {cert}")[0].public_key()
+                )
+        return SignerSpec.from_command(signer_cmd, cert, alg=chosen or "es256", tsa_url=tsa)
+    except ProvenanceError as exc:
+        raise _usage(exc.message) from None
+
+
+def _preflight(signer: Any, anchors_pem: bytes | None) -> set[str]:
+    """Check the certificate once; exit 2 naming every problem. Returns the warnings."""
+    from provenance.certcheck import CertificateError
+
+    try:
+        result = signer.preflight(trust_anchors_pem=anchors_pem)
+    except CertificateError as exc:
+        raise _usage(exc.message) from None
+    for finding in result.errors:
+        _say(f"certificate: {finding.message}")
+    if result.errors:
+        _say(
+            f"{signer.source}: cannot sign with this certificate ({len(result.errors)} problem(s))"
+        )
+        raise typer.Exit(ExitCode.USAGE)
+    for finding in result.warnings:
+        _say(f"warning: {finding.message}")
+    return {f.message for f in result.warnings}
+
+
+def _anchors(paths: Sequence[Path]) -> bytes | None:
+    from provenance.certcheck import load_certificates
+
+    parts = []
+    for path in paths:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise _usage(f"--trust-anchors {path}: {exc.strerror or exc}") from None
+        try:
+            load_certificates(raw, origin=f"--trust-anchors {path}")
+        except ProvenanceError as exc:
+            raise _usage(exc.message) from None
+        parts.append(raw)
+    return b"\n".join(parts) if parts else None
+
+
+def _walk(folder: Path, skip: Path | None) -> Iterator[Path]:
+    """Media files under ``folder`` (sorted, hidden entries skipped, ``skip`` excluded)."""
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        here = Path(root)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and (skip is None or (here / d).resolve() != skip)
+        )
+        for name in sorted(files, key=os.fsencode):
+            if not name.startswith(".") and Path(name).suffix.lower() in MEDIA_SUFFIXES:
+                yield here / name
+
+
+def _plan(inputs: Sequence[Path], output: Path, *, force: bool) -> list[Job]:
+    single = len(inputs) == 1 and not inputs[0].is_dir()
+    as_file = single and not output.is_dir() and not str(output).endswith(os.sep)
+    if as_file:
+        src = inputs[0]
+        if src.exists() and output.exists() and output.resolve() == src.resolve():
+            raise _usage(f"-o {output} is the input; signing always writes a new file")
+        if output.exists() and not force:
+            raise _usage(f"-o {output} exists; add --force to overwrite")
+        if not output.parent.is_dir():
+            raise _usage(f"-o {output}: folder {output.parent} does not exist")
+        return [Job(src, output)]
+    if output.exists() and not output.is_dir():
+        raise _usage(f"-o {output} is a file; give a folder when signing several files or a folder")
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _usage(f"-o {output}: cannot create the folder ({exc.strerror or exc})") from None
+    out_real = output.resolve()
+    jobs: list[Job] = []
+    taken: dict[Path, Path] = {}
+    for item in inputs:
+        if item.is_dir():
+            pairs: Iterable[tuple[Path, Path]] = (
+                (f, output / f.relative_to(item)) for f in _walk(item, out_real)
+            )
+        elif item.exists() or item.is_symlink():
+            pairs = [(item, output / item.name)]
+        else:
+            jobs.append(Job(item, None, "no such file or folder"))
+            continue
+        for src, dst in pairs:
+            key = dst.resolve()
+            if key in taken:
+                jobs.append(Job(src, None, f"same output name as {taken[key]} ({dst})"))
+                continue
+            taken[key] = src
+            jobs.append(Job(src, dst))
+    return jobs
+
+
+def _progress(jobs: Sequence[Job]) -> Iterable[Job]:
+    """Iterate with a Rich progress bar on stderr (terminals only, several files)."""
+    if len(jobs) < 2:
+        return jobs
+    from rich.console import Console
+    from rich.progress import track
+
+    console = Console(stderr=True)
+    return track(
+        jobs,
+        description="signing",
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+
+
+def _text_line(result: Any) -> str:
+    facts = [result.alg]
+    if result.timestamped:
+        facts.append(f"timestamp {result.timestamp}")
+    if result.history > 1:
+        facts.append(f"history of {result.history} manifests, parent {result.parent}")
+    return f"{result.path}: signed ({', '.join(facts)})"
+
+
+def _record(job: Job, result: Any = None, error: ProvenanceError | None = None) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "input": str(job.src),
+        "output": str(result.path if result is not None else job.dst) if job.dst else None,
+    }
+    if result is not None:
+        rec.update(
+            status="signed",
+            media_type=result.media_type,
+            manifest=result.manifest_label,
+            manifest_bytes=result.manifest_bytes,
+            alg=result.alg,
+            signer=result.signer,
+            timestamp=result.timestamp,
+            history=result.history,
+            parent=result.parent,
+            warnings=list(result.warnings),
+        )
+    else:
+        code = error.code if error is not None else "unreadable"
+        message = error.message if error is not None else job.problem
+        rec.update(status="error", error={"code": code, "message": message})
+    return rec
+
+
+def sign_command(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(help="Files or folders to sign.", metavar="IN", show_default=False),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Signed file (one input) or folder (several inputs, or a folder).",
+            metavar="OUT|OUTDIR",
+            show_default=False,
+        ),
+    ],
+    cert: Annotated[
+        Path,
+        typer.Option(
+            "--cert",
+            help="Certificate chain (PEM): signing certificate first, then intermediates.",
+            metavar="CHAIN.pem",
+            show_default=False,
+        ),
+    ],
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", help="Private key (PEM, unencrypted).", metavar="KEY.pem"),
+    ] = None,
+    signer_cmd: Annotated[
+        str | None,
+        typer.Option(
+            "--signer-cmd",
+            help="Sign with an external program instead of --key (KMS, HSM): it gets the "
+            "bytes to sign on stdin and prints the raw signature on stdout.",
+            metavar="CMD",
+        ),
+    ] = None,
+    alg: Annotated[
+        str | None,
+        typer.Option(
+            "--alg",
+            help="es256, es384, es512, ps256, ps384, ps512 or ed25519 (default: from the key).",
+        ),
+    ] = None,
+    tsa: Annotated[
+        str | None,
+        typer.Option(
+            "--tsa",
+            help="RFC 3161 time-stamping authority: keeps signatures valid after the "
+            "certificate expires.",
+            metavar="URL",
+        ),
+    ] = None,
+    title: Annotated[
+        str | None, typer.Option("--title", help="Title (default: file name).")
+    ] = None,
+    action: Annotated[
+        str | None,
+        typer.Option(
+            "--action",
+            help="What was done: created, edited, published, cropped, ... (default: created "
+            "for files without credentials, else only 'opened').",
+        ),
+    ] = None,
+    source_type: Annotated[
+        str | None,
+        typer.Option(
+            "--source-type",
+            help="Digital source type: digitalCapture, trainedAlgorithmicMedia, "
+            "compositeWithTrainedAlgorithmicMedia, ... (needed for files without credentials).",
+        ),
+    ] = None,
+    parent: Annotated[
+        Path | None,
+        typer.Option(
+            "--parent",
+            help="The file this one was made from (one input only). Default: the input "
+            "itself when it already has credentials.",
+            metavar="FILE",
+        ),
+    ] = None,
+    author: Annotated[
+        str | None, typer.Option("--author", help="Author name (schema.org CreativeWork).")
+    ] = None,
+    manifest: Annotated[
+        str | None,
+        typer.Option(
+            "--manifest",
+            help="Manifest definition to merge: a JSON file, or inline JSON.",
+            metavar="JSON",
+        ),
+    ] = None,
+    trust_anchors: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--trust-anchors",
+            help="PEM anchors readers will use: the chain must lead to one, and ingredients "
+            "are validated with them.",
+            metavar="PEM",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")] = False,
+    fmt: Annotated[
+        SignFormat, typer.Option("--format", help="One line per file: text or jsonl.")
+    ] = SignFormat.TEXT,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Error codes and details; tracebacks.")
+    ] = False,
+) -> None:
+    """Sign pictures and videos with Content Credentials (C2PA).
+
+    Writes new files, never in place; refuses to overwrite without --force. A file that
+    already has credentials keeps its history (it becomes the parent). The certificate is
+    checked first and every problem is named.
+
+    Exit codes: 0 all signed; 2 usage error or unusable certificate/key; 3 some inputs
+    failed (the others were signed); 4 internal error; 130 interrupted.
+    """
+    from provenance.sign import action_label, sign_file, source_type_uri
+
+    try:
+        if action is not None:
+            action_label(action)
+        if source_type is not None:
+            source_type_uri(source_type)
+    except ProvenanceError as exc:
+        raise _usage(exc.message) from None
+    if author is not None and not author.strip():
+        raise _usage("--author must not be empty")
+    if parent is not None and (len(inputs) != 1 or inputs[0].is_dir()):
+        raise _usage("--parent applies to exactly one input file")
+    if parent is not None and not parent.is_file():
+        raise _usage(f"--parent {parent} is not a file")
+    user_manifest = _load_manifest(manifest)
+    anchor_paths = tuple(trust_anchors or ())
+    anchors_pem = _anchors(anchor_paths)
+    signer = _signer(cert, key, signer_cmd, alg, tsa)
+    cert_warnings = _preflight(signer, anchors_pem)
+    jobs = _plan(inputs, output, force=force)
+    if not jobs:
+        _say("no media files found in the given folders")
+    signed = failed = 0
+    try:
+        for job in _progress(jobs):
+            if job.dst is None:
+                failed += 1
+                _say(f"{job.src}: {job.problem}")
+                if fmt is SignFormat.JSONL:
+                    typer.echo(json.dumps(_record(job)))
+                continue
+            job.dst.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                result = sign_file(
+                    job.src,
+                    job.dst,
+                    signer=signer,
+                    title=title,
+                    action=action,
+                    source_type=source_type,
+                    parent=parent,
+                    author=author,
+                    manifest=user_manifest,
+                    force=force,
+                    trust_anchors=anchor_paths,
+                )
+            except ProvenanceError as exc:
+                failed += 1
+                _say(f"{job.src}: {exc.diagnostics() if verbose else exc.message}")
+                if fmt is SignFormat.JSONL:
+                    typer.echo(json.dumps(_record(job, error=exc)))
+                continue
+            signed += 1
+            for warning in result.warnings:
+                if warning not in cert_warnings:
+                    _say(f"{job.src}: warning: {warning}")
+            if fmt is SignFormat.JSONL:
+                typer.echo(json.dumps(_record(job, result)))
+            else:
+                typer.echo(_text_line(result))
+    except KeyboardInterrupt:
+        _say(f"interrupted after signing {signed} file(s)")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:  # a bug: one line, not a traceback
+        raise _internal_error(exc, verbose=verbose) from None
+    if len(jobs) > 1:
+        total = signed + failed
+        _say(f"signed {signed} of {total} file(s)" + (f"; {failed} failed" if failed else ""))
+    raise typer.Exit(ExitCode.INPUT_ERROR if failed else ExitCode.OK)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``verify sign`` to the application.
+
+    Parameters
+    ----------
+    app
+        The ``verify`` Typer application.
+    """
+    app.command(name="sign", no_args_is_help=True)(sign_command)
