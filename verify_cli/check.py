@@ -1,8 +1,9 @@
 """``verify check``: read Content Credentials and report a verdict per file.
 
-Parse the options, expand the paths, call :func:`provenance.check` once per file,
-stream each report through the chosen renderer, and turn what happened into an exit
-code (``spec/exit-codes.md``).
+Parse the options, expand the paths (and ``--from-file`` lists), run
+:func:`provenance.batch.run_batch` (in-process, on local worker processes or on Dask),
+stream each record through the chosen renderer in input order, and turn what happened
+into an exit code (``spec/exit-codes.md``). Progress and the summary go to stderr.
 """
 
 from __future__ import annotations
@@ -13,19 +14,21 @@ import glob
 import io
 import os
 import sys
+import time
 import traceback
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 
-import provenance
+from provenance import batch
 from provenance.errors import ProvenanceError
 from provenance.report import AiLabel, Report, Verdict
 from verify_cli.exit_codes import ExitCode
-from verify_cli.inputs import Input, expand_inputs
+from verify_cli.inputs import Input, expand_inputs, read_path_list
 from verify_cli.render import OutputFormat, make_format
 
 __all__ = ["FailOn", "conditions_met", "decide_exit_code", "parse_fail_on", "register"]
@@ -174,12 +177,12 @@ def _default_format(output: Path | None, stdout: TextIO) -> OutputFormat:
 
 
 @contextmanager
-def _open_output(output: Path | None) -> Iterator[TextIO]:
+def _open_output(output: Path | None, *, append: bool = False) -> Iterator[TextIO]:
     if output is None:
         yield sys.stdout
         return
     try:
-        stream = open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        stream = open(output, "a" if append else "w", encoding="utf-8", newline="")  # noqa: SIM115
     except OSError as exc:
         _say(f"{output}: cannot write the output file: {exc.strerror or exc}")
         raise typer.Exit(ExitCode.USAGE) from None
@@ -210,14 +213,181 @@ def _internal_error(exc: BaseException, *, verbose: bool) -> typer.Exit:
     return typer.Exit(ExitCode.INTERNAL)
 
 
+AUTO_POOL_MIN = 16
+"""With ``--jobs`` not given, fewer inputs than this are checked in-process (starting
+worker processes costs about a second each)."""
+
+
+def _cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _read_from_file(source: str) -> list[Path]:
+    try:
+        if source == "-":
+            stream = getattr(sys.stdin, "buffer", None)
+            data = stream.read() if stream is not None else sys.stdin.read().encode()
+        else:
+            data = Path(source).read_bytes()
+    except OSError as exc:
+        _say(f"{source}: cannot read the list of files: {exc.strerror or exc}")
+        raise typer.Exit(ExitCode.USAGE) from None
+    return read_path_list(data)
+
+
+def _preflight_banks(banks: Sequence[Path], *, verbose: bool) -> None:
+    """Open every bank once before any output, so that a bad bank is a usage error."""
+    from provenance.bank import Bank
+
+    for path in banks:
+        try:
+            Bank.open(path).close()
+        except ProvenanceError as exc:
+            _say(f"{path}: {exc.diagnostics() if verbose else exc.message}")
+            raise typer.Exit(ExitCode.USAGE) from None
+
+
+def _resume_skip(resume: Path, inputs: list[Input]) -> tuple[list[Input], int]:
+    """Inputs not yet recorded in the resume file (path and SHA-256 both match)."""
+    try:
+        state = batch.load_resume(resume)
+    except ProvenanceError as exc:
+        _say(exc.message)
+        raise typer.Exit(ExitCode.USAGE) from None
+    if state.truncated:
+        _say(f"{resume}: cut off a torn last line ({state.truncated} bytes)")
+    paths = {path for path, _ in state.recorded}
+    todo: list[Input] = []
+    for item in inputs:
+        key = str(item.path)
+        if key in paths and (key, batch.file_sha256(item.path) or "") in state.recorded:
+            continue
+        todo.append(item)
+    return todo, len(inputs) - len(todo)
+
+
+class _Feedback:
+    """The progress bar and the end-of-run summary, both on stderr."""
+
+    def __init__(self, total: int, *, progress: bool, summary: bool, skipped: int) -> None:
+        self.total = total
+        self.skipped = skipped
+        self.show_summary = summary
+        self.done = 0
+        self.errors = 0
+        self.verdicts: Counter[str] = Counter()
+        self.ai: Counter[str] = Counter()
+        self.error_codes: Counter[str] = Counter()
+        self.bank_match = 0
+        self.bank_review = 0
+        self.started = time.monotonic()
+        self._progress: Any = None
+        self._task: Any = None
+        self._console: Any = None
+        if progress or summary:
+            from rich.console import Console
+
+            self._console = Console(stderr=True, highlight=False)
+        if progress:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("checking"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]} files/s"),
+                TextColumn("[red]{task.fields[errors]} errors"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=self._console,
+                redirect_stdout=False,
+                redirect_stderr=False,
+                transient=False,
+            )
+            self._task = self._progress.add_task("check", total=total, rate="0.0", errors=0)
+            self._progress.start()
+
+    def say(self, message: str) -> None:
+        """A diagnostic line that does not tear the progress bar."""
+        if self._progress is not None:
+            self._progress.console.print(f"verify: {message}", markup=False, highlight=False)
+        else:
+            _say(message)
+
+    def add(self, report: Report) -> None:
+        """Count one report."""
+        self.done += 1
+        self.verdicts[report.verdict.value] += 1
+        self.ai[report.ai.label.value] += 1
+        if report.verdict is Verdict.ERROR:
+            self.errors += 1
+            self.error_codes[report.error.code if report.error else "error"] += 1
+        bands = {m.band for m in report.matches}
+        if "MATCH" in bands:
+            self.bank_match += 1
+        elif bands:
+            self.bank_review += 1
+        if self._progress is not None:
+            self._progress.update(
+                self._task, advance=1, rate=f"{self.rate:.1f}", errors=self.errors
+            )
+
+    @property
+    def rate(self) -> float:
+        """Files per second so far."""
+        elapsed = time.monotonic() - self.started
+        return self.done / elapsed if elapsed > 0 else 0.0
+
+    def close(self) -> None:
+        """Stop the progress bar and print the summary table."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+        if not self.show_summary or self._console is None:
+            return
+        from rich.table import Table
+
+        table = Table(title="verify check: summary", show_header=True, header_style="bold")
+        table.add_column("", style="bold")
+        table.add_column("", justify="left")
+        table.add_column("files", justify="right")
+        elapsed = time.monotonic() - self.started
+        table.add_row("checked", "", str(self.done))
+        if self.skipped:
+            table.add_row("skipped", "already recorded (--resume)", str(self.skipped))
+        for verdict in Verdict:
+            if self.verdicts[verdict.value]:
+                table.add_row("verdict", verdict.value, str(self.verdicts[verdict.value]))
+        for label in AiLabel:
+            if self.ai[label.value]:
+                table.add_row("AI label", label.value, str(self.ai[label.value]))
+        if self.bank_match or self.bank_review:
+            table.add_row("bank", "MATCH", str(self.bank_match))
+            table.add_row("bank", "REVIEW only", str(self.bank_review))
+        for code, count in sorted(self.error_codes.items()):
+            table.add_row("error", code, str(count))
+        table.caption = f"{elapsed:.1f} s, {self.rate:.1f} files/s"
+        self._console.print(table)
+
+
 def check_command(
     paths: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(
             help="Files to check; directories too with -r.",
             show_default=False,
         ),
-    ],
+    ] = None,
     recursive: Annotated[
         bool,
         typer.Option(
@@ -227,6 +397,15 @@ def check_command(
             "symlinks followed, each directory once).",
         ),
     ] = False,
+    from_file: Annotated[
+        str | None,
+        typer.Option(
+            "--from-file",
+            help="Also check the paths listed in LIST, one per line or NUL-separated "
+            "('-': standard input).",
+            metavar="LIST",
+        ),
+    ] = None,
     fmt: Annotated[
         OutputFormat | None,
         typer.Option(
@@ -245,6 +424,56 @@ def check_command(
             help="Write the reports to FILE instead of stdout.",
             dir_okay=False,
             metavar="FILE",
+        ),
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume",
+            help="Append JSON Lines to FILE, skipping inputs already recorded there (same "
+            "path and SHA-256); a torn last line is cut off. Starts afresh if FILE is missing.",
+            dir_okay=False,
+            metavar="FILE",
+        ),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            help="Worker processes. Default: all cores for 16 inputs or more, else "
+            "in-process. 1: in-process (unless --timeout is given).",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            help="Per-file time limit in seconds with worker processes; a file over it gets "
+            f"an ERROR record and its worker is replaced. Default {batch.DEFAULT_TIMEOUT:g}.",
+            min=0.001,
+            show_default=False,
+            metavar="SECONDS",
+        ),
+    ] = None,
+    max_pixels: Annotated[
+        int,
+        typer.Option(
+            "--max-pixels",
+            help="Refuse pictures declaring more pixels than this, before decoding "
+            "(decompression-bomb guard).",
+            min=1,
+        ),
+    ] = batch.DEFAULT_MAX_PIXELS,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            help="Run on dask.distributed: a scheduler ADDRESS (tcp://host:8786), or "
+            "local:N for a LocalCluster of N worker processes.",
+            metavar="ADDRESS",
         ),
     ] = None,
     trust_anchors: Annotated[
@@ -277,6 +506,37 @@ def check_command(
             metavar="GLOB",
         ),
     ] = None,
+    banks: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--bank",
+            help="Match every file against this bank of known content (repeatable).",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            metavar="BANK.db",
+        ),
+    ] = None,
+    metadata: Annotated[
+        bool,
+        typer.Option(
+            "--metadata",
+            help="Add metadata and structure facts (software, dates, JPEG quality, "
+            "thumbnail, trailing data, GPS presence).",
+        ),
+    ] = False,
+    show_gps: Annotated[
+        bool,
+        typer.Option("--show-gps", help="Show GPS coordinates (implies --metadata)."),
+    ] = False,
+    generator_marks: Annotated[
+        bool,
+        typer.Option(
+            "--generator-marks",
+            help="Look for the default invisible watermarks of open image generators "
+            "(decodes the pixels).",
+        ),
+    ] = False,
     allow_network: Annotated[
         bool,
         typer.Option(
@@ -304,6 +564,22 @@ def check_command(
             metavar="RFC3339",
         ),
     ] = None,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Progress bar on stderr. Default: when stderr is a terminal.",
+            show_default=False,
+        ),
+    ] = None,
+    summary: Annotated[
+        bool | None,
+        typer.Option(
+            "--summary/--no-summary",
+            help="Summary table on stderr at the end. Default: when stderr is a terminal.",
+            show_default=False,
+        ),
+    ] = None,
     verbose: Annotated[
         bool,
         typer.Option("--verbose", "-v", help="Show raw codes and certificate details; tracebacks."),
@@ -311,8 +587,8 @@ def check_command(
 ) -> None:
     """Check the Content Credentials (C2PA) of pictures and videos.
 
-    One report per input goes to stdout (or --output); one line per input that could not
-    be checked goes to stderr.
+    One report per input goes to stdout (or --output), in input order whatever the number
+    of workers; one line per input that could not be checked goes to stderr.
 
     Exit codes: 0 done; 1 a --fail-on condition was met; 2 usage error; 3 some inputs
     could not be processed (takes precedence over 1); 4 internal error; 130 interrupted.
@@ -320,57 +596,151 @@ def check_command(
     conditions = parse_fail_on(fail_on or ())
     analyzed_at = _parse_time(fixed_time)
     fragment_files = _expand_fragments(fragments)
-    if (manifest is not None or fragment_files) and (recursive or len(paths) != 1):
+    paths = list(paths or ())
+    if not paths and from_file is None:
+        raise typer.BadParameter("give at least one PATH or --from-file", param_hint="'PATH...'")
+    if (manifest is not None or fragment_files) and (
+        recursive or len(paths) != 1 or from_file is not None
+    ):
         raise typer.BadParameter(
             "--manifest and --fragments apply to exactly one PATH (no -r)",
             param_hint="'PATH...'",
         )
+    if dask is not None and jobs is not None:
+        raise typer.BadParameter(
+            "--jobs applies to local worker processes; the Dask cluster decides with --dask",
+            param_hint="'--jobs'",
+        )
+    if dask is not None:
+        try:
+            batch.parse_executor(f"dask:{dask}")
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="'--dask'") from None
+    if resume is not None:
+        if output is not None and output.absolute() != resume.absolute():
+            raise typer.BadParameter(
+                "--resume writes to its own FILE; drop --output", param_hint="'--output'"
+            )
+        if fmt not in (None, OutputFormat.JSONL):
+            raise typer.BadParameter("--resume writes JSON Lines", param_hint="'--format'")
     _preflight_trust(tuple(trust_anchors or ()), verbose=verbose)
+    _preflight_banks(tuple(banks or ()), verbose=verbose)
+    if from_file is not None:
+        paths.extend(_read_from_file(from_file))
     try:
         inputs = list(expand_inputs(paths, recursive=recursive))
     except KeyboardInterrupt:  # while walking a large tree
         _say("interrupted")
         raise typer.Exit(ExitCode.INTERRUPTED) from None
-    chosen = fmt if fmt is not None else _default_format(output, sys.stdout)
-    if not inputs:
+    skipped = 0
+    if resume is not None:
+        inputs, skipped = _resume_skip(resume, inputs)
+        chosen = OutputFormat.JSONL
+    else:
+        chosen = fmt if fmt is not None else _default_format(output, sys.stdout)
+    if not inputs and not skipped:
         _say("no media files found in the given directories")
 
+    options = batch.BatchOptions(
+        trust_anchors=tuple(trust_anchors or ()),
+        manifest=manifest,
+        fragments=fragment_files,
+        allow_network=allow_network,
+        show_prompts=show_prompts,
+        analyzed_at=analyzed_at,
+        banks=tuple(str(b) for b in banks or ()),
+        metadata=metadata,
+        show_gps=show_gps,
+        generator_marks=generator_marks,
+        max_pixels=max_pixels,
+    )
+    executor = "local" if dask is None else f"dask:{dask}"
+    if dask is not None:
+        workers = 1
+        limit: float | None = timeout if timeout is not None else batch.DEFAULT_TIMEOUT
+    else:
+        wanted = jobs if jobs is not None else (_cpu_count() if len(inputs) >= AUTO_POOL_MIN else 1)
+        workers = max(1, min(wanted, len(inputs)))
+        if timeout is not None:
+            limit = timeout
+        else:
+            limit = batch.DEFAULT_TIMEOUT if workers > 1 else None
+    stderr_tty = _isatty(sys.stderr)
+    feedback = _Feedback(
+        len(inputs),
+        progress=stderr_tty if progress is None else progress,
+        summary=stderr_tty if summary is None else summary,
+        skipped=skipped,
+    )
     input_errors = 0
     met = 0
-    with _open_output(output) as stream:
-        formatter = make_format(chosen, stream, verbose=verbose)
-        formatter.start(len(inputs))
-        try:
-            for item in inputs:
-                report = _check_one(
-                    item,
-                    trust_anchors=tuple(trust_anchors or ()),
-                    manifest=manifest,
-                    allow_network=allow_network,
-                    fragments=fragment_files,
-                    show_prompts=show_prompts,
-                    analyzed_at=analyzed_at,
-                    verbose=verbose,
-                )
-                formatter.write(report)
-                if report.verdict is Verdict.ERROR:
-                    input_errors += 1
-                    _report_bad_input(item, report)
-                if conditions_met(report, conditions):
-                    met += 1
-        except KeyboardInterrupt:
+    try:
+        opened = _open_output(resume, append=True) if resume is not None else _open_output(output)
+        with opened as stream:
+            formatter = make_format(chosen, stream, verbose=verbose)
+            formatter.start(len(inputs))
+            records = batch.run_batch(
+                [item.path for item in inputs],
+                options,
+                jobs=workers,
+                timeout=limit,
+                executor=executor,
+            )
+            try:
+                for record in records:
+                    report = batch.report_from_dict(record.data)
+                    formatter.write(report)
+                    feedback.add(report)
+                    if report.verdict is Verdict.ERROR:
+                        input_errors += 1
+                        _report_bad_input(inputs[record.index], report, say=feedback.say)
+                    if conditions_met(report, conditions):
+                        met += 1
+            except KeyboardInterrupt:
+                formatter.finish()
+                feedback.close()
+                _say("interrupted")
+                raise typer.Exit(ExitCode.INTERRUPTED) from None
+            except BrokenPipeError:  # the reader went away (`verify check ... | head -1`)
+                _silence_stdout()
+                raise typer.Exit(
+                    decide_exit_code(input_errors=input_errors, conditions=met)
+                ) from None
+            except (typer.Exit, typer.Abort):
+                raise
+            except batch.BatchError as exc:
+                feedback.close()
+                if exc.code == "internal_error":
+                    _say(exc.message)
+                    if verbose and "traceback" in exc.detail:
+                        sys.stderr.write(str(exc.detail["traceback"]))
+                    raise typer.Exit(ExitCode.INTERNAL) from None
+                _say(exc.diagnostics() if verbose else exc.message)
+                code = ExitCode.INPUT_ERROR if exc.code == "missing_dependency" else ExitCode.USAGE
+                raise typer.Exit(code) from None
+            except ProvenanceError as exc:
+                # Configuration problems (an unusable --trust-anchors file, a broken trust
+                # store) concern every input: stop with a usage error.
+                feedback.close()
+                _say(exc.diagnostics() if verbose else exc.message)
+                raise typer.Exit(ExitCode.USAGE) from None
+            except Exception as exc:  # a bug: say so in one line, not a traceback
+                feedback.close()
+                raise _internal_error(exc, verbose=verbose) from None
+            finally:
+                records.close()
             formatter.finish()
-            _say("interrupted")
-            raise typer.Exit(ExitCode.INTERRUPTED) from None
-        except BrokenPipeError:  # the reader went away (`verify check ... | head -1`)
-            _silence_stdout()
-            raise typer.Exit(decide_exit_code(input_errors=input_errors, conditions=met)) from None
-        except (typer.Exit, typer.Abort, ProvenanceError):
-            raise
-        except Exception as exc:  # a bug: say so in one line, not a traceback
-            raise _internal_error(exc, verbose=verbose) from None
-        formatter.finish()
+    finally:
+        feedback.close()
     raise typer.Exit(decide_exit_code(input_errors=input_errors, conditions=met))
+
+
+def _isatty(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if isatty is not None else False
+    except (ValueError, OSError):
+        return False
 
 
 def _preflight_trust(trust_anchors: Sequence[Path], *, verbose: bool) -> None:
@@ -391,35 +761,7 @@ def _preflight_trust(trust_anchors: Sequence[Path], *, verbose: bool) -> None:
         raise typer.Exit(ExitCode.USAGE) from None
 
 
-def _check_one(
-    item: Input,
-    *,
-    trust_anchors: Sequence[Path],
-    manifest: Path | None,
-    allow_network: bool,
-    fragments: Sequence[Path],
-    show_prompts: bool,
-    analyzed_at: dt.datetime | None,
-    verbose: bool,
-) -> Report:
-    try:
-        return provenance.check(
-            item.path,
-            trust_anchors=tuple(trust_anchors),
-            manifest=manifest,
-            allow_network=allow_network,
-            fragments=tuple(fragments),
-            show_prompts=show_prompts,
-            analyzed_at=analyzed_at,
-        )
-    except ProvenanceError as exc:
-        # Configuration problems (an unusable --trust-anchors file, a broken trust store)
-        # concern every input: stop with a usage error.
-        _say(exc.diagnostics() if verbose else exc.message)
-        raise typer.Exit(ExitCode.USAGE) from None
-
-
-def _report_bad_input(item: Input, report: Report) -> None:
+def _report_bad_input(item: Input, report: Report, *, say: Callable[[str], None] = _say) -> None:
     message = report.error.message if report.error is not None else "could not be checked"
     # The line already starts with the path: do not repeat it inside the message.
     path = str(item.path)
@@ -431,7 +773,7 @@ def _report_bad_input(item: Input, report: Report) -> None:
         message = "is a directory (use -r/--recursive to check the files inside it)"
     elif item.hint:
         message = f"{message} ({item.hint})"
-    _say(f"{item.path}: {message}")
+    say(f"{item.path}: {message}")
 
 
 def register(app: typer.Typer) -> None:

@@ -13,6 +13,9 @@ Rules (documented in ``spec/exit-codes.md`` and ``verify check --help``):
   resolved path), so symlink loops end.
 * A path that does not exist, or a directory without ``-r``, is passed on so that it gets
   an error record like any other bad input.
+* ``--from-file LIST`` adds one path per line (``\n`` or ``\r\n``; blank lines
+  skipped), or NUL-separated paths when the list contains a NUL byte (``find -print0``).
+  They follow the command-line paths and obey the same rules.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["MEDIA_SUFFIXES", "Input", "expand_inputs"]
+__all__ = ["MEDIA_SUFFIXES", "Input", "expand_inputs", "read_path_list"]
 
 MEDIA_SUFFIXES: frozenset[str] = frozenset(
     {
@@ -132,3 +135,36 @@ def expand_inputs(paths: Sequence[Path], *, recursive: bool) -> Iterator[Input]:
             yield Input(path, "it is a broken symbolic link")
         else:
             yield Input(path)
+
+
+def read_path_list(data: bytes) -> list[Path]:
+    r"""Parse the content of a ``--from-file`` list.
+
+    Parameters
+    ----------
+    data
+        The list's bytes: one path per line, or NUL-separated when it contains a NUL
+        byte. Bytes are decoded as the file system does (``os.fsdecode``), so any path
+        can be listed.
+
+    Returns
+    -------
+    list of Path
+        The paths in list order; blank lines are skipped. A line's leading and
+        trailing spaces are kept (they can be part of a file name).
+
+    Examples
+    --------
+    >>> read_path_list(b"a.jpg\r\n\nb c.png\n")
+    [PosixPath('a.jpg'), PosixPath('b c.png')]
+    >>> read_path_list(b"x\ny.jpg\0z.jpg\0")
+    [PosixPath('x\ny.jpg'), PosixPath('z.jpg')]
+    """
+    nul = b"\0" in data
+    out: list[Path] = []
+    for raw in data.split(b"\0" if nul else b"\n"):
+        entry = raw if nul else raw.removesuffix(b"\r")
+        if not entry.strip():
+            continue
+        out.append(Path(os.fsdecode(entry)))
+    return out

@@ -1,0 +1,1080 @@
+"""Check many files: one JSON record per file, in input order, on local processes or Dask.
+
+The per-file function is :func:`check_one` (``path, options -> record``): it applies the
+decompression-bomb guard, calls :func:`provenance.check` and returns
+``Report.to_dict()``, a plain ``dict`` that crosses process boundaries cheaply.
+:func:`run_batch` runs it over an iterable of paths and yields :class:`Record` objects
+**in input order** (a reorder buffer), so the same inputs and options give the same
+records whatever the number of workers.
+
+Executors
+---------
+``executor="local"``
+    ``jobs == 1`` without a ``timeout`` runs in this process (no isolation). Otherwise
+    ``jobs`` worker processes (``spawn`` start method: the C2PA library and its threads
+    never see a ``fork``) each get one file at a time. A worker that exceeds
+    ``timeout`` seconds on a file is killed and replaced, and the file gets an ``ERROR``
+    record with code ``timeout``; a worker that dies (a crash in native code, the
+    out-of-memory killer) is replaced and the file it was checking gets ``ERROR``
+    ``worker_crashed``. Other files are not affected.
+``executor="dask:ADDRESS"``, ``"dask:local:N"`` (or ``"local:N"``)
+    The same function on ``dask.distributed`` workers: an existing scheduler, or a
+    ``LocalCluster`` of ``N`` single-threaded worker processes started for the run.
+    Files travel in small chunks to keep the scheduler's per-task cost low. The time
+    limit is enforced on the worker (the file gets ``ERROR`` ``timeout`` and the worker
+    is restarted, which stops the stuck thread); a file whose task keeps killing workers
+    gets ``ERROR`` ``worker_crashed`` once Dask gives up on it. Paths must be readable at
+    the same absolute path on every worker (a shared file system).
+
+A Python exception raised by the per-file function is not a property of the file
+(:func:`provenance.check` never raises for a bad file): it ends the run, re-raised in
+the caller as :class:`BatchError` (or as the original :class:`ProvenanceError` type for
+configuration problems when run in-process).
+
+Resuming
+--------
+:func:`load_resume` reads a JSON Lines file written earlier, cuts off a torn last line
+(a run killed mid-write) and returns the ``(path, sha256)`` pairs already recorded, so
+a caller can skip those inputs and append the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import signal
+import threading
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from provenance.errors import ProvenanceError
+from provenance.report import (
+    Action,
+    AiAssessment,
+    AiLabel,
+    AiSignal,
+    BankMatch,
+    ChainNode,
+    Failure,
+    Issuer,
+    MetadataFact,
+    Recovery,
+    Report,
+    ReportError,
+    Subject,
+    ToolInfo,
+    TrustSource,
+    Verdict,
+    WatermarkFinding,
+)
+
+if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+
+    from provenance.bank import Bank
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_TIMEOUT",
+    "BatchError",
+    "BatchOptions",
+    "CheckFunction",
+    "Record",
+    "ResumeState",
+    "check_one",
+    "file_sha256",
+    "load_resume",
+    "parse_executor",
+    "report_from_dict",
+    "run_batch",
+]
+
+DEFAULT_MAX_PIXELS: Final = 200_000_000
+"""Pictures declaring more pixels than this are refused before decoding (``too_large``)."""
+DEFAULT_TIMEOUT: Final = 600.0
+"""Default per-file time limit (seconds) when files are checked in worker processes."""
+
+_WINDOW_PER_WORKER: Final = 32
+_MIN_WINDOW: Final = 64
+_CHUNK_MAX: Final = 16
+
+
+class BatchError(ProvenanceError):
+    """The batch could not go on: an unexpected exception in the per-file function, or an
+    executor that cannot be started."""
+
+    default_code = "batch_error"
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """Options of :func:`check_one`, the same for every file (picklable)."""
+
+    trust_anchors: tuple[str | os.PathLike[str], ...] = ()
+    """PEM files of extra trust anchors (as for :func:`provenance.check`)."""
+    manifest: str | os.PathLike[str] | None = None
+    """A detached manifest store (only meaningful for a single input)."""
+    fragments: tuple[str | os.PathLike[str], ...] = ()
+    """fMP4 fragments validated with the (single) init segment."""
+    allow_network: bool = False
+    """Fetch remote manifests."""
+    show_prompts: bool = False
+    """Keep generator prompts instead of redacting them."""
+    analyzed_at: dt.datetime | None = None
+    """Pinned analysis time (reproducible records)."""
+    data_dir: str | None = None
+    """Where stored trust lists live (None: the default data directory)."""
+    banks: tuple[str, ...] = ()
+    """Bank files to match every file against (opened once per worker process)."""
+    metadata: bool = False
+    """Add metadata and structure facts."""
+    show_gps: bool = False
+    """Show GPS coordinates in the metadata facts (implies ``metadata``)."""
+    generator_marks: bool = False
+    """Look for generator watermarks in the pixels."""
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    """Decompression-bomb guard: pictures declaring more pixels get ``ERROR too_large``."""
+    extra: tuple[tuple[str, Any], ...] = ()
+    """Further keyword arguments for :func:`provenance.check` (picklable values)."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One file's result, as yielded by :func:`run_batch`."""
+
+    index: int
+    """Position of the input in the iterable given to :func:`run_batch`."""
+    path: str
+    """The input path as given."""
+    data: dict[str, Any]
+    """The JSON record (``Report.to_dict()``, schema ``jinjja.report/v1``)."""
+
+    @property
+    def verdict(self) -> str:
+        """The record's verdict (``TRUSTED`` ... ``ERROR``)."""
+        return str(self.data.get("verdict"))
+
+    @property
+    def error_code(self) -> str | None:
+        """``error.code`` when the file could not be checked, else None."""
+        error = self.data.get("error")
+        if self.data.get("verdict") != Verdict.ERROR.value or not isinstance(error, dict):
+            return None
+        code = error.get("code")
+        return code if isinstance(code, str) else None
+
+
+CheckFunction = Callable[[str, BatchOptions], dict[str, Any]]
+"""The per-file function type: a module-level function (picklable by reference)."""
+
+
+# ----------------------------------------------------------------------------- per file
+
+_BANKS: dict[str, Bank] = {}
+_BANKS_LOCK = threading.Lock()
+
+
+def _open_banks(paths: tuple[str, ...]) -> list[Bank]:
+    """Banks opened once per process and kept open (their index is loaded on first use)."""
+    from provenance.bank import Bank
+
+    out: list[Bank] = []
+    with _BANKS_LOCK:
+        for p in paths:
+            key = os.path.abspath(p)
+            bank = _BANKS.get(key)
+            if bank is None:
+                bank = Bank.open(key)
+                _BANKS[key] = bank
+            out.append(bank)
+    return out
+
+
+def _declared_pixels(path: str) -> tuple[int, int] | None:
+    """Width and height from the picture's header (nothing decoded); None if not a picture.
+
+    Raises
+    ------
+    OverflowError
+        When Pillow itself refuses the header as a decompression bomb.
+    """
+    from PIL import Image
+
+    if not os.path.isfile(path):  # never open a FIFO or a device here
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            with Image.open(path) as im:
+                return int(im.width), int(im.height)
+        except Image.DecompressionBombError as exc:
+            raise OverflowError(str(exc)) from None
+        except Exception:  # not a picture, unreadable, damaged: check() will say so
+            return None
+
+
+def _configure_process(max_pixels: int) -> None:
+    """Pillow's own bomb limit, above ours so that our guard speaks first."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = max(max_pixels, 1)
+
+
+def check_one(path: str, options: BatchOptions) -> dict[str, Any]:
+    """Check one file and return its JSON record.
+
+    The picture's header is read first: one declaring more than ``options.max_pixels``
+    pixels gets an ``ERROR`` record with code ``too_large`` without being decoded.
+
+    Parameters
+    ----------
+    path
+        The file to check.
+    options
+        The batch options.
+
+    Returns
+    -------
+    dict
+        ``Report.to_dict()`` of the file.
+
+    Raises
+    ------
+    ProvenanceError
+        Only for bad configuration (trust anchors, trust store, bank files), as
+        :func:`provenance.check`.
+    """
+    import provenance
+    from provenance.check import error_report
+
+    size: tuple[int, int] | None = None
+    too_large: str | None = None
+    try:
+        size = _declared_pixels(path)
+    except OverflowError as exc:
+        too_large = f"The picture's header was refused as a possible decompression bomb ({exc})."
+    else:
+        if size is not None and size[0] * size[1] > options.max_pixels:
+            too_large = (
+                f"The picture declares {size[0]}x{size[1]} pixels (over the limit of "
+                f"{options.max_pixels:,}); refused as a possible decompression bomb."
+            )
+    if too_large is not None:
+        report = error_report(
+            path,
+            "too_large",
+            too_large,
+            trust_anchors=options.trust_anchors,
+            analyzed_at=options.analyzed_at,
+            data_dir=Path(options.data_dir) if options.data_dir is not None else None,
+        )
+        if size is not None:
+            from dataclasses import replace
+
+            report = replace(report, subject=replace(report.subject, width=size[0], height=size[1]))
+        return report.to_dict()
+    kwargs: dict[str, Any] = {
+        "trust_anchors": options.trust_anchors,
+        "manifest": options.manifest,
+        "allow_network": options.allow_network,
+        "fragments": options.fragments,
+        "show_prompts": options.show_prompts,
+        "analyzed_at": options.analyzed_at,
+    }
+    # Only what differs from the defaults: a plain run calls check() exactly as before.
+    if options.data_dir is not None:
+        kwargs["data_dir"] = Path(options.data_dir)
+    if options.banks:
+        kwargs["banks"] = _open_banks(options.banks)
+    if options.metadata:
+        kwargs["metadata"] = True
+    if options.show_gps:
+        kwargs["show_gps"] = True
+    if options.generator_marks:
+        kwargs["generator_marks"] = True
+    kwargs.update(dict(options.extra))
+    report = provenance.check(path, **kwargs)
+    return report.to_dict()
+
+
+def _crash_record(path: str, code: str, message: str, options: BatchOptions) -> dict[str, Any]:
+    from provenance.check import error_report
+
+    return error_report(
+        path,
+        code,
+        message,
+        trust_anchors=options.trust_anchors,
+        analyzed_at=options.analyzed_at,
+        data_dir=Path(options.data_dir) if options.data_dir is not None else None,
+    ).to_dict()
+
+
+def _timeout_message(timeout: float) -> str:
+    return (
+        f"Checking the file took longer than {timeout:g} s; the worker was stopped "
+        "(raise --timeout for very large files)."
+    )
+
+
+# ------------------------------------------------------------------------ local workers
+
+
+def _worker_main(conn: Connection, function: CheckFunction, options: BatchOptions) -> None:
+    """Loop of a worker process: receive ``(index, path)``, send back the result."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
+    _configure_process(options.max_pixels)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):  # the parent went away
+            return
+        if message is None:
+            return
+        index, path = message
+        try:
+            reply: tuple[Any, ...] = ("ok", index, function(path, options))
+        except ProvenanceError as exc:
+            reply = ("config", index, type(exc).__name__, exc.message, exc.code)
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            reply = ("exception", index, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        try:
+            conn.send(reply)
+        except (OSError, ValueError):
+            return
+
+
+@dataclass
+class _Slot:
+    """One worker process and the file it is checking."""
+
+    process: BaseProcess
+    conn: Connection
+    task: tuple[int, str] | None = None
+    started: float = 0.0
+
+
+class _LocalPool:
+    """Worker processes, each checking one file at a time; hung or dead ones replaced."""
+
+    def __init__(self, jobs: int, options: BatchOptions, function: CheckFunction) -> None:
+        self._ctx = multiprocessing.get_context("spawn")
+        self._options = options
+        self._function = function
+        self.slots = [self._start() for _ in range(jobs)]
+
+    def _start(self) -> _Slot:
+        parent, child = self._ctx.Pipe(duplex=True)
+        process = self._ctx.Process(
+            target=_worker_main,
+            args=(child, self._function, self._options),
+            name="jinjja-check-worker",
+            daemon=True,
+        )
+        process.start()
+        child.close()
+        return _Slot(process=process, conn=parent)
+
+    def replace(self, slot: _Slot) -> _Slot:
+        """Kill a worker (if still alive) and start a new one in its place."""
+        self._kill(slot)
+        fresh = self._start()
+        self.slots[self.slots.index(slot)] = fresh
+        return fresh
+
+    @staticmethod
+    def _kill(slot: _Slot) -> None:
+        if slot.process.is_alive():
+            slot.process.kill()
+        slot.process.join(timeout=10)
+        slot.conn.close()
+
+    def close(self) -> None:
+        """Stop every worker: ask nicely, then kill the ones that do not exit."""
+        for slot in self.slots:
+            try:
+                if slot.task is None:
+                    slot.conn.send(None)
+            except (OSError, ValueError):
+                pass
+        deadline = time.monotonic() + 2.0
+        for slot in self.slots:
+            if slot.task is None:
+                slot.process.join(timeout=max(0.0, deadline - time.monotonic()))
+            self._kill(slot)
+
+
+def _raise_reply(reply: tuple[Any, ...], path: str) -> None:
+    kind = reply[0]
+    if kind == "config":
+        _, _, name, message, code = reply
+        raise BatchError(message, code=code, detail={"error_type": name, "path": path})
+    _, _, text, trace = reply
+    raise BatchError(
+        f"Unexpected error while checking {path}: {text}",
+        code="internal_error",
+        detail={"traceback": trace},
+    )
+
+
+def _run_local(
+    items: Iterator[tuple[int, str]],
+    options: BatchOptions,
+    *,
+    jobs: int,
+    timeout: float | None,
+    function: CheckFunction,
+) -> Iterator[Record]:
+    pool = _LocalPool(jobs, options, function)
+    window = max(_MIN_WINDOW, _WINDOW_PER_WORKER * jobs)
+    ready: dict[int, Record] = {}
+    next_out = 0
+    next_in = 0
+    exhausted = False
+    try:
+        while True:
+            for slot in pool.slots:
+                if slot.task is not None or exhausted or next_in - next_out >= window:
+                    continue
+                item = next(items, None)
+                if item is None:
+                    exhausted = True
+                    break
+                next_in = item[0] + 1
+                if not slot.process.is_alive():
+                    slot = pool.replace(slot)  # died while idle: a fresh one takes the file
+                slot.conn.send(item)
+                slot.task = item
+                slot.started = time.monotonic()
+            busy = [s for s in pool.slots if s.task is not None]
+            if not busy and exhausted:
+                break
+            wait_for: float | None = None
+            if timeout is not None and busy:
+                wait_for = max(0.0, min(s.started for s in busy) + timeout - time.monotonic())
+            handles: list[Any] = [s.conn for s in busy] + [s.process.sentinel for s in busy]
+            wait(handles, timeout=wait_for)
+            now = time.monotonic()
+            for slot in busy:
+                task = slot.task
+                assert task is not None
+                index, path = task
+                record: dict[str, Any] | None = None
+                try:
+                    has_reply = slot.conn.poll()
+                except (OSError, EOFError):
+                    has_reply = False
+                if has_reply:
+                    try:
+                        reply = slot.conn.recv()
+                    except (EOFError, OSError):
+                        reply = None
+                    if reply is not None:
+                        if reply[0] != "ok":
+                            _raise_reply(reply, path)
+                        record = reply[2]
+                        slot.task = None
+                if record is None and not slot.process.is_alive():
+                    code = slot.process.exitcode
+                    record = _crash_record(
+                        path,
+                        "worker_crashed",
+                        "The worker process checking this file died "
+                        f"(exit status {code}); the file may crash the decoder.",
+                        options,
+                    )
+                    slot.task = None
+                    pool.replace(slot)
+                elif record is None and timeout is not None and now - slot.started >= timeout:
+                    record = _crash_record(path, "timeout", _timeout_message(timeout), options)
+                    slot.task = None
+                    pool.replace(slot)
+                if record is not None:
+                    ready[index] = Record(index, path, record)
+            while next_out in ready:
+                yield ready.pop(next_out)
+                next_out += 1
+    finally:
+        pool.close()
+
+
+# ---------------------------------------------------------------------------------- Dask
+
+
+def _dask_chunk(
+    items: list[tuple[int, str]],
+    options: BatchOptions,
+    function: CheckFunction,
+    timeout: float | None,
+) -> tuple[list[tuple[int, dict[str, Any]]], str | None]:
+    """Run on a Dask worker: check a few files; say which worker to restart after a hang."""
+    _configure_process(options.max_pixels)
+    out: list[tuple[int, dict[str, Any]]] = []
+    hung = False
+    for index, path in items:
+        if timeout is None:
+            out.append((index, function(path, options)))
+            continue
+        box: dict[str, Any] = {}
+
+        def work(p: str = path, box: dict[str, Any] = box) -> None:
+            try:
+                box["record"] = function(p, options)
+            except BaseException as exc:  # noqa: BLE001 - re-raised below
+                box["error"] = exc
+
+        thread = threading.Thread(target=work, name="jinjja-check", daemon=True)
+        thread.start()
+        thread.join(timeout)
+        if thread.is_alive():
+            hung = True
+            out.append((index, _crash_record(path, "timeout", _timeout_message(timeout), options)))
+        elif "error" in box:
+            raise box["error"]
+        else:
+            out.append((index, box["record"]))
+    address = None
+    if hung:
+        from distributed import get_worker
+
+        address = get_worker().address
+    return out, address
+
+
+def _dask_client(spec: str) -> tuple[Any, Any]:
+    """A ``(client, cluster_or_None)`` pair for ``ADDRESS`` or ``local:N``."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise BatchError(
+            "Dask is not installed: install the 'scale' extra (pip install 'jinjja[scale]').",
+            code="missing_dependency",
+        ) from None
+    if spec.startswith("local:"):
+        n = int(spec.split(":", 1)[1])
+        cluster = LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        )
+        try:
+            return Client(cluster), cluster  # type: ignore[no-untyped-call]
+        except BaseException:
+            cluster.close()
+            raise
+    try:
+        return Client(spec, timeout="20s"), None  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as exc:
+        raise BatchError(
+            f"Cannot connect to the Dask scheduler at {spec}: {exc}", code="dask_unreachable"
+        ) from None
+
+
+def _run_dask(
+    items: Iterator[tuple[int, str]],
+    options: BatchOptions,
+    *,
+    spec: str,
+    timeout: float | None,
+    function: CheckFunction,
+    chunk: int | None,
+) -> Iterator[Record]:
+    from distributed import as_completed
+    from distributed.scheduler import KilledWorker
+
+    client, cluster = _dask_client(spec)
+    try:
+        threads = max(1, sum(client.nthreads().values()))
+        size = chunk if chunk is not None else _CHUNK_MAX
+        in_flight_chunks = 4 * threads
+        paths: dict[int, str] = {}
+        ready: dict[int, Record] = {}
+        next_out = 0
+        exhausted = False
+        futures = as_completed()  # type: ignore[no-untyped-call]
+        pending: dict[Any, list[tuple[int, str]]] = {}
+
+        def submit(batch: list[tuple[int, str]]) -> None:
+            future = client.submit(_dask_chunk, batch, options, function, timeout, pure=False)
+            pending[future] = batch
+            futures.add(future)  # type: ignore[no-untyped-call]
+
+        def fill() -> bool:
+            nonlocal exhausted
+            while not exhausted and len(pending) < in_flight_chunks:
+                batch: list[tuple[int, str]] = []
+                while len(batch) < size:
+                    item = next(items, None)
+                    if item is None:
+                        exhausted = True
+                        break
+                    paths[item[0]] = item[1]
+                    batch.append(item)
+                if batch:
+                    submit(batch)
+            return bool(pending)
+
+        fill()
+        while pending:
+            future = next(futures)
+            batch = pending.pop(future)
+            try:
+                results, restart = future.result()
+            except KilledWorker:
+                if len(batch) > 1:  # find the culprit: one task per file
+                    for item in batch:
+                        submit([item])
+                    continue
+                index, path = batch[0]
+                results = [
+                    (
+                        index,
+                        _crash_record(
+                            path,
+                            "worker_crashed",
+                            "Every Dask worker that checked this file died; the file may "
+                            "crash the decoder.",
+                            options,
+                        ),
+                    )
+                ]
+                restart = None
+            except ProvenanceError:
+                raise
+            except Exception as exc:
+                raise BatchError(
+                    f"Unexpected error on a Dask worker: {type(exc).__name__}: {exc}",
+                    code="internal_error",
+                ) from exc
+            if restart is not None:
+                try:
+                    client.restart_workers([restart], raise_for_error=False)
+                except Exception:  # best effort: the worker may already be gone
+                    pass
+            for index, data in results:
+                ready[index] = Record(index, paths.pop(index), data)
+            while next_out in ready:
+                yield ready.pop(next_out)
+                next_out += 1
+            fill()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# ------------------------------------------------------------------------------ driver
+
+
+def parse_executor(executor: str) -> tuple[str, str | None]:
+    """Split an executor name into ``("local", None)`` or ``("dask", ADDRESS | "local:N")``.
+
+    Parameters
+    ----------
+    executor
+        ``local``, ``dask:ADDRESS``, ``dask:local:N`` or ``local:N``.
+
+    Returns
+    -------
+    tuple
+        The kind and the Dask target.
+
+    Raises
+    ------
+    ValueError
+        For an unknown executor or a bad worker count.
+
+    Examples
+    --------
+    >>> parse_executor("local:2")
+    ('dask', 'local:2')
+    >>> parse_executor("dask:tcp://10.0.0.5:8786")
+    ('dask', 'tcp://10.0.0.5:8786')
+    """
+    if executor == "local":
+        return "local", None
+    target = executor[len("dask:") :] if executor.startswith("dask:") else executor
+    if target.startswith("local:"):
+        count = target.split(":", 1)[1]
+        if not count.isdigit() or int(count) < 1:
+            raise ValueError(f"{executor!r}: the LocalCluster needs a worker count >= 1")
+        return "dask", f"local:{int(count)}"
+    if executor.startswith("dask:") and target:
+        return "dask", target
+    raise ValueError(
+        f"unknown executor {executor!r} (use local, dask:ADDRESS, dask:local:N or local:N)"
+    )
+
+
+def run_batch(
+    paths: Iterable[str | os.PathLike[str]],
+    options: BatchOptions,
+    *,
+    jobs: int = 1,
+    timeout: float | None = None,
+    executor: str = "local",
+    function: CheckFunction = check_one,
+    chunk: int | None = None,
+) -> Iterator[Record]:
+    """Check files and yield one :class:`Record` per path, in input order.
+
+    Parameters
+    ----------
+    paths
+        The files (consumed lazily, as workers become free).
+    options
+        Options for every file.
+    jobs
+        Local worker processes (``executor="local"``). ``1`` without ``timeout`` runs in
+        this process, one file at a time.
+    timeout
+        Per-file limit in seconds (None: no limit). Enforced by killing the worker.
+    executor
+        ``local``, ``dask:ADDRESS``, ``dask:local:N`` or ``local:N`` (see the module
+        docstring).
+    function
+        The per-file function (module-level, so it can be pickled by reference).
+    chunk
+        Dask only: files per task (default 16).
+
+    Yields
+    ------
+    Record
+        In the order of ``paths``.
+
+    Raises
+    ------
+    BatchError
+        When the per-file function raised, or the executor cannot start.
+    ValueError
+        For a bad ``jobs``, ``timeout`` or ``executor``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "a.txt").write_text("hello")
+    >>> [r.verdict for r in run_batch([d / "a.txt", d / "missing.jpg"], BatchOptions())]
+    ['ERROR', 'ERROR']
+    """
+    kind, target = parse_executor(executor)
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, not {jobs}")
+    if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
+        raise ValueError(f"timeout must be a positive number of seconds, not {timeout}")
+    if chunk is not None and chunk < 1:
+        raise ValueError(f"chunk must be at least 1, not {chunk}")
+    items = ((i, os.fspath(p)) for i, p in enumerate(paths))
+    if kind == "dask":
+        assert target is not None
+        return _run_dask(
+            items, options, spec=target, timeout=timeout, function=function, chunk=chunk
+        )
+    if jobs == 1 and timeout is None:
+        return _run_inline(items, options, function)
+    return _run_local(items, options, jobs=jobs, timeout=timeout, function=function)
+
+
+def _run_inline(
+    items: Iterator[tuple[int, str]], options: BatchOptions, function: CheckFunction
+) -> Iterator[Record]:
+    from PIL import Image
+
+    saved = Image.MAX_IMAGE_PIXELS
+    try:
+        for index, path in items:
+            _configure_process(options.max_pixels)
+            record = function(path, options)
+            Image.MAX_IMAGE_PIXELS = saved
+            yield Record(index, path, record)
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+# ----------------------------------------------------------------------------- resuming
+
+
+@dataclass(frozen=True)
+class ResumeState:
+    """What an earlier run already wrote to a JSON Lines file."""
+
+    recorded: frozenset[tuple[str, str]]
+    """``(subject.path, subject.sha256)`` of every complete record with a SHA-256."""
+    records: int
+    """Number of complete records."""
+    truncated: int
+    """Bytes of a torn last line that were cut off (0 when the file ended cleanly)."""
+
+
+def load_resume(path: str | os.PathLike[str]) -> ResumeState:
+    """Read a JSON Lines output file for ``--resume``, cutting off a torn last line.
+
+    A missing file is an empty state (the run starts from scratch). The last line is
+    torn when it does not end with a newline or is not a JSON object; it is removed from
+    the file so that appending continues on a clean line boundary.
+
+    Parameters
+    ----------
+    path
+        The JSON Lines file.
+
+    Returns
+    -------
+    ResumeState
+        The recorded inputs.
+
+    Raises
+    ------
+    BatchError
+        When the file cannot be read or written, or a line other than the last is not
+        a JSON record (not an output of this command).
+    """
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        return ResumeState(frozenset(), 0, 0)
+    except OSError as exc:
+        raise BatchError(
+            f"{p}: cannot read the file to resume: {exc.strerror or exc}", code="unreadable"
+        ) from None
+    lines = raw.split(b"\n")
+    tail = lines.pop()  # bytes after the last newline: empty when the file ended cleanly
+    keep = len(raw) - len(tail)
+    recorded: set[tuple[str, str]] = set()
+    count = 0
+    for number, line in enumerate(lines, 1):
+        record = _parse_line(line)
+        if record is None:
+            if number == len(lines) and not tail:
+                keep -= len(line) + 1  # a damaged last line: re-do that input
+                break
+            raise BatchError(
+                f"{p}: line {number} is not a JSON record; cannot resume from this file",
+                code="resume_file_invalid",
+            )
+        count += 1
+        subject = record.get("subject")
+        if isinstance(subject, dict):
+            sp, sha = subject.get("path"), subject.get("sha256")
+            if isinstance(sp, str) and isinstance(sha, str):
+                recorded.add((sp, sha))
+    truncated = len(raw) - keep
+    if truncated:
+        try:
+            with open(p, "r+b") as f:
+                f.truncate(keep)
+        except OSError as exc:
+            raise BatchError(
+                f"{p}: cannot cut off the torn last line: {exc.strerror or exc}",
+                code="unwritable",
+            ) from None
+    return ResumeState(frozenset(recorded), count, truncated)
+
+
+def _parse_line(line: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str | None:
+    """SHA-256 of a regular file's bytes (read in chunks), or None when it cannot be read.
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    str or None
+        Lowercase hex digest.
+    """
+    try:
+        with open(path, "rb") as f:
+            if not os.path.isfile(path):
+                return None
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+# ------------------------------------------------------------------- records -> reports
+
+
+def _s(d: dict[str, Any], key: str) -> str | None:
+    value = d.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _failure(d: dict[str, Any]) -> Failure:
+    return Failure(
+        code=d["code"],
+        message=d["message"],
+        explanation=_s(d, "explanation"),
+        url=_s(d, "url"),
+        manifest=_s(d, "manifest"),
+        origin=_s(d, "origin"),
+    )
+
+
+def _issuer(d: dict[str, Any] | None) -> Issuer | None:
+    if d is None:
+        return None
+    return Issuer(
+        organization=_s(d, "organization"),
+        common_name=_s(d, "common_name"),
+        issuing_ca=_s(d, "issuing_ca"),
+        serial_number=_s(d, "serial_number"),
+    )
+
+
+def _node(d: dict[str, Any]) -> ChainNode:
+    return ChainNode(
+        label=_s(d, "label"),
+        title=_s(d, "title"),
+        format=_s(d, "format"),
+        issuer=_issuer(d.get("issuer")),
+        signing_time=_s(d, "signing_time"),
+        signing_time_source=_s(d, "signing_time_source"),
+        claim_generator=_s(d, "claim_generator"),
+        claim_generator_version=_s(d, "claim_generator_version"),
+        actions=tuple(
+            Action(
+                action=a["action"],
+                label=a["label"],
+                software_agent=_s(a, "software_agent"),
+                digital_source_type=_s(a, "digital_source_type"),
+                description=_s(a, "description"),
+                when=_s(a, "when"),
+            )
+            for a in d.get("actions", ())
+        ),
+        relationship=_s(d, "relationship"),
+        failures=tuple(_failure(f) for f in d.get("failures", ())),
+        ingredients=tuple(_node(i) for i in d.get("ingredients", ())),
+    )
+
+
+def report_from_dict(d: dict[str, Any]) -> Report:
+    """Rebuild a :class:`Report` from its JSON record (the inverse of ``to_dict()``).
+
+    ``report_from_dict(r.to_dict()).to_dict() == r.to_dict()`` for every report.
+
+    Parameters
+    ----------
+    d
+        A ``jinjja.report/v1`` record.
+
+    Returns
+    -------
+    Report
+        The report.
+
+    Raises
+    ------
+    KeyError, TypeError, ValueError
+        When the record is not a well-formed v1 record.
+    """
+    subject = d["subject"]
+    tool = d["tool"]
+    ai = d["ai"]
+    error = d.get("error")
+    recovery = d.get("recovery")
+    return Report(
+        subject=Subject(
+            path=subject["path"],
+            size=subject.get("size"),
+            sha256=subject.get("sha256"),
+            media_type=subject.get("media_type"),
+            width=subject.get("width"),
+            height=subject.get("height"),
+        ),
+        verdict=Verdict(d["verdict"]),
+        summary=tuple(d["summary"]),
+        chain=_node(d["chain"]) if d.get("chain") is not None else None,
+        failures=tuple(_failure(f) for f in d.get("failures", ())),
+        ai=AiAssessment(
+            label=AiLabel(ai["label"]),
+            signals=tuple(
+                AiSignal(
+                    kind=s["kind"],
+                    value=s["value"],
+                    source=s["source"],
+                    signed=s["signed"],
+                    strength=s["strength"],
+                    implies=AiLabel(s["implies"]),
+                    detail=s.get("detail"),
+                )
+                for s in ai.get("signals", ())
+            ),
+        ),
+        tool=ToolInfo(
+            version=tool["version"],
+            c2pa_sdk=tool.get("c2pa_sdk"),
+            trust_sources=tuple(
+                TrustSource(
+                    name=t["name"],
+                    location=t["location"],
+                    sha256=t["sha256"],
+                    certificates=t["certificates"],
+                    issued=t.get("issued"),
+                )
+                for t in tool.get("trust_sources", ())
+            ),
+            analyzed_at=tool["analyzed_at"],
+        ),
+        error=ReportError(error["code"], error["message"]) if error is not None else None,
+        remote_manifest_url=d.get("remote_manifest_url"),
+        watermarks=tuple(
+            WatermarkFinding(
+                algorithm=w["algorithm"],
+                found=w["found"],
+                payload_hex=w.get("payload_hex"),
+                score=w["score"],
+                p_value=w["p_value"],
+                key_name=w.get("key_name"),
+                detail=w.get("detail"),
+            )
+            for w in d.get("watermarks", ())
+        ),
+        matches=tuple(
+            BankMatch(
+                bank=m["bank"],
+                entry_id=m["entry_id"],
+                distance=m["distance"],
+                band=m["band"],
+                variant=m["variant"],
+                label=m.get("label"),
+                case=m.get("case"),
+                detail=m.get("detail"),
+            )
+            for m in d.get("matches", ())
+        ),
+        metadata=tuple(
+            MetadataFact(kind=f["kind"], message=f["message"], value=f.get("value"))
+            for f in d.get("metadata", ())
+        ),
+        recovery=Recovery(
+            method=recovery["method"],
+            manifest_id=recovery["manifest_id"],
+            source=recovery["source"],
+            detail=recovery.get("detail", {}),
+        )
+        if recovery is not None
+        else None,
+    )
