@@ -586,14 +586,15 @@ class Repository:
         q = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, 32)
         # Equivalent to: d[i] = min_j popcount(codes[i] ^ q[j])
         dist = np.min(np.stack([_popcount_rows(np.bitwise_xor(codes, row)) for row in q]), axis=0)
-        best: dict[str, int] = {}
+        best: dict[str, tuple[int, int]] = {}
         for i in np.flatnonzero(dist <= max_distance):
             mid, d = ids[int(i)], int(dist[int(i)])
-            if mid not in best or d < best[mid]:
-                best[mid] = d
-        ranked = sorted(best.items(), key=lambda kv: (kv[1], ids.index(kv[0])))[:max_results]
+            if mid not in best or d < best[mid][0]:
+                best[mid] = (d, best[mid][1] if mid in best else int(i))
+        ranked = sorted(best.items(), key=lambda kv: kv[1])[:max_results]
         return [
-            Match(mid, FINGERPRINT_ALG, round(100 * (1 - d / 256)), distance=d) for mid, d in ranked
+            Match(mid, FINGERPRINT_ALG, round(100 * (1 - d / 256)), distance=d)
+            for mid, (d, _) in ranked
         ]
 
 

@@ -45,7 +45,7 @@ from provenance.errors import InputFileError, ProvenanceError
 
 if TYPE_CHECKING:
     from provenance.repository import Repository
-    from provenance.sign import SignerSpec
+    from provenance.sign import SignerSpec, SignResult
 
 __all__ = [
     "FINGERPRINT_ALG",
@@ -126,12 +126,8 @@ class Published:
     """Measured PSNR of the watermarked picture against the input (dB); None for video."""
     repository: str
     """Where the manifest store was stored (path or URL)."""
-    history: int
-    """Manifests in the store (more than 1 when the input's history was kept)."""
-    signer: str
-    """Subject of the signing certificate."""
-    warnings: tuple[str, ...] = ()
-    """Non-fatal notes from signing."""
+    signed: SignResult
+    """The signing result (algorithm, signer, timestamp, history, parent)."""
 
 
 def new_manifest_id(taken: Callable[[str], bool] | None = None) -> bytes:
@@ -726,7 +722,10 @@ def publish(
         where = repo_url
     _write_atomic(out, signed, force=force)
     from provenance.certcheck import load_certificates
+    from provenance.sign import SignResult
 
+    active = manifests.get(label, {}) if isinstance(manifests, Mapping) and label else {}
+    sig = active.get("signature_info", {}) if isinstance(active, Mapping) else {}
     return Published(
         path=out,
         manifest_id=mid,
@@ -735,6 +734,15 @@ def publish(
         fingerprint=fingerprint.hex() if fingerprint is not None else None,
         psnr=measured,
         repository=where,
-        history=len(manifests) if isinstance(manifests, Mapping) else 1,
-        signer=load_certificates(signer.cert_chain_pem)[0].subject.rfc4514_string(),
+        signed=SignResult(
+            path=out,
+            manifest_bytes=len(store),
+            media_type=media_type,
+            manifest_label=facts["label"],
+            alg=signer.alg,
+            signer=load_certificates(signer.cert_chain_pem)[0].subject.rfc4514_string(),
+            timestamp=str(sig["time"]) if isinstance(sig, Mapping) and sig.get("time") else None,
+            history=len(manifests) if isinstance(manifests, Mapping) else 1,
+            parent=src_path.name if parent is not None else None,
+        ),
     )
