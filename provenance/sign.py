@@ -748,10 +748,10 @@ def _definition(
             ours.append({"action": "c2pa.created", "digitalSourceType": source_uri})
     if requested is not None and requested not in ("c2pa.created", "c2pa.opened"):
         ours.append({"action": requested})
-    if source_uri is not None and ours and "digitalSourceType" not in ours[-1]:
-        ours[-1]["digitalSourceType"] = source_uri
-    elif source_uri is not None and not ours:
-        target = firsts[0]
+    placed = any(a.get("digitalSourceType") == source_uri for a in ours)
+    if source_uri is not None and not placed:
+        # On the action that made the content what it is: ours if any, else the user's first.
+        target = ours[-1] if ours else firsts[0]
         target.setdefault("digitalSourceType", source_uri)
     actions = firsts[:1] + ours + firsts[1:] + later if firsts else ours + later
     others = user_others + param_others

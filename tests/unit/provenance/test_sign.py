@@ -278,6 +278,22 @@ def test_published_without_history_records_created_first(es256: SignerSpec, jpeg
     actions = _assertions(result.path)["c2pa.actions.v2"]["actions"]
     assert [a["action"] for a in actions] == ["c2pa.created", "c2pa.published"]
     assert actions[0]["digitalSourceType"].endswith("/trainedAlgorithmicMedia")
+    assert "digitalSourceType" not in actions[1]
+
+
+def test_source_type_on_an_edit(es256: SignerSpec, jpeg: Path) -> None:
+    first = sign_file(jpeg, jpeg.with_name("1.jpg"), signer=es256, source_type="digitalCapture")
+    second = sign_file(
+        first.path,
+        jpeg.with_name("2.jpg"),
+        signer=es256,
+        action="edited",
+        source_type="compositeWithTrainedAlgorithmicMedia",
+    )
+    actions = _assertions(second.path)["c2pa.actions.v2"]["actions"]
+    assert [a["action"] for a in actions] == ["c2pa.opened", "c2pa.edited"]
+    assert actions[1]["digitalSourceType"].endswith("/compositeWithTrainedAlgorithmicMedia")
+    assert check(second.path).ai.label.value == "AI_EDITED"
 
 
 # ------------------------------------------------------------------- manifest and assertions
@@ -541,3 +557,13 @@ def test_component_ingredients(es256: SignerSpec, jpeg: Path, tmp_path: Path) ->
     report = check(result.path)
     assert [i.title for i in report.chain.ingredients] == ["logo.png"]
     assert json.dumps(report.to_dict())  # serialisable
+
+
+def test_sdk_messages_are_scrubbed_of_key_material() -> None:
+    from provenance import _c2pa
+
+    pem = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49\n-----END PRIVATE KEY-----"
+    blob = "A" * 64
+    cleaned = _c2pa._scrub(f"invalid signing credentials ({pem}) near {blob}")
+    assert "MIGH" not in cleaned and blob not in cleaned
+    assert cleaned.startswith("invalid signing credentials")
