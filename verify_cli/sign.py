@@ -374,6 +374,43 @@ def sign_command(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Error codes and details; tracebacks.")
     ] = False,
+    watermark: Annotated[
+        bool,
+        typer.Option(
+            "--watermark",
+            help="Durable credentials: embed an invisible watermark carrying a new manifest "
+            "identifier, record it (and a PDQ fingerprint) as soft bindings, and store the "
+            "manifest in a repository (--repo or --repo-url).",
+        ),
+    ] = False,
+    wm_key: Annotated[
+        str | None,
+        typer.Option(
+            "--wm-key",
+            help="Private watermark key (default: the public key, readable by anyone).",
+            envvar="JINJJA_WM_KEY",
+        ),
+    ] = None,
+    repo: Annotated[
+        Path | None,
+        typer.Option(
+            "--repo", help="Manifest repository file (created when missing).", metavar="PATH"
+        ),
+    ] = None,
+    repo_url: Annotated[
+        str | None,
+        typer.Option(
+            "--repo-url",
+            help="Resolver server that accepts manifests (verify serve --allow-writes).",
+            metavar="URL",
+        ),
+    ] = None,
+    repo_token: Annotated[
+        str | None,
+        typer.Option(
+            "--repo-token", help="Bearer token for --repo-url.", envvar="JINJJA_SERVER_TOKEN"
+        ),
+    ] = None,
 ) -> None:
     """Sign pictures and videos with Content Credentials (C2PA).
 
@@ -404,6 +441,7 @@ def sign_command(
     anchors_pem = _anchors(anchor_paths)
     signer = _signer(cert, key, signer_cmd, alg, tsa)
     cert_warnings = _preflight(signer, anchors_pem)
+    publisher = _publisher(watermark, wm_key, repo, repo_url, repo_token, parent)
     jobs = _plan(inputs, output, force=force)
     if not jobs:
         _say("no media files found in the given folders")
@@ -418,7 +456,7 @@ def sign_command(
                 continue
             job.dst.parent.mkdir(parents=True, exist_ok=True)
             try:
-                result = sign_file(
+                result = (publisher or sign_file)(
                     job.src,
                     job.dst,
                     signer=signer,
@@ -442,9 +480,9 @@ def sign_command(
                 if warning not in cert_warnings:
                     _say(f"{job.src}: warning: {warning}")
             if fmt is SignFormat.JSONL:
-                typer.echo(json.dumps(_record(job, result)))
+                typer.echo(json.dumps({**_record(job, result), **_watermark_fields(result)}))
             else:
-                typer.echo(_text_line(result))
+                typer.echo(_text_line(result) + _watermark_text(result))
     except KeyboardInterrupt:
         _say(f"interrupted after signing {signed} file(s)")
         raise typer.Exit(ExitCode.INTERRUPTED) from None
@@ -456,6 +494,84 @@ def sign_command(
         total = signed + failed
         _say(f"signed {signed} of {total} file(s)" + (f"; {failed} failed" if failed else ""))
     raise typer.Exit(ExitCode.INPUT_ERROR if failed else ExitCode.OK)
+
+
+# ---------------------------------------------------------- --watermark (soft binding)
+
+_PUBLISHED: dict[Path, Any] = {}
+"""What ``--watermark`` did per output file (identifier, fingerprint, repository)."""
+
+
+def _publisher(
+    watermark: bool,
+    wm_key: str | None,
+    repo: Path | None,
+    repo_url: str | None,
+    repo_token: str | None,
+    parent: Path | None,
+) -> Any:
+    """With ``--watermark``: a ``sign_file``-like callable running the publish step."""
+    if not watermark:
+        for flag, value in (("--wm-key", wm_key), ("--repo", repo), ("--repo-url", repo_url)):
+            if value is not None:
+                raise _usage(f"{flag} needs --watermark")
+        return None
+    if (repo is None) == (repo_url is None):
+        raise _usage("--watermark needs a manifest repository: --repo PATH or --repo-url URL")
+    if parent is not None:
+        raise _usage("--parent cannot be combined with --watermark (the input is the parent)")
+    if wm_key is not None and not wm_key:
+        raise _usage("--wm-key must not be empty")
+    from provenance.repository import Repository
+    from provenance.resolver import ResolverClient
+    from provenance.softbinding import publish
+
+    repository = None
+    try:
+        if repo is not None:
+            repository = Repository.open(repo, create=True)
+        else:
+            assert repo_url is not None
+            ResolverClient(repo_url)
+    except ProvenanceError as exc:
+        raise _usage(exc.message) from None
+
+    def run(src: Path, dst: Path, **kw: Any) -> Any:
+        kw.pop("parent", None)
+        done = publish(
+            src,
+            dst,
+            repository=repository,
+            repo_url=repo_url,
+            token=repo_token,
+            wm_key=wm_key.encode() if wm_key is not None else None,
+            **kw,
+        )
+        _PUBLISHED[done.path] = done
+        return done.signed
+
+    return run
+
+
+def _watermark_fields(result: Any) -> dict[str, Any]:
+    done = _PUBLISHED.get(result.path)
+    if done is None:
+        return {}
+    return {
+        "watermark": {
+            "manifest_id": done.manifest_id,
+            "fingerprint": done.fingerprint,
+            "psnr": round(done.psnr, 2) if done.psnr is not None else None,
+            "repository": done.repository,
+        }
+    }
+
+
+def _watermark_text(result: Any) -> str:
+    done = _PUBLISHED.get(result.path)
+    if done is None:
+        return ""
+    return f"; watermark {done.manifest_id} stored in {done.repository}"
 
 
 def register(app: typer.Typer) -> None:
