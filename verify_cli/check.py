@@ -537,6 +537,34 @@ def check_command(
             "(decodes the pixels).",
         ),
     ] = False,
+    repo: Annotated[
+        Path | None,
+        typer.Option(
+            "--repo",
+            help="Manifest repository: recover stripped or broken credentials through the "
+            "watermark or fingerprint.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            metavar="PATH",
+        ),
+    ] = None,
+    resolver: Annotated[
+        str | None,
+        typer.Option(
+            "--resolver",
+            help="Soft-binding resolution API (verify serve) to recover credentials from.",
+            metavar="URL",
+        ),
+    ] = None,
+    wm_keys: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--wm-key",
+            help="Private watermark key tried during recovery (repeatable).",
+            metavar="K",
+        ),
+    ] = None,
     allow_network: Annotated[
         bool,
         typer.Option(
@@ -623,6 +651,10 @@ def check_command(
             )
         if fmt not in (None, OutputFormat.JSONL):
             raise typer.BadParameter("--resume writes JSON Lines", param_hint="'--format'")
+    if resolver is not None and not resolver.startswith(("http://", "https://")):
+        raise typer.BadParameter("give an http:// or https:// URL", param_hint="'--resolver'")
+    if wm_keys and repo is None and resolver is None:
+        raise typer.BadParameter("--wm-key needs --repo or --resolver", param_hint="'--wm-key'")
     _preflight_trust(tuple(trust_anchors or ()), verbose=verbose)
     _preflight_banks(tuple(banks or ()), verbose=verbose)
     if from_file is not None:
@@ -653,6 +685,7 @@ def check_command(
         show_gps=show_gps,
         generator_marks=generator_marks,
         max_pixels=max_pixels,
+        extra=_recovery_options(repo, resolver, wm_keys),
     )
     executor = "local" if dask is None else f"dask:{dask}"
     if dask is not None:
@@ -785,3 +818,17 @@ def register(app: typer.Typer) -> None:
         The ``verify`` Typer application.
     """
     app.command(name="check", no_args_is_help=True)(check_command)
+
+
+def _recovery_options(
+    repo: Path | None, resolver: str | None, wm_keys: list[str] | None
+) -> tuple[tuple[str, Any], ...]:
+    """``provenance.check`` keyword arguments for manifest recovery (--repo/--resolver)."""
+    out: list[tuple[str, Any]] = []
+    if repo is not None:
+        out.append(("repo", str(repo)))
+    if resolver is not None:
+        out.append(("resolver", resolver))
+    if wm_keys:
+        out.append(("wm_keys", tuple(wm_keys)))
+    return tuple(out)
