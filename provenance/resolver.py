@@ -326,9 +326,11 @@ def _camel(name: str) -> str:
 class LocalSource:
     """A local :class:`~provenance.repository.Repository` seen as a resolver."""
 
-    def __init__(self, repo: Repository) -> None:
+    def __init__(self, repo: Repository, *, owned: bool = False) -> None:
         self.repo = repo
         self.name = str(repo.path)
+        self.owned = owned
+        """Whether this source opened the repository (and closes it)."""
 
     def matches(self, alg: str, value: bytes, max_results: int) -> list[RemoteMatch]:
         return [
@@ -480,7 +482,10 @@ def _sources(repo: Repository | str | Path | None, resolver: str | None) -> list
     if repo is not None:
         from provenance.repository import Repository
 
-        out.append(LocalSource(repo if isinstance(repo, Repository) else Repository.open(repo)))
+        if isinstance(repo, Repository):
+            out.append(LocalSource(repo))
+        else:
+            out.append(LocalSource(Repository.open(repo), owned=True))
     if resolver is not None:
         out.append(ResolverClient(resolver))
     return out
@@ -583,16 +588,43 @@ def recover(
         otherwise ``base`` with the watermark findings and a sentence per lookup.
         Never raises for an unreachable resolver: that becomes a summary sentence.
     """
-    from provenance import _c2pa
-    from provenance.chain import build_chain
 
-    notes: list[str] = []
     try:
         sources = _sources(repo, resolver)
     except ProvenanceError as exc:
         return dataclasses.replace(
             base, summary=(*base.summary, f"Manifest recovery not attempted: {exc.message}")
         )
+    try:
+        return _recover(
+            base,
+            data,
+            media_type=media_type,
+            trust=trust,
+            sources=sources,
+            wm_keys=wm_keys,
+            show_prompts=show_prompts,
+        )
+    finally:
+        for source in sources:
+            if isinstance(source, LocalSource) and source.owned:
+                source.repo.close()
+
+
+def _recover(
+    base: Report,
+    data: bytes,
+    *,
+    media_type: str | None,
+    trust: _c2pa.SdkTrust,
+    sources: list[_Source],
+    wm_keys: Sequence[bytes | str],
+    show_prompts: bool,
+) -> Report:
+    from provenance import _c2pa
+    from provenance.chain import build_chain
+
+    notes: list[str] = []
     marks = _detect(data, media_type, wm_keys)
     found = [m for m in marks if m.payload is not None]
     hashed = _pdq(data, media_type)
