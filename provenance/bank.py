@@ -279,6 +279,7 @@ class Bank:
         """Name reported in matches (``bank_info.name``, by default the file's stem)."""
         self._index: HammingIndex | None = None
         self._index_rowids: npt.NDArray[np.int64] = np.empty(0, np.int64)
+        self._index_rowid_base: int | None = None
         self._index_version: tuple[int, int] | None = None
         self._writes = 0
         self._lock = threading.RLock()
@@ -820,7 +821,14 @@ class Bank:
                     i += k
             finally:
                 self._conn.execute("COMMIT")
-            self._index_rowids = rowids
+            # Row ids are usually 1..N in order: then keep only the first (saves 8 B/hash).
+            if n and int(rowids[-1]) - int(rowids[0]) == n - 1:
+                self._index_rowid_base = int(rowids[0])
+                self._index_rowids = np.empty(0, np.int64)
+            else:
+                self._index_rowid_base = None
+                self._index_rowids = rowids
+            del rowids
             self._index = HammingIndex(codes)
             self._index_version = version
         return self._index
@@ -842,7 +850,8 @@ class Bank:
             hits.query.tolist(), hits.row.tolist(), hits.distance.tolist(), strict=True
         ):
             qi, vi, _ = flat[k]
-            rowid = int(self._index_rowids[row])
+            base = self._index_rowid_base
+            rowid = base + row if base is not None else int(self._index_rowids[row])
             best = out[qi].get(rowid)
             if best is None or (d, vi) < best:
                 out[qi][rowid] = (d, vi)

@@ -431,3 +431,14 @@ def test_a_bank_can_be_shared_by_threads(banked) -> None:
         with ThreadPoolExecutor(max_workers=4) as pool:
             found = list(pool.map(lambda n: match_file(tmp / f"{n}.png", [bank]), names))
     assert [m[0].entry_id for m in found] == [ids[n] for n in names]
+
+
+def test_matches_stay_right_after_a_removal_leaves_a_gap(tmp_path: Path) -> None:
+    hashes = {f"e{i}": parse_hex(f"{i:02x}" * 32, quality=100) for i in (1, 2, 3)}
+    with Bank.open(tmp_path / "b.db", create=True) as bank:
+        for eid, h in hashes.items():
+            bank.add_hash(h, entry_id=eid)
+        assert [m.entry_id for m in bank.match_hashes([hashes["e3"]], max_distance=0)] == ["e3"]
+        bank.remove(["e2"])  # row ids are now 1 and 3
+        assert [m.entry_id for m in bank.match_hashes([hashes["e3"]], max_distance=0)] == ["e3"]
+        assert [m.entry_id for m in bank.match_hashes([hashes["e1"]], max_distance=0)] == ["e1"]
