@@ -338,3 +338,15 @@ def test_missing_source_type_is_explained(runner: CliRunner, env: dict[str, Path
     res = _sign(runner, env, str(env["photos"] / "a.jpg"), "-o", str(env["dir"] / "x.jpg"))
     assert res.exit_code == ExitCode.INPUT_ERROR
     assert "digital source type" in res.stderr
+
+
+def test_output_folder_inside_the_input_folder(runner: CliRunner, env: dict[str, Path]) -> None:
+    out = env["photos"] / "signed"
+    args = (str(env["photos"]), "-o", str(out), "--source-type", "digitalCapture")
+    assert _sign(runner, env, *args).exit_code == ExitCode.OK
+    # A second run does not sign the signed copies again: the output folder is not walked.
+    again = _sign(runner, env, *args, "--force")
+    assert again.exit_code == ExitCode.OK
+    assert "signed 3 of 3 file(s)" in again.stderr
+    found = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert found == ["a.jpg", "day2/b.png", "day2/c.webp"]

@@ -599,3 +599,37 @@ def test_sdk_messages_are_scrubbed_of_key_material() -> None:
     cleaned = _c2pa._scrub(f"invalid signing credentials ({pem}) near {blob}")
     assert "MIGH" not in cleaned and blob not in cleaned
     assert cleaned.startswith("invalid signing credentials")
+
+
+@pytest.mark.video
+def test_resigning_a_video_keeps_history(es256: SignerSpec, root: Path, tmp_path: Path) -> None:
+    src = tmp_path / "clip.mp4"
+    src.write_bytes(tiny_mp4())
+    first = sign_file(src, tmp_path / "1.mp4", signer=es256, source_type="digitalCapture")
+    second = sign_file(first.path, tmp_path / "2.mp4", signer=es256, action="published")
+    assert second.history == 2
+    report = check(second.path, trust_anchors=[root])
+    assert report.verdict is Verdict.TRUSTED, report.summary
+    assert len(list(iter_nodes(report.chain))) == 2
+
+
+def test_remote_manifest_reference_gives_a_warning(
+    es256: SignerSpec, pki: Pki, root: Path, jpeg: Path, tmp_path: Path
+) -> None:
+    import c2pa
+
+    definition = capture_manifest("remote.jpg")
+    signer = c2pa.Signer.from_info(
+        c2pa.C2paSignerInfo("es256", pki.chain_pem(), pki.key_pem(), None)
+    )
+    out = io.BytesIO()
+    with c2pa.Builder(definition) as builder:
+        builder.set_no_embed()
+        builder.set_remote_url("https://manifests.example.org/abc.c2pa")
+        builder.sign(signer, "image/jpeg", io.BytesIO(jpeg.read_bytes()), out)
+    remote = tmp_path / "remote.jpg"
+    remote.write_bytes(out.getvalue())
+    result = sign_file(remote, tmp_path / "out.jpg", signer=es256, source_type="digitalCapture")
+    assert result.history == 1
+    assert any("manifests.example.org" in w for w in result.warnings)
+    assert check(result.path, trust_anchors=[root]).verdict is Verdict.TRUSTED
