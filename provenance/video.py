@@ -177,6 +177,10 @@ def _open_input(av: Any, path: Path) -> InputContainer:
         raise VideoError(f"{path}: is a directory", code="not_found")
     try:
         container = av.open(str(path), mode="r", metadata_errors="replace")
+    except av.EOFError:
+        raise VideoError(
+            f"{path}: has no frames (the file ends before any media data)", code="no_frames"
+        ) from None
     except av.FFmpegError as exc:
         raise VideoError(
             f"{path}: not a readable video ({_reason(exc)}); it may be truncated or not a "
@@ -325,6 +329,9 @@ def embed_video(
         fd, tmp_name = tempfile.mkstemp(prefix=".verify-", suffix=dst.suffix, dir=dst.parent)
         os.close(fd)
         tmp = Path(tmp_name)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         try:
             result = _transcode(
                 av, inp, vs, audio, src, tmp, fmt, vcodec, payload, key, psnr, crf, preset, progress
@@ -531,8 +538,8 @@ def detect_video(
     segment : (float, float), optional
         Only frames shown from ``start`` to ``end`` seconds (see :func:`parse_segment`).
     stride : int, optional
-        Analyse every ``stride``-th decoded frame; by default about 6 frames per second of
-        video (every 5th frame at 30 fps).
+        Analyse every ``stride``-th decoded frame, and every intra (I) frame; by default about
+        6 frames per second of video (every 5th frame at 30 fps).
     progress : callable, optional
         Called as ``progress(frames_decoded, frames_total_or_None)``.
 
@@ -575,6 +582,7 @@ def detect_video(
                     inp.seek(0, stream=vs)
             if total is not None:
                 total = int(round((segment[1] - segment[0]) * rate))
+        intra_type = av.video.frame.PictureType.I
         decoded = 0
         seen = 0
         start_pts = vs.start_time or 0
@@ -590,10 +598,11 @@ def detect_video(
                         done = True
                         break
                 decoded += 1
-                if (decoded - 1) % step == 0:
+                intra = bool(frame.key_frame) or frame.pict_type == intra_type
+                if intra or (decoded - 1) % step == 0:
                     _, y, _ = _plane(frame)
                     try:
-                        ev.add(y)
+                        ev.add(y, intra=intra)
                     except ValueError as exc:
                         raise VideoError(f"{path}: {exc}", code="too_small") from None
                     seen += 1

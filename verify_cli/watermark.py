@@ -413,6 +413,7 @@ def _detect_video(
         return None
     rec = record(path, result)
     rec["frames_used"] = result.frames_used
+    rec["frames_analysed"] = result.frames_analysed
     if span is not None:
         rec["segment"] = [span[0], span[1]]
     return rec

@@ -53,7 +53,10 @@ class VideoDetection(_api.Detection):
     """The outcome of :func:`detect_frames`: a :class:`watermark.Detection` over a sequence."""
 
     frames_used: int = 0
-    """Number of frames whose evidence was accumulated."""
+    """Number of frames whose accumulated evidence gave this decision (all analysed frames of
+    the most common size, or only their intra frames when those decide more surely)."""
+    frames_analysed: int = 0
+    """Number of frames analysed in all."""
 
 
 def _check_luma(y: object, name: str = "luma plane") -> NDArray[np.uint8]:
@@ -228,12 +231,18 @@ class LumaEvidence:
 
     def __init__(self, key: bytes | str) -> None:
         self._key = _keys.key_bytes(key)
-        self._groups: dict[tuple[int, int], tuple[NDArray[np.float32], int, int]] = {}
+        # (frame size, intra only) -> (sum of prefiltered analysis images, frames, factor)
+        self._groups: dict[tuple[tuple[int, int], bool], tuple[NDArray[np.float32], int, int]] = {}
         self.frames = 0
         """Number of planes added so far."""
 
-    def add(self, y: NDArray[np.generic]) -> None:
-        """Add the evidence of one luma plane (uint8 or float32 in 0..255, sides >= 128 px)."""
+    def add(self, y: NDArray[np.generic], *, intra: bool = False) -> None:
+        """Add the evidence of one luma plane (uint8 or float32 in 0..255, sides >= 128 px).
+
+        ``intra`` marks a frame coded without reference to others (an I-frame): such frames
+        are also accumulated on their own, because a re-encoder at a low bit rate keeps the
+        mark in intra frames but lets predicted frames carry it along with the motion.
+        """
         if not isinstance(y, np.ndarray) or y.ndim != 2 or y.dtype not in (np.uint8, np.float32):
             raise ValueError("a luma plane must be a 2-D uint8 or float32 array")
         if min(y.shape) < _api._MIN_DETECT_SIDE:
@@ -249,12 +258,13 @@ class LumaEvidence:
             small = np.asarray(y, dtype=np.float32)
         w_img = _detect.prefilter(np.ascontiguousarray(small, dtype=np.float32))
         shape = (int(y.shape[0]), int(y.shape[1]))
-        if shape in self._groups:
-            acc, n, _ = self._groups[shape]
-            acc += w_img
-            self._groups[shape] = (acc, n + 1, f)
-        else:
-            self._groups[shape] = (w_img.copy(), 1, f)
+        for group in ((shape, False), (shape, True)) if intra else ((shape, False),):
+            if group in self._groups:
+                acc, n, _ = self._groups[group]
+                acc += w_img
+                self._groups[group] = (acc, n + 1, f)
+            else:
+                self._groups[group] = (w_img.copy(), 1, f)
         self.frames += 1
 
     def result(self) -> VideoDetection:
@@ -267,7 +277,13 @@ class LumaEvidence:
         """
         if not self._groups:
             raise ValueError("no frames to analyse")
-        groups = sorted(self._groups.values(), key=lambda g: -g[1])
+        groups = []
+        for (shape, intra), value in self._groups.items():
+            # An intra group holding every frame of its size is the same evidence again.
+            if intra and value[1] == self._groups[(shape, False)][1]:
+                continue
+            groups.append(value)
+        groups.sort(key=lambda g: -g[1])
         best: VideoDetection | None = None
         for acc, n, f in groups:
             det = _search(acc / np.float32(n), self._key, f)
@@ -282,6 +298,7 @@ class LumaEvidence:
                     p_value=det.p_value,
                     geometry=det.geometry,
                     frames_used=n,
+                    frames_analysed=self.frames,
                 )
         assert best is not None
         if len(groups) > 1:
@@ -293,6 +310,7 @@ class LumaEvidence:
                 p_value=p,
                 geometry=best.geometry if p <= _detect.ALPHA else None,
                 frames_used=best.frames_used,
+                frames_analysed=self.frames,
             )
         return best
 

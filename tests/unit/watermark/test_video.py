@@ -1,0 +1,148 @@
+"""The numeric video watermark: embed_frames / detect_frames, the luma-plane engines, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from video_clips import moving_frames
+
+import watermark
+from watermark._video import LumaEvidence, LumaMarker, VideoDetection, luma_psnr
+
+KEY = "video-unit-key"
+PAYLOAD = b"\x01\x23\x45\x67\x89\xab\xcd\xef"
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 10 * np.log10(255.0**2 / mse)
+
+
+@pytest.fixture(scope="module")
+def clip(photo: Callable[..., np.ndarray]) -> list[np.ndarray]:
+    return list(moving_frames(photo("coffee", 512), 320, 256, 24, motion="pan"))
+
+
+@pytest.fixture(scope="module")
+def marked(clip: list[np.ndarray]) -> list[np.ndarray]:
+    return list(watermark.embed_frames(clip, PAYLOAD, KEY))
+
+
+def test_every_frame_is_marked_at_the_target_psnr(
+    clip: list[np.ndarray], marked: list[np.ndarray]
+) -> None:
+    assert len(marked) == len(clip)
+    for before, after in zip(clip, marked, strict=True):
+        assert after.shape == before.shape and after.dtype == np.uint8
+        assert 40.0 <= psnr(before, after) < 41.0
+        # The mark is in luma: every channel moves by the same amount (up to clipping).
+        d = after.astype(np.int16) - before.astype(np.int16)
+        inside = np.all((before > 30) & (before < 225), axis=-1)
+        assert np.all(np.ptp(d[inside], axis=-1) <= 1)
+
+
+def test_round_trip_over_the_sequence(marked: list[np.ndarray]) -> None:
+    result = watermark.detect_frames(marked, KEY)
+    assert isinstance(result, watermark.Detection) and isinstance(result, VideoDetection)
+    assert result.found and result.payload == PAYLOAD and result.p_value < 1e-20
+    assert result.frames_used == len(marked)
+    assert watermark.detect_frames(iter(marked), KEY, max_frames=3).frames_used == 3
+
+
+def test_unmarked_sequence_and_wrong_key_are_not_detected(
+    clip: list[np.ndarray], marked: list[np.ndarray]
+) -> None:
+    for frames, key in ((clip, KEY), (marked, "another key")):
+        result = watermark.detect_frames(frames, key)
+        assert not result.found and result.payload is None and result.p_value > 1e-6
+
+
+def test_evidence_too_weak_in_one_frame_adds_up_over_many(marked: list[np.ndarray]) -> None:
+    rng = np.random.default_rng(7)
+    noisy = [
+        np.clip(np.rint(m + rng.normal(0.0, 40.0, m.shape)), 0, 255).astype(np.uint8)
+        for m in marked
+    ]
+    assert not watermark.detect_frames(noisy[:1], KEY).found
+    result = watermark.detect_frames(noisy, KEY)
+    assert result.found and result.payload == PAYLOAD
+
+
+def test_static_scene_has_the_same_mark_in_every_frame(photo: Callable[..., np.ndarray]) -> None:
+    still = list(moving_frames(photo("astronaut", 512), 320, 256, 5, motion="static"))
+    out = list(watermark.embed_frames(still, PAYLOAD, KEY))
+    residual = [o.astype(np.int16) - s.astype(np.int16) for o, s in zip(out, still, strict=True)]
+    assert np.any(residual[0])
+    for r in residual[1:]:
+        assert np.array_equal(r, residual[0])
+
+
+def test_frame_size_may_change_between_frames(clip: list[np.ndarray]) -> None:
+    frames = [clip[0], clip[1][:, :288], clip[2]]
+    out = list(watermark.embed_frames(frames, PAYLOAD, KEY))
+    assert [o.shape for o in out] == [f.shape for f in frames]
+    result = watermark.detect_frames(out, KEY)
+    assert result.found and result.payload == PAYLOAD and result.frames_used == 2
+
+
+def test_limited_range_luma_plane_marker_and_evidence(clip: list[np.ndarray]) -> None:
+    planes = [
+        np.rint(16 + np.asarray(f, np.float32) @ [0.299, 0.587, 0.114] * 219 / 255).astype(np.uint8)
+        for f in clip[:8]
+    ]
+    marker = LumaMarker(KEY, PAYLOAD, 256, 320, psnr=42.0, limited_range=True)
+    ev = LumaEvidence(KEY)
+    for plane in planes:
+        before = plane.copy()
+        view = np.zeros((256, 352), np.uint8)[:, :320]  # a strided view, as in a video frame
+        view[...] = plane
+        marker.mark(view)
+        assert 42.0 <= luma_psnr(before, view, limited_range=True) < 43.0
+        assert view.min() >= 0 and view.max() <= 255
+        ev.add(view)
+    result = ev.result()
+    assert result.found and result.payload == PAYLOAD and result.frames_used == 8
+
+
+@pytest.mark.parametrize(
+    ("frames", "message"),
+    [
+        ([np.zeros((256, 256), np.uint8)], "(H, W, 3) uint8"),
+        ([np.zeros((256, 256, 3), np.float32)], "(H, W, 3) uint8"),
+        ([np.zeros((200, 256, 3), np.uint8)], "both sides must be >= 256"),
+        (["not a frame"], "numpy array"),
+    ],
+)
+def test_embed_frames_rejects_bad_frames(frames: list[object], message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        list(watermark.embed_frames(frames, PAYLOAD, KEY))  # type: ignore[arg-type]
+
+
+def test_embed_frames_rejects_bad_options_before_iterating() -> None:
+    with pytest.raises(ValueError, match="at most 8 bytes"):
+        watermark.embed_frames([], b"123456789", KEY)
+    with pytest.raises(ValueError, match="psnr"):
+        watermark.embed_frames([], PAYLOAD, KEY, psnr=70)
+    with pytest.raises(ValueError, match="key"):
+        watermark.embed_frames([], PAYLOAD, "")
+
+
+def test_detect_frames_rejects_bad_input(clip: list[np.ndarray]) -> None:
+    with pytest.raises(ValueError, match="no frames"):
+        watermark.detect_frames([], KEY)
+    with pytest.raises(ValueError, match="max_frames"):
+        watermark.detect_frames(clip, KEY, max_frames=0)
+    with pytest.raises(ValueError, match=">= 128"):
+        watermark.detect_frames([np.zeros((100, 300, 3), np.uint8)], KEY)
+    with pytest.raises(ValueError, match="dtype"):
+        watermark.detect_frames([np.zeros((256, 256, 3), np.int32)], KEY)
+
+
+def test_marker_rejects_a_plane_of_another_size() -> None:
+    marker = LumaMarker(KEY, PAYLOAD, 256, 320)
+    with pytest.raises(ValueError, match="marker is for 320x256"):
+        marker.mark(np.zeros((256, 300), np.uint8))
+    with pytest.raises(ValueError, match="2-D uint8"):
+        marker.mark(np.zeros((256, 320), np.float32))  # type: ignore[arg-type]

@@ -1,0 +1,222 @@
+"""File-level video helpers (PyAV): embed_video / detect_video on clips generated here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from video_clips import audio_packets, make_clip, moving_frames, transcode
+
+from provenance.errors import ProvenanceError
+from provenance.video import (
+    VideoError,
+    detect_video,
+    embed_video,
+    is_video,
+    parse_segment,
+)
+
+pytestmark = pytest.mark.video
+
+KEY = "video-file-key"
+PAYLOAD = b"\xde\xad\xbe\xef\x00\x01\x02\x03"
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("video")
+
+
+@pytest.fixture(scope="module")
+def source(work: Path, photo: Callable[..., np.ndarray]) -> Path:
+    """1.5 s of 960x736 at 30 fps panning over a photo, AAC audio, displayed rotated 90 deg."""
+    frames = moving_frames(photo("coffee", 512), 960, 736, 45, motion="pan")
+    return make_clip(work / "source.mp4", frames, audio="aac", rotation=90)
+
+
+@pytest.fixture(scope="module")
+def marked(work: Path, source: Path) -> tuple[Path, object]:
+    out = work / "marked.mp4"
+    calls: list[tuple[int, int | None]] = []
+    result = embed_video(
+        source, out, PAYLOAD, KEY, preset="veryfast", progress=lambda d, t: calls.append((d, t))
+    )
+    assert calls[-1] == (45, 45) and len(calls) == 45
+    return out, result
+
+
+def test_embed_keeps_timing_rotation_and_audio(source: Path, marked: tuple[Path, object]) -> None:
+    out, result = marked
+    assert result.frames == 45 and (result.width, result.height) == (960, 736)  # type: ignore[attr-defined]
+    assert result.codec == "libx264" and result.audio_streams == 1  # type: ignore[attr-defined]
+    assert 40.0 <= result.psnr_min < 41.0  # type: ignore[attr-defined]
+    with av.open(str(source)) as a, av.open(str(out)) as b:
+        va, vb = a.streams.video[0], b.streams.video[0]
+        assert vb.codec_context.name == "h264"
+        assert vb.time_base == va.time_base and vb.average_rate == va.average_rate == 30
+        assert vb.frames == va.frames == 45
+        assert abs(b.duration - a.duration) <= 25_000  # microseconds
+        fa, fb = next(a.decode(video=0)), next(b.decode(video=0))
+        assert fb.rotation == fa.rotation == 90
+    assert audio_packets(out) == audio_packets(source)
+
+
+def test_round_trip_through_crf28(work: Path, marked: tuple[Path, object]) -> None:
+    attacked = transcode(marked[0], work / "crf28.mp4", crf=28)
+    result = detect_video(attacked, KEY)
+    assert result.found and result.payload == PAYLOAD
+
+
+def test_round_trip_through_half_size(work: Path, marked: tuple[Path, object]) -> None:
+    attacked = transcode(marked[0], work / "half.mp4", scale=0.5, crf=23)
+    with av.open(str(attacked)) as c:
+        assert (c.streams.video[0].width, c.streams.video[0].height) == (480, 368)
+    result = detect_video(attacked, KEY)
+    assert result.found and result.payload == PAYLOAD
+    assert result.geometry is not None and abs(result.geometry.scale - 1.0) < 0.02
+    # Both at once: the mark is still detected (its payload needs more texture or frames).
+    both = detect_video(transcode(marked[0], work / "half28.mp4", scale=0.5, crf=28), KEY)
+    assert both.found and both.p_value <= 1e-6
+
+
+def test_segment_and_frame_limit(marked: tuple[Path, object]) -> None:
+    result = detect_video(marked[0], KEY, segment=(0.5, 1.0))
+    assert result.found and result.payload == PAYLOAD and result.frames_used == 3
+    assert detect_video(marked[0], KEY, max_frames=2, stride=1).frames_analysed == 2
+    with pytest.raises(VideoError, match="no frames in the segment"):
+        detect_video(marked[0], KEY, segment=(5.0, 6.0))
+
+
+def test_unmarked_clip_and_wrong_key_are_not_detected(
+    source: Path, marked: tuple[Path, object]
+) -> None:
+    for path, key in ((source, KEY), (marked[0], "other")):
+        result = detect_video(path, key)
+        assert not result.found and result.payload is None and result.p_value > 1e-6
+
+
+def test_other_containers_pcm_audio_and_vp9(work: Path, photo: Callable[..., np.ndarray]) -> None:
+    frames = list(moving_frames(photo("astronaut", 512), 320, 256, 15, motion="zoom"))
+    mov = make_clip(work / "pcm.mov", frames, audio="pcm_s16le")
+    out = embed_video(mov, work / "pcm-marked.mkv", PAYLOAD, KEY, preset="ultrafast")
+    assert out.audio_streams == 1 and audio_packets(out.path) == audio_packets(mov)
+    assert detect_video(out.path, KEY).payload == PAYLOAD
+    silent = make_clip(work / "silent.mp4", frames, audio=None)
+    webm = embed_video(silent, work / "marked.webm", PAYLOAD, KEY, crf=20, preset="ultrafast")
+    with av.open(str(webm.path)) as c:
+        assert c.streams.video[0].codec_context.name == "vp9"
+    assert detect_video(webm.path, KEY, stride=1).payload == PAYLOAD
+    with pytest.raises(VideoError, match="WebM holds only Opus or Vorbis"):
+        embed_video(mov, work / "x.webm", PAYLOAD, KEY)
+    assert not (work / "x.webm").exists()
+
+
+def _no_leftovers(folder: Path) -> bool:
+    return not any(p.name.startswith(".verify-") for p in folder.iterdir())
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(work: Path, source: Path) -> dict[str, Path]:
+    data = source.read_bytes()
+    bad = work / "bad"
+    bad.mkdir()
+    (bad / "head-only.mp4").write_bytes(data[: len(data) // 3])
+    # A fast-start copy (index first) cut in the middle of the frame data.
+    faststart = bad / "faststart.mp4"
+    with (
+        av.open(str(source)) as i,
+        av.open(str(faststart), "w", options={"movflags": "faststart"}) as o,
+    ):
+        m = {s.index: o.add_stream_from_template(s) for s in i.streams}
+        for p in i.demux():
+            if p.dts is not None:
+                p.stream = m[p.stream.index]
+                o.mux(p)
+    full = faststart.read_bytes()
+    (bad / "cut.mp4").write_bytes(full[: len(full) * 6 // 10])
+    faststart.unlink()
+    audio_only = bad / "audio.m4a"
+    with av.open(str(source)) as i, av.open(str(audio_only), "w", format="mp4") as o:
+        a = o.add_stream_from_template(i.streams.audio[0])
+        for p in i.demux(i.streams.audio[0]):
+            if p.dts is not None:
+                p.stream = a
+                o.mux(p)
+    empty = bad / "empty.mkv"
+    with av.open(str(empty), "w") as o:
+        s = o.add_stream("libx264", rate=30)
+        s.width, s.height, s.pix_fmt = 320, 256, "yuv420p"
+        o.start_encoding()
+    # Unknown codec: the Matroska codec ID of H.264 renamed to one FFmpeg does not know.
+    mkv = make_clip(work / "h264.mkv", moving_frames(np.zeros((64, 64, 3), np.uint8), 320, 256, 3))
+    raw = mkv.read_bytes()
+    assert raw.count(b"V_MPEG4/ISO/AVC") == 1
+    (bad / "unknown-codec.mkv").write_bytes(raw.replace(b"V_MPEG4/ISO/AVC", b"V_JINJJA/NO/AVC"))
+    (bad / "text.mp4").write_bytes(b"not a video at all\n" * 10)
+    return {p.stem: p for p in bad.iterdir()}
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("head-only", "not a readable video"),
+        ("cut", "truncated"),
+        ("audio", r"has no video stream \(only audio\)"),
+        ("empty", "no frames"),
+        ("unknown-codec", "codec is not supported"),
+        ("text", "not a readable video"),
+    ],
+)
+def test_bad_inputs_raise_a_clear_error_and_write_nothing(
+    work: Path, bad_inputs: dict[str, Path], name: str, message: str
+) -> None:
+    out_dir = work / f"out-{name}"
+    out_dir.mkdir()
+    with pytest.raises(VideoError, match=message) as info:
+        embed_video(bad_inputs[name], out_dir / "out.mp4", PAYLOAD, KEY, preset="ultrafast")
+    assert isinstance(info.value, ProvenanceError) and "\n" not in info.value.message
+    assert list(out_dir.iterdir()) == []
+    with pytest.raises(VideoError, match=message):
+        detect_video(bad_inputs[name], KEY)
+
+
+def test_bad_options(source: Path, work: Path) -> None:
+    with pytest.raises(ValueError, match="video container"):
+        embed_video(source, work / "out.gif", PAYLOAD, KEY)
+    with pytest.raises(ValueError, match="preset"):
+        embed_video(source, work / "out.mp4", PAYLOAD, KEY, preset="warp")
+    with pytest.raises(ValueError, match="crf"):
+        embed_video(source, work / "out.mp4", PAYLOAD, KEY, crf=52)
+    with pytest.raises(ValueError, match="no video encoder"):
+        embed_video(source, work / "out.mp4", PAYLOAD, KEY, codec="nonesuch")
+    with pytest.raises(ValueError, match="at most 8 bytes"):
+        embed_video(source, work / "out.mp4", b"123456789", KEY)
+    with pytest.raises(VideoError, match="no such file"):
+        embed_video(work / "missing.mp4", work / "out.mp4", PAYLOAD, KEY)
+    with pytest.raises(ValueError, match="stride"):
+        detect_video(source, KEY, stride=0)
+    assert _no_leftovers(work) and not (work / "out.mp4").exists()
+
+
+def test_is_video_and_parse_segment(source: Path, work: Path) -> None:
+    assert is_video(source)
+    (work / "pic.heic").write_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic")
+    (work / "pic.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(32))
+    assert not is_video(work / "pic.heic") and not is_video(work / "pic.png")
+    assert not is_video(work / "missing")
+    assert parse_segment("12-14") == (12.0, 14.0)
+    assert parse_segment("1:02.5-1:05") == (62.5, 65.0)
+    for bad in ("12", "14-12", "a-b", "-3", "1:2:3:4-5"):
+        with pytest.raises(ValueError, match="segment"):
+            parse_segment(bad)
+
+
+def test_frame_rate_conversion_keeps_the_mark(work: Path, marked: tuple[Path, object]) -> None:
+    attacked = transcode(marked[0], work / "25fps.mp4", fps=25, crf=23)
+    with av.open(str(attacked)) as c:
+        assert c.streams.video[0].average_rate == Fraction(25)
+    assert detect_video(attacked, KEY).payload == PAYLOAD
