@@ -1128,7 +1128,12 @@ def sign_file(
         ingredients=ingredients,
         trust=trust,
     )
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    except OSError as exc:
+        raise SigningError(
+            f"Cannot write into {out.parent}: {exc.strerror or exc}", code="output_unwritable"
+        ) from None
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w+b") as dest, src_path.open("rb") as source:
@@ -1136,6 +1141,11 @@ def sign_file(
                 source, dest, media_type=media_type, plan=plan, signer=spec, trust=trust
             )
         _publish(tmp, out, force=force)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise SigningError(
+            f"Cannot write {out}: {exc.strerror or exc}", code="output_unwritable"
+        ) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -454,7 +454,14 @@ def sign_command(
                 if fmt is SignFormat.JSONL:
                     typer.echo(json.dumps(_record(job)))
                 continue
-            job.dst.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                job.dst.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                failed += 1
+                _say(f"{job.src}: cannot create {job.dst.parent}: {exc.strerror or exc}")
+                if fmt is SignFormat.JSONL:
+                    typer.echo(json.dumps(_record(job)))
+                continue
             try:
                 result = (publisher or sign_file)(
                     job.src,

@@ -633,3 +633,17 @@ def test_remote_manifest_reference_gives_a_warning(
     assert result.history == 1
     assert any("manifests.example.org" in w for w in result.warnings)
     assert check(result.path, trust_anchors=[root]).verdict is Verdict.TRUSTED
+
+
+def test_unwritable_output_is_a_signing_error(
+    es256: SignerSpec, jpeg: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    def deny(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", deny)
+    with pytest.raises(SigningError) as info:
+        sign_file(jpeg, jpeg.with_name("out.jpg"), signer=es256, source_type="digitalCapture")
+    assert info.value.code == "output_unwritable" and "Permission denied" in info.value.message
