@@ -874,6 +874,7 @@ def _plan(
     assertions: Sequence[Mapping[str, Any]],
     ingredients: Sequence[Ingredient],
     trust: _c2pa.SdkTrust,
+    parent_label: str | None = None,
 ) -> _Plan:
     from provenance import _c2pa
 
@@ -884,7 +885,7 @@ def _plan(
     parent_title: str | None = None
     if parent is not None:
         if isinstance(parent, bytes):
-            parent_data, parent_name = parent, "parent"
+            parent_data, parent_name = parent, parent_label or "parent"
         else:
             parent_path = Path(parent)
             try:
@@ -1165,6 +1166,7 @@ def sign_bytes(
     manifest: Mapping[str, Any] | None = None,
     assertions: Sequence[Mapping[str, Any]] = (),
     trust_anchors: Sequence[str | os.PathLike[str] | bytes] = (),
+    parent_title: str | None = None,
 ) -> tuple[bytes, bytes]:
     """Sign bytes held in memory; return ``(signed asset, manifest store)``.
 
@@ -1178,6 +1180,8 @@ def sign_bytes(
         As for :func:`sign_file`.
     parent
         The parent's bytes or path.
+    parent_title
+        Title recorded for a parent given as bytes (default ``parent``).
 
     Returns
     -------
@@ -1212,6 +1216,7 @@ def sign_bytes(
         assertions=assertions,
         ingredients=(),
         trust=trust,
+        parent_label=parent_title,
     )
     out = io.BytesIO()
     store, _ = _sign(

@@ -557,9 +557,11 @@ def test_sign_bytes(es256: SignerSpec, root: Path) -> None:
     assert store and signed != data and len(signed) > len(data)
     report = check_bytes(signed, name="mem.png", trust_anchors=[root])
     assert report.verdict is Verdict.TRUSTED
-    again, _ = sign_bytes(signed, "image/png", signer=es256, action="edited", parent=signed)
+    again, _ = sign_bytes(
+        signed, "image/png", signer=es256, action="edited", parent=signed, parent_title="mem.png"
+    )
     nodes = list(iter_nodes(check_bytes(again, name="again.png", trust_anchors=[root]).chain))
-    assert len(nodes) == 2
+    assert len(nodes) == 2 and nodes[1].title == "mem.png"
     with pytest.raises(InputFileError):
         sign_bytes(b"", "image/png", signer=es256)
     with pytest.raises(InputFileError):
