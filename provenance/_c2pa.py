@@ -640,9 +640,10 @@ def _sign_error(exc: Exception, *, signer: SdkSigner, media_type: str) -> Proven
             detail=detail,
         )
     if "http resolver" in low or "time stamp" in low or "timestamp" in low:
+        reason = re.search(r"(?:resolver|timestamp|time stamp)[^:]*: ([^()]+)", msg, re.I)
         return SdkError(
-            f"The time-stamping authority {signer.tsa_url} did not give a timestamp "
-            f"({msg.rsplit('(', 1)[-1].rstrip(')')}).",
+            f"The time-stamping authority {signer.tsa_url} could not be reached or gave no "
+            f"timestamp ({(reason.group(1) if reason else msg).strip()}).",
             code="tsa_failed",
             detail=detail,
         )

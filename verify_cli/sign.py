@@ -174,9 +174,12 @@ def _walk(folder: Path, skip: Path | None) -> Iterator[Path]:
                 yield here / name
 
 
-def _plan(inputs: Sequence[Path], output: Path, *, force: bool) -> list[Job]:
+def _plan(inputs: Sequence[Path], out: str, *, force: bool) -> list[Job]:
+    if not out:
+        raise _usage("-o must not be empty")
+    output = Path(out)
     single = len(inputs) == 1 and not inputs[0].is_dir()
-    as_file = single and not output.is_dir() and not str(output).endswith(os.sep)
+    as_file = single and not output.is_dir() and not out.endswith(("/", os.sep))
     if as_file:
         src = inputs[0]
         if src.exists() and output.exists() and output.resolve() == src.resolve():
@@ -272,11 +275,12 @@ def sign_command(
         typer.Argument(help="Files or folders to sign.", metavar="IN", show_default=False),
     ],
     output: Annotated[
-        Path,
+        str,
         typer.Option(
             "-o",
             "--output",
-            help="Signed file (one input) or folder (several inputs, or a folder).",
+            help="Signed file (one input) or folder (several inputs, a folder, or a path "
+            "ending with /).",
             metavar="OUT|OUTDIR",
             show_default=False,
         ),

@@ -350,3 +350,27 @@ def test_output_folder_inside_the_input_folder(runner: CliRunner, env: dict[str,
     assert "signed 3 of 3 file(s)" in again.stderr
     found = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert found == ["a.jpg", "day2/b.png", "day2/c.webp"]
+
+
+def test_output_ending_with_a_slash_is_a_folder(runner: CliRunner, env: dict[str, Path]) -> None:
+    out = env["dir"] / "new"
+    res = _sign(
+        runner, env, str(env["photos"] / "a.jpg"), "-o", f"{out}/", "--source-type",
+        "digitalCapture",
+    )  # fmt: skip
+    assert res.exit_code == ExitCode.OK, res.stderr
+    assert (out / "a.jpg").is_file()
+
+
+def test_missing_certificate_or_key_file(runner: CliRunner, env: dict[str, Path]) -> None:
+    src, out = str(env["photos"] / "a.jpg"), str(env["dir"] / "x.jpg")
+    res = runner.invoke(
+        app, ["sign", src, "-o", out, "--cert", str(env["dir"] / "none.pem"), "--key",
+              str(env["key"]), "--source-type", "digitalCapture"],
+    )  # fmt: skip
+    assert res.exit_code == ExitCode.USAGE and "none.pem does not exist" in res.stderr
+    res = runner.invoke(
+        app, ["sign", src, "-o", out, "--cert", str(env["chain"]), "--key", str(env["dir"]),
+              "--source-type", "digitalCapture"],
+    )  # fmt: skip
+    assert res.exit_code == ExitCode.USAGE and "is a directory" in res.stderr
