@@ -311,6 +311,59 @@ def compare_verdicts(demo: Demo) -> None:
         raise SystemExit(f"{bad} result(s) differ from what the demo expects")
 
 
+def durable_credentials(demo: Demo) -> None:
+    """Sign + watermark into a manifest repository, strip the copy, recover it."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from verify_cli.app import app
+
+    keys = demo.out / "publisher"
+    keys.mkdir(exist_ok=True)
+    (keys / "chain.pem").write_bytes(demo.signer["chain"])
+    (keys / "key.pem").write_bytes(demo.signer["key"])
+    (keys / "key.pem").chmod(0o600)
+    src = demo.out / "src" / "market.jpg"
+    _scene(800, 533, seed=5).save(src, quality=92)  # type: ignore[attr-defined]
+    repo = demo.out / "repository.db"
+    published = demo.out / "7-durable.jpg"
+    anchors = [a for anchor in demo.trust_anchors for a in ("--trust-anchors", str(anchor))]
+    sign = [
+        "sign", str(src), "-o", str(published), "--cert", str(keys / "chain.pem"),
+        "--key", str(keys / "key.pem"), *anchors, "--source-type", "digitalCapture",
+        "--title", "Street market", "--watermark", "--repo", str(repo),
+    ]  # fmt: skip
+    say(f"  $ verify {' '.join(_shown(Path(a)) if a.startswith(str(ROOT)) else a for a in sign)}")
+    if _run_verify(sign) != 0:
+        raise SystemExit("signing with a watermark failed")
+    stripped = demo.out / "8-stripped.jpg"
+    with Image.open(published) as im:
+        small = im.convert("RGB").resize((im.width // 2, im.height // 2), Image.Resampling.LANCZOS)
+    w, h = round(small.width * 0.8), round(small.height * 0.8)
+    left, top = (small.width - w) // 2, (small.height - h) // 2
+    small.crop((left, top, left + w, top + h)).save(stripped, "JPEG", quality=75)
+    say(
+        f"\n  A platform strips it: {_shown(stripped)} is re-encoded (JPEG 75) without "
+        f"metadata, resized to 50 % and cropped to 80 % ({w}x{h})."
+    )
+    runner = CliRunner()
+    plain = runner.invoke(app, ["check", *anchors, "--format", "json", str(stripped)])
+    say(f"  Without the repository: {json.loads(plain.stdout)['verdict']}")
+    check = ["check", *anchors, "--repo", str(repo), "--format", "text", str(stripped)]
+    say(f"\n  $ verify check --repo {_shown(repo)} {_shown(stripped)}\n")
+    _run_verify(check)
+    result = runner.invoke(app, [*check[:-3], "--format", "json", str(stripped)])
+    report = json.loads(result.stdout)
+    recovery = report.get("recovery") or {}
+    say(
+        f"\n  → {report['verdict']} through the {recovery.get('method')} "
+        f"(manifest {recovery.get('manifest_id')}); serve the repository to others with "
+        f"`verify serve --repo {_shown(repo)}` and check with `--resolver URL`."
+    )
+    if report["verdict"] != "RECOVERED":
+        raise SystemExit("the stripped copy's credentials were not recovered")
+
+
 STEPS: list[Step] = [
     Step("Make a demo certificate authority", make_ca),
     Step("Sign a camera capture (digitalCapture)", make_capture),
@@ -321,6 +374,7 @@ STEPS: list[Step] = [
     Step("Make an unsigned picture", make_unsigned),
     Step("Check them all with verify check", run_check),
     Step("Compare the verdicts with what we expect", compare_verdicts),
+    Step("Durable credentials: watermark, strip the metadata, recover", durable_credentials),
 ]
 
 

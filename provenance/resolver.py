@@ -491,6 +491,12 @@ def _sources(repo: Repository | str | Path | None, resolver: str | None) -> list
     return out
 
 
+_EXPECTED_MISMATCH: Final = (
+    "Expected for recovered credentials: they were signed for the original file, and this "
+    "copy's bytes are different, so the hash binding them to the content cannot match."
+)
+
+
 def _signer_trusted(store: Mapping[str, Any]) -> bool:
     """Whether the SDK reported the active signer as chaining to a trust anchor.
 
@@ -820,6 +826,21 @@ def _recovered_report(
         if any(f.code in HARD_BINDING_MISMATCH_CODES for f in chain.validated)
         else "match"
     )
+    # The hard binding of a recovered manifest cannot match a changed copy (C2PA §18.14.10):
+    # it is reported, with that explanation, but does not make the recovered claims
+    # unreliable. Every other failure already rejected the candidate.
+    changes: dict[str, Any] = {
+        "failures": tuple(f for f in root.failures if f.code not in HARD_BINDING_MISMATCH_CODES)
+    }
+    if "trusted" in {f.name for f in dataclasses.fields(root)}:
+        changes["trusted"] = trusted
+    root = dataclasses.replace(root, **changes)
+    failures = tuple(
+        dataclasses.replace(f, message=_EXPECTED_MISMATCH)
+        if f.code in HARD_BINDING_MISMATCH_CODES and f.manifest is None
+        else f
+        for f in (*chain.validated, *chain.recorded)
+    )
     try:
         ai = assess_ai(data, media_type, root, show_prompts=show_prompts)
     except Exception:  # the AI collectors must not lose the report
@@ -856,7 +877,7 @@ def _recovered_report(
         verdict=Verdict.RECOVERED,
         summary=tuple(summary),
         chain=root,
-        failures=chain.validated + chain.recorded,
+        failures=failures,
         ai=ai,
         tool=base.tool,
         remote_manifest_url=base.remote_manifest_url,
