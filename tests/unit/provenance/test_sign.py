@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
-from PIL import Image
+from PIL import Image, features
 
 from provenance import check, check_bytes
 from provenance.chain import iter_nodes
@@ -190,20 +190,24 @@ def test_es384(jpeg: Path, tmp_path: Path) -> None:
     assert report.verdict is Verdict.TRUSTED, report.summary
 
 
-@pytest.mark.parametrize(
-    ("fmt", "suffix", "media_type"),
-    [
-        ("PNG", ".png", "image/png"),
-        ("WEBP", ".webp", "image/webp"),
-        ("GIF", ".gif", "image/gif"),
-        ("TIFF", ".tif", "image/tiff"),
-    ],
-)
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8"/></svg>'
+PICTURE_FORMATS = [
+    ("PNG", ".png", "image/png"),
+    ("WEBP", ".webp", "image/webp"),
+    ("GIF", ".gif", "image/gif"),
+    ("TIFF", ".tif", "image/tiff"),
+    ("SVG", ".svg", "image/svg+xml"),
+]
+if features.check("avif"):  # Pillow wheels write AVIF since 11.2
+    PICTURE_FORMATS.append(("AVIF", ".avif", "image/avif"))
+
+
+@pytest.mark.parametrize(("fmt", "suffix", "media_type"), PICTURE_FORMATS)
 def test_picture_formats(
     es256: SignerSpec, root: Path, tmp_path: Path, fmt: str, suffix: str, media_type: str
 ) -> None:
     src = tmp_path / f"in{suffix}"
-    src.write_bytes(encode(picture(), fmt))
+    src.write_bytes(SVG if fmt == "SVG" else encode(picture(), fmt))
     result = sign_file(src, tmp_path / f"out{suffix}", signer=es256, source_type="digitalCapture")
     assert result.media_type == media_type
     report = check(result.path, trust_anchors=[root])
