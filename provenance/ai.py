@@ -7,9 +7,10 @@ Sources
 -------
 * C2PA ``digitalSourceType`` on every action of every manifest in the chain, the
   ingredients' manifests included (strong; *signed* when the node and all the nodes
-  above it are :attr:`~provenance.report.ChainNode.reliable`, i.e. carry no failure code
-  at all; an untrusted signer is such a code, so a self-issued certificate never makes a
-  declaration "signed", and the codes that withheld it are listed in the signal's
+  above it are :attr:`~provenance.report.ChainNode.reliable`, i.e. validated: no failure
+  code other than trust-only ones. A signer on none of your trust lists does not withhold
+  "signed" (the manifest is intact; :attr:`~provenance.report.ChainNode.trusted` says
+  whether its issuer is known); the codes that withheld it are listed in the signal's
   ``detail["unsigned_because"]``).
 * C2PA free text (weak): a known generator as an action's ``softwareAgent`` or as the
   claim generator, and action descriptions such as "AI generated image".
@@ -371,7 +372,7 @@ def _chain_signals(root: ChainNode) -> list[AiSignal]:
     while stack and seen < 10_000:
         node, depth, above, rels = stack.pop()
         seen += 1
-        problems = tuple(dict.fromkeys((*above, *(f.code for f in node.failures))))
+        problems = tuple(dict.fromkeys((*above, *(f.code for f in node.problems))))
         signed = not problems and node.reliable
         where = _node_name(node, depth)
 

@@ -12,6 +12,12 @@ them:
   (2.x): what was recorded when the ingredient was added (not re-checked).
 
 Cycles and dangling references are cut, never followed.
+
+Each node also records the validator's word on its signer (``ChainNode.trusted``):
+``signingCredential.untrusted`` among the failures found now -> False,
+``signingCredential.trusted`` among the success codes (active manifest, or an ingredient's
+delta) -> True, else None. Trust-only codes stay in ``failures`` but do not make a node
+unreliable (see :data:`~provenance.report.TRUST_ONLY_CODES`).
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ CYCLE_CODE: Final = "jinjja.chain.cycle"
 """Our code for an ingredient that refers back to a manifest already on the path."""
 
 ORIGIN_VALIDATION: Final = "validation"
+UNTRUSTED_SIGNER: Final = "signingCredential.untrusted"
+TRUSTED_SIGNER: Final = "signingCredential.trusted"
 ORIGIN_RECORD: Final = "ingredient_record"
 
 _MAX_DEPTH: Final = 64
@@ -113,6 +121,23 @@ def _failures(
             continue
         out.append(f)
     return out
+
+
+def _codes(entries: Any) -> set[str]:
+    return {code for e in _list(entries) if (code := _str(_mapping(e).get("code"))) is not None}
+
+
+def _trusted(failures: Sequence[Failure], success: set[str] | frozenset[str]) -> bool | None:
+    """The validator's word on the signer: untrusted, trusted, or nothing said (None).
+
+    Only what the validator found now counts: an ingredient's trust recorded when it was
+    added was judged with the creator's trust lists, not yours.
+    """
+    if any(f.code == UNTRUSTED_SIGNER and f.origin == ORIGIN_VALIDATION for f in failures):
+        return False
+    if TRUSTED_SIGNER in success:
+        return True
+    return None
 
 
 def _dedupe(failures: Iterable[Failure]) -> tuple[Failure, ...]:
@@ -236,16 +261,20 @@ class _Builder:
         self.manifests = _mapping(store.get("manifests"))
         self.certificates = certificates
         results = _mapping(store.get("validation_results"))
-        self.active_failures = list(_list(_mapping(results.get("activeManifest")).get("failure")))
+        active = _mapping(results.get("activeManifest"))
+        self.active_failures = list(_list(active.get("failure")))
         self.active_failures.extend(extra_validation)
+        self.active_success = _codes(active.get("success"))
         self.deltas: dict[str, list[Any]] = {}
+        self.delta_success: dict[str, set[str]] = {}
         for delta in _list(results.get("ingredientDeltas")):
             delta = _mapping(delta)
             uri = _str(delta.get("ingredientAssertionURI"))
             if uri is None:
                 continue
-            failed = _list(_mapping(delta.get("validationDeltas")).get("failure"))
-            self.deltas.setdefault(uri, []).extend(failed)
+            changes = _mapping(delta.get("validationDeltas"))
+            self.deltas.setdefault(uri, []).extend(_list(changes.get("failure")))
+            self.delta_success.setdefault(uri, set()).update(_codes(changes.get("success")))
         self.validated: list[Failure] = []
         self.recorded: list[Failure] = []
         self.used_deltas: set[str] = set()
@@ -257,6 +286,7 @@ class _Builder:
         path: tuple[str, ...],
         ingredient: Mapping[str, Any] | None,
         own_failures: list[Failure],
+        success: set[str] | frozenset[str] = frozenset(),
     ) -> ChainNode:
         manifest = _mapping(self.manifests.get(label)) if label else {}
         ing = ingredient or {}
@@ -290,6 +320,7 @@ class _Builder:
             relationship=_str(ing.get("relationship")) if ingredient is not None else None,
             failures=_dedupe(own_failures),
             ingredients=tuple(children),
+            trusted=_trusted(own_failures, success) if label is not None and manifest else None,
         )
 
     def children(
@@ -323,8 +354,10 @@ class _Builder:
             # Validated now by the SDK, keyed by the ingredient assertion's URI.
             assertion_label = _str(ing.get("label"))
             validated: list[Failure] = []
+            success: set[str] = set()
             if assertion_label is not None:
                 uri = f"self#jumbf=/c2pa/{parent}/c2pa.assertions/{assertion_label}"
+                success = self.delta_success.get(uri, set())
                 if uri in self.deltas:
                     self.used_deltas.add(uri)
                     for entry in self.deltas[uri]:
@@ -354,13 +387,17 @@ class _Builder:
                 self.validated.append(failures[-1])
                 out.append(self.node(None, path=path, ingredient=ing, own_failures=failures))
                 continue
-            out.append(self.node(child, path=path, ingredient=ing, own_failures=failures))
+            out.append(
+                self.node(child, path=path, ingredient=ing, own_failures=failures, success=success)
+            )
         return out
 
     def build(self, active: str) -> ChainResult:
         own = _failures(self.active_failures, manifest=None, origin=ORIGIN_VALIDATION)
         self.validated.extend(own)
-        root = self.node(active, path=(), ingredient=None, own_failures=own)
+        root = self.node(
+            active, path=(), ingredient=None, own_failures=own, success=self.active_success
+        )
         # Deltas for ingredients we could not place (unusual URIs) still count.
         for uri, entries in self.deltas.items():
             if uri in self.used_deltas:

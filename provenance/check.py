@@ -10,7 +10,8 @@ Verdict rules (facts -> judgement), applied to the failures the validator found 
 (active manifest, fMP4 fragments and re-validated ingredient manifests):
 
 * no C2PA data -> ``NO_CREDENTIALS``;
-* no failure other than "untrusted signer" codes -> ``TRUSTED`` when the SDK's state is
+* no failure other than trust-only codes (:data:`~provenance.report.TRUST_ONLY_CODES`:
+  untrusted signer or time-stamping authority) -> ``TRUSTED`` when the SDK's state is
   ``Trusted`` (the active signer chains to a configured anchor), else ``VALID_UNTRUSTED``;
 * the only other failures are hard-binding mismatches -> ``INCOMPLETE``;
 * anything else -> ``INVALID``.
@@ -18,6 +19,10 @@ Verdict rules (facts -> judgement), applied to the failures the validator found 
 Failures recorded inside an ingredient assertion when that ingredient was added are not
 re-checked by the SDK; they do not change the verdict, but they are listed in
 ``failures``, mark their node unreliable and get a summary sentence.
+
+Trust-only codes are listed in ``failures`` too, but they never make a node unreliable:
+an intact manifest from an unknown signer validated (``ChainNode.trusted`` is False), and
+the AI declarations inside it count as signed.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ from provenance.media import (
     remote_manifest_reference,
 )
 from provenance.report import (
+    TRUST_ONLY_CODES,
     AiAssessment,
     AiLabel,
     AiSignal,
@@ -270,7 +276,7 @@ def derive_verdict(state: str, validated: Sequence[Failure]) -> Verdict:
     >>> derive_verdict("Invalid", [Failure("assertion.dataHash.mismatch", "...")]).value
     'INCOMPLETE'
     """
-    serious = {f.code for f in validated} - UNTRUSTED_CODES
+    serious = {f.code for f in validated} - TRUST_ONLY_CODES
     if serious:
         if serious <= HARD_BINDING_MISMATCH_CODES:
             return Verdict.INCOMPLETE

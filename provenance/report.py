@@ -14,10 +14,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
+
+from provenance.codes import UNTRUSTED_CODES
 
 __all__ = [
     "SCHEMA",
+    "TRUST_ONLY_CODES",
     "Action",
     "AiLabel",
     "AiAssessment",
@@ -38,6 +41,10 @@ __all__ = [
 ]
 
 SCHEMA = "jinjja.report/v1"
+
+TRUST_ONLY_CODES: Final = UNTRUSTED_CODES | frozenset({"timeStamp.untrusted"})
+"""Codes that only say a signer (or time-stamping authority) is on none of the configured
+trust lists. They are reported, but they do not make a manifest unreliable."""
 
 
 class Verdict(enum.StrEnum):
@@ -195,13 +202,27 @@ class ChainNode:
     relationship: str | None = None
     """``parentOf`` / ``componentOf`` / ``inputTo``; None for the active manifest."""
     failures: tuple[Failure, ...] = ()
-    """This node's own validation failures (including ones recorded only in the ingredient)."""
+    """This node's own validation failures (including ones recorded only in the ingredient),
+    trust-only codes (:data:`TRUST_ONLY_CODES`) included."""
     ingredients: tuple[ChainNode, ...] = ()
+    trusted: bool | None = None
+    """Whether the validator found this manifest's signer on a configured trust list:
+    True (``signingCredential.trusted``), False (``signingCredential.untrusted``), None
+    when it did not judge it (no credentials; ingredients whose trust was not re-checked)."""
+
+    @property
+    def problems(self) -> tuple[Failure, ...]:
+        """The failures that say the manifest did not validate (all but trust-only codes)."""
+        return tuple(f for f in self.failures if f.code not in TRUST_ONLY_CODES)
 
     @property
     def reliable(self) -> bool:
-        """False when this node failed validation: its claims are not to be relied on."""
-        return not self.failures
+        """False when this node failed validation: its claims are not to be relied on.
+
+        An intact manifest from a signer on none of your trust lists is reliable (it was not
+        tampered with); :attr:`trusted` says whether its issuer is known.
+        """
+        return not self.problems
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -216,6 +237,7 @@ class ChainNode:
             "actions": [a.to_dict() for a in self.actions],
             "relationship": self.relationship,
             "reliable": self.reliable,
+            "trusted": self.trusted,
             "failures": [f.to_dict() for f in self.failures],
             "ingredients": [i.to_dict() for i in self.ingredients],
         }

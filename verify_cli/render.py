@@ -312,6 +312,7 @@ _AI_STYLE: dict[AiLabel, str] = {
 }
 
 _UNRELIABLE = "not to be relied on"
+_UNKNOWN_ISSUER = "issuer not on your trust lists"
 
 
 def _size_words(size: int) -> str:
@@ -502,7 +503,9 @@ class TextFormat(ReportFormat):
             if node.signing_time:
                 label.append(f" on {node.signing_time}", style=None if node.reliable else "dim")
         if node.reliable:
-            if node.label is not None:
+            if node.label is not None and node.trusted is False:
+                label.append(f"  ✓ intact, {_UNKNOWN_ISSUER}", style="yellow")
+            elif node.label is not None:
                 label.append("  ✓", style="green")
         else:
             label.append(f"  ✗ {_UNRELIABLE}", style="bold red")
@@ -537,8 +540,12 @@ class TextFormat(ReportFormat):
             if node.label:
                 cert.append(f", manifest {node.label}")
             tree.add(cert)
+        problems = node.problems
         for failure in node.failures:
-            line = Text("✗ " + failure.message, style="red")
+            if failure in problems:
+                line = Text("✗ " + failure.message, style="red")
+            else:  # trust-only: the manifest is intact, its issuer unknown
+                line = Text("! " + failure.message, style="yellow")
             if self.verbose:
                 line.append(f"  [{failure.code}]", style="dim")
             tree.add(line)

@@ -256,12 +256,26 @@ def test_ingredient_under_invalid_parent_is_unsigned():
     assert sig.detail["unsigned_because"] == ["assertion.dataHash.mismatch"]
 
 
-def test_untrusted_signer_is_not_signed_so_no_captured():
-    untrusted = (Failure(code="signingCredential.untrusted", message="unknown signer"),)
-    chain = node(act("c2pa.created", IPTC + "digitalCapture"), failures=untrusted)
+def test_untrusted_signer_is_still_signed():
+    """An intact manifest from an unknown signer validated: its declarations are signed."""
+    for code in ("signingCredential.untrusted", "timeStamp.untrusted"):
+        untrusted = (Failure(code=code, message="unknown signer"),)
+        chain = node(act("c2pa.created", IPTC + "digitalCapture"), failures=untrusted)
+        result = assess_ai(b"", None, chain)
+        assert result.label is AiLabel.CAPTURED
+        assert result.signals[0].signed
+        assert "unsigned_because" not in result.signals[0].detail
+
+
+def test_untrusted_signer_with_tampering_is_not_signed():
+    both = (
+        Failure(code="signingCredential.untrusted", message="unknown signer"),
+        Failure(code="assertion.dataHash.mismatch", message="changed"),
+    )
+    chain = node(act("c2pa.created", IPTC + "digitalCapture"), failures=both)
     result = assess_ai(b"", None, chain)
     assert result.label is AiLabel.UNKNOWN
-    assert result.signals[0].detail["unsigned_because"] == ["signingCredential.untrusted"]
+    assert result.signals[0].detail["unsigned_because"] == ["assertion.dataHash.mismatch"]
 
 
 def test_description_and_claim_generator_are_weak():

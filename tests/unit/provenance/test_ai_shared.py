@@ -29,8 +29,9 @@ pytestmark = pytest.mark.shared
             AiLabel.AI_EDITED,
             {"c2pa.digitalSourceType", "c2pa.softwareAgent", "c2pa.claimGenerator"},
         ),
-        # A capture declaration from a signer on no trust list: not "signed", so UNKNOWN.
-        ("c2pa-rs/C_with_CAWG_data.jpg", AiLabel.UNKNOWN, {"c2pa.digitalSourceType"}),
+        # A capture declaration in an intact manifest from a signer on no trust list: the
+        # manifest validated, so the declaration is signed (the issuer is unknown).
+        ("c2pa-rs/C_with_CAWG_data.jpg", AiLabel.CAPTURED, {"c2pa.digitalSourceType"}),
     ],
 )
 def test_real_files(shared_dir: Path, name: str, label: AiLabel, kinds: set[str]) -> None:
