@@ -725,6 +725,12 @@ def _definition(
             "already has Content Credentials, or a parent was given); use edited, published, ...",
             code="bad_action",
         )
+    if requested == "c2pa.opened" and not has_parent:
+        raise SigningError(
+            "The action 'opened' needs a parent: the input has no Content Credentials and no "
+            "parent was given (use created with a digital source type)",
+            code="bad_action",
+        )
     later = [
         a
         for a in user_actions + param_actions

@@ -422,6 +422,7 @@ def test_legacy_keywords_and_capture_manifest(pki: Pki, root: Path, jpeg: Path) 
     ("kwargs", "code"),
     [
         ({"action": "exploded"}, "bad_action"),
+        ({"action": "opened"}, "bad_action"),
         ({"source_type": "dreamt"}, "bad_source_type"),
         ({"author": "  "}, "bad_author"),
         ({"manifest": {"assertions": [{"data": {}}]}}, "bad_manifest"),
