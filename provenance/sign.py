@@ -194,6 +194,14 @@ def _check_tsa_url(url: str | None) -> str | None:
     return url
 
 
+def _chain_pem(data: bytes, origin: str) -> bytes:
+    """The chain as plain PEM (DER or PEM with comments accepted): what the SDK expects."""
+    from cryptography.hazmat.primitives import serialization
+
+    certs = load_certificates(data, origin=origin)
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+
+
 def _pkcs8(key: Any) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
@@ -265,7 +273,7 @@ class SignerSpec:
         SigningError
             Unknown algorithm or malformed TSA URL.
         """
-        load_certificates(cert_chain_pem)
+        chain = _chain_pem(cert_chain_pem, "the certificate chain")
         key = load_private_key(key_pem)
         chosen = _check_alg(alg) if alg is not None else alg_for_key(key)
         if chosen is None:
@@ -274,7 +282,7 @@ class SignerSpec:
             )
         return cls(
             alg=chosen,
-            cert_chain_pem=cert_chain_pem,
+            cert_chain_pem=chain,
             key_pem=_pkcs8(key),
             tsa_url=_check_tsa_url(tsa_url),
         )
@@ -314,8 +322,9 @@ class SignerSpec:
             Unknown algorithm or malformed TSA URL.
         """
         chain_path, key_path = Path(cert_chain), Path(key)
-        chain = _read_secret_file(chain_path, "certificate chain")
-        load_certificates(chain, origin=f"certificate chain {chain_path}")
+        chain = _chain_pem(
+            _read_secret_file(chain_path, "certificate chain"), f"certificate chain {chain_path}"
+        )
         private = load_private_key(
             _read_secret_file(key_path, "private key"), origin=f"private key file {key_path}"
         )
@@ -389,8 +398,9 @@ class SignerSpec:
                 code="bad_signer_command",
             )
         chain_path = Path(cert_chain)
-        chain = _read_secret_file(chain_path, "certificate chain")
-        load_certificates(chain, origin=f"certificate chain {chain_path}")
+        chain = _chain_pem(
+            _read_secret_file(chain_path, "certificate chain"), f"certificate chain {chain_path}"
+        )
         return cls(
             alg=_check_alg(alg),
             cert_chain_pem=chain,

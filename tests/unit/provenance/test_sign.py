@@ -654,3 +654,30 @@ def test_unwritable_output_is_a_signing_error(
     with pytest.raises(SigningError) as info:
         sign_file(jpeg, jpeg.with_name("out.jpg"), signer=es256, source_type="digitalCapture")
     assert info.value.code == "output_unwritable" and "Permission denied" in info.value.message
+
+
+def test_der_certificate_and_key_files(pki: Pki, root: Path, jpeg: Path, tmp_path: Path) -> None:
+    cert = x509.load_pem_x509_certificates(pki.chain_pem("ed25519"))[0]
+    key = serialization.load_pem_private_key(pki.key_pem("ed25519"), None)
+    (tmp_path / "ee.der").write_bytes(cert.public_bytes(serialization.Encoding.DER))
+    (tmp_path / "ee.key.der").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    signer = SignerSpec.from_files(tmp_path / "ee.der", tmp_path / "ee.key.der")
+    assert signer.alg == "ed25519" and signer.cert_chain_pem.startswith(b"-----BEGIN")
+    # A lone certificate: the intermediate is missing, and the anchors show it.
+    with pytest.raises(CertificateError) as info:
+        sign_file(
+            jpeg,
+            tmp_path / "o.jpg",
+            signer=signer,
+            source_type="digitalCapture",
+            trust_anchors=[root],
+        )
+    assert info.value.code == "chain_incomplete"
+    result = sign_file(jpeg, tmp_path / "o.jpg", signer=signer, source_type="digitalCapture")
+    assert any("only the signing certificate" in w for w in result.warnings)
