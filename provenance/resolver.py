@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import io
 import json
 import math
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -361,24 +361,17 @@ def _image_pixels(data: bytes) -> NDArray[np.uint8] | None:
     return load_rgb(data)
 
 
-def _video_frames(data: bytes) -> list[NDArray[np.uint8]]:
-    try:
-        import av
-    except ImportError:
-        return []
-    frames: list[NDArray[np.uint8]] = []
-    try:
-        container: Any = av.open(io.BytesIO(data))
-        with container as c:
-            if not c.streams.video:
-                return []
-            for frame in c.decode(c.streams.video[0]):
-                frames.append(np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8))
-                if len(frames) >= MAX_VIDEO_FRAMES:
-                    break
-    except (av.FFmpegError, OSError, ValueError):
-        pass
-    return frames
+class _VideoFile:
+    """The video bytes in a temporary file, for :func:`provenance.video.detect_video`."""
+
+    def __init__(self, data: bytes, media_type: str) -> None:
+        suffix = "." + VIDEO_MEDIA_TYPES.get(media_type, "mp4")
+        self._dir = tempfile.TemporaryDirectory(prefix="jinjja-recover-")
+        self.path = Path(self._dir.name) / ("video" + suffix)
+        self.path.write_bytes(data)
+
+    def close(self) -> None:
+        self._dir.cleanup()
 
 
 def detect_watermark(
@@ -409,48 +402,59 @@ def detect_watermark(
 
 def _detect(data: bytes, media_type: str | None, keys: Sequence[bytes | str]) -> list[_Mark]:
     import watermark
-    from watermark._video import detect_frames
 
     all_keys: list[tuple[str, bytes | str]] = [("public", watermark.PUBLIC_KEY)]
     all_keys += [(f"extra key {i + 1}", k) for i, k in enumerate(keys)]
     video = media_type in VIDEO_MEDIA_TYPES
-    frames = _video_frames(data) if video else []
     pixels = None if video else _image_pixels(data)
-    if (video and not frames) or (not video and pixels is None):
+    if not video and pixels is None:
         return []
+    clip = _VideoFile(data, media_type or "video/mp4") if video else None
     out: list[_Mark] = []
-    for name, key in all_keys:
-        try:
-            if video:
-                det: watermark.Detection = detect_frames(frames, key)
-            else:
-                assert pixels is not None
-                det = watermark.detect(pixels, key)
-        except ValueError:
-            return []  # too small, or a frame the detector does not take
-        p = min(1.0, det.p_value * len(all_keys))
-        found = p <= _ALPHA and det.payload is not None and len(det.payload) == 8
-        detail: dict[str, Any] = {"keys_tried": len(all_keys)}
-        if video:
-            detail["frames"] = len(frames)
-        if det.geometry is not None:
-            g = det.geometry
-            detail["geometry"] = {
-                "scale": round(g.scale, 4),
-                "rotation": round(g.rotation, 2),
-                "flipped": g.flipped,
-            }
-        finding = WatermarkFinding(
-            algorithm=WATERMARK_ALG,
-            found=found,
-            payload_hex=det.payload.hex() if det.payload is not None and found else None,
-            score=float(det.score) if math.isfinite(det.score) else 0.0,
-            p_value=float(p),
-            key_name=name,
-            detail=detail,
-        )
-        out.append(_Mark(finding, det.payload if found else None))
+    try:
+        for name, key in all_keys:
+            try:
+                if clip is not None:
+                    from provenance.video import detect_video
+
+                    det: watermark.Detection = detect_video(
+                        clip.path, key, max_frames=MAX_VIDEO_FRAMES
+                    )
+                else:
+                    assert pixels is not None
+                    det = watermark.detect(pixels, key)
+            except (ValueError, ProvenanceError):
+                return out  # too small, undecodable, or PyAV missing
+            out.append(_mark(name, det, len(all_keys), video))
+    finally:
+        if clip is not None:
+            clip.close()
     return out
+
+
+def _mark(name: str, det: Any, keys: int, video: bool) -> _Mark:
+    p = min(1.0, det.p_value * keys)
+    found = p <= _ALPHA and det.payload is not None and len(det.payload) == 8
+    detail: dict[str, Any] = {"keys_tried": keys}
+    if video:
+        detail["frames"] = int(getattr(det, "frames_used", 0))
+    if det.geometry is not None:
+        g = det.geometry
+        detail["geometry"] = {
+            "scale": round(g.scale, 4),
+            "rotation": round(g.rotation, 2),
+            "flipped": g.flipped,
+        }
+    finding = WatermarkFinding(
+        algorithm=WATERMARK_ALG,
+        found=found,
+        payload_hex=det.payload.hex() if det.payload is not None and found else None,
+        score=float(det.score) if math.isfinite(det.score) else 0.0,
+        p_value=float(p),
+        key_name=name,
+        detail=detail,
+    )
+    return _Mark(finding, det.payload if found else None)
 
 
 def _pdq(data: bytes, media_type: str | None) -> Any:

@@ -33,7 +33,7 @@ import os
 import secrets
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -403,18 +403,14 @@ def watermark_image_bytes(
 # -------------------------------------------------------------------------------- video
 
 
-def _video_frames(container: Any, stream: Any) -> Iterator[NDArray[np.uint8]]:
-    for frame in container.decode(stream):
-        yield frame.to_ndarray(format="rgb24")
-
-
 def watermark_video_bytes(
     data: bytes, media_type: str, ident: bytes, *, key: bytes | str, psnr: float = 40.0
 ) -> bytes:
-    """Embed ``ident`` into every frame of an MP4/MOV video and re-encode it (H.264).
+    """Embed ``ident`` into every frame of an MP4/MOV video (H.264, CRF 17).
 
-    Audio streams are copied unchanged; other streams and metadata are dropped (the file
-    is signed afterwards). Needs PyAV (extra ``video``).
+    A thin adapter over :func:`provenance.video.embed_video`: the luma plane of every frame
+    is marked; audio packets, timestamps, rotation and colour tags are kept. Needs PyAV
+    (extra ``video``).
 
     Parameters
     ----------
@@ -437,64 +433,28 @@ def watermark_video_bytes(
     Raises
     ------
     PublishError
-        ``missing_dependency``, ``unsupported_format``, ``too_small`` or ``corrupt``.
+        ``unsupported_format`` or ``too_small``; :class:`provenance.video.VideoError` when
+        the video cannot be decoded or PyAV is missing.
     """
-    try:
-        import av
-    except ImportError:
-        raise PublishError(
-            "watermarking video needs PyAV: pip install 'jinjja[video]'",
-            code="missing_dependency",
-        ) from None
-    from watermark._video import embed_frames
+    from provenance.video import VideoError, embed_video
 
     fmt = VIDEO_MEDIA_TYPES.get(media_type)
     if fmt is None:
         raise PublishError(f"{media_type} cannot be watermarked", code="unsupported_format")
-    out_buf = io.BytesIO()
-    try:
-        src_container: Any = av.open(io.BytesIO(data))
-        with src_container as src:
-            if not src.streams.video:
-                raise PublishError("the file has no video stream", code="unsupported_format")
-            vin = src.streams.video[0]
-            width, height = vin.codec_context.width, vin.codec_context.height
-            if min(width, height) < MIN_SIDE:
+    with tempfile.TemporaryDirectory(prefix="jinjja-publish-") as tmp:
+        src, dst = Path(tmp) / f"in.{fmt}", Path(tmp) / f"marked.{fmt}"
+        src.write_bytes(data)
+        try:
+            embed_video(src, dst, ident, key, psnr=psnr, crf=int(_VIDEO_CRF), preset="fast")
+        except ValueError as exc:
+            if "px" in str(exc):
                 raise PublishError(
-                    f"the video is {width}x{height}; the watermark needs at least {MIN_SIDE} "
-                    "px on both sides",
-                    code="too_small",
-                )
-            rate = vin.average_rate or vin.guessed_rate or 25
-            with av.open(out_buf, "w", format=fmt) as dst:
-                vout = dst.add_stream("libx264", rate=rate)
-                vout.width, vout.height = width - width % 2, height - height % 2
-                vout.pix_fmt = "yuv420p"
-                vout.options = {"crf": _VIDEO_CRF, "preset": "fast"}
-                audio_map = {}
-                for a in src.streams.audio:
-                    audio_map[a.index] = dst.add_stream_from_template(a)
-                if audio_map:
-                    for packet in src.demux(*src.streams.audio):
-                        if packet.dts is None:
-                            continue
-                        packet.stream = audio_map[packet.stream.index]
-                        dst.mux(packet)
-                    src.seek(0)
-                frames = _video_frames(src, vin)
-                for marked in embed_frames(frames, ident, key, psnr=psnr):
-                    frame = av.VideoFrame.from_ndarray(
-                        np.ascontiguousarray(marked[: vout.height, : vout.width]), format="rgb24"
-                    )
-                    for packet in vout.encode(frame):
-                        dst.mux(packet)
-                for packet in vout.encode():
-                    dst.mux(packet)
-    except PublishError:
-        raise
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise PublishError(f"the video could not be watermarked: {exc}", code="corrupt") from None
-    return out_buf.getvalue()
+                    f"the video is too small for the watermark ({exc})", code="too_small"
+                ) from None
+            raise PublishError(f"the video could not be watermarked: {exc}") from None
+        except VideoError:
+            raise
+        return dst.read_bytes()
 
 
 # ------------------------------------------------------------------------------ publish
