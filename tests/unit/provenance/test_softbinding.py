@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from provenance.softbinding import (
     soft_binding_assertions,
     watermark_image_bytes,
 )
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def natural(seed: int, h: int = 384, w: int = 512) -> np.ndarray:
@@ -302,3 +305,40 @@ def test_publish_keeps_history_and_refuses_double_marking(
     assert report.chain is not None and [i.title for i in report.chain.ingredients] == [
         "signed.jpg"
     ]
+
+
+def test_recovered_report_matches_schema_and_embedded_damage_is_named(
+    tmp_path: Path, source: Callable[..., Path], signer: SignerSpec, anchors: Path
+) -> None:
+    import jsonschema
+
+    with Repository.open(tmp_path / "repo.db", create=True) as repo:
+        done = publish(
+            source(), tmp_path / "out.jpg", signer=signer, repository=repo,
+            source_type="digitalCapture", trust_anchors=[anchors],
+        )  # fmt: skip
+    # Change bytes of the picture after signing, keeping the embedded manifest.
+    data = bytearray(done.path.read_bytes())
+    sos = data.rfind(b"\xff\xda")
+    changed = 0
+    for i in range(sos + (len(data) - sos) // 2, len(data) - 2):
+        if changed == 32:
+            break
+        if 0x10 < data[i] < 0xF0 and data[i - 1] != 0xFF and data[i + 1] != 0xFF:
+            data[i] ^= 0x03
+            changed += 1
+    tampered = tmp_path / "tampered.jpg"
+    tampered.write_bytes(bytes(data))
+    assert provenance.check(tampered, trust_anchors=[anchors]).verdict is Verdict.INCOMPLETE
+    report = provenance.check(tampered, trust_anchors=[anchors], repo=tmp_path / "repo.db")
+    assert report.verdict is Verdict.RECOVERED
+    assert "the embedded ones are incomplete" in report.summary[0]
+    assert report.chain is not None and report.chain.reliable
+    schema = json.loads((ROOT / "spec" / "report.schema.json").read_text())
+    jsonschema.validate(report.to_dict(), schema)
+    # A repository that cannot be opened is a sentence, not an exception.
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"junk" * 1000)
+    broken = provenance.check(tampered, repo=junk)
+    assert broken.verdict is Verdict.INCOMPLETE
+    assert any("recovery not attempted" in line for line in broken.summary)
