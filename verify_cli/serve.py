@@ -94,8 +94,12 @@ def serve(
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     except KeyboardInterrupt:
         raise typer.Exit(ExitCode.INTERRUPTED) from None
-    except (OSError, SystemExit) as exc:
+    except OSError as exc:
         raise _fail(f"could not serve on {host}:{port}: {exc}", ExitCode.USAGE) from None
+    except SystemExit:  # uvicorn exits when it cannot bind; it said why just above
+        raise _fail(
+            f"could not serve on {host}:{port} (address in use, or not allowed)", ExitCode.USAGE
+        ) from None
 
 
 def register(app: typer.Typer) -> None:

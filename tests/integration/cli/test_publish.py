@@ -171,3 +171,18 @@ def test_serve_usage_errors(tmp_path: Path) -> None:
         app, ["serve", "--repo", str(tmp_path / "r.db"), "--allow-writes", "--token", "short"]
     )
     assert short.exit_code == ExitCode.USAGE and "16 characters" in short.output
+
+
+def test_serve_port_in_use(tmp_path: Path) -> None:
+    import socket
+
+    Repository.open(tmp_path / "r.db", create=True).close()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(
+            app, ["serve", "--repo", str(tmp_path / "r.db"), "--port", str(port)]
+        )
+    assert result.exit_code == ExitCode.USAGE
+    assert "could not serve" in result.output
