@@ -8,7 +8,9 @@ valid after the signing certificate expires. This module answers such requests:
 :func:`serve` runs it with :mod:`http.server` on loopback (port 0 picks a free port).
 
 It is not a production TSA: no accuracy statement, no audit log, serial numbers from a
-process-wide counter. Needs ``asn1crypto`` (extra ``tsa``, also in ``dev``).
+process-wide counter. Needs ``asn1crypto`` (extra ``tsa``, also in ``dev``). For a demo,
+``python -m provenance.tsa --cert TSA-CHAIN.pem --key TSA.key`` serves one on loopback and
+prints its URL.
 
 Examples
 --------
@@ -27,7 +29,7 @@ import hashlib
 import http.server
 import itertools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -41,7 +43,7 @@ from provenance.errors import ProvenanceError
 if TYPE_CHECKING:
     from provenance.pki import Pki
 
-__all__ = ["TimeStampAuthority", "TsaError", "serve"]
+__all__ = ["TimeStampAuthority", "TsaError", "main", "serve"]
 
 _POLICY: Final = "1.3.6.1.4.1.99999.1.1"
 _MAX_REQUEST: Final = 64 << 10
@@ -363,3 +365,49 @@ def serve(
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve a TSA until interrupted: ``python -m provenance.tsa --cert C --key K``.
+
+    Parameters
+    ----------
+    argv
+        Command-line arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Process exit code: 0 after Ctrl-C, 2 for bad arguments or an unusable key.
+    """
+    import argparse
+    import sys
+    import time
+
+    parser = argparse.ArgumentParser(
+        prog="python -m provenance.tsa", description="A small RFC 3161 TSA for tests and demos."
+    )
+    parser.add_argument("--cert", required=True, help="TSA certificate chain (PEM), TSA first")
+    parser.add_argument("--key", required=True, help="TSA private key (PEM, unencrypted)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    args = parser.parse_args(argv)
+    try:
+        with open(args.cert, "rb") as chain, open(args.key, "rb") as key:
+            authority = TimeStampAuthority.from_pem(chain.read(), key.read())
+    except (OSError, TsaError) as exc:
+        sys.stderr.write(f"tsa: {getattr(exc, 'message', None) or exc}\n")
+        return 2
+    with serve(authority, host=args.host, port=args.port) as url:
+        sys.stdout.write(f"{url}\n")
+        sys.stdout.flush()
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

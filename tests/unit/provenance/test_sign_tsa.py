@@ -167,3 +167,39 @@ def test_unreachable_tsa_is_named(pki: Pki, tmp_path: Path) -> None:
     assert info.value.code == "tsa_failed"  # type: ignore[attr-defined]
     assert url in info.value.message  # type: ignore[attr-defined]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.jpg"]
+
+
+def test_command_line_tsa(pki: Pki, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    cred = pki.issue("es256", ekus=[ExtendedKeyUsageOID.TIME_STAMPING], label="cli-tsa")
+    (tmp_path / "tsa.pem").write_bytes(cred.chain_pem)
+    (tmp_path / "tsa.key").write_bytes(cred.key_pem)
+    with subprocess.Popen(
+        [sys.executable, "-m", "provenance.tsa", "--cert", str(tmp_path / "tsa.pem"),
+         "--key", str(tmp_path / "tsa.key")],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as proc:  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            url = proc.stdout.readline().strip()
+            assert url.startswith("http://127.0.0.1:")
+            req = urllib.request.Request(url, data=_request(b"\x33" * 32))
+            with urllib.request.urlopen(req, timeout=10) as reply:
+                status = tsp.TimeStampResp.load(reply.read())["status"]["status"].native
+            assert status == "granted"
+        finally:
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=10) == 0
+    bad = subprocess.run(
+        [sys.executable, "-m", "provenance.tsa", "--cert", str(tmp_path / "tsa.pem"),
+         "--key", str(tmp_path / "missing.key")],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "missing.key" in bad.stderr
