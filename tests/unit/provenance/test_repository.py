@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from provenance.repository import (
     FINGERPRINT_MAX_DISTANCE,
@@ -202,3 +204,32 @@ def test_kill_9_loses_nothing_reported_stored(tmp_path: Path) -> None:
             assert repo.by_binding(WATERMARK_ALG, bytes.fromhex(mid))[0].manifest_id == mid
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    codes=st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=30),
+    query=st.binary(min_size=32, max_size=32),
+    flips=st.integers(0, 60),
+    radius=st.integers(0, 256),
+)
+def test_fingerprint_search_equals_brute_force(
+    tmp_path_factory: pytest.TempPathFactory,
+    codes: list[bytes],
+    query: bytes,
+    flips: int,
+    radius: int,
+) -> None:
+    codes = [*codes, _flip(query, flips)]
+    path = tmp_path_factory.mktemp("prop") / "r.db"
+    with Repository.open(path, create=True) as repo:
+        for i, code in enumerate(codes):
+            repo.put(b"s", manifest_id=f"{i + 1:016x}", bindings=[Binding(FINGERPRINT_ALG, code)])
+        got = repo.by_binding(FINGERPRINT_ALG, query, max_results=100, max_distance=radius)
+    q = int.from_bytes(query, "big")
+    want = sorted(
+        (bin(int.from_bytes(c, "big") ^ q).count("1"), i)
+        for i, c in enumerate(codes)
+        if bin(int.from_bytes(c, "big") ^ q).count("1") <= radius
+    )
+    assert [(m.distance, int(m.manifest_id, 16) - 1) for m in got] == want

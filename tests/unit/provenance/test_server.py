@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from provenance.errors import ProvenanceError
@@ -378,3 +380,46 @@ def test_openapi_document_is_current(world: dict[str, Any]) -> None:
         ("/services/supportedAlgorithms", "get"),
         ("/manifests", "post"),
     } == ops
+
+
+_ROUTES = [
+    ("POST", "/matches/byBinding", "application/json"),
+    ("POST", "/matches/byContent", "image/jpeg"),
+    ("POST", "/matches/byContent", "video/mp4"),
+    ("POST", "/manifests", "application/c2pa"),
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=st.binary(max_size=4096), route=st.sampled_from(_ROUTES))
+def test_arbitrary_bodies_get_a_json_4xx(
+    world: dict[str, Any], body: bytes, route: tuple[str, str, str]
+) -> None:
+    method, path, ctype = route
+    for served in (world["ro"], world["rw"]):
+        headers = {"Content-Type": ctype, "Authorization": f"Bearer {TOKEN}"}
+        status, headers_out, raw = served.request(method, path, body=body, headers=headers)
+        assert headers_out["content-type"].startswith("application/json")
+        doc = json.loads(raw)
+        if status == 200:  # a JSON body that happens to be a valid query
+            assert "matches" in doc
+        else:
+            assert 400 <= status < 500 and doc["error"]["code"], (status, doc)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    alg=st.text(max_size=40),
+    value=st.text(max_size=80),
+    max_results=st.integers(-5, 500),
+)
+def test_arbitrary_queries_get_json(
+    world: dict[str, Any], alg: str, value: str, max_results: int
+) -> None:
+    from urllib.parse import urlencode
+
+    query = urlencode({"alg": alg, "value": value, "maxResults": max_results})
+    status, headers, raw = world["ro"].request("GET", "/matches/byBinding?" + query)
+    assert headers["content-type"].startswith("application/json")
+    assert status in (200, 400)
+    assert ("matches" if status == 200 else "error") in json.loads(raw)
