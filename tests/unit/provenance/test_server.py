@@ -423,3 +423,33 @@ def test_arbitrary_queries_get_json(
     assert headers["content-type"].startswith("application/json")
     assert status in (200, 400)
     assert ("matches" if status == 200 else "error") in json.loads(raw)
+
+
+@pytest.mark.video
+def test_by_content_finds_a_video(world: dict[str, Any]) -> None:
+    import av
+
+    d = world["dir"]
+    clip = d / "clip.mp4"
+    base = natural(5, 384, 512).astype(np.int16)
+    with av.open(str(clip), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.height, stream.width = 384, 512
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "18", "preset": "veryfast"}
+        for t in range(8):
+            frame = np.clip(np.roll(base, 3 * t, axis=1), 0, 255).astype(np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    pki = make_pki("Server Test", algs=("es256",), seed=b"server-tests")
+    signer = SignerSpec.from_pem(pki.chain_pem("es256"), pki.key_pem("es256"))
+    with Repository.open(d / "repo.db") as repo:
+        done = publish(
+            clip, d / "pclip.mp4", signer=signer, repository=repo, source_type="digitalCapture",
+            trust_anchors=[pki.root_pem],
+        )  # fmt: skip
+    assert done.fingerprint is None and done.media_type == "video/mp4"
+    found = ResolverClient(world["ro"].url).matches_by_content(done.path.read_bytes(), "video/mp4")
+    assert [m.manifest_id for m in found] == [done.manifest_id]
