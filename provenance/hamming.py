@@ -278,13 +278,13 @@ def _chunk_keys(codes: Codes, start: int, length: int) -> npt.NDArray[np.uint32]
 
 
 @functools.lru_cache(maxsize=64)
-def _flip_masks(length: int, flips: int) -> npt.NDArray[np.uint32]:
+def _flip_masks(length: int, flips: int) -> npt.NDArray[np.intp]:
     """All ``length``-bit masks with at most ``flips`` bits set (0 first)."""
     masks = [0]
     for k in range(1, min(flips, length) + 1):
         for combo in itertools.combinations(range(length), k):
             masks.append(sum(1 << b for b in combo))
-    out = np.array(masks, dtype=np.uint32)
+    out = np.array(masks, dtype=np.intp)  # intp: np.take is fastest with native indices
     out.setflags(write=False)
     return out
 
@@ -455,7 +455,8 @@ class MultiIndexHash:
             self.spans, self._orders, self._offsets, strict=True
         ):
             masks = _flip_masks(length, flips)
-            probes = (_chunk_keys(q, start, length)[:, None] ^ masks[None, :]).ravel()
+            keys = _chunk_keys(q, start, length).astype(np.intp)
+            probes = (keys[:, None] ^ masks[None, :]).ravel()
             lo = np.take(offsets, probes)
             counts = (np.take(offsets, probes + 1) - lo).astype(np.intp)
             hit = np.flatnonzero(counts)
