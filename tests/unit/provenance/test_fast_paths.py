@@ -11,7 +11,7 @@ import struct
 import zlib
 
 import pytest
-from conftest import encode, picture, tiny_mp4
+from testkit import encode, picture, tiny_mp4
 
 from provenance import _c2pa, check, check_bytes
 from provenance.errors import InputFileError, TrustStoreError

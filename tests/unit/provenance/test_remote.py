@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CAPTURE, _signer, encode, picture, sign_bytes
+from testkit import CAPTURE, _signer, encode, picture, sign_bytes
 
 from provenance import check_bytes
 from provenance.media import remote_manifest_reference
