@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Final, TextIO
+from typing import Annotated, Any, Final, TextIO, assert_never
 
 import typer
 
@@ -204,17 +204,21 @@ class _Writer:
             stream.write("[")
 
     def write(self, record: dict[str, Any], text: str, rows: list[list[Any]]) -> None:
-        if self.fmt is MatchFormat.JSONL:
+        fmt = self.fmt
+        if fmt is MatchFormat.JSONL:
             self.stream.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
-        elif self.fmt is MatchFormat.JSON:
+        elif fmt is MatchFormat.JSON:
             sep = "\n" if self.count == 0 else ",\n"
             body = json.dumps(record, ensure_ascii=False, sort_keys=True, indent=2)
             self.stream.write(sep + body)
-        elif self.csv is not None:
+        elif fmt is MatchFormat.CSV:
+            writer = self.csv or csv.writer(self.stream, lineterminator="\n")
             for row in rows:
-                self.csv.writerow(["" if v is None else v for v in row])
-        else:
+                writer.writerow(["" if v is None else v for v in row])
+        elif fmt is MatchFormat.TEXT:
             self.stream.write(text + "\n")
+        else:
+            assert_never(fmt)
         self.stream.flush()
         self.count += 1
 
