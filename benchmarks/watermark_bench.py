@@ -107,6 +107,7 @@ def run(args: argparse.Namespace) -> None:
     shared = Path(os.environ.get("JINJJA_SHARED", "/work/shared"))
     OUT.mkdir(exist_ok=True)
     records: list[dict[str, Any]] = []
+    path = OUT / f"watermark-records-{args.tag}.json"
     for set_name in args.sets.split(","):
         imgs = images(shared, set_name, args.limit)
         for mname in args.methods.split(","):
@@ -143,6 +144,7 @@ def run(args: argparse.Namespace) -> None:
                     if peer.name == "ours":
                         rec["found"] = bool(_last.get("found"))
                     records.append(rec)
+                path.write_text(json.dumps(records))  # after every image: partial runs count
                 print(
                     f"{peer.name} {set_name} {name}: psnr {psnr:.2f} ssim {ssim:.4f} "
                     f"exact {np.mean([r['exact'] for r in records[-len(attacks.ATTACKS) :]]):.2f}",

@@ -186,73 +186,119 @@ def detect(image: NDArray[np.generic], key: bytes | str) -> Detection:
     raw = _keys.key_bytes(key)
     x = img.astype(np.float32) * (np.float32(255.0) if img.dtype == np.float32 else 1)
     y, f = _detect.analysis_image(x)
-    w = _detect.prefilter(y)
-
-    best: tuple[float, int, int, tuple[int, int], NDArray[np.float64]] | None = None
-    hyps: list[tuple[float, int, tuple[int, int], NDArray[np.float64], NDArray[np.float64]]] = []
-    decodes = 0
-    payload: bytes | None = None
-    evaluated = 0
-
-    def evaluate(basis: NDArray[np.float64]) -> None:
-        nonlocal best, evaluated
-        evaluated += 1
-        sums, counts = _detect.fold(w, basis)
-        folded = sums / np.maximum(counts, 1.0)
-        z = _detect.sync_scores(folded, raw)
-        flat = int(np.argmax(z))
-        o, rem = divmod(flat, _layout.FOLD * _layout.FOLD)
-        d = divmod(rem, _layout.FOLD)
-        zmax = float(z.reshape(-1)[flat])
-        hyps.append((zmax, o, d, basis, folded))
-        if best is None or zmax > best[0]:
-            best = (zmax, evaluated, o, d, basis)
-
-    def try_decode(limit: int) -> bytes | None:
-        nonlocal decodes
-        for h in sorted(hyps, key=lambda t: -t[0]):
-            if decodes >= MAX_DEC or limit <= 0:
-                break
-            if h[0] < 3.0:
-                break
-            if any(h is done for done in tried):
-                continue
-            tried.append(h)
-            decodes += 1
-            limit -= 1
-            out = _detect.decode(h[4], raw, h[1], h[2])
-            if out is not None:
-                found_at.append(h)
-                return out
-        return None
-
-    MAX_DEC = _detect.MAX_DECODES
-    tried: list[object] = []
-    found_at: list[
-        tuple[float, int, tuple[int, int], NDArray[np.float64], NDArray[np.float64]]
-    ] = []
-
-    evaluate(np.diag([float(_layout.BASE_TILE)] * 2))
-    payload = try_decode(1)
-    if payload is None:
-        spec = _detect.whitened_spectrum(w)
-        for cand in _detect.template_lattices(spec, raw) + _detect.lattices(w, limit=3):
-            if evaluated >= _detect.MAX_LATTICES - 2 or payload is not None:
-                break
-            evaluate(cand.basis)
-            snap = _detect.snapped(cand.basis)
-            if snap is not None and not np.allclose(snap, cand.basis):
-                evaluate(snap)
-            if hyps[-1][0] >= 5.5:
-                payload = try_decode(1)
-        if payload is None:
-            payload = try_decode(_detect.MAX_DECODES)
-    assert best is not None
-    z = max(h[0] for h in hyps)
+    search = _Search(_detect.prefilter(y), raw)
+    payload = search.run()
+    z = search.best.z
     p = _detect.p_value(z, payload is not None)
     found = p <= _detect.ALPHA
     geometry = None
     if found:
-        h = found_at[0] if found_at else max(hyps, key=lambda t: t[0])
-        geometry = _geometry(h[3], h[1], h[2], f)
+        h = search.decoded if search.decoded is not None else search.best
+        geometry = _geometry(h.basis, h.orientation, h.shift, f)
     return Detection(found=found, payload=payload, score=z, p_value=p, geometry=geometry)
+
+
+@dataclass(frozen=True)
+class _Hypothesis:
+    """The best (orientation, shift) of one lattice hypothesis."""
+
+    z: float
+    orientation: int
+    shift: tuple[int, int]
+    basis: NDArray[np.float64]
+    folded: NDArray[np.float64]
+
+
+class _Search:
+    """Evaluates at most MAX_LATTICES lattices and MAX_DECODES payload decodes."""
+
+    def __init__(self, w: NDArray[np.float32], key: bytes) -> None:
+        self.w = w
+        self.key = key
+        self.hyps: list[_Hypothesis] = []
+        self.tried: set[int] = set()
+        self.decoded: _Hypothesis | None = None
+
+    @property
+    def best(self) -> _Hypothesis:
+        return max(self.hyps, key=lambda h: h.z)
+
+    def evaluate(self, basis: NDArray[np.float64]) -> _Hypothesis | None:
+        if len(self.hyps) >= _detect.MAX_LATTICES:
+            return None
+        sums, counts = _detect.fold(self.w, basis)
+        folded = sums / np.maximum(counts, 1.0)
+        z = _detect.sync_scores(folded, self.key)
+        flat = int(np.argmax(z))
+        o, rem = divmod(flat, _layout.FOLD * _layout.FOLD)
+        d = divmod(rem, _layout.FOLD)
+        h = _Hypothesis(float(z.reshape(-1)[flat]), o, d, basis, folded)
+        self.hyps.append(h)
+        return h
+
+    def decode(self, h: _Hypothesis) -> bytes | None:
+        """Decode ``h`` if the budget allows (each hypothesis at most once)."""
+        if id(h) in self.tried or len(self.tried) >= _detect.MAX_DECODES or h.z < 4.0:
+            return None
+        self.tried.add(id(h))
+        out = _detect.decode(h.folded, self.key, h.orientation, h.shift)
+        if out is not None:
+            self.decoded = h
+        return out
+
+    def refine(self) -> bytes | None:
+        """Hill-climb scale, rotation and aspect around the best hypothesis."""
+        steps = ((0.004, 0.0025), (0.002, 0.0012))
+        for ds, dr in steps:
+            centre = self.best
+            moves = []
+            for sx, sy, rot in (
+                (1 + ds, 1 + ds, 0.0),
+                (1 - ds, 1 - ds, 0.0),
+                (1.0, 1.0, dr),
+                (1.0, 1.0, -dr),
+                (1 + ds, 1 - ds, 0.0),
+                (1 - ds, 1 + ds, 0.0),
+            ):
+                c, sn = np.cos(rot), np.sin(rot)
+                m = np.array([[c, -sn], [sn, c]]) @ np.diag([sy, sx])
+                h = self.evaluate(m @ centre.basis)
+                if h is None:
+                    return None
+                moves.append(h)
+            top = max(moves, key=lambda t: t.z)
+            if top.z > centre.z:
+                out = self.decode(top)
+                if out is not None:
+                    return out
+        return None
+
+    def run(self) -> bytes | None:
+        nominal = self.evaluate(np.diag([float(_layout.BASE_TILE)] * 2))
+        assert nominal is not None
+        out = self.decode(nominal)
+        if out is not None:
+            return out
+        spec = _detect.whitened_spectrum(self.w)
+        for cand in _detect.template_lattices(spec, self.key):
+            for basis in (cand.basis, _detect.snapped(cand.basis)):
+                if basis is None:
+                    continue
+                h = self.evaluate(basis)
+                if h is not None and h.z >= 5.0:
+                    out = self.decode(h)
+                    if out is not None:
+                        return out
+        if self.best.z < 6.0:
+            for cand in _detect.lattices(self.w, limit=2):
+                h = self.evaluate(cand.basis)
+                if h is not None and h.z >= 5.0:
+                    out = self.decode(h)
+                    if out is not None:
+                        return out
+        if self.best.z >= 6.0:
+            out = self.decode(self.best)
+            if out is not None:
+                return out
+            return self.refine()
+        return None

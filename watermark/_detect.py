@@ -61,7 +61,11 @@ ALPHA = 1e-6
 MAX_LATTICES = 32
 """Most lattice hypotheses the detector evaluates per image (counted in full in the bound)."""
 MAX_DECODES = 8
-"""Most payload decodes (CRC checks) per image."""
+"""Most hypotheses whose payload is decoded per image."""
+LIST_SIZE = 4
+"""Paths kept by the list Viterbi decoder; each is one CRC trial."""
+CRC_TRIALS = MAX_DECODES * LIST_SIZE
+"""``L``: most CRC checks per image."""
 HYPOTHESES = MAX_LATTICES * 8 * _layout.FOLD * _layout.FOLD
 """``M``: lattices x orientations x cyclic shifts."""
 _CRC_P = 2.0**-_ecc.CRC_BITS
@@ -78,7 +82,7 @@ def p_value(z: float, crc_ok: bool) -> float:
     """Combined bound: ``min(1, 2 min(p_z, p_crc))`` with ``p_crc = L 2^-24 p_z`` if a CRC held."""
     pz = p_presence(z)
     if crc_ok:
-        return float(min(1.0, 2.0 * MAX_DECODES * _CRC_P * pz))
+        return float(min(1.0, 2.0 * CRC_TRIALS * _CRC_P * pz))
     return float(min(1.0, 2.0 * pz))
 
 
@@ -97,13 +101,32 @@ def analysis_image(image: NDArray[np.float32]) -> tuple[NDArray[np.float32], int
     return np.ascontiguousarray(y, dtype=np.float32), f
 
 
-def prefilter(y: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Band-pass (difference of Gaussians 0.6/2.5 px) then divide by the local RMS (6 px)."""
-    from scipy.ndimage import gaussian_filter
+def _gauss_transfer(shape: tuple[int, int], sigma: float) -> NDArray[np.float32]:
+    fy = np.fft.fftfreq(shape[0]).astype(np.float32)[:, None]
+    fx = np.fft.rfftfreq(shape[1]).astype(np.float32)[None, :]
+    return np.exp(-2.0 * (np.pi * sigma) ** 2 * (fy * fy + fx * fx)).astype(np.float32)
 
-    band = gaussian_filter(y, 0.6) - gaussian_filter(y, 2.5)
-    energy = gaussian_filter(band * band, 6.0)
-    out = band / np.sqrt(energy + 1.0)
+
+_WEIGHT_POWER = 0.8
+
+
+def prefilter(y: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Band-pass (difference of Gaussians 0.6/2.5 px) then divide by the local RMS (6 px).
+
+    The Gaussians are applied in the DFT domain (periodic boundary), so the cost is four
+    real FFTs of the analysis image.
+    """
+    from scipy import fft as sfft
+
+    shape = (y.shape[0], y.shape[1])
+    spec = sfft.rfft2(y - y.mean(dtype=np.float32))
+    band = sfft.irfft2(
+        spec * (_gauss_transfer(shape, 0.6) - _gauss_transfer(shape, 2.5)), s=shape
+    ).astype(np.float32)
+    energy = sfft.irfft2(sfft.rfft2(band * band) * _gauss_transfer(shape, 6.0), s=shape)
+    mu = sfft.irfft2(spec * _gauss_transfer(shape, 4.0), s=shape) + y.mean(dtype=np.float32)
+    lum = np.clip(mu / 40.0, 0.3, 1.0) * np.clip((255.0 - mu) / 40.0, 0.3, 1.0)
+    out = band * lum / (np.maximum(energy, 0.0) + 1.0) ** _WEIGHT_POWER
     return np.asarray(out - out.mean(), dtype=np.float32)
 
 
@@ -410,18 +433,23 @@ def snapped(basis: NDArray[np.float64]) -> NDArray[np.float64] | None:
 def fold(
     w: NDArray[np.float32], basis: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Fold ``w`` onto one tile of ``FOLD x FOLD`` bins; returns (sums, counts)."""
+    """Fold ``w`` onto one tile of ``FOLD x FOLD`` bins; returns (sums, counts).
+
+    Bin of pixel ``p = (y, x)``: ``floor(FOLD * basis^-1 p) mod FOLD`` (FOLD is a power of two,
+    so the modulo is a bitwise and, also for negative values).
+    """
     n = _layout.FOLD
     h, wd = w.shape
-    inv = np.linalg.inv(basis) * n
-    ys = np.arange(h, dtype=np.float64)[:, None]
-    xs = np.arange(wd, dtype=np.float64)[None, :]
-    u0 = np.floor(inv[0, 0] * ys + inv[0, 1] * xs).astype(np.int64) % n
-    u1 = np.floor(inv[1, 0] * ys + inv[1, 1] * xs).astype(np.int64) % n
-    idx = (u0 * n + u1).ravel()
-    sums = np.bincount(idx, weights=w.ravel(), minlength=n * n).reshape(n, n).astype(np.float64)
-    counts = np.bincount(idx, minlength=n * n).reshape(n, n).astype(np.float64)
-    return sums, counts
+    inv = (np.linalg.inv(basis) * n).astype(np.float32)
+    ys = np.arange(h, dtype=np.float32)[:, None]
+    xs = np.arange(wd, dtype=np.float32)[None, :]
+    u0 = np.floor(inv[0, 0] * ys + inv[0, 1] * xs).astype(np.int32)
+    u1 = np.floor(inv[1, 0] * ys + inv[1, 1] * xs).astype(np.int32)
+    idx = ((u0 & (n - 1)) << 7) | (u1 & (n - 1))
+    flat = idx.ravel()
+    sums = np.bincount(flat, weights=w.ravel(), minlength=n * n).reshape(n, n)
+    counts = np.bincount(flat, minlength=n * n).reshape(n, n)
+    return sums.astype(np.float64), counts.astype(np.float64)
 
 
 def _orientation_sources() -> NDArray[np.float64]:
@@ -462,30 +490,63 @@ def _sync_spectra(key: bytes) -> tuple[NDArray[np.complex128], NDArray[np.comple
     return np.conj(np.fft.rfft2(chips)), np.conj(np.fft.rfft2(ind))
 
 
+_RING = 0.35
+
+
+@functools.lru_cache(maxsize=1)
+def _cell_filter() -> NDArray[np.complex128]:
+    """Conjugate spectrum of the cell filter: the 2x2 cell minus ``_RING/3`` times its ring.
+
+    The ring (the 12 bins around the cell) undoes part of the spreading of the band-pass
+    prefilter and of the pattern's Gaussian low-pass.
+    """
+    n = _layout.FOLD
+    h = np.zeros((n, n))
+    for dy in range(-1, 3):
+        for dx in range(-1, 3):
+            inside = 0 <= dy < 2 and 0 <= dx < 2
+            h[dy % n, dx % n] = 1.0 if inside else -_RING / 3.0
+    return np.conj(np.fft.rfft2(h))
+
+
 def cell_sums(folded: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``a(x) = g(x) + g(x+e0) + g(x+e1) + g(x+e0+e1)`` (cyclic) over the last two axes."""
-    s = folded + np.roll(folded, -1, axis=-1)
-    return np.asarray(s + np.roll(s, -1, axis=-2))
+    """Cell statistic at every bin: ``a(x) = sum_k h(k) g(x + k)`` (cyclic, last two axes).
+
+    ``h`` is 1 on the cell's 2x2 bins (k in {0,1}^2) and ``-0.35/3`` on the 12 bins around.
+    """
+    from scipy import fft as sfft
+
+    shape = folded.shape[-2:]
+    return np.asarray(sfft.irfft2(sfft.rfft2(folded) * _cell_filter(), s=shape))
 
 
 def sync_scores(folded: NDArray[np.float64], key: bytes) -> NDArray[np.float64]:
     """Sync z-scores, shape (8, FOLD, FOLD): orientation x cyclic shift."""
+    from scipy import fft as sfft
+
     a = cell_sums(orientations(folded))
     sc, si = _sync_spectra(key)
-    c = np.fft.irfft2(np.fft.rfft2(a) * sc, s=a.shape[-2:])
-    v = np.fft.irfft2(np.fft.rfft2(a * a) * si, s=a.shape[-2:])
+    both = sfft.rfft2(np.stack([a, a * a]))
+    c = sfft.irfft2(both[0] * sc, s=a.shape[-2:])
+    v = sfft.irfft2(both[1] * si, s=a.shape[-2:])
     return np.asarray(c / np.sqrt(np.maximum(v, 1e-12)))
 
 
 def decode(
     folded: NDArray[np.float64], key: bytes, orientation: int, shift: tuple[int, int]
 ) -> bytes | None:
-    """Viterbi-decode the payload at one hypothesis; ``None`` if the keyed CRC fails."""
+    """List-Viterbi-decode the payload at one hypothesis (``LIST_SIZE`` CRC trials).
+
+    Returns the first path whose keyed CRC validates, or ``None``.
+    """
     n = _layout.FOLD
     lay = _layout.layout(key)
     a = cell_sums(orientations(folded)[orientation])
     r, c = np.divmod(lay.data_index, _layout.GRID)
     vals = a[(2 * r + shift[0]) % n, (2 * c + shift[1]) % n] * lay.chips.reshape(-1)[lay.data_index]
     soft = np.bincount(lay.data_bit, weights=vals, minlength=_ecc.CODED_BITS).astype(np.float64)
-    info = _ecc.viterbi(soft) ^ lay.whiten
-    return _ecc.parse_info(info)
+    for path in _ecc.list_viterbi(soft, LIST_SIZE):
+        payload = _ecc.parse_info(path ^ lay.whiten)
+        if payload is not None:
+            return payload
+    return None

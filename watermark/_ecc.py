@@ -23,6 +23,7 @@ __all__ = [
     "parse_info",
     "conv_encode",
     "viterbi",
+    "list_viterbi",
 ]
 
 VERSION = 1
@@ -148,3 +149,39 @@ def viterbi(soft: NDArray[np.float64]) -> NDArray[np.uint8]:
         bits[t] = state >> 5
         state = int(_PRED1[state] if choice[t, state] else _PRED0[state])
     return bits[: steps - TAIL_BITS]
+
+
+def list_viterbi(soft: NDArray[np.float64], size: int) -> list[NDArray[np.uint8]]:
+    """Parallel list Viterbi: the ``size`` best distinct paths ending in state 0, best first.
+
+    Each state keeps its ``size`` best partial paths; a step merges the ``2 * size``
+    candidates of the two predecessors (vectorised over the 64 states).
+    """
+    steps = soft.size // 2
+    y = soft.reshape(steps, 2).astype(np.float64)
+    metric = np.full((64, size), -np.inf)
+    metric[0, 0] = 0.0
+    back = np.empty((steps, 64, size), dtype=np.int64)  # index into the 2*size candidates
+    rows = np.arange(64)[:, None]
+    for t in range(steps):
+        cand = np.concatenate(
+            [metric[_PRED0] + (y[t] @ _OUT0)[:, None], metric[_PRED1] + (y[t] @ _OUT1)[:, None]],
+            axis=1,
+        )
+        order = np.argsort(-cand, axis=1, kind="stable")[:, :size]
+        back[t] = order
+        metric = cand[rows, order]
+    paths = []
+    for rank in range(size):
+        if not np.isfinite(metric[0, rank]):
+            break
+        state, r = 0, rank
+        bits = np.empty(steps, dtype=np.uint8)
+        for t in range(steps - 1, -1, -1):
+            bits[t] = state >> 5
+            k = int(back[t, state, r])
+            pred = int(_PRED1[state] if k >= size else _PRED0[state])
+            r = k % size
+            state = pred
+        paths.append(bits[: steps - TAIL_BITS])
+    return paths

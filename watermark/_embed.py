@@ -122,7 +122,7 @@ def _block_mean(y: NDArray[np.float32], b: int) -> NDArray[np.float32]:
 def mask(y: NDArray[np.float32], cell: int) -> NDArray[np.float32]:
     """Perceptual mask at cell resolution (shape ceil(H/cell) x ceil(W/cell)), luma in 0..255.
 
-    ``m = (sigma + 3)**0.7 * clip(mu/40, 0.3, 1) * clip((255-mu)/40, 0.3, 1)``, with the local
+    ``m = (sigma + 3)**0.8 * clip(mu/40, 0.3, 1) * clip((255-mu)/40, 0.3, 1)``, with the local
     mean ``mu`` and standard deviation ``sigma`` taken in a Gaussian window of 1.5 cells and the
     result smoothed over one cell: more energy in texture, less in flat, dark and bright areas.
     """
@@ -134,7 +134,7 @@ def mask(y: NDArray[np.float32], cell: int) -> NDArray[np.float32]:
     e2 = gaussian_filter(y2, 1.5, mode="nearest")
     sigma = np.sqrt(np.maximum(e2 - mu * mu, 0.0))
     lum = np.clip(mu / 40.0, 0.3, 1.0) * np.clip((255.0 - mu) / 40.0, 0.3, 1.0)
-    m = (sigma + 3.0) ** 0.7 * lum
+    m = (sigma + 3.0) ** 0.8 * lum
     return np.asarray(gaussian_filter(m, 1.0, mode="nearest"), dtype=np.float32)
 
 
