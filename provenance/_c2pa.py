@@ -16,6 +16,7 @@ import json
 import os
 import re
 import threading
+import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -437,8 +438,6 @@ def _certificates_from_store(store_bytes: bytes, store: Mapping[str, Any]) -> di
         When a signature cannot be read here, or when a manifest's time comes only from
         its timestamp token (parsed by the SDK's crJSON): the caller falls back to crJSON.
     """
-    from cryptography import x509
-
     manifests = _as_map(store.get("manifests"))
     signatures = _signature_boxes(store_bytes)
     out: dict[str, CertInfo] = {}
@@ -449,15 +448,29 @@ def _certificates_from_store(store_bytes: bytes, store: Mapping[str, Any]) -> di
         leaf, stamped = _leaf_and_timestamp(cose)
         if stamped and not _as_map(_as_map(manifest).get("signature_info")).get("time"):
             raise _ParseError("timestamp time only in the token")
-        cert = x509.load_der_x509_certificate(leaf)
-        out[str(label)] = CertInfo(
-            subject=_name_rdns(cert.subject),
-            issuer=_name_rdns(cert.issuer),
-            serial_number=format(cert.serial_number, "x"),
-            not_before=cert.not_valid_before_utc.isoformat(),
-            not_after=cert.not_valid_after_utc.isoformat(),
-        )
+        out[str(label)] = _cert_info(leaf)
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _cert_info(der: bytes) -> CertInfo:
+    """Signer details of one DER certificate (cached: a batch meets the same signers often).
+
+    Raises
+    ------
+    ValueError
+        When the certificate cannot be parsed.
+    """
+    from cryptography import x509
+
+    cert = x509.load_der_x509_certificate(der)
+    return CertInfo(  # read-only views: the cached instance is shared
+        subject=types.MappingProxyType(_name_rdns(cert.subject)),
+        issuer=types.MappingProxyType(_name_rdns(cert.issuer)),
+        serial_number=format(cert.serial_number, "x"),
+        not_before=cert.not_valid_before_utc.isoformat(),
+        not_after=cert.not_valid_after_utc.isoformat(),
+    )
 
 
 def _signer_certificates(reader: Any, store: Mapping[str, Any]) -> dict[str, CertInfo]:
