@@ -224,7 +224,7 @@ class _Search:
         return max(self.hyps, key=lambda h: h.z)
 
     def evaluate(self, basis: NDArray[np.float64]) -> _Hypothesis | None:
-        if len(self.hyps) >= _detect.MAX_LATTICES:
+        if len(self.hyps) >= _detect.MAX_LATTICES or not _detect.plausible(basis):
             return None
         sums, counts = _detect.fold(self.w, basis)
         folded = sums / np.maximum(counts, 1.0)

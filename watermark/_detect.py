@@ -397,7 +397,11 @@ def template_lattices(spec: NDArray[np.float32], key: bytes, *, limit: int = 6) 
             if len(km) < 4:
                 break
             sol, *_ = np.linalg.lstsq(km, fm, rcond=None)
+            if not plausible(np.asarray(sol.T, dtype=np.float64), inverse=True):
+                break
             g = np.asarray(sol.T, dtype=np.float64)
+        if not plausible(g, inverse=True):
+            continue
         basis = np.asarray(np.linalg.inv(g).T, dtype=np.float64)
         if any(
             _same(_reduce(basis[:, 0], basis[:, 1]), _reduce(c2.basis[:, 0], c2.basis[:, 1]))
@@ -408,6 +412,19 @@ def template_lattices(spec: NDArray[np.float32], key: bytes, *, limit: int = 6) 
         if len(out) >= limit:
             break
     return out
+
+
+def plausible(m: NDArray[np.float64], *, inverse: bool = False) -> bool:
+    """Whether ``m`` (a basis, or with ``inverse`` a frequency map) is a usable tile lattice:
+    finite, well conditioned (singular-value ratio below 3) and with tile vectors of 24 to
+    2048 analysis pixels."""
+    if not np.all(np.isfinite(m)):
+        return False
+    sv = np.linalg.svd(m, compute_uv=False)
+    if sv[-1] <= 0 or sv[0] / sv[-1] > 3.0:
+        return False
+    lengths = 1.0 / sv[::-1] if inverse else sv
+    return bool(24.0 <= lengths.min() and lengths.max() <= 2048.0)
 
 
 def _same(a: NDArray[np.float64], b: NDArray[np.float64]) -> bool:
