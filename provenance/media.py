@@ -322,11 +322,36 @@ def _gif_complete(data: bytes) -> str | None:
     return "it ends before its trailer"
 
 
+def _bmff_complete(data: bytes) -> str | None:
+    """Why an ISO BMFF picture (AVIF, HEIF) is incomplete: a top-level box overruns the file."""
+    pos = 0
+    n = len(data)
+    while pos + 8 <= n:
+        size = int.from_bytes(data[pos : pos + 4], "big")
+        header = 8
+        if size == 1:
+            if pos + 16 > n:
+                return "it ends inside a box header"
+            size = int.from_bytes(data[pos + 8 : pos + 16], "big")
+            header = 16
+        elif size == 0:
+            return None  # the last box runs to the end of the file
+        if size < header:
+            return f"a box at byte {pos} declares an impossible size"
+        if pos + size > n:
+            kind = data[pos + 4 : pos + 8].decode("latin-1")
+            return f"box {kind!r} runs past the end of the file"
+        pos += size
+    return None if pos == n else "it ends inside a box header"
+
+
 _STRUCTURE_CHECKS: Final = {
     "JPEG": _jpeg_complete,
+    "MPO": _jpeg_complete,  # a JPEG with more pictures appended (Multi-Picture Format)
     "PNG": _png_complete,
     "WEBP": _webp_complete,
     "GIF": _gif_complete,
+    "AVIF": _bmff_complete,
 }
 """Formats whose completeness is checked from their structure, without decoding pixels."""
 
@@ -334,8 +359,10 @@ _STRUCTURE_CHECKS: Final = {
 def _picture_size(data: bytes, media_type: str) -> tuple[int | None, int | None]:
     """Width and height of a picture, read from its header; refuses damaged files.
 
-    JPEG, PNG, WebP and GIF are checked structurally (cheap; catches truncation, and PNG
-    CRCs catch damaged chunks); other formats are decoded when small enough.
+    JPEG (and MPO), PNG, WebP, GIF and AVIF are checked structurally, without decoding
+    pixels (catches truncation; PNG CRCs also catch damaged chunks). Other formats (TIFF)
+    are decoded when small enough. Content integrity of signed files is the C2PA hard
+    binding's job.
     """
     from PIL import Image, ImageFile, UnidentifiedImageError
 

@@ -146,6 +146,11 @@ def test_cbor_decoder():
 # --------------------------------------------------------------- dimensions, truncation
 
 
+def _mpo() -> bytes:
+    second = picture(96, 64, seed=2)
+    return encode(picture(96, 64), "MPO", save_all=True, append_images=[second])
+
+
 def _png_without_iend() -> bytes:
     data = encode(picture(), "PNG")
     return data[: data.rindex(b"IEND") - 4]
@@ -168,6 +173,8 @@ def _png_with_bad_crc() -> bytes:
         _png_with_bad_crc,
         lambda: encode(picture(), "WEBP")[:-40],
         lambda: encode(picture(), "GIF")[:-20],
+        lambda: encode(picture(), "AVIF")[:-50],
+        lambda: _mpo()[:600],
     ],
     ids=[
         "jpeg-no-eoi",
@@ -177,6 +184,8 @@ def _png_with_bad_crc() -> bytes:
         "png-crc",
         "webp",
         "gif",
+        "avif",
+        "mpo",
     ],
 )
 def test_damaged_pictures_are_corrupt(make):
@@ -188,9 +197,10 @@ def test_damaged_pictures_are_corrupt(make):
     assert report.error.code == "corrupt"
 
 
-@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "TIFF"])
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "TIFF", "AVIF", "MPO"])
 def test_complete_pictures_give_their_size(fmt):
-    info = inspect_bytes(encode(picture(96, 64), fmt), name="x")
+    data = _mpo() if fmt == "MPO" else encode(picture(96, 64), fmt)
+    info = inspect_bytes(data, name="x")
     assert (info.width, info.height) == (96, 64)
 
 
