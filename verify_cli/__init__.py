@@ -1,3 +1,6 @@
-"""The ``verify`` command line (Typer + Rich). All logic lives in ``provenance`` and ``watermark``."""
+"""The ``verify`` command line (Typer + Rich).
+
+All logic lives in ``provenance`` and ``watermark``; this package parses, renders and exits.
+"""
 
 __all__: list[str] = []
