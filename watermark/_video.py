@@ -46,6 +46,8 @@ __all__ = [
 
 _LIMITED_GAIN = 219.0 / 255.0
 """Limited-range luma units per full-range unit."""
+_MASK_POWER = 0.8
+"""Texture exponent of the perceptual mask (as in :func:`watermark._embed.mask`)."""
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,7 @@ def _fast_mask(
     lum = np.clip(mu * np.float32(1 / 40.0), 0.3, 1.0) * np.clip(
         (np.float32(255.0) - mu) * np.float32(1 / 40.0), 0.3, 1.0
     )
-    m = (sigma + np.float32(3.0)) ** np.float32(0.7) * lum
+    m = (sigma + np.float32(3.0)) ** np.float32(_MASK_POWER) * lum
     return np.asarray(gaussian_filter(m, 1.0 / cells, mode="nearest", truncate=3.0), np.float32)
 
 
@@ -251,7 +253,7 @@ class LumaEvidence:
                 f"{_api._MIN_DETECT_SIDE} px"
             )
         f = _layout.analysis_factor(*y.shape)
-        w_img = _fast_prefilter(_reduce(y, f))
+        w_img = _detect.prefilter(_reduce(y, f))
         shape = (int(y.shape[0]), int(y.shape[1]))
         for group in ((shape, False), (shape, True)) if intra else ((shape, False),):
             if group in self._groups:
@@ -328,92 +330,20 @@ def _reduce(y: NDArray[np.generic], f: int) -> NDArray[np.float32]:
     return np.ascontiguousarray(src)
 
 
-def _fast_prefilter(y: NDArray[np.float32]) -> NDArray[np.float32]:
-    """:func:`watermark._detect.prefilter` in a third of the time (correlation > 0.99 with it).
-
-    The same band-pass (difference of Gaussians 0.6/2.5 px, kernels cut at 3 sigma) divided
-    by the local RMS, whose energy is smoothed at half resolution (sigma 3 there, i.e. 6 px).
-    Any key-independent prefilter keeps the detector's false-alarm bound.
-    """
-    from scipy.ndimage import gaussian_filter
-
-    band = gaussian_filter(y, 0.6, truncate=3.0)
-    band -= gaussian_filter(y, 2.5, truncate=3.0)
-    h, w = band.shape
-    e = band * band
-    if h % 2 or w % 2:
-        e = np.pad(e, ((0, h % 2), (0, w % 2)), mode="edge")
-    rows = e[0::2] + e[1::2]
-    energy = (rows[:, 0::2] + rows[:, 1::2]) * np.float32(0.25)
-    energy = gaussian_filter(energy, 3.0, truncate=3.0)
-    energy += np.float32(1.0)
-    inv = np.float32(1.0) / np.sqrt(energy)
-    hh, wh = (h + 1) // 2, (w + 1) // 2
-    band[0::2, 0::2] *= inv[:hh, :wh]
-    band[1::2, 0::2] *= inv[: h // 2, :wh]
-    band[0::2, 1::2] *= inv[:hh, : w // 2]
-    band[1::2, 1::2] *= inv[: h // 2, : w // 2]
-    band -= band.mean()
-    out: NDArray[np.float32] = band.astype(np.float32, copy=False)
-    return out
-
-
 def _search(w: NDArray[np.float32], key: bytes, f: int) -> _api.Detection:
-    """The image detector's search and decision on a prefiltered analysis image ``w``."""
-    w = np.asarray(w - w.mean(), dtype=np.float32)
-    Hyp = tuple[float, int, tuple[int, int], NDArray[np.float64], NDArray[np.float64]]
-    hyps: list[Hyp] = []
-    tried: list[Hyp] = []
-    found_at: list[Hyp] = []
-    decodes = 0
-
-    def evaluate(basis: NDArray[np.float64]) -> None:
-        sums, counts = _detect.fold(w, basis)
-        folded = sums / np.maximum(counts, 1.0)
-        z = _detect.sync_scores(folded, key)
-        flat = int(np.argmax(z))
-        o, rem = divmod(flat, _layout.FOLD * _layout.FOLD)
-        d = divmod(rem, _layout.FOLD)
-        hyps.append((float(z.reshape(-1)[flat]), o, d, basis, folded))
-
-    def try_decode(limit: int) -> bytes | None:
-        nonlocal decodes
-        for h in sorted(hyps, key=lambda t: -t[0]):
-            if decodes >= _detect.MAX_DECODES or limit <= 0 or h[0] < 3.0:
-                break
-            if any(h is done for done in tried):
-                continue
-            tried.append(h)
-            decodes += 1
-            limit -= 1
-            out = _detect.decode(h[4], key, h[1], h[2])
-            if out is not None:
-                found_at.append(h)
-                return out
-        return None
-
-    evaluate(np.diag([float(_layout.BASE_TILE)] * 2))
-    payload = try_decode(1)
-    if payload is None:
-        spec = _detect.whitened_spectrum(w)
-        for cand in _detect.template_lattices(spec, key) + _detect.lattices(w, limit=3):
-            if len(hyps) >= _detect.MAX_LATTICES - 2 or payload is not None:
-                break
-            evaluate(cand.basis)
-            snap = _detect.snapped(cand.basis)
-            if snap is not None and not np.allclose(snap, cand.basis):
-                evaluate(snap)
-            if hyps[-1][0] >= 5.5:
-                payload = try_decode(1)
-        if payload is None:
-            payload = try_decode(_detect.MAX_DECODES)
-    z = max(h[0] for h in hyps)
+    """The image detector's search and decision (:func:`watermark.detect`) on a prefiltered
+    analysis image ``w`` (here: a sum over frames)."""
+    search = _api._Search(np.asarray(w - w.mean(), dtype=np.float32), key)
+    payload = search.run()
+    z = search.best.z
     p = _detect.p_value(z, payload is not None)
     found = p <= _detect.ALPHA
     geometry = None
-    if found:
-        h = found_at[0] if found_at else max(hyps, key=lambda t: t[0])
-        geometry = _api._geometry(h[3], h[1], h[2], f)
+    if not found:
+        payload = None  # a CRC match alone, at a score this low, is not evidence enough
+    else:
+        h = search.decoded if search.decoded is not None else search.best
+        geometry = _api._geometry(h.basis, h.orientation, h.shift, f)
     return _api.Detection(found=found, payload=payload, score=z, p_value=p, geometry=geometry)
 
 
