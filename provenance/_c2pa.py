@@ -10,6 +10,7 @@ state), :class:`SdkNoManifest` or an exception.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import io
 import json
@@ -17,6 +18,7 @@ import os
 import re
 import threading
 import types
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -399,8 +401,8 @@ def _cbor(data: bytes, pos: int = 0, depth: int = 0) -> tuple[Any, int]:
     return None, pos
 
 
-def _leaf_and_timestamp(cose: bytes) -> tuple[bytes, bool]:
-    """The signer's certificate (DER) and whether a timestamp token is attached."""
+def _leaf_and_timestamp(cose: bytes) -> tuple[bytes, list[bytes]]:
+    """The signer's certificate (DER) and the RFC 3161 timestamp tokens attached."""
     sign1, _ = _cbor(cose)
     if not isinstance(sign1, list) or len(sign1) != 4:
         raise _ParseError("not a COSE_Sign1 structure")
@@ -415,8 +417,82 @@ def _leaf_and_timestamp(cose: bytes) -> tuple[bytes, bool]:
     leaf = chain[0] if isinstance(chain, list) and chain else chain
     if not isinstance(leaf, bytes):
         raise _ParseError("no x5chain")
-    stamped = any(k in h for h in headers for k in ("sigTst", "sigTst2"))
-    return leaf, stamped
+    tokens = []
+    for header in headers:
+        for key in ("sigTst2", "sigTst"):
+            container = header.get(key)
+            entries = container.get("tstTokens") if isinstance(container, dict) else None
+            for entry in entries if isinstance(entries, list) else ():
+                value = entry.get("val") if isinstance(entry, dict) else None
+                if isinstance(value, bytes):
+                    tokens.append(value)
+    return leaf, tokens
+
+
+def _der_children(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int, int]]:
+    """Yield (tag, element start, content start, element end) of the DER elements in a range."""
+    pos = start
+    while pos + 2 <= end:
+        tag, first = data[pos], data[pos + 1]
+        content = pos + 2
+        length = first
+        if first & 0x80:
+            count = first & 0x7F
+            if count == 0 or count > 4 or content + count > end:
+                raise _ParseError("unsupported DER length")
+            length = int.from_bytes(data[content : content + count], "big")
+            content += count
+        if content + length > end:
+            raise _ParseError("DER element overruns its parent")
+        yield tag, pos, content, content + length
+        pos = content + length
+
+
+def _timestamp_token(value: bytes) -> bytes:
+    """The TimeStampToken (CMS ContentInfo) inside a ``tstTokens`` value.
+
+    C2PA 1.x signers stored the whole TimeStampResp (``PKIStatusInfo``, then the token).
+    """
+    outer = next(_der_children(value, 0, len(value)), None)
+    if outer is None or outer[0] != 0x30:
+        raise _ParseError("timestamp is not a DER sequence")
+    children = list(_der_children(value, outer[2], outer[3]))
+    if len(children) == 2 and children[0][0] == 0x30 and children[1][0] == 0x30:
+        status = next(_der_children(value, children[0][2], children[0][3]), None)
+        if status is not None and status[0] == 0x02:  # PKIStatusInfo starts with an INTEGER
+            return value[children[1][1] : children[1][3]]
+    return value
+
+
+def _tsa_name(value: bytes) -> str | None:
+    """Common name of the time-stamping authority that signed a timestamp token.
+
+    The TSA's certificate is the one with the (mandatory, RFC 3161) ``timeStamping`` EKU
+    among the certificates the token carries.
+
+    Raises
+    ------
+    ValueError
+        When the token or its certificates cannot be parsed here, or name no TSA (the
+        caller then asks the SDK, whose parser is more lenient).
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import pkcs7
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    token = _timestamp_token(value)
+    with warnings.catch_warnings():
+        # Tokens with unsorted certificate SETs (BER) parse, with a warning.
+        warnings.simplefilter("ignore")
+        certificates = pkcs7.load_der_pkcs7_certificates(token)
+    for cert in certificates:
+        try:
+            usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            continue
+        if ExtendedKeyUsageOID.TIME_STAMPING in usage:
+            return _name_rdns(cert.subject).get("CN")
+    raise _ParseError("no time-stamping certificate in the token")
 
 
 def _name_rdns(name: Any) -> dict[str, str]:
@@ -432,11 +508,13 @@ def _name_rdns(name: Any) -> dict[str, str]:
 def _certificates_from_store(store_bytes: bytes, store: Mapping[str, Any]) -> dict[str, CertInfo]:
     """Signer details per manifest label, read from the COSE signatures.
 
+    The timestamp is the one the SDK verified (``signature_info.time``; crJSON states the
+    same, and no time for a token it did not accept).
+
     Raises
     ------
     ValueError
-        When a signature cannot be read here, or when a manifest's time comes only from
-        its timestamp token (parsed by the SDK's crJSON): the caller falls back to crJSON.
+        When a signature cannot be read here: the caller falls back to crJSON.
     """
     manifests = _as_map(store.get("manifests"))
     signatures = _signature_boxes(store_bytes)
@@ -445,10 +523,16 @@ def _certificates_from_store(store_bytes: bytes, store: Mapping[str, Any]) -> di
         cose = signatures.get(label)
         if cose is None:
             raise _ParseError(f"no signature found for {label}")
-        leaf, stamped = _leaf_and_timestamp(cose)
-        if stamped and not _as_map(_as_map(manifest).get("signature_info")).get("time"):
-            raise _ParseError("timestamp time only in the token")
-        out[str(label)] = _cert_info(leaf)
+        leaf, tokens = _leaf_and_timestamp(cose)
+        cert = _cert_info(leaf)
+        if tokens:
+            time = _as_map(_as_map(manifest).get("signature_info")).get("time")
+            cert = dataclasses.replace(
+                cert,
+                timestamp=time if isinstance(time, str) else None,
+                timestamp_authority=_tsa_name(tokens[0]),
+            )
+        out[str(label)] = cert
     return out
 
 

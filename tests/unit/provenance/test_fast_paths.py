@@ -28,6 +28,7 @@ _MEDIA_TYPES = {
     "png": "image/png",
     "mp4": "video/mp4",
     "publish": "image/jpeg",
+    "expired_timestamped": "image/jpeg",
 }
 
 
@@ -123,6 +124,20 @@ def test_certificates_from_cose_match_crjson(signed, attr):
         assert cert.issuer == ref.issuer
         assert cert.serial_number == ref.serial_number
         assert (cert.not_before, cert.not_after) == (ref.not_before, ref.not_after)
+        assert cert.timestamp == ref.timestamp
+        assert cert.timestamp_authority == ref.timestamp_authority
+    if attr == "expired_timestamped":
+        assert any(c.timestamp and c.timestamp_authority for c in got.values())
+
+
+def test_timestamp_response_is_unwrapped_to_its_token():
+    token = bytes.fromhex("3003020105")  # any SEQUENCE
+    response = bytes.fromhex("300a") + bytes.fromhex("3003020100") + token
+    assert _c2pa._timestamp_token(response) == token
+    assert _c2pa._timestamp_token(token) == token
+    for bad in (b"", b"\x04\x01\x00", b"\x30\x85\x00"):
+        with pytest.raises(ValueError):
+            _c2pa._timestamp_token(bad)
 
 
 def test_certificates_from_a_damaged_store_raise_value_error():
