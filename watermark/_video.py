@@ -6,7 +6,7 @@ it costs a few milliseconds per 1080p frame and so that evidence adds up over ma
 
 * **Embedding** (:class:`LumaMarker`). The pattern of a key, payload and frame size is
   precomputed once (:func:`watermark._embed.plan`). Per frame only the perceptual mask is
-  recomputed, at cell resolution from a 2x-decimated luma when the cell is 4 px or more; the
+  recomputed, on blocks of 2 x 2 cells from a decimated luma (2 x 2 samples per block); the
   residual ``alpha * mask * pattern`` is added to the luma (Y) plane in one fused pass. The
   mark depends on the frame's content only through the mask, so a static scene gets the same
   residual in every frame (no flicker).
@@ -121,8 +121,8 @@ class LumaMarker:
         self._gain = _LIMITED_GAIN if limited_range else 1.0
         p = _embed.plan(raw, data, self.height, self.width)
         self._cell = p.cell
-        # The mask is computed on blocks of 2 x 2 cells when cells are 4 px or more.
-        c = p.cell * 2 if p.cell >= 4 else p.cell
+        # The mask is computed on blocks of 2 x 2 cells.
+        c = p.cell * 2
         hc, wc = -(-self.height // c), -(-self.width // c)
         pat = np.zeros((hc * c, wc * c), dtype=np.float32)
         pat[: self.height, : self.width] = p.pattern
