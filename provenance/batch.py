@@ -21,10 +21,13 @@ Executors
     The same function on ``dask.distributed`` workers: an existing scheduler, or a
     ``LocalCluster`` of ``N`` single-threaded worker processes started for the run.
     Files travel in small chunks to keep the scheduler's per-task cost low. The time
-    limit is enforced on the worker (the file gets ``ERROR`` ``timeout`` and the worker
-    is restarted, which stops the stuck thread); a file whose task keeps killing workers
-    gets ``ERROR`` ``worker_crashed`` once Dask gives up on it. Paths must be readable at
-    the same absolute path on every worker (a shared file system).
+    limit is enforced on the worker: the file gets ``ERROR`` ``timeout`` at once, but a
+    thread cannot be killed, so a truly stuck one keeps running until its worker is
+    recycled (start workers with ``--lifetime``). A chunk whose worker died is split
+    into one task per file, and a file whose task keeps killing workers gets ``ERROR``
+    ``worker_crashed`` once Dask gives up on it (``distributed.scheduler.allowed-failures``
+    retries). Paths must be readable at the same absolute path on every worker (a shared
+    file system).
 
 A Python exception raised by the per-file function is not a property of the file
 (:func:`provenance.check` never raises for a bad file): it ends the run, re-raised in
@@ -40,8 +43,11 @@ a caller can skip those inputs and append the rest.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import enum
 import hashlib
+import itertools
 import json
 import math
 import multiprocessing
@@ -50,6 +56,8 @@ import signal
 import threading
 import time
 import traceback
+import types
+import typing
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -58,25 +66,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from provenance.errors import ProvenanceError
-from provenance.report import (
-    Action,
-    AiAssessment,
-    AiLabel,
-    AiSignal,
-    BankMatch,
-    ChainNode,
-    Failure,
-    Issuer,
-    MetadataFact,
-    Recovery,
-    Report,
-    ReportError,
-    Subject,
-    ToolInfo,
-    TrustSource,
-    Verdict,
-    WatermarkFinding,
-)
+from provenance.report import Report, Verdict
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -235,6 +225,8 @@ def check_one(path: str, options: BatchOptions) -> dict[str, Any]:
 
     The picture's header is read first: one declaring more than ``options.max_pixels``
     pixels gets an ``ERROR`` record with code ``too_large`` without being decoded.
+    Pillow's process-wide ``Image.MAX_IMAGE_PIXELS`` is set to ``options.max_pixels``
+    (Pillow then refuses outright pictures over twice that, wherever they are opened).
 
     Parameters
     ----------
@@ -257,6 +249,7 @@ def check_one(path: str, options: BatchOptions) -> dict[str, Any]:
     import provenance
     from provenance.check import error_report
 
+    _configure_process(options.max_pixels)
     size: tuple[int, int] | None = None
     too_large: str | None = None
     try:
@@ -334,6 +327,12 @@ def _worker_main(conn: Connection, function: CheckFunction, options: BatchOption
     """Loop of a worker process: receive ``(index, path)``, send back the result."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     _configure_process(options.max_pixels)
+    import provenance.check  # noqa: F401 - imported before the clock of the first file starts
+
+    try:
+        conn.send(("ready",))
+    except (OSError, ValueError):
+        return
     while True:
         try:
             message = conn.recv()
@@ -362,6 +361,8 @@ class _Slot:
     conn: Connection
     task: tuple[int, str] | None = None
     started: float = 0.0
+    ready: bool = False
+    """True once the worker has started and imported the library."""
 
 
 class _LocalPool:
@@ -435,67 +436,79 @@ def _run_local(
     timeout: float | None,
     function: CheckFunction,
 ) -> Iterator[Record]:
+    first = next(items, None)
+    if first is None:  # nothing to do: start no worker
+        return
+    items = itertools.chain([first], items)
     pool = _LocalPool(jobs, options, function)
     window = max(_MIN_WINDOW, _WINDOW_PER_WORKER * jobs)
     ready: dict[int, Record] = {}
     next_out = 0
     next_in = 0
     exhausted = False
+    failed_starts = 0
     try:
         while True:
             for slot in pool.slots:
-                if slot.task is not None or exhausted or next_in - next_out >= window:
+                if not slot.ready or slot.task is not None:
                     continue
+                if exhausted or next_in - next_out >= window:
+                    break
                 item = next(items, None)
                 if item is None:
                     exhausted = True
                     break
                 next_in = item[0] + 1
-                if not slot.process.is_alive():
-                    slot = pool.replace(slot)  # died while idle: a fresh one takes the file
                 slot.conn.send(item)
                 slot.task = item
                 slot.started = time.monotonic()
-            busy = [s for s in pool.slots if s.task is not None]
-            if not busy and exhausted:
+            waiting = [s for s in pool.slots if s.task is not None or not s.ready]
+            if exhausted and all(s.task is None for s in pool.slots):
                 break
             wait_for: float | None = None
+            busy = [s for s in waiting if s.task is not None]
             if timeout is not None and busy:
                 wait_for = max(0.0, min(s.started for s in busy) + timeout - time.monotonic())
-            handles: list[Any] = [s.conn for s in busy] + [s.process.sentinel for s in busy]
+            handles: list[Any] = [s.conn for s in waiting] + [s.process.sentinel for s in waiting]
             wait(handles, timeout=wait_for)
             now = time.monotonic()
-            for slot in busy:
+            for slot in waiting:
+                reply = _poll(slot)
+                if not slot.ready:
+                    if reply == ("ready",):
+                        slot.ready = True
+                        failed_starts = 0
+                    elif not slot.process.is_alive():
+                        failed_starts += 1
+                        if failed_starts > 3 * jobs:
+                            raise BatchError(
+                                "Worker processes exit before they are ready (exit status "
+                                f"{slot.process.exitcode}); run with --jobs 1 to see why.",
+                                code="internal_error",
+                            )
+                        pool.replace(slot)
+                    continue
                 task = slot.task
                 assert task is not None
                 index, path = task
                 record: dict[str, Any] | None = None
-                try:
-                    has_reply = slot.conn.poll()
-                except (OSError, EOFError):
-                    has_reply = False
-                if has_reply:
-                    try:
-                        reply = slot.conn.recv()
-                    except (EOFError, OSError):
-                        reply = None
-                    if reply is not None:
-                        if reply[0] != "ok":
-                            _raise_reply(reply, path)
-                        record = reply[2]
-                        slot.task = None
-                if record is None and not slot.process.is_alive():
-                    code = slot.process.exitcode
+                if reply is not None:
+                    if reply[0] != "ok":
+                        _raise_reply(reply, path)
+                    record = reply[2]
+                    slot.task = None
+                elif not slot.process.is_alive():
+                    status = slot.process.exitcode
                     record = _crash_record(
                         path,
                         "worker_crashed",
                         "The worker process checking this file died "
-                        f"(exit status {code}); the file may crash the decoder.",
+                        f"(exit status {status}); the file may crash the decoder.",
                         options,
                     )
                     slot.task = None
                     pool.replace(slot)
-                elif record is None and timeout is not None and now - slot.started >= timeout:
+                elif timeout is not None and now - slot.started >= timeout:
                     record = _crash_record(path, "timeout", _timeout_message(timeout), options)
                     slot.task = None
                     pool.replace(slot)
@@ -508,6 +521,17 @@ def _run_local(
         pool.close()
 
 
+def _poll(slot: _Slot) -> tuple[Any, ...] | None:
+    """The worker's message, if one is waiting (None when there is none or it died)."""
+    try:
+        if not slot.conn.poll():
+            return None
+        reply = slot.conn.recv()
+    except (EOFError, OSError):
+        return None
+    return reply if isinstance(reply, tuple) else None
+
+
 # ---------------------------------------------------------------------------------- Dask
 
 
@@ -516,11 +540,10 @@ def _dask_chunk(
     options: BatchOptions,
     function: CheckFunction,
     timeout: float | None,
-) -> tuple[list[tuple[int, dict[str, Any]]], str | None]:
-    """Run on a Dask worker: check a few files; say which worker to restart after a hang."""
+) -> list[tuple[int, dict[str, Any]]]:
+    """Run on a Dask worker: check a few files, each under the time limit."""
     _configure_process(options.max_pixels)
     out: list[tuple[int, dict[str, Any]]] = []
-    hung = False
     for index, path in items:
         if timeout is None:
             out.append((index, function(path, options)))
@@ -533,22 +556,18 @@ def _dask_chunk(
             except BaseException as exc:  # noqa: BLE001 - re-raised below
                 box["error"] = exc
 
+        # A thread cannot be killed: a stuck one is left behind (daemon) and the file gets
+        # its ERROR record now; worker lifetimes (dask worker --lifetime) recycle it.
         thread = threading.Thread(target=work, name="jinjja-check", daemon=True)
         thread.start()
         thread.join(timeout)
         if thread.is_alive():
-            hung = True
             out.append((index, _crash_record(path, "timeout", _timeout_message(timeout), options)))
         elif "error" in box:
             raise box["error"]
         else:
             out.append((index, box["record"]))
-    address = None
-    if hung:
-        from distributed import get_worker
-
-        address = get_worker().address
-    return out, address
+    return out
 
 
 def _dask_client(spec: str) -> tuple[Any, Any]:
@@ -566,7 +585,7 @@ def _dask_client(spec: str) -> tuple[Any, Any]:
             n_workers=n,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
         )
         try:
             return Client(cluster), cluster  # type: ignore[no-untyped-call]
@@ -630,26 +649,17 @@ def _run_dask(
             future = next(futures)
             batch = pending.pop(future)
             try:
-                results, restart = future.result()
+                results = future.result()
             except KilledWorker:
                 if len(batch) > 1:  # find the culprit: one task per file
                     for item in batch:
                         submit([item])
                     continue
                 index, path = batch[0]
-                results = [
-                    (
-                        index,
-                        _crash_record(
-                            path,
-                            "worker_crashed",
-                            "Every Dask worker that checked this file died; the file may "
-                            "crash the decoder.",
-                            options,
-                        ),
-                    )
-                ]
-                restart = None
+                message = (
+                    "Every Dask worker that checked this file died; the file may crash the decoder."
+                )
+                results = [(index, _crash_record(path, "worker_crashed", message, options))]
             except ProvenanceError:
                 raise
             except Exception as exc:
@@ -657,11 +667,6 @@ def _run_dask(
                     f"Unexpected error on a Dask worker: {type(exc).__name__}: {exc}",
                     code="internal_error",
                 ) from exc
-            if restart is not None:
-                try:
-                    client.restart_workers([restart], raise_for_error=False)
-                except Exception:  # best effort: the worker may already be gone
-                    pass
             for index, data in results:
                 ready[index] = Record(index, paths.pop(index), data)
             while next_out in ready:
@@ -916,64 +921,40 @@ def file_sha256(path: str | os.PathLike[str]) -> str | None:
 # ------------------------------------------------------------------- records -> reports
 
 
-def _s(d: dict[str, Any], key: str) -> str | None:
-    value = d.get(key)
-    return value if isinstance(value, str) else None
-
-
-def _failure(d: dict[str, Any]) -> Failure:
-    return Failure(
-        code=d["code"],
-        message=d["message"],
-        explanation=_s(d, "explanation"),
-        url=_s(d, "url"),
-        manifest=_s(d, "manifest"),
-        origin=_s(d, "origin"),
-    )
-
-
-def _issuer(d: dict[str, Any] | None) -> Issuer | None:
-    if d is None:
+def _decode(tp: Any, value: Any) -> Any:
+    """Turn a JSON value back into the type a report field is annotated with."""
+    if value is None:
         return None
-    return Issuer(
-        organization=_s(d, "organization"),
-        common_name=_s(d, "common_name"),
-        issuing_ca=_s(d, "issuing_ca"),
-        serial_number=_s(d, "serial_number"),
-    )
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _decode(options[0], value) if len(options) == 1 else value
+    if origin is tuple:
+        element = typing.get_args(tp)[0]
+        return tuple(_decode(element, v) for v in value)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _from_fields(tp, value)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return tp(value)
+    return value  # str, int, float, bool, Any, Mapping
 
 
-def _node(d: dict[str, Any]) -> ChainNode:
-    return ChainNode(
-        label=_s(d, "label"),
-        title=_s(d, "title"),
-        format=_s(d, "format"),
-        issuer=_issuer(d.get("issuer")),
-        signing_time=_s(d, "signing_time"),
-        signing_time_source=_s(d, "signing_time_source"),
-        claim_generator=_s(d, "claim_generator"),
-        claim_generator_version=_s(d, "claim_generator_version"),
-        actions=tuple(
-            Action(
-                action=a["action"],
-                label=a["label"],
-                software_agent=_s(a, "software_agent"),
-                digital_source_type=_s(a, "digital_source_type"),
-                description=_s(a, "description"),
-                when=_s(a, "when"),
-            )
-            for a in d.get("actions", ())
-        ),
-        relationship=_s(d, "relationship"),
-        failures=tuple(_failure(f) for f in d.get("failures", ())),
-        ingredients=tuple(_node(i) for i in d.get("ingredients", ())),
-    )
+def _from_fields(cls: type[Any], d: dict[str, Any]) -> Any:
+    if not isinstance(d, dict):
+        raise TypeError(f"{cls.__name__}: expected an object, got {type(d).__name__}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {
+        f.name: _decode(hints[f.name], d[f.name]) for f in dataclasses.fields(cls) if f.name in d
+    }
+    return cls(**kwargs)
 
 
 def report_from_dict(d: dict[str, Any]) -> Report:
     """Rebuild a :class:`Report` from its JSON record (the inverse of ``to_dict()``).
 
-    ``report_from_dict(r.to_dict()).to_dict() == r.to_dict()`` for every report.
+    ``report_from_dict(r.to_dict()).to_dict() == r.to_dict()`` for every report. Keys
+    that are not fields (``schema``, derived values such as ``reliable``) are ignored;
+    fields missing from the record take their defaults.
 
     Parameters
     ----------
@@ -987,94 +968,8 @@ def report_from_dict(d: dict[str, Any]) -> Report:
 
     Raises
     ------
-    KeyError, TypeError, ValueError
+    TypeError, ValueError
         When the record is not a well-formed v1 record.
     """
-    subject = d["subject"]
-    tool = d["tool"]
-    ai = d["ai"]
-    error = d.get("error")
-    recovery = d.get("recovery")
-    return Report(
-        subject=Subject(
-            path=subject["path"],
-            size=subject.get("size"),
-            sha256=subject.get("sha256"),
-            media_type=subject.get("media_type"),
-            width=subject.get("width"),
-            height=subject.get("height"),
-        ),
-        verdict=Verdict(d["verdict"]),
-        summary=tuple(d["summary"]),
-        chain=_node(d["chain"]) if d.get("chain") is not None else None,
-        failures=tuple(_failure(f) for f in d.get("failures", ())),
-        ai=AiAssessment(
-            label=AiLabel(ai["label"]),
-            signals=tuple(
-                AiSignal(
-                    kind=s["kind"],
-                    value=s["value"],
-                    source=s["source"],
-                    signed=s["signed"],
-                    strength=s["strength"],
-                    implies=AiLabel(s["implies"]),
-                    detail=s.get("detail"),
-                )
-                for s in ai.get("signals", ())
-            ),
-        ),
-        tool=ToolInfo(
-            version=tool["version"],
-            c2pa_sdk=tool.get("c2pa_sdk"),
-            trust_sources=tuple(
-                TrustSource(
-                    name=t["name"],
-                    location=t["location"],
-                    sha256=t["sha256"],
-                    certificates=t["certificates"],
-                    issued=t.get("issued"),
-                )
-                for t in tool.get("trust_sources", ())
-            ),
-            analyzed_at=tool["analyzed_at"],
-        ),
-        error=ReportError(error["code"], error["message"]) if error is not None else None,
-        remote_manifest_url=d.get("remote_manifest_url"),
-        watermarks=tuple(
-            WatermarkFinding(
-                algorithm=w["algorithm"],
-                found=w["found"],
-                payload_hex=w.get("payload_hex"),
-                score=w["score"],
-                p_value=w["p_value"],
-                key_name=w.get("key_name"),
-                detail=w.get("detail"),
-            )
-            for w in d.get("watermarks", ())
-        ),
-        matches=tuple(
-            BankMatch(
-                bank=m["bank"],
-                entry_id=m["entry_id"],
-                distance=m["distance"],
-                band=m["band"],
-                variant=m["variant"],
-                label=m.get("label"),
-                case=m.get("case"),
-                detail=m.get("detail"),
-            )
-            for m in d.get("matches", ())
-        ),
-        metadata=tuple(
-            MetadataFact(kind=f["kind"], message=f["message"], value=f.get("value"))
-            for f in d.get("metadata", ())
-        ),
-        recovery=Recovery(
-            method=recovery["method"],
-            manifest_id=recovery["manifest_id"],
-            source=recovery["source"],
-            detail=recovery.get("detail", {}),
-        )
-        if recovery is not None
-        else None,
-    )
+    report: Report = _from_fields(Report, d)
+    return report

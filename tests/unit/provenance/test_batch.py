@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from testkit import Signed, encode, picture
 from PIL import Image
+from testkit import Signed, encode, picture
 
 import provenance
 from provenance.batch import (
@@ -300,27 +300,46 @@ def test_load_resume(tmp_path: Path) -> None:
 
 
 def test_dask_local_cluster_same_records(mixed: list[Path], signed: Signed, tmp_path: Path) -> None:
-    hang = tmp_path / "m_hang.jpg"
-    hang.write_bytes(encode(picture(), "JPEG"))
-    crash = tmp_path / "n_crash.jpg"
-    crash.write_bytes(encode(picture(), "JPEG"))
-    inputs = [*mixed, hang, crash]
+    import dask
+    from distributed import LocalCluster
+
     inline = _records(list(run_batch(mixed, _options(signed))))
-    # Dask retries a task whose worker died (distributed.scheduler.allowed-failures, 3 by
-    # default) before giving up on it; the chunk holding the crashing file is then split.
-    records = list(
-        run_batch(
-            inputs,
-            _options(signed),
-            executor="local:2",
-            timeout=3,
-            chunk=4,
-            function=hang_and_crash,
+    hang = tmp_path / "b_hang.jpg"
+    crash = tmp_path / "c_crash.jpg"
+    crash2 = tmp_path / "d_crash.jpg"
+    ok = tmp_path / "a_ok.jpg"
+    for path in (hang, crash, crash2, ok):
+        path.write_bytes(encode(picture(), "JPEG"))
+    # No retry of a task whose worker died (default: 3 retries), to keep the test short.
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+    ):
+        executor = f"dask:{cluster.scheduler_address}"
+        records = list(run_batch(mixed, _options(signed), executor=executor, chunk=3))
+        assert [r.index for r in records] == list(range(len(mixed)))
+        assert _records(records) == inline
+        # A chunk whose worker died is split into one task per file; each crashing file
+        # then gets its own record (two crashers, so co-located tasks cannot mislead).
+        crashed = list(
+            run_batch(
+                [crash, crash2],
+                _options(signed),
+                executor=executor,
+                chunk=2,
+                function=hang_and_crash,
+            )
         )
-    )
-    assert [r.index for r in records] == list(range(len(inputs)))
-    assert _records(records[: len(mixed)]) == inline
-    assert [r.error_code for r in records[len(mixed) :]] == ["timeout", "worker_crashed"]
+        assert [r.error_code for r in crashed] == ["worker_crashed", "worker_crashed"]
+        assert crashed[1].data["subject"]["sha256"] == file_sha256(crash2)
+        hung = list(
+            run_batch(
+                [hang, ok], _options(signed), executor=executor, timeout=2, function=hang_and_crash
+            )
+        )
+        assert [r.error_code for r in hung] == ["timeout", None]
 
 
 def hang_and_crash(path: str, options: BatchOptions) -> dict[str, Any]:
