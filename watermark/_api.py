@@ -41,7 +41,7 @@ class Detection:
     found: bool
     """Whether the mark of this key is present (``p_value <= 1e-6``)."""
     payload: bytes | None
-    """The decoded payload, when its keyed CRC-24 validated."""
+    """The decoded payload, when the mark was found and its keyed CRC-24 validated."""
     score: float
     """Best sync z-score over all hypotheses."""
     p_value: float
@@ -192,7 +192,9 @@ def detect(image: NDArray[np.generic], key: bytes | str) -> Detection:
     p = _detect.p_value(z, payload is not None)
     found = p <= _detect.ALPHA
     geometry = None
-    if found:
+    if not found:
+        payload = None  # a CRC match alone, at a score this low, is not evidence enough
+    else:
         h = search.decoded if search.decoded is not None else search.best
         geometry = _geometry(h.basis, h.orientation, h.shift, f)
     return Detection(found=found, payload=payload, score=z, p_value=p, geometry=geometry)
@@ -246,12 +248,10 @@ class _Search:
             self.decoded = h
         return out
 
-    def refine(self) -> bytes | None:
-        """Hill-climb scale, rotation and aspect around the best hypothesis."""
-        steps = ((0.004, 0.0025), (0.002, 0.0012))
-        for ds, dr in steps:
+    def refine(self) -> None:
+        """Hill-climb scale, rotation and aspect around the best hypothesis (two rounds)."""
+        for ds, dr in ((0.004, 0.0025), (0.002, 0.0012)):
             centre = self.best
-            moves = []
             for sx, sy, rot in (
                 (1 + ds, 1 + ds, 0.0),
                 (1 - ds, 1 - ds, 0.0),
@@ -262,22 +262,15 @@ class _Search:
             ):
                 c, sn = np.cos(rot), np.sin(rot)
                 m = np.array([[c, -sn], [sn, c]]) @ np.diag([sy, sx])
-                h = self.evaluate(m @ centre.basis)
-                if h is None:
-                    return None
-                moves.append(h)
-            top = max(moves, key=lambda t: t.z)
-            if top.z > centre.z:
-                out = self.decode(top)
-                if out is not None:
-                    return out
-        return None
+                if self.evaluate(m @ centre.basis) is None:
+                    return
 
     def run(self) -> bytes | None:
+        """Search the hypotheses in the order of spec section 8; decode at most twice."""
+        strong = 8.0
         nominal = self.evaluate(np.diag([float(_layout.BASE_TILE)] * 2))
         assert nominal is not None
-        out = self.decode(nominal)
-        if out is not None:
+        if nominal.z >= strong and (out := self.decode(nominal)) is not None:
             return out
         spec = _detect.whitened_spectrum(self.w)
         for cand in _detect.template_lattices(spec, self.key):
@@ -285,20 +278,18 @@ class _Search:
                 if basis is None:
                     continue
                 h = self.evaluate(basis)
-                if h is not None and h.z >= 5.0:
-                    out = self.decode(h)
-                    if out is not None:
-                        return out
+                if h is not None and h.z >= strong and (out := self.decode(h)) is not None:
+                    return out
         if self.best.z < 6.0:
             for cand in _detect.lattices(self.w, limit=2):
-                h = self.evaluate(cand.basis)
-                if h is not None and h.z >= 5.0:
-                    out = self.decode(h)
-                    if out is not None:
-                        return out
+                self.evaluate(cand.basis)
+        if self.best.z < 5.0:
+            return None
+        if (out := self.decode(self.best)) is not None:
+            return out
         if self.best.z >= 6.0:
-            out = self.decode(self.best)
-            if out is not None:
-                return out
-            return self.refine()
+            before = self.best
+            self.refine()
+            if self.best is not before:
+                return self.decode(self.best)
         return None

@@ -60,7 +60,7 @@ ALPHA = 1e-6
 """Bound on the false-alarm probability at the decision threshold."""
 MAX_LATTICES = 32
 """Most lattice hypotheses the detector evaluates per image (counted in full in the bound)."""
-MAX_DECODES = 8
+MAX_DECODES = 2
 """Most hypotheses whose payload is decoded per image."""
 LIST_SIZE = 4
 """Paths kept by the list Viterbi decoder; each is one CRC trial."""
@@ -508,6 +508,7 @@ def _sync_spectra(key: bytes) -> tuple[NDArray[np.complex128], NDArray[np.comple
 
 
 _RING = 0.35
+_CLIP = 1.5
 
 
 @functools.lru_cache(maxsize=1)
@@ -561,6 +562,8 @@ def decode(
     a = cell_sums(orientations(folded)[orientation])
     r, c = np.divmod(lay.data_index, _layout.GRID)
     vals = a[(2 * r + shift[0]) % n, (2 * c + shift[1]) % n] * lay.chips.reshape(-1)[lay.data_index]
+    limit = _CLIP * float(np.std(vals))
+    vals = np.clip(vals, -limit, limit)  # robust to the heavy tails of the host residual
     soft = np.bincount(lay.data_bit, weights=vals, minlength=_ecc.CODED_BITS).astype(np.float64)
     for path in _ecc.list_viterbi(soft, LIST_SIZE):
         payload = _ecc.parse_info(path ^ lay.whiten)

@@ -38,7 +38,7 @@ N_SYNC = 1024
 """Number of sync cells per tile."""
 N_TEMPLATE = 12
 """Number of template sinusoids per tile."""
-TEMPLATE_ENERGY = 0.12
+TEMPLATE_ENERGY = 0.2
 """Share of the pattern energy given to the template."""
 
 

@@ -33,7 +33,7 @@ def test_embed_keeps_shape_dtype_and_quality(
 
 
 @pytest.mark.parametrize(
-    "attack", ["none", "jpeg50", "webp75", "crop50", "hflip", "resize0.75", "rot2", "noise5"]
+    "attack", ["none", "jpeg50", "crop50", "hflip", "resize0.75", "rot2", "noise5"]
 )
 def test_round_trip_under_attack(marked_astronaut: np.ndarray, attack: str) -> None:
     result = watermark.detect(ATTACKS[attack](marked_astronaut), KEY)
@@ -42,11 +42,13 @@ def test_round_trip_under_attack(marked_astronaut: np.ndarray, attack: str) -> N
     assert result.p_value <= 1e-6
 
 
-@pytest.mark.parametrize("name", ["camera", "coffee", "chelsea"])
-def test_round_trip_other_photos_jpeg75(name: str, photo: Callable[..., np.ndarray]) -> None:
+@pytest.mark.parametrize(
+    ("name", "attack"), [("camera", "jpeg75"), ("coffee", "webp75"), ("chelsea", "screenshot")]
+)
+def test_round_trip_other_photos(name: str, attack: str, photo: Callable[..., np.ndarray]) -> None:
     img = photo(name)
     marked = np.asarray(watermark.embed(img, b"photo", KEY))
-    assert watermark.detect(ATTACKS["jpeg75"](marked), KEY).payload == b"photo"
+    assert watermark.detect(ATTACKS[attack](marked), KEY).payload == b"photo"
 
 
 def test_geometry_reports_flip_and_scale(marked_astronaut: np.ndarray) -> None:
