@@ -160,14 +160,23 @@ def _fmt(v: float) -> str:
 
 
 def report(args: argparse.Namespace) -> None:
-    records: list[dict[str, Any]] = []
+    from watermark import _detect
+
+    seen: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for p in sorted(OUT.glob("watermark-records-*.json")):
-        records += json.loads(p.read_text())
-    null = (
-        json.loads((OUT / "watermark-null.json").read_text())
-        if (OUT / "watermark-null.json").exists()
-        else None
-    )
+        for r in json.loads(p.read_text()):
+            seen[(r["method"], r["set"], r["image"], r["attack"])] = r
+    records = list(seen.values())
+    null: dict[str, Any] | None = None
+    for part in sorted(OUT.glob("watermark-null-*.json")):
+        d = json.loads(part.read_text())
+        if null is None:
+            null = {"threshold": _detect.threshold(), "image_size": d["image_size"], "parts": 0}
+        null["parts"] += 1
+        for label in ("unmarked", "wrong_key"):
+            for k, fn in (("trials", sum), ("claims", sum), ("max_score", max)):
+                key = f"{label}_{k}"
+                null[key] = fn([null.get(key, 0), d[key]])
     methods = list(dict.fromkeys(r["method"] for r in records))
     sets = list(dict.fromkeys(r["set"] for r in records))
     atts = list(attacks.ATTACKS)

@@ -281,7 +281,7 @@ class _Search:
                 if h is not None and h.z >= strong and (out := self.decode(h)) is not None:
                     return out
         if self.best.z < 6.0:
-            for cand in _detect.lattices(self.w, limit=2):
+            for cand in _detect.lattices(self.w, limit=_detect.ACF_CANDIDATES):
                 self.evaluate(cand.basis)
         if self.best.z < 5.0:
             return None

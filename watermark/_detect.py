@@ -42,6 +42,12 @@ __all__ = [
     "MAX_LATTICES",
     "MAX_DECODES",
     "HYPOTHESES",
+    "REACHABLE_LATTICES",
+    "TEMPLATE_CANDIDATES",
+    "ACF_CANDIDATES",
+    "REFINE_MOVES",
+    "LIST_SIZE",
+    "CRC_TRIALS",
     "Candidate",
     "analysis_image",
     "prefilter",
@@ -59,15 +65,27 @@ __all__ = [
 ALPHA = 1e-6
 """Bound on the false-alarm probability at the decision threshold."""
 MAX_LATTICES = 32
-"""Most lattice hypotheses the detector evaluates per image (counted in full in the bound)."""
+"""Most lattice hypotheses the detector evaluates per image."""
+TEMPLATE_CANDIDATES = 6
+"""Template hypotheses per image (each also tried snapped to an integer square lattice)."""
+ACF_CANDIDATES = 2
+"""Autocorrelation hypotheses per image."""
+REFINE_MOVES = 6
+"""Neighbours per hill-climbing round (two rounds)."""
+_STAGE1 = 1 + 2 * TEMPLATE_CANDIDATES + ACF_CANDIDATES
+REACHABLE_LATTICES = (
+    _STAGE1 + _STAGE1 * REFINE_MOVES + (_STAGE1 + _STAGE1 * REFINE_MOVES) * REFINE_MOVES
+)
+"""Every lattice the detector *could* evaluate for some chips (735): the union bound runs over
+all of them, because which ones are evaluated depends on the scores."""
 MAX_DECODES = 2
 """Most hypotheses whose payload is decoded per image."""
 LIST_SIZE = 4
 """Paths kept by the list Viterbi decoder; each is one CRC trial."""
 CRC_TRIALS = MAX_DECODES * LIST_SIZE
 """``L``: most CRC checks per image."""
-HYPOTHESES = MAX_LATTICES * 8 * _layout.FOLD * _layout.FOLD
-"""``M``: lattices x orientations x cyclic shifts."""
+HYPOTHESES = REACHABLE_LATTICES * 8 * _layout.FOLD * _layout.FOLD
+"""``M``: reachable lattices x orientations x cyclic shifts."""
 _CRC_P = 2.0**-_ecc.CRC_BITS
 
 
@@ -331,7 +349,9 @@ def _match_peaks(
     return k[keep], fobs[keep]
 
 
-def template_lattices(spec: NDArray[np.float32], key: bytes, *, limit: int = 6) -> list[Candidate]:
+def template_lattices(
+    spec: NDArray[np.float32], key: bytes, *, limit: int = TEMPLATE_CANDIDATES
+) -> list[Candidate]:
     """Lattice hypotheses from the keyed template (log-polar match, then least-squares fit).
 
     The whitened magnitude spectrum is resampled on a log-polar grid and cross-correlated (FFT)
