@@ -357,9 +357,9 @@ class _Feedback:
             return
         from rich.table import Table
 
-        table = Table(title="verify check: summary", show_header=True, header_style="bold")
-        table.add_column("", style="bold")
-        table.add_column("", justify="left")
+        table = Table(title="verify check: summary", header_style="bold")
+        table.add_column("count", style="bold")
+        table.add_column("value")
         table.add_column("files", justify="right")
         elapsed = time.monotonic() - self.started
         table.add_row("checked", "", str(self.done))
