@@ -2,7 +2,7 @@
 
 Parse the options, call :mod:`provenance.bank`, write one record per input to stdout (or
 ``--output``) and one line per problem to stderr, and exit with a code from
-``spec/exit-codes-bank.md``: 0 done; 1 ``--fail-on-match`` and some input matched;
+``spec/exit-codes.md``: 0 done; 1 ``--fail-on-match`` and some input matched;
 2 usage error or unusable bank file; 3 some inputs could not be processed (unreadable,
 not a picture, not hashable, invalid import rows); 4 internal error.
 """
