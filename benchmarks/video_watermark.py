@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from video_clips import make_clip, moving_frames  # noqa: E402
 
 import watermark  # noqa: E402
-from provenance.video import detect_video, embed_video  # noqa: E402
+from provenance.video import FrameSelector, detect_video, embed_video  # noqa: E402
 from watermark._video import LumaEvidence, LumaMarker, luma_psnr  # noqa: E402
 
 OUT = Path("bench-out")
@@ -181,7 +181,7 @@ def count_frames(path: Path) -> int:
 
 def segments_pass(path: Path, key: str, seconds: float) -> list[dict[str, Any]]:
     """Detect in every consecutive ``seconds`` segment in one decoding pass (the frame
-    selection of ``detect_video(segment=...)``: every intra frame and every k-th frame)."""
+    selection of ``detect_video(segment=...)``, :class:`provenance.video.FrameSelector`)."""
     out: list[dict[str, Any]] = []
     with av.open(str(path)) as c:
         vs = c.streams.video[0]
@@ -190,16 +190,15 @@ def segments_pass(path: Path, key: str, seconds: float) -> list[dict[str, Any]]:
         step = max(1, round(rate / 6.0))
         ev: LumaEvidence | None = None
         index = -1
-        count = 0
+        select = FrameSelector(step)
         for frame in c.decode(vs):
             seg = int(float(frame.time) // seconds + 1e-9)
             if seg != index:
                 if ev is not None and ev.frames:
                     out.append(_seg_record(index, ev))
-                ev, index, count = LumaEvidence(key), seg, 0
-            count += 1
-            intra = bool(frame.key_frame) or frame.pict_type == av.video.frame.PictureType.I
-            if intra or (count - 1) % step == 0:
+                ev, index, select = LumaEvidence(key), seg, FrameSelector(step)
+            take, intra = select.take(frame)
+            if take:
                 plane = frame.planes[0]
                 y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
                 ev.add(y[:, : plane.width], intra=intra)

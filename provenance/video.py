@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "PRESETS",
+    "FrameSelector",
     "VideoEmbedResult",
     "VideoError",
     "detect_video",
@@ -538,8 +539,9 @@ def detect_video(
     segment : (float, float), optional
         Only frames shown from ``start`` to ``end`` seconds (see :func:`parse_segment`).
     stride : int, optional
-        Analyse every ``stride``-th decoded frame, and every intra (I) frame; by default about
-        6 frames per second of video (every 5th frame at 30 fps).
+        Analyse about one frame in ``stride`` (preferring P to B frames, see
+        :class:`FrameSelector`) and every intra (I) frame; by default about 6 frames per second
+        of video (``stride`` 5 at 30 fps); 1 analyses every frame.
     progress : callable, optional
         Called as ``progress(frames_decoded, frames_total_or_None)``.
 
@@ -582,7 +584,7 @@ def detect_video(
                     inp.seek(0, stream=vs)
             if total is not None:
                 total = int(round((segment[1] - segment[0]) * rate))
-        intra_type = av.video.frame.PictureType.I
+        select = FrameSelector(step)
         decoded = 0
         seen = 0
         start_pts = vs.start_time or 0
@@ -598,8 +600,8 @@ def detect_video(
                         done = True
                         break
                 decoded += 1
-                intra = bool(frame.key_frame) or frame.pict_type == intra_type
-                if intra or (decoded - 1) % step == 0:
+                take, intra = select.take(frame)
+                if take:
                     _, y, _ = _plane(frame)
                     try:
                         ev.add(y, intra=intra)
@@ -625,6 +627,33 @@ def detect_video(
             code="truncated",
         )
     return ev.result()
+
+
+class FrameSelector:
+    """The frames :func:`detect_video` analyses: every intra (I) frame, and about one frame in
+    ``step`` otherwise, preferring predicted (P) frames to bi-predicted (B) ones, which
+    encoders quantise more coarsely (so they keep less of the mark).
+
+    Parameters
+    ----------
+    step : int
+        Analyse about one frame in ``step``; 1 analyses every frame.
+    """
+
+    def __init__(self, step: int) -> None:
+        self.spacing = max(1, step - 1) if step > 1 else 0
+        self.gap = 1 << 30
+
+    def take(self, frame: Any) -> tuple[bool, bool]:
+        """Return (analyse it, is intra) for the next decoded frame, in decoding order."""
+        kind = getattr(frame.pict_type, "name", "")
+        intra = bool(frame.key_frame) or kind == "I"
+        self.gap += 1
+        due = self.gap >= self.spacing and (kind != "B" or self.gap >= 2 * self.spacing)
+        if intra or due:
+            self.gap = 0
+            return True, intra
+        return False, intra
 
 
 def _plane(frame: Any) -> tuple[Any, NDArray[np.uint8], bool]:

@@ -63,7 +63,8 @@ def test_detect_json_record_has_the_image_fields_plus_frames(
     hit, miss = json.loads(res.stdout)
     assert set(hit) == IMAGE_FIELDS | {"frames_used", "frames_analysed"}
     assert hit["found"] is True and hit["payload_text"] == "vid1" and hit["p_value"] <= 1e-6
-    assert hit["frames_analysed"] == 6 and 1 <= hit["frames_used"] <= 6
+    # 30 frames, about one in 5 (P frames preferred, every intra frame): 6 to 8 of them.
+    assert 6 <= hit["frames_analysed"] <= 8 and 1 <= hit["frames_used"] <= hit["frames_analysed"]
     assert miss["found"] is False and miss["payload_hex"] is None
     res = runner.invoke(app, ["watermark", "detect", str(marked), "--segment", "0.3-0.7"])
     assert res.exit_code == 0, res.output
@@ -72,7 +73,7 @@ def test_detect_json_record_has_the_image_fields_plus_frames(
         app, ["watermark", "detect", str(marked), "--segment", "0:00.3-0:00.7", "--format", "jsonl"]
     )
     rec = json.loads(res.stdout)
-    assert rec["segment"] == [0.3, 0.7] and rec["frames_analysed"] == 3  # 12 frames, every 5th
+    assert rec["segment"] == [0.3, 0.7] and 2 <= rec["frames_analysed"] <= 4  # of 12 frames
 
 
 def test_video_usage_errors(clip: Path, tmp_path: Path, runner: CliRunner) -> None:

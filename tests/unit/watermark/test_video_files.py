@@ -82,7 +82,8 @@ def test_round_trip_through_half_size(work: Path, marked: tuple[Path, object]) -
 
 def test_segment_and_frame_limit(marked: tuple[Path, object]) -> None:
     result = detect_video(marked[0], KEY, segment=(0.5, 1.0))
-    assert result.found and result.payload == PAYLOAD and result.frames_used == 3
+    # 15 frames shown in [0.5, 1.0): about one in 5 (P frames preferred), so 3 or 4.
+    assert result.found and result.payload == PAYLOAD and 3 <= result.frames_analysed <= 4
     assert detect_video(marked[0], KEY, max_frames=2, stride=1).frames_analysed == 2
     with pytest.raises(VideoError, match="no frames in the segment"):
         detect_video(marked[0], KEY, segment=(5.0, 6.0))
