@@ -128,7 +128,7 @@ class LumaMarker:
         pat[: self.height, : self.width] = p.pattern
         self._block = c
         self._pattern4 = pat.reshape(hc, c, wc, c)
-        # Energy of the pattern inside each cell: the residual energy is sum(m^2 * e) / (H W).
+        # Energy of the pattern inside each block: the residual energy is sum(m^2 e) / (H W).
         self._cell_energy = np.einsum("icjd,icjd->ij", self._pattern4, self._pattern4)
         # Budget in full-range units; the rounding noise of the uint8 plane is in plane units.
         budget = 255.0**2 / 10.0 ** ((float(psnr) + 0.05) / 10.0)
@@ -136,12 +136,23 @@ class LumaMarker:
         self._buf = np.empty((hc * c, wc * c), dtype=np.float32)
 
     def residual_scale(self, y: NDArray[np.uint8]) -> NDArray[np.float32]:
-        """Per-cell amplitude ``alpha * mask`` in plane units for luma plane ``y``."""
+        """Per-block amplitude ``alpha * mask`` in plane units for luma plane ``y``."""
         m = _fast_mask(y, self._cell, self._block, self.limited_range)
         energy = float(np.sum(m * m * self._cell_energy)) / (self.height * self.width)
         alpha = math.sqrt(self._budget / max(energy, 1e-12)) * self._gain
         m *= np.float32(alpha)
         return m
+
+    def residual(self, y: NDArray[np.uint8]) -> NDArray[np.float32]:
+        """The residual ``alpha * mask * pattern`` for luma plane ``y``, in plane units.
+
+        The result is a view of an internal buffer, overwritten by the next call.
+        """
+        am = self.residual_scale(y)
+        buf4 = self._buf.reshape(self._pattern4.shape)
+        # Equivalent to: buf = repeat(repeat(am, b, 0), b, 1) * pattern
+        np.multiply(self._pattern4, am[:, None, :, None], out=buf4)
+        return self._buf[: self.height, : self.width]
 
     def mark(self, y: NDArray[np.uint8]) -> None:
         """Add the mark to the (height, width) uint8 luma plane ``y`` in place.
@@ -154,11 +165,7 @@ class LumaMarker:
                 f"frame is {y.shape[1]}x{y.shape[0]}, but the marker is for "
                 f"{self.width}x{self.height}"
             )
-        am = self.residual_scale(y)
-        buf4 = self._buf.reshape(self._pattern4.shape)
-        # Equivalent to: buf = repeat(repeat(am, c, 0), c, 1) * pattern
-        np.multiply(self._pattern4, am[:, None, :, None], out=buf4)
-        view = self._buf[: self.height, : self.width]
+        view = self.residual(y)
         view += y
         view += np.float32(0.5)
         np.clip(view, 0.0, 255.0, out=view)
@@ -419,8 +426,7 @@ def _embed_iter(
             marker = LumaMarker(raw, data, h, w, psnr=psnr, limited_range=False)
         x = img.astype(np.float32)
         y = _embed.luma(x)
-        am = marker.residual_scale(np.clip(np.rint(y), 0, 255).astype(np.uint8))
-        d = (marker._pattern4 * am[:, None, :, None]).reshape(marker._buf.shape)[:h, :w]
+        d = marker.residual(np.clip(np.rint(y), 0, 255).astype(np.uint8))
         x += d[..., None]
         x += np.float32(0.5)
         np.clip(x, 0.0, 255.0, out=x)
