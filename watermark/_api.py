@@ -273,7 +273,9 @@ class _Search:
         if nominal.z >= strong and (out := self.decode(nominal)) is not None:
             return out
         spec = _detect.whitened_spectrum(self.w)
-        for cand in _detect.template_lattices(spec, self.key):
+        for rank, cand in enumerate(_detect.template_lattices(spec, self.key)):
+            if rank >= 2 and cand.strength < 7.5:
+                continue  # weak correlation peaks beyond the first two: noise on unmarked images
             for basis in (cand.basis, _detect.snapped(cand.basis)):
                 if basis is None:
                     continue

@@ -156,6 +156,9 @@ class Candidate:
     """2x2 matrix; ``p = basis @ u`` maps tile coordinates (0..1) to analysis pixels."""
     source: str
     """Where the hypothesis came from: ``nominal``, ``acf``, ``snap`` or ``refine``."""
+    strength: float = 0.0
+    """For template hypotheses: the log-polar correlation peak in robust standard deviations
+    above the median of the searched correlation surface."""
 
 
 def _reduce(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -395,6 +398,9 @@ def template_lattices(
     flat = np.flatnonzero(peaks)
     vals = corr.reshape(-1)[flat]
     order = flat[np.argsort(vals)[::-1][: 3 * limit]]
+    surface = corr[np.isfinite(corr)]
+    centre = float(np.median(surface))
+    spread = 1.4826 * float(np.median(np.abs(surface - centre))) + 1e-12
     out: list[Candidate] = []
     for idx in order:
         v, ir, da = np.unravel_index(idx, corr.shape)
@@ -428,7 +434,8 @@ def template_lattices(
             for c2 in out
         ):
             continue
-        out.append(Candidate(basis=basis, source="template"))
+        strength = (float(corr.reshape(-1)[idx]) - centre) / spread
+        out.append(Candidate(basis=basis, source="template", strength=strength))
         if len(out) >= limit:
             break
     return out
