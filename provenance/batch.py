@@ -815,7 +815,8 @@ class ResumeState:
     """What an earlier run already wrote to a JSON Lines file."""
 
     recorded: frozenset[tuple[str, str]]
-    """``(subject.path, subject.sha256)`` of every complete record with a SHA-256."""
+    """``(subject.path, subject.sha256)`` of every complete record; the hash is ``""`` when
+    the file could not be read then (it matches a file that still cannot be read)."""
     records: int
     """Number of complete records."""
     truncated: int
@@ -873,8 +874,8 @@ def load_resume(path: str | os.PathLike[str]) -> ResumeState:
         subject = record.get("subject")
         if isinstance(subject, dict):
             sp, sha = subject.get("path"), subject.get("sha256")
-            if isinstance(sp, str) and isinstance(sha, str):
-                recorded.add((sp, sha))
+            if isinstance(sp, str):
+                recorded.add((sp, sha if isinstance(sha, str) else ""))
     truncated = len(raw) - keep
     if truncated:
         try:

@@ -251,7 +251,8 @@ def _preflight_banks(banks: Sequence[Path], *, verbose: bool) -> None:
 
 
 def _resume_skip(resume: Path, inputs: list[Input]) -> tuple[list[Input], int]:
-    """Inputs not yet recorded in the resume file (path and SHA-256 both match)."""
+    """Inputs not yet recorded in the resume file (same path and SHA-256; a file that could
+    not be read then and still cannot be read counts as recorded)."""
     try:
         state = batch.load_resume(resume)
     except ProvenanceError as exc:

@@ -295,8 +295,18 @@ def test_resume_skips_only_unchanged_files(runner: CliRunner, tmp_path: Path) ->
     assert first.exit_code == ExitCode.OK
     assert len(_records(out.read_text())) == 2
     b.write_bytes(encode(_blocks(3), "PNG"))  # changed since: checked again, appended
-    again = runner.invoke(app, ["check", "--resume", str(out), str(a), str(b)])
-    assert again.exit_code == ExitCode.OK
+    missing = tmp_path / "missing.png"
+    again = runner.invoke(app, ["check", "--resume", str(out), str(a), str(b), str(missing)])
+    assert again.exit_code == ExitCode.INPUT_ERROR
     records = _records(out.read_text())
-    assert [Path(r["subject"]["path"]).name for r in records] == ["a.png", "b.png", "b.png"]
+    names = [Path(r["subject"]["path"]).name for r in records]
+    assert names == ["a.png", "b.png", "b.png", "missing.png"]
     assert records[1]["subject"]["sha256"] != records[2]["subject"]["sha256"]
+    # still missing: recorded already, nothing appended; once it exists it is checked
+    third = runner.invoke(app, ["check", "--resume", str(out), str(a), str(b), str(missing)])
+    assert third.exit_code == ExitCode.OK
+    assert len(_records(out.read_text())) == 4
+    missing.write_bytes(encode(_blocks(4), "PNG"))
+    fourth = runner.invoke(app, ["check", "--resume", str(out), str(missing)])
+    assert fourth.exit_code == ExitCode.OK
+    assert _records(out.read_text())[-1]["verdict"] == "NO_CREDENTIALS"

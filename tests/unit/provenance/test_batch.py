@@ -286,7 +286,7 @@ def test_load_resume(tmp_path: Path) -> None:
     out.write_text(text + '{"subject": {"path": "/c.jp')
     state = load_resume(out)
     assert state.records == 2
-    assert state.recorded == frozenset({("/a.jpg", "aa")})
+    assert state.recorded == frozenset({("/a.jpg", "aa"), ("/b.jpg", "")})
     assert state.truncated == len('{"subject": {"path": "/c.jp')
     assert out.read_text() == text
     # a complete but damaged last line is dropped too
