@@ -54,7 +54,7 @@ def build() -> dict[str, object]:
         "expected_detection": {
             "found": det.found,
             "payload_hex": None if det.payload is None else det.payload.hex(),
-            "score_min": round(det.score - 1.0, 1),
+            "score_min": int(det.score) - 2,  # coarse: stable across platforms
         },
         "unmarked_detection": {"found": watermark.detect(image, KEY).found},
     }
