@@ -12,7 +12,8 @@ Executors
 ``executor="local"``
     ``jobs == 1`` without a ``timeout`` runs in this process (no isolation). Otherwise
     ``jobs`` worker processes (``spawn`` start method: the C2PA library and its threads
-    never see a ``fork``) each get one file at a time. A worker that exceeds
+    never see a ``fork``) each check one file at a time (with up to two more queued, so
+    that they never wait for this process). A worker that exceeds
     ``timeout`` seconds on a file is killed and replaced, and the file gets an ``ERROR``
     record with code ``timeout``; a worker that dies (a crash in native code, the
     out-of-memory killer) is replaced and the file it was checking gets ``ERROR``
@@ -59,8 +60,9 @@ import traceback
 import types
 import typing
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -97,6 +99,7 @@ DEFAULT_TIMEOUT: Final = 600.0
 _WINDOW_PER_WORKER: Final = 32
 _MIN_WINDOW: Final = 64
 _CHUNK_MAX: Final = 16
+_QUEUE_PER_WORKER: Final = 3
 
 
 class BatchError(ProvenanceError):
@@ -355,18 +358,21 @@ def _worker_main(conn: Connection, function: CheckFunction, options: BatchOption
 
 @dataclass
 class _Slot:
-    """One worker process and the file it is checking."""
+    """One worker process and the files sent to it, checked in order."""
 
     process: BaseProcess
     conn: Connection
-    task: tuple[int, str] | None = None
+    tasks: deque[tuple[int, str]] = field(default_factory=deque)
+    """Files sent and not answered yet; the first is being checked."""
     started: float = 0.0
+    """When the worker started on the first file of :attr:`tasks`."""
     ready: bool = False
     """True once the worker has started and imported the library."""
 
 
 class _LocalPool:
-    """Worker processes, each checking one file at a time; hung or dead ones replaced."""
+    """Worker processes, each checking the files sent to it in order; hung or dead ones
+    are replaced."""
 
     def __init__(self, jobs: int, options: BatchOptions, function: CheckFunction) -> None:
         self._ctx = multiprocessing.get_context("spawn")
@@ -404,13 +410,13 @@ class _LocalPool:
         """Stop every worker: ask nicely, then kill the ones that do not exit."""
         for slot in self.slots:
             try:
-                if slot.task is None:
+                if not slot.tasks:
                     slot.conn.send(None)
             except (OSError, ValueError):
                 pass
         deadline = time.monotonic() + 2.0
         for slot in self.slots:
-            if slot.task is None:
+            if not slot.tasks:
                 slot.process.join(timeout=max(0.0, deadline - time.monotonic()))
             self._kill(slot)
 
@@ -443,42 +449,59 @@ def _run_local(
     pool = _LocalPool(jobs, options, function)
     window = max(_MIN_WINDOW, _WINDOW_PER_WORKER * jobs)
     ready: dict[int, Record] = {}
+    retry: deque[tuple[int, str]] = deque()  # sent to a worker that died before them
     next_out = 0
     next_in = 0
     exhausted = False
     failed_starts = 0
+
+    def take() -> tuple[int, str] | None:
+        nonlocal exhausted, next_in
+        if retry:
+            return retry.popleft()
+        if exhausted or next_in - next_out >= window:
+            return None
+        item = next(items, None)
+        if item is None:
+            exhausted = True
+            return None
+        next_in = item[0] + 1
+        return item
+
+    def abandon(slot: _Slot) -> None:
+        """Give the files queued behind the head back, then replace the worker."""
+        slot.tasks.popleft()
+        retry.extendleft(reversed(slot.tasks))
+        slot.tasks.clear()
+        pool.replace(slot)
+
     try:
         while True:
             for slot in pool.slots:
-                if not slot.ready or slot.task is not None:
-                    continue
-                if exhausted or next_in - next_out >= window:
-                    break
-                item = next(items, None)
-                if item is None:
-                    exhausted = True
-                    break
-                next_in = item[0] + 1
-                slot.conn.send(item)
-                slot.task = item
-                slot.started = time.monotonic()
-            waiting = [s for s in pool.slots if s.task is not None or not s.ready]
-            if exhausted and all(s.task is None for s in pool.slots):
+                while slot.ready and len(slot.tasks) < _QUEUE_PER_WORKER:
+                    item = take()
+                    if item is None:
+                        break
+                    slot.conn.send(item)
+                    if not slot.tasks:
+                        slot.started = time.monotonic()
+                    slot.tasks.append(item)
+            if exhausted and not retry and not any(s.tasks for s in pool.slots):
                 break
+            waiting = [s for s in pool.slots if s.tasks or not s.ready]
+            busy = [s for s in waiting if s.tasks]
             wait_for: float | None = None
-            busy = [s for s in waiting if s.task is not None]
             if timeout is not None and busy:
                 wait_for = max(0.0, min(s.started for s in busy) + timeout - time.monotonic())
             handles: list[Any] = [s.conn for s in waiting] + [s.process.sentinel for s in waiting]
             wait(handles, timeout=wait_for)
-            now = time.monotonic()
             for slot in waiting:
-                reply = _poll(slot)
                 if not slot.ready:
+                    reply = _poll(slot)
                     if reply == ("ready",):
                         slot.ready = True
                         failed_starts = 0
-                    elif not slot.process.is_alive():
+                    elif reply is None and not slot.process.is_alive():
                         failed_starts += 1
                         if failed_starts > 3 * jobs:
                             raise BatchError(
@@ -488,32 +511,29 @@ def _run_local(
                             )
                         pool.replace(slot)
                     continue
-                task = slot.task
-                assert task is not None
-                index, path = task
-                record: dict[str, Any] | None = None
-                if reply is not None:
+                while slot.tasks and (reply := _poll(slot)) is not None:
+                    index, path = slot.tasks.popleft()
                     if reply[0] != "ok":
                         _raise_reply(reply, path)
-                    record = reply[2]
-                    slot.task = None
-                elif not slot.process.is_alive():
+                    ready[index] = Record(index, path, reply[2])
+                    slot.started = time.monotonic()
+                if not slot.tasks:
+                    continue
+                index, path = slot.tasks[0]
+                if not slot.process.is_alive():
                     status = slot.process.exitcode
-                    record = _crash_record(
-                        path,
-                        "worker_crashed",
+                    message = (
                         "The worker process checking this file died "
-                        f"(exit status {status}); the file may crash the decoder.",
-                        options,
+                        f"(exit status {status}); the file may crash the decoder."
                     )
-                    slot.task = None
-                    pool.replace(slot)
-                elif timeout is not None and now - slot.started >= timeout:
+                    ready[index] = Record(
+                        index, path, _crash_record(path, "worker_crashed", message, options)
+                    )
+                    abandon(slot)
+                elif timeout is not None and time.monotonic() - slot.started >= timeout:
                     record = _crash_record(path, "timeout", _timeout_message(timeout), options)
-                    slot.task = None
-                    pool.replace(slot)
-                if record is not None:
                     ready[index] = Record(index, path, record)
+                    abandon(slot)
             while next_out in ready:
                 yield ready.pop(next_out)
                 next_out += 1
