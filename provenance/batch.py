@@ -21,7 +21,7 @@ Executors
 ``executor="dask:ADDRESS"``, ``"dask:local:N"`` (or ``"local:N"``)
     The same function on ``dask.distributed`` workers: an existing scheduler, or a
     ``LocalCluster`` of ``N`` single-threaded worker processes started for the run.
-    Files travel in small chunks to keep the scheduler's per-task cost low. The time
+    Files travel in chunks (up to 64 files) to keep the scheduler's per-task cost low. The time
     limit is enforced on the worker: the file gets ``ERROR`` ``timeout`` at once, but a
     thread cannot be killed, so a truly stuck one keeps running until its worker is
     recycled (start workers with ``--lifetime``). A chunk whose worker died is split
@@ -61,7 +61,7 @@ import types
 import typing
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -98,7 +98,8 @@ DEFAULT_TIMEOUT: Final = 600.0
 
 _WINDOW_PER_WORKER: Final = 32
 _MIN_WINDOW: Final = 64
-_CHUNK_MAX: Final = 16
+_CHUNK_MAX: Final = 64
+_CHUNK_UNKNOWN: Final = 16
 _QUEUE_PER_WORKER: Final = 3
 
 
@@ -628,6 +629,7 @@ def _run_dask(
     timeout: float | None,
     function: CheckFunction,
     chunk: int | None,
+    total: int | None,
 ) -> Iterator[Record]:
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
@@ -635,7 +637,12 @@ def _run_dask(
     client, cluster = _dask_client(spec)
     try:
         threads = max(1, sum(client.nthreads().values()))
-        size = chunk if chunk is not None else _CHUNK_MAX
+        if chunk is not None:
+            size = chunk
+        elif total is not None:  # about four chunks per worker thread, at most _CHUNK_MAX
+            size = max(1, min(_CHUNK_MAX, math.ceil(total / (4 * threads))))
+        else:
+            size = _CHUNK_UNKNOWN
         in_flight_chunks = 4 * threads
         paths: dict[int, str] = {}
         ready: dict[int, Record] = {}
@@ -771,7 +778,8 @@ def run_batch(
     function
         The per-file function (module-level, so it can be pickled by reference).
     chunk
-        Dask only: files per task (default 16).
+        Dask only: files per task. Default: about four tasks per worker thread, at most
+        64 files each (16 when ``paths`` has no length).
 
     Yields
     ------
@@ -803,8 +811,15 @@ def run_batch(
     items = ((i, os.fspath(p)) for i, p in enumerate(paths))
     if kind == "dask":
         assert target is not None
+        total = len(paths) if isinstance(paths, Sized) else None
         return _run_dask(
-            items, options, spec=target, timeout=timeout, function=function, chunk=chunk
+            items,
+            options,
+            spec=target,
+            timeout=timeout,
+            function=function,
+            chunk=chunk,
+            total=total,
         )
     if jobs == 1 and timeout is None:
         return _run_inline(items, options, function)
