@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -9,6 +10,9 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+
 from video_clips import audio_packets, make_clip, moving_frames, transcode
 
 from provenance.errors import ProvenanceError
