@@ -629,6 +629,10 @@ def detect_video(
     return ev.result()
 
 
+_PICT_I = 1
+_PICT_B = (3, 7)
+
+
 class FrameSelector:
     """The frames :func:`detect_video` analyses: every intra (I) frame, and about one frame in
     ``step`` otherwise, preferring predicted (P) frames to bi-predicted (B) ones, which
@@ -646,10 +650,11 @@ class FrameSelector:
 
     def take(self, frame: Any) -> tuple[bool, bool]:
         """Return (analyse it, is intra) for the next decoded frame, in decoding order."""
-        kind = getattr(frame.pict_type, "name", "")
-        intra = bool(frame.key_frame) or kind == "I"
+        kind = int(frame.pict_type or 0)  # FFmpeg AVPictureType: 1 I, 2 P, 3 B, 7 BI
+        intra = bool(frame.key_frame) or kind == _PICT_I
         self.gap += 1
-        due = self.gap >= self.spacing and (kind != "B" or self.gap >= 2 * self.spacing)
+        bi = kind in _PICT_B
+        due = self.gap >= self.spacing and (not bi or self.gap >= 2 * self.spacing)
         if intra or due:
             self.gap = 0
             return True, intra
