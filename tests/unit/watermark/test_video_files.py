@@ -222,3 +222,22 @@ def test_frame_rate_conversion_keeps_the_mark(work: Path, marked: tuple[Path, ob
     with av.open(str(attacked)) as c:
         assert c.streams.video[0].average_rate == Fraction(25)
     assert detect_video(attacked, KEY).payload == PAYLOAD
+
+
+def test_frame_selector_prefers_p_frames_and_keeps_every_intra_frame() -> None:
+    from types import SimpleNamespace
+
+    from provenance.video import FrameSelector
+
+    # Display order of a GOP with 3 B frames between P frames, then a new intra frame.
+    kinds = [1, 3, 3, 3, 2, 3, 3, 3, 2, 3, 3, 3, 2, 3, 1, 3, 3, 3, 2]
+    frames = [SimpleNamespace(pict_type=k, key_frame=k == 1) for k in kinds]
+    select = FrameSelector(5)
+    taken = [i for i, f in enumerate(frames) if select.take(f)[0]]
+    assert taken == [0, 4, 8, 12, 14, 18]
+    every = FrameSelector(1)
+    assert all(every.take(f)[0] for f in frames)
+    # Without P frames, B frames are taken at twice the spacing.
+    only_b = FrameSelector(5)
+    picks = [i for i in range(20) if only_b.take(SimpleNamespace(pict_type=3, key_frame=False))[0]]
+    assert picks == [0, 8, 16]
