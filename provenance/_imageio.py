@@ -110,8 +110,33 @@ def sniff(data: bytes) -> Container:
     return Container("unknown")
 
 
+# In entropy-coded data, 0xFF is followed by 0x00 (stuffing), a restart marker
+# (0xD0-0xD7) or another 0xFF (fill); anything else is the next marker.
+_SCAN_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+
+_WalkResult = tuple[tuple[JpegSegment, ...], int | None]
+_last_walk: tuple[bytes, _WalkResult] | None = None
+"""The last walk: several readers (AI signals, metadata, trailing data) walk the same
+bytes object in a row, so it is walked once. One entry: at most one file stays referenced."""
+
+
 def _jpeg_walk(data: bytes) -> tuple[list[JpegSegment], int | None]:
-    """Walk JPEG markers; return the header segments and the offset just after EOI."""
+    """Walk JPEG markers; return the header segments and the offset just after EOI.
+
+    The result for the most recent ``data`` object is remembered (by identity, so a
+    new bytes object is always walked afresh).
+    """
+    global _last_walk
+    last = _last_walk  # one read: another thread may replace it meanwhile
+    if last is not None and last[0] is data:
+        return list(last[1][0]), last[1][1]
+    segments, end = _jpeg_walk_uncached(data)
+    if isinstance(data, bytes):
+        _last_walk = (data, (tuple(segments), end))
+    return segments, end
+
+
+def _jpeg_walk_uncached(data: bytes) -> tuple[list[JpegSegment], int | None]:
     segments: list[JpegSegment] = []
     n = len(data)
     if not data.startswith(b"\xff\xd8"):
@@ -120,13 +145,11 @@ def _jpeg_walk(data: bytes) -> tuple[list[JpegSegment], int | None]:
     in_scan = False
     while pos < n:
         if in_scan:
-            # Entropy-coded data: look for a marker that is not stuffing or a restart.
-            nxt = data.find(b"\xff", pos)
-            while nxt != -1 and nxt + 1 < n and data[nxt + 1] in _SCAN_SKIP:
-                nxt = data.find(b"\xff", nxt + 2)
-            if nxt == -1 or nxt + 1 >= n:
+            # Entropy-coded data: jump to the next marker that is not stuffing or a restart.
+            found = _SCAN_MARKER.search(data, pos)
+            if found is None:
                 return segments, None
-            pos = nxt
+            pos = found.start()
             in_scan = False
             continue
         if data[pos] != 0xFF:
@@ -144,19 +167,15 @@ def _jpeg_walk(data: bytes) -> tuple[list[JpegSegment], int | None]:
             continue
         if pos + 4 > n:
             return segments, None
-        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        length = (data[pos + 2] << 8) | data[pos + 3]
         if length < 2 or pos + 2 + length > n:
             return segments, None
-        payload = data[pos + 4 : pos + 2 + length]
         if marker != 0xDA:
-            segments.append(JpegSegment(marker, pos, payload))
+            segments.append(JpegSegment(marker, pos, data[pos + 4 : pos + 2 + length]))
         pos += 2 + length
         if marker == 0xDA:
             in_scan = True
     return segments, None
-
-
-_SCAN_SKIP = frozenset([0x00, *range(0xD0, 0xD8), 0xFF])
 
 
 def jpeg_segments(data: bytes) -> list[JpegSegment]:

@@ -47,6 +47,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import hashlib
 import itertools
 import json
@@ -61,7 +62,7 @@ import types
 import typing
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sized
+from collections.abc import Callable, Generator, Iterable, Iterator, Sized
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -78,6 +79,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_TIMEOUT",
+    "FAN_OUT_AFTER",
+    "FAN_OUT_MIN_SECONDS",
     "BatchError",
     "BatchOptions",
     "CheckFunction",
@@ -95,6 +98,13 @@ DEFAULT_MAX_PIXELS: Final = 200_000_000
 """Pictures declaring more pixels than this are refused before decoding (``too_large``)."""
 DEFAULT_TIMEOUT: Final = 600.0
 """Default per-file time limit (seconds) when files are checked in worker processes."""
+
+FAN_OUT_AFTER: Final = 1.0
+"""``run_batch(fan_out=True)``: seconds of in-process work before workers may be started."""
+FAN_OUT_MIN_SECONDS: Final = 4.0
+"""``run_batch(fan_out=True)``: workers are started only when the files left would take
+longer than this in-process (estimated from the files done so far; always when the
+number of inputs is unknown). A spawned worker needs about a second of CPU to start."""
 
 _WINDOW_PER_WORKER: Final = 32
 _MIN_WINDOW: Final = 64
@@ -451,8 +461,8 @@ def _run_local(
     window = max(_MIN_WINDOW, _WINDOW_PER_WORKER * jobs)
     ready: dict[int, Record] = {}
     retry: deque[tuple[int, str]] = deque()  # sent to a worker that died before them
-    next_out = 0
-    next_in = 0
+    next_out = first[0]  # items are numbered consecutively from here
+    next_in = first[0]
     exhausted = False
     failed_starts = 0
 
@@ -758,6 +768,7 @@ def run_batch(
     executor: str = "local",
     function: CheckFunction = check_one,
     chunk: int | None = None,
+    fan_out: bool = False,
 ) -> Iterator[Record]:
     """Check files and yield one :class:`Record` per path, in input order.
 
@@ -780,6 +791,11 @@ def run_batch(
     chunk
         Dask only: files per task. Default: about four tasks per worker thread, at most
         64 files each (16 when ``paths`` has no length).
+    fan_out
+        Local only, with ``jobs > 1``: start in this process and start the ``jobs``
+        workers only when the batch turns out to be long enough to repay their start-up
+        (see :data:`FAN_OUT_AFTER` and :data:`FAN_OUT_MIN_SECONDS`). Files checked before
+        that run without isolation or ``timeout``; the rest run on the workers.
 
     Yields
     ------
@@ -823,12 +839,49 @@ def run_batch(
         )
     if jobs == 1 and timeout is None:
         return _run_inline(items, options, function)
+    if fan_out and jobs > 1:
+        total = len(paths) if isinstance(paths, Sized) else None
+        return _run_fan_out(
+            items, options, jobs=jobs, timeout=timeout, function=function, total=total
+        )
     return _run_local(items, options, jobs=jobs, timeout=timeout, function=function)
+
+
+def _run_fan_out(
+    items: Iterator[tuple[int, str]],
+    options: BatchOptions,
+    *,
+    jobs: int,
+    timeout: float | None,
+    function: CheckFunction,
+    total: int | None,
+) -> Iterator[Record]:
+    """In-process first; hand what is left to ``jobs`` workers once that pays off."""
+    started = time.monotonic()
+    done = 0
+    inline = _run_inline(items, options, function)
+    try:
+        for record in inline:
+            yield record
+            done += 1
+            elapsed = time.monotonic() - started
+            if elapsed < FAN_OUT_AFTER:
+                continue
+            if total is not None:
+                left = total - done
+                if left * elapsed / done < FAN_OUT_MIN_SECONDS:
+                    continue  # finishing here is quicker than starting workers
+            break
+        else:
+            return
+    finally:
+        inline.close()
+    yield from _run_local(items, options, jobs=jobs, timeout=timeout, function=function)
 
 
 def _run_inline(
     items: Iterator[tuple[int, str]], options: BatchOptions, function: CheckFunction
-) -> Iterator[Record]:
+) -> Generator[Record, None, None]:
     from PIL import Image
 
     saved = Image.MAX_IMAGE_PIXELS
@@ -957,31 +1010,48 @@ def file_sha256(path: str | os.PathLike[str]) -> str | None:
 # ------------------------------------------------------------------- records -> reports
 
 
-def _decode(tp: Any, value: Any) -> Any:
-    """Turn a JSON value back into the type a report field is annotated with."""
-    if value is None:
-        return None
+def _identity(value: Any) -> Any:
+    return value
+
+
+@functools.cache
+def _decoder(tp: Any) -> Callable[[Any], Any]:
+    """A function turning a JSON value back into the type ``tp`` (built once per type)."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _decode(options[0], value) if len(options) == 1 else value
+        return _decoder(options[0]) if len(options) == 1 else _identity
     if origin is tuple:
-        element = typing.get_args(tp)[0]
-        return tuple(_decode(element, v) for v in value)
+        inner = _decoder(typing.get_args(tp)[0])
+        if inner is _identity:
+            return lambda value: None if value is None else tuple(value)
+        return lambda value: None if value is None else tuple(inner(v) for v in value)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return _from_fields(tp, value)
+        cls = tp
+        return lambda value: None if value is None else _from_fields(cls, value)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        return tp(value)
-    return value  # str, int, float, bool, Any, Mapping
+        enum_type = tp
+        return lambda value: None if value is None else enum_type(value)
+    return _identity  # str, int, float, bool, Any, Mapping
+
+
+_FIELD_DECODERS: dict[type[Any], tuple[tuple[str, Callable[[Any], Any]], ...]] = {}
+
+
+def _field_decoders(cls: type[Any]) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    """``(field name, decoder)`` of a report dataclass (type hints resolved once)."""
+    found = _FIELD_DECODERS.get(cls)
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        found = tuple((f.name, _decoder(hints[f.name])) for f in dataclasses.fields(cls))
+        _FIELD_DECODERS[cls] = found
+    return found
 
 
 def _from_fields(cls: type[Any], d: dict[str, Any]) -> Any:
     if not isinstance(d, dict):
         raise TypeError(f"{cls.__name__}: expected an object, got {type(d).__name__}")
-    hints = typing.get_type_hints(cls)
-    kwargs = {
-        f.name: _decode(hints[f.name], d[f.name]) for f in dataclasses.fields(cls) if f.name in d
-    }
+    kwargs = {name: decode(d[name]) for name, decode in _field_decoders(cls) if name in d}
     return cls(**kwargs)
 
 

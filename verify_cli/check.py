@@ -213,11 +213,6 @@ def _internal_error(exc: BaseException, *, verbose: bool) -> typer.Exit:
     return typer.Exit(ExitCode.INTERNAL)
 
 
-AUTO_POOL_MIN = 16
-"""With ``--jobs`` not given, fewer inputs than this are checked in-process (starting
-worker processes costs about a second each)."""
-
-
 def _cpu_count() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -442,8 +437,11 @@ def check_command(
         typer.Option(
             "--jobs",
             "-j",
-            help="Worker processes. Default: all cores for 16 inputs or more, else "
-            "in-process. 1: in-process (unless --timeout is given).",
+            help="Worker processes. Default: check in-process, and start one worker per "
+            "core only once the batch has run for a second and the files left would take "
+            "more than about 4 s more (workers need about a second each to start). "
+            "With --timeout, workers from the start. 1: in-process (unless --timeout is given). "
+            "An explicit N is always used.",
             min=1,
             show_default=False,
         ),
@@ -689,11 +687,13 @@ def check_command(
         extra=_recovery_options(repo, resolver, wm_keys),
     )
     executor = "local" if dask is None else f"dask:{dask}"
+    fan_out = False
     if dask is not None:
         workers = 1
         limit: float | None = timeout if timeout is not None else batch.DEFAULT_TIMEOUT
     else:
-        wanted = jobs if jobs is not None else (_cpu_count() if len(inputs) >= AUTO_POOL_MIN else 1)
+        fan_out = jobs is None and timeout is None
+        wanted = jobs if jobs is not None else _cpu_count()
         workers = max(1, min(wanted, len(inputs)))
         if timeout is not None:
             limit = timeout
@@ -719,6 +719,7 @@ def check_command(
                 jobs=workers,
                 timeout=limit,
                 executor=executor,
+                fan_out=fan_out,
             )
             try:
                 for record in records:
