@@ -42,23 +42,26 @@ TEMPLATE_ENERGY = 0.2
 """Share of the pattern energy given to the template."""
 
 
+_TEMPLATE_WORDS = 4096
+
+
 def _template(key: bytes) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Keyed template: N_TEMPLATE integer frequencies, radius 12-22 cycles/tile, one per
     15-degree sector of the half plane, avoiding the axes and the JPEG lines (|k| = 16)."""
-    words = _keys.stream_u64(key, "template", 64)
+    words = _keys.stream_u64(key, "template", _TEMPLATE_WORDS)
     unit = (words >> np.uint64(11)).astype(np.float64) / float(1 << 53)
     freqs: list[tuple[int, int]] = []
     pos = 0
     for sector in range(N_TEMPLATE):
         while True:
-            radius = 12.0 + 10.0 * unit[pos % 64]
-            angle = np.pi * (sector + 0.15 + 0.7 * unit[(pos + 1) % 64]) / N_TEMPLATE
+            if pos + 1 >= _TEMPLATE_WORDS:  # probability far below 1e-100
+                raise ValueError("this key yields no valid template; use another key")
+            radius = 12.0 + 10.0 * unit[pos]
+            angle = np.pi * (sector + 0.15 + 0.7 * unit[pos + 1]) / N_TEMPLATE
             pos += 2
             ky, kx = round(radius * np.sin(angle)), round(radius * np.cos(angle))
             if abs(ky) >= 3 and abs(kx) >= 3 and 16 not in (abs(ky), abs(kx)):
                 break
-            if pos > 4000:  # pragma: no cover - the stream always yields a valid point
-                raise RuntimeError("template derivation failed")
         freqs.append((ky, kx))
     phases = 2.0 * np.pi * unit[40 : 40 + N_TEMPLATE]
     return np.array(freqs, dtype=np.int64), phases

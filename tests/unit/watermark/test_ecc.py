@@ -36,3 +36,13 @@ def test_viterbi_corrects_noise() -> None:
 def test_too_long_payload() -> None:
     with pytest.raises(ValueError, match="at most 8"):
         _ecc.info_bits(b"123456789")
+
+
+def test_template_derivation_never_fails() -> None:
+    """Every key yields a template (a fixed-length stream once made some keys fail)."""
+    from watermark import _layout
+
+    for i in range(3000):
+        freqs, phases = _layout._template(i.to_bytes(4, "big"))
+        assert freqs.shape == (12, 2) and phases.shape == (12,)
+        assert np.all(np.abs(freqs) >= 3) and not np.any(np.abs(freqs) == 16)
