@@ -307,6 +307,20 @@ _VERDICT_SENTENCE: Final = {
     ),
 }
 
+_BROKEN_INGREDIENT_SENTENCE: Final = {
+    Verdict.TRUSTED: (
+        "This version's Content Credentials are intact and were issued by a signer on a "
+        "trust list you use, but {which} failed validation: {its} claims are not to be "
+        "relied on."
+    ),
+    Verdict.VALID_UNTRUSTED: (
+        "This version's Content Credentials are intact, but the signer is not on any trust "
+        "list you configured (the issuer's identity is unconfirmed), and {which} failed "
+        "validation: {its} claims are not to be relied on."
+    ),
+}
+"""The first sentence when the active manifest validated but an ingredient did not."""
+
 _AI_SENTENCE: Final = {
     AiLabel.AI_GENERATED: "AI: declared or detected as AI-generated.",
     AiLabel.AI_EDITED: "AI: declared or detected as edited with AI.",
@@ -338,6 +352,11 @@ def _summary(
 ) -> tuple[str, ...]:
     root = chain.root
     lines = [_VERDICT_SENTENCE[verdict]]
+    broken = len(root.unreliable_ingredients)
+    if broken and verdict in _BROKEN_INGREDIENT_SENTENCE:
+        which = "an ingredient" if broken == 1 else f"{broken} ingredients"
+        its = "its" if broken == 1 else "their"
+        lines = [_BROKEN_INGREDIENT_SENTENCE[verdict].format(which=which, its=its)]
     who = _issuer_text(root)
     if who:
         lines.append(f"Issued by {who}.")

@@ -224,6 +224,17 @@ class ChainNode:
         """
         return not self.problems
 
+    @property
+    def unreliable_ingredients(self) -> tuple[ChainNode, ...]:
+        """Ingredient nodes below this one, at any depth and in depth-first order, that
+        failed validation (:attr:`reliable` is False)."""
+        out: list[ChainNode] = []
+        for child in self.ingredients:
+            if not child.reliable:
+                out.append(child)
+            out.extend(child.unreliable_ingredients)
+        return tuple(out)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "label": self.label,
@@ -457,6 +468,13 @@ class Report:
     def ok(self) -> bool:
         """True when the file was read and its credentials (if any) were not found invalid."""
         return self.verdict not in (Verdict.INVALID, Verdict.ERROR)
+
+    @property
+    def unreliable_ingredients(self) -> tuple[ChainNode, ...]:
+        """Ingredients (at any depth) whose own validation failed, such as one recorded
+        with ``claimSignature.mismatch`` when it was added. The verdict judges the active
+        manifest; these nodes' claims are not to be relied on even when it is TRUSTED."""
+        return self.chain.unreliable_ingredients if self.chain is not None else ()
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {

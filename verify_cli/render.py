@@ -87,8 +87,12 @@ class ReportFormat(ABC):
         """Called once before the first report with the number of inputs."""
 
     @abstractmethod
-    def write(self, report: Report) -> None:
-        """Write one report and flush."""
+    def write(self, report: Report, record: dict[str, Any] | None = None) -> None:
+        """Write one report and flush.
+
+        ``record`` is ``report.to_dict()`` when the caller already has it (JSON formats
+        then do not build it again).
+        """
 
     def finish(self) -> None:  # noqa: B027 - optional hook
         """Called once after the last report."""
@@ -97,8 +101,9 @@ class ReportFormat(ABC):
 class JsonLinesFormat(ReportFormat):
     """One compact JSON object per line, flushed per record."""
 
-    def write(self, report: Report) -> None:
-        self.stream.write(dumps_record(report.to_dict()) + "\n")
+    def write(self, report: Report, record: dict[str, Any] | None = None) -> None:
+        data = record if record is not None else report.to_dict()
+        self.stream.write(dumps_record(data) + "\n")
         self.stream.flush()
 
 
@@ -116,8 +121,8 @@ class JsonFormat(ReportFormat):
             self.stream.write("[")
             self.stream.flush()
 
-    def write(self, report: Report) -> None:
-        text = dumps_record(report.to_dict(), indent=2)
+    def write(self, report: Report, record: dict[str, Any] | None = None) -> None:
+        text = dumps_record(record if record is not None else report.to_dict(), indent=2)
         if self._array:
             sep = "," if self._written else ""
             body = "\n".join("  " + line for line in text.splitlines())
@@ -267,7 +272,7 @@ class CsvFormat(ReportFormat):
         self._writer.writeheader()
         self.stream.flush()
 
-    def write(self, report: Report) -> None:
+    def write(self, report: Report, record: dict[str, Any] | None = None) -> None:
         self._writer.writerow(csv_row(report))
         self.stream.flush()
 
@@ -315,6 +320,19 @@ _UNRELIABLE = "not to be relied on"
 _UNKNOWN_ISSUER = "issuer not on your trust lists"
 
 
+def _ingredient_qualifier(report: Report) -> str | None:
+    """A warning for the verdict line when the active manifest validated but an ingredient
+    did not (read from the report: the verdict itself is not recomputed)."""
+    if report.verdict not in (Verdict.TRUSTED, Verdict.VALID_UNTRUSTED):
+        return None
+    broken = len(report.unreliable_ingredients)
+    if not broken:
+        return None
+    if broken == 1:
+        return "⚠ an ingredient failed validation"
+    return f"⚠ {broken} ingredients failed validation"
+
+
 def _size_words(size: int) -> str:
     value = float(size)
     for unit in ("bytes", "KB", "MB", "GB"):
@@ -360,7 +378,7 @@ class TextFormat(ReportFormat):
             self._console = Console(file=self.stream, highlight=False, soft_wrap=False)
         return self._console
 
-    def write(self, report: Report) -> None:
+    def write(self, report: Report, record: dict[str, Any] | None = None) -> None:
         from rich.panel import Panel
         from rich.text import Text
 
@@ -398,6 +416,10 @@ class TextFormat(ReportFormat):
         style, words = _VERDICT_STYLE[report.verdict]
         parts: list[RenderableType] = []
         headline = Text.assemble((f" {report.verdict.value} ", style), "  ", (words, "bold"))
+        qualifier = _ingredient_qualifier(report)
+        if qualifier is not None:
+            headline.append("  ")
+            headline.append(qualifier, style="bold red")
         parts.append(headline)
         if report.summary:
             bullets = Table.grid(padding=(0, 1))
