@@ -54,6 +54,7 @@ import json
 import math
 import multiprocessing
 import os
+import selectors
 import signal
 import threading
 import time
@@ -64,7 +65,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sized
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -162,6 +163,9 @@ class Record:
     """The input path as given."""
     data: dict[str, Any]
     """The JSON record (``Report.to_dict()``, schema ``jinjja.report/v1``)."""
+    report: Report | None = field(default=None, compare=False, repr=False)
+    """The :class:`Report` itself when the file was checked in this process with
+    :func:`check_one` (saves rebuilding it with :func:`report_from_dict`); else None."""
 
     @property
     def verdict(self) -> str:
@@ -260,6 +264,11 @@ def check_one(path: str, options: BatchOptions) -> dict[str, Any]:
         Only for bad configuration (trust anchors, trust store, bank files), as
         :func:`provenance.check`.
     """
+    return _check_report(path, options).to_dict()
+
+
+def _check_report(path: str, options: BatchOptions) -> Report:
+    """:func:`check_one` without the conversion to a record."""
     import provenance
     from provenance.check import error_report
 
@@ -289,7 +298,7 @@ def check_one(path: str, options: BatchOptions) -> dict[str, Any]:
             from dataclasses import replace
 
             report = replace(report, subject=replace(report.subject, width=size[0], height=size[1]))
-        return report.to_dict()
+        return report
     kwargs: dict[str, Any] = {
         "trust_anchors": options.trust_anchors,
         "manifest": options.manifest,
@@ -310,8 +319,7 @@ def check_one(path: str, options: BatchOptions) -> dict[str, Any]:
     if options.generator_marks:
         kwargs["generator_marks"] = True
     kwargs.update(dict(options.extra))
-    report = provenance.check(path, **kwargs)
-    return report.to_dict()
+    return provenance.check(path, **kwargs)
 
 
 def _crash_record(path: str, code: str, message: str, options: BatchOptions) -> dict[str, Any]:
@@ -486,6 +494,26 @@ def _run_local(
         slot.tasks.clear()
         pool.replace(slot)
 
+    # One selector over every worker's pipe and process sentinel, rebuilt only when a
+    # worker is replaced: registering the handles anew on every wake-up costs more than
+    # handling a reply. Poll is level-triggered, so one reply is read per event and any
+    # further reply wakes the next select at once.
+    selector = selectors.DefaultSelector()
+    watched: list[_Slot] = []
+
+    def watch() -> None:
+        nonlocal selector, watched
+        if len(watched) == len(pool.slots) and all(
+            a is b for a, b in zip(watched, pool.slots, strict=True)
+        ):
+            return
+        selector.close()
+        selector = selectors.DefaultSelector()
+        for slot in pool.slots:
+            selector.register(slot.conn.fileno(), selectors.EVENT_READ, (slot, False))
+            selector.register(slot.process.sentinel, selectors.EVENT_READ, (slot, True))
+        watched = list(pool.slots)
+
     try:
         while True:
             for slot in pool.slots:
@@ -499,20 +527,23 @@ def _run_local(
                     slot.tasks.append(item)
             if exhausted and not retry and not any(s.tasks for s in pool.slots):
                 break
-            waiting = [s for s in pool.slots if s.tasks or not s.ready]
-            busy = [s for s in waiting if s.tasks]
+            busy = [s for s in pool.slots if s.tasks]
             wait_for: float | None = None
             if timeout is not None and busy:
                 wait_for = max(0.0, min(s.started for s in busy) + timeout - time.monotonic())
-            handles: list[Any] = [s.conn for s in waiting] + [s.process.sentinel for s in waiting]
-            wait(handles, timeout=wait_for)
-            for slot in waiting:
+            watch()
+            readable: dict[int, tuple[_Slot, bool]] = {}  # id(slot) -> (slot, died)
+            for key, _ in selector.select(wait_for):
+                slot, died = key.data
+                seen = readable.get(id(slot))
+                readable[id(slot)] = (slot, died or (seen is not None and seen[1]))
+            for slot, died in readable.values():
                 if not slot.ready:
-                    reply = _poll(slot)
+                    reply = None if died else _poll(slot)
                     if reply == ("ready",):
                         slot.ready = True
                         failed_starts = 0
-                    elif reply is None and not slot.process.is_alive():
+                    elif died or not slot.process.is_alive():
                         failed_starts += 1
                         if failed_starts > 3 * jobs:
                             raise BatchError(
@@ -522,26 +553,37 @@ def _run_local(
                             )
                         pool.replace(slot)
                     continue
+                if not slot.tasks and not died:
+                    _poll(slot)  # nothing is expected from an idle worker: discard it
+                    continue
+                # After a death, read every reply it managed to send; else just one.
                 while slot.tasks and (reply := _poll(slot)) is not None:
                     index, path = slot.tasks.popleft()
                     if reply[0] != "ok":
                         _raise_reply(reply, path)
                     ready[index] = Record(index, path, reply[2])
                     slot.started = time.monotonic()
-                if not slot.tasks:
-                    continue
-                index, path = slot.tasks[0]
-                if not slot.process.is_alive():
-                    status = slot.process.exitcode
-                    message = (
-                        "The worker process checking this file died "
-                        f"(exit status {status}); the file may crash the decoder."
-                    )
-                    ready[index] = Record(
-                        index, path, _crash_record(path, "worker_crashed", message, options)
-                    )
-                    abandon(slot)
-                elif timeout is not None and time.monotonic() - slot.started >= timeout:
+                    if not died:
+                        break
+                if died:
+                    if slot.tasks:
+                        index, path = slot.tasks[0]
+                        slot.process.join(timeout=10)
+                        status = slot.process.exitcode
+                        message = (
+                            "The worker process checking this file died "
+                            f"(exit status {status}); the file may crash the decoder."
+                        )
+                        ready[index] = Record(
+                            index, path, _crash_record(path, "worker_crashed", message, options)
+                        )
+                        abandon(slot)
+                    else:  # died while idle: replace it before it is given work
+                        pool.replace(slot)
+            if timeout is not None:
+                now = time.monotonic()
+                for slot in [s for s in pool.slots if s.tasks and now - s.started >= timeout]:
+                    index, path = slot.tasks[0]
                     record = _crash_record(path, "timeout", _timeout_message(timeout), options)
                     ready[index] = Record(index, path, record)
                     abandon(slot)
@@ -549,6 +591,7 @@ def _run_local(
                 yield ready.pop(next_out)
                 next_out += 1
     finally:
+        selector.close()
         pool.close()
 
 
@@ -888,6 +931,11 @@ def _run_inline(
     try:
         for index, path in items:
             _configure_process(options.max_pixels)
+            if function is check_one:  # keep the report: the caller need not rebuild it
+                report = _check_report(path, options)
+                Image.MAX_IMAGE_PIXELS = saved
+                yield Record(index, path, report.to_dict(), report)
+                continue
             record = function(path, options)
             Image.MAX_IMAGE_PIXELS = saved
             yield Record(index, path, record)

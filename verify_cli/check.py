@@ -723,8 +723,12 @@ def check_command(
             )
             try:
                 for record in records:
-                    report = batch.report_from_dict(record.data)
-                    formatter.write(report)
+                    report = (
+                        record.report
+                        if record.report is not None
+                        else batch.report_from_dict(record.data)
+                    )
+                    formatter.write(report, record.data)
                     feedback.add(report)
                     if report.verdict is Verdict.ERROR:
                         input_errors += 1
