@@ -22,6 +22,7 @@ from PIL import Image
 from testkit import Signed, encode, picture
 
 import provenance
+import provenance.batch as batch_module
 from provenance.batch import (
     BatchError,
     BatchOptions,
@@ -146,6 +147,37 @@ def test_pool_gives_the_same_records_in_input_order(mixed: list[Path], signed: S
     pooled = list(run_batch(mixed, _options(signed), jobs=2, timeout=60))
     assert [r.index for r in pooled] == list(range(len(mixed)))
     assert _records(pooled) == inline
+
+
+def test_fan_out_starts_in_process_and_hands_the_rest_to_workers(
+    mixed: list[Path], signed: Signed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inline = _records(list(run_batch(mixed, _options(signed))))
+    # Fan out after the first file whatever the estimate.
+    monkeypatch.setattr(batch_module, "FAN_OUT_AFTER", 0.0)
+    monkeypatch.setattr(batch_module, "FAN_OUT_MIN_SECONDS", 0.0)
+    records = list(run_batch(mixed, _options(signed), jobs=2, timeout=60, fan_out=True))
+    assert [r.index for r in records] == list(range(len(mixed)))
+    assert _records(records) == inline
+    # The first file was checked here (its Report came along), the rest on workers.
+    assert records[0].report is not None
+    assert all(r.report is None for r in records[1:])
+    assert report_from_dict(records[0].data) == records[0].report
+
+
+def test_fan_out_stays_in_process_for_a_short_batch(
+    mixed: list[Path], signed: Signed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_pool(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("no worker may start for a short batch")
+
+    monkeypatch.setattr(batch_module, "_LocalPool", no_pool)
+    # Past the first second at once, but the files left never take an hour.
+    monkeypatch.setattr(batch_module, "FAN_OUT_AFTER", 0.0)
+    monkeypatch.setattr(batch_module, "FAN_OUT_MIN_SECONDS", 3600.0)
+    records = list(run_batch(mixed, _options(signed), jobs=2, timeout=60, fan_out=True))
+    assert all(r.report is not None for r in records)
+    assert _records(records) == _records(list(run_batch(mixed, _options(signed))))
 
 
 def test_decompression_bomb_refused_before_decoding(tmp_path: Path, signed: Signed) -> None:
