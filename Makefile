@@ -33,9 +33,11 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# Benchmarks are measurements, not tests: peers side by side, results in bench-out/.
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python -m pip install --quiet --no-deps 'invisible-watermark==0.2.0'
+	JINJJA_SHARED=$${JINJJA_SHARED:-../shared} $(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
