@@ -126,10 +126,16 @@ def _gauss_transfer(shape: tuple[int, int], sigma: float) -> NDArray[np.float32]
 
 
 _WEIGHT_POWER = 0.8
+_BAND = (0.3, 1.8)
+"""Sigmas (px) of the difference-of-Gaussians band-pass: wide enough upwards to keep the
+cells of a mark downscaled to ~1 px per cell."""
+_ENERGY_SIGMA = 3.0
+"""Sigma (px) of the local energy window: short, so that edges weigh down only their
+immediate neighbourhood."""
 
 
 def prefilter(y: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Band-pass (difference of Gaussians 0.6/2.5 px) then divide by the local RMS (6 px).
+    """Band-pass (difference of Gaussians 0.3/1.8 px) then divide by the local RMS (3 px).
 
     The Gaussians are applied in the DFT domain (periodic boundary), so the cost is four
     real FFTs of the analysis image.
@@ -139,9 +145,9 @@ def prefilter(y: NDArray[np.float32]) -> NDArray[np.float32]:
     shape = (y.shape[0], y.shape[1])
     spec = sfft.rfft2(y - y.mean(dtype=np.float32))
     band = sfft.irfft2(
-        spec * (_gauss_transfer(shape, 0.6) - _gauss_transfer(shape, 2.5)), s=shape
+        spec * (_gauss_transfer(shape, _BAND[0]) - _gauss_transfer(shape, _BAND[1])), s=shape
     ).astype(np.float32)
-    energy = sfft.irfft2(sfft.rfft2(band * band) * _gauss_transfer(shape, 6.0), s=shape)
+    energy = sfft.irfft2(sfft.rfft2(band * band) * _gauss_transfer(shape, _ENERGY_SIGMA), s=shape)
     mu = sfft.irfft2(spec * _gauss_transfer(shape, 4.0), s=shape) + y.mean(dtype=np.float32)
     lum = np.clip(mu / 40.0, 0.3, 1.0) * np.clip((255.0 - mu) / 40.0, 0.3, 1.0)
     out = band * lum / (np.maximum(energy, 0.0) + 1.0) ** _WEIGHT_POWER
