@@ -230,11 +230,8 @@ class _Search:
             return None
         sums, counts = _detect.fold(self.w, basis)
         folded = sums / np.maximum(counts, 1.0)
-        z = _detect.sync_scores(folded, self.key)
-        flat = int(np.argmax(z))
-        o, rem = divmod(flat, _layout.FOLD * _layout.FOLD)
-        d = divmod(rem, _layout.FOLD)
-        h = _Hypothesis(float(z.reshape(-1)[flat]), o, d, basis, folded)
+        z, o, d = _detect.best_sync(folded, self.key)
+        h = _Hypothesis(z, o, d, basis, folded)
         self.hyps.append(h)
         return h
 

@@ -55,6 +55,7 @@ __all__ = [
     "fold",
     "orientations",
     "sync_scores",
+    "best_sync",
     "decode",
     "p_presence",
     "p_value",
@@ -571,8 +572,105 @@ def cell_sums(folded: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.asarray(sfft.irfft2(sfft.rfft2(folded) * _cell_filter(), s=shape))
 
 
+@functools.lru_cache(maxsize=16)
+def _oriented_sync_spectra(key: bytes) -> tuple[NDArray[np.complex128], NDArray[np.complex128]]:
+    """Conjugate spectra of the sync chips and sync indicator pre-transformed by the inverse
+    of each orientation: ``S_o(u) = S(R_o^T u)``, shape (8, FOLD, FOLD // 2 + 1) each."""
+    n = _layout.FOLD
+    lay = _layout.layout(key)
+    r, c = np.divmod(lay.sync_index, _layout.GRID)
+    pos = np.stack([2 * r, 2 * c])  # canonical bins x of the sync cells
+    values = lay.chips.reshape(-1)[lay.sync_index]
+    chips = np.zeros((8, n, n))
+    ind = np.zeros((8, n, n))
+    for o in range(8):
+        rot = ORIENTATION_MATRICES[o, :, :2].astype(np.int64)
+        u = (rot @ pos) % n  # S_o(R x) = S(x)
+        chips[o, u[0], u[1]] = values
+        ind[o, u[0], u[1]] = 1.0
+    return np.conj(np.fft.rfft2(chips)), np.conj(np.fft.rfft2(ind))
+
+
+@functools.lru_cache(maxsize=1)
+def _orientation_index() -> NDArray[np.intp]:
+    """Flat index maps: ``z_o(d) = Z_o[(R_o d + t_o - s_o) mod FOLD]``, shape (8, FOLD**2).
+
+    ``Z_o`` correlates the un-oriented cell statistic with the pre-transformed sync pattern of
+    orientation ``o``; ``s_o`` is the shift between the cell filter and its transform by
+    ``R_o`` (the filter is symmetric about the cell centre, so a transform is a shift).
+    """
+    n = _layout.FOLD
+    h = np.zeros((n, n))
+    for dy in range(-1, 3):
+        for dx in range(-1, 3):
+            h[dy % n, dx % n] = 1.0 if (0 <= dy < 2 and 0 <= dx < 2) else -_RING / 3.0
+    d = np.indices((n, n)).reshape(2, -1)
+    out = []
+    for o in range(8):
+        rot = ORIENTATION_MATRICES[o, :, :2].astype(np.int64)
+        t = ORIENTATION_MATRICES[o, :, 2].astype(np.int64)
+        v = np.indices((n, n)).reshape(2, -1)
+        h_rot = h[tuple((rot.T @ v) % n)].reshape(n, n)  # h'(v) = h(R^T v)
+        shift = next(
+            (sy, sx)
+            for sy in range(-3, 4)
+            for sx in range(-3, 4)
+            if np.array_equal(h_rot, np.roll(h, (-sy, -sx), axis=(0, 1)))
+        )  # h'(v) = h(v + s)
+        e = (rot @ d + (t - np.asarray(shift))[:, None]) % n
+        out.append(e[0] * n + e[1])
+    return np.asarray(out, dtype=np.intp)
+
+
+def _oriented_scores(folded: NDArray[np.float64], key: bytes) -> NDArray[np.float64]:
+    """Sync z-scores before re-indexing, shape (8, FOLD**2): ``Z_o`` of
+    :func:`_orientation_index` (19 real FFTs of the fold size, single precision)."""
+    from scipy import fft as sfft
+
+    n = _layout.FOLD
+    spec = sfft.rfft2(folded) * _cell_filter()
+    a = sfft.irfft2(spec, s=(n, n))
+    sq = sfft.rfft2(a * a)
+    sc, si = _oriented_sync_spectra(key)
+    c = sfft.irfft2((spec[None] * sc).astype(np.complex64), s=(n, n)).reshape(8, -1)
+    v = sfft.irfft2((sq[None] * si).astype(np.complex64), s=(n, n)).reshape(8, -1)
+    return np.asarray(c / np.sqrt(np.maximum(v, 1e-12)), dtype=np.float64)
+
+
 def sync_scores(folded: NDArray[np.float64], key: bytes) -> NDArray[np.float64]:
-    """Sync z-scores, shape (8, FOLD, FOLD): orientation x cyclic shift."""
+    """Sync z-scores, shape (8, FOLD, FOLD): orientation x cyclic shift.
+
+    The cell statistic is computed once; each orientation correlates it with the sync
+    pattern transformed by the inverse orientation (19 FFTs instead of 48), and the result is
+    re-indexed to the shifts ``d`` of the oriented fold.
+    """
+    n = _layout.FOLD
+    z = _oriented_scores(folded, key)
+    return np.asarray(z[np.arange(8)[:, None], _orientation_index()].reshape(8, n, n))
+
+
+def best_sync(folded: NDArray[np.float64], key: bytes) -> tuple[float, int, tuple[int, int]]:
+    """The maximum of :func:`sync_scores` as (z, orientation, shift), without re-indexing
+    the whole array."""
+    n = _layout.FOLD
+    z = _oriented_scores(folded, key)
+    flat = int(np.argmax(z))
+    o, e = divmod(flat, n * n)
+    d = int(_orientation_inverse()[o, e])
+    return float(z[o, e]), o, (d // n, d % n)
+
+
+@functools.lru_cache(maxsize=1)
+def _orientation_inverse() -> NDArray[np.intp]:
+    """Inverse of the maps of :func:`_orientation_index`: the shift ``d`` (flat) of ``e``."""
+    idx = _orientation_index()
+    inv = np.empty_like(idx)
+    inv[np.arange(8)[:, None], idx] = np.arange(idx.shape[1])[None, :]
+    return inv
+
+
+def _sync_scores_direct(folded: NDArray[np.float64], key: bytes) -> NDArray[np.float64]:
+    """Reference for :func:`sync_scores`: every orientation folded and filtered separately."""
     from scipy import fft as sfft
 
     a = cell_sums(orientations(folded))

@@ -160,3 +160,18 @@ def test_video_building_blocks(texture: np.ndarray) -> None:
     o, d0, d1 = np.unravel_index(int(np.argmax(z)), z.shape)
     assert _detect.p_value(float(z.max()), False) < 1e-6
     assert _detect.decode(total / np.maximum(count, 1), key, int(o), (int(d0), int(d1))) == b"vid"
+
+
+@pytest.mark.parametrize("key", [b"a", b"jinjja-benchmark-key"])
+def test_sync_scores_match_the_direct_computation(key: bytes) -> None:
+    from watermark import _detect, _layout
+
+    rng = np.random.default_rng(len(key))
+    folded = rng.normal(size=(_layout.FOLD, _layout.FOLD))
+    folded[::7, 3::5] += 3.0  # some structure, so that the maximum is unique
+    fast = _detect.sync_scores(folded, key)
+    direct = _detect._sync_scores_direct(folded, key)
+    np.testing.assert_allclose(fast, direct, atol=1e-5)
+    z, o, (dy, dx) = _detect.best_sync(folded, key)
+    assert (o, dy, dx) == np.unravel_index(int(np.argmax(direct)), direct.shape)
+    assert z == pytest.approx(float(direct.max()), abs=1e-5)
