@@ -168,6 +168,28 @@ class Candidate:
     above the median of the searched correlation surface."""
 
 
+def max3(a: NDArray[Any], axes: tuple[int, ...], *, wrap: bool) -> NDArray[Any]:
+    """3-wide maximum filter along ``axes``, periodic (``wrap``) or with the edge repeated.
+
+    Equals ``scipy.ndimage.maximum_filter`` with size 3 along ``axes`` (mode ``wrap``, or
+    ``nearest``/``reflect``, which agree at size 3); applied twice it is the 5-wide filter.
+    It is several times faster on the large arrays of the detector.
+    """
+    out = a
+    for ax in axes:
+        pad = [(0, 0)] * a.ndim
+        pad[ax] = (1, 1)
+        p = np.pad(out, pad, mode="wrap" if wrap else "edge")
+        n = out.shape[ax]
+        view = [slice(None)] * a.ndim
+        parts = []
+        for start in range(3):
+            view[ax] = slice(start, start + n)
+            parts.append(p[tuple(view)])
+        out = np.maximum(np.maximum(parts[0], parts[1]), parts[2])
+    return out
+
+
 def _reduce(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
     """Lagrange-Gauss reduction of a 2-D lattice basis (loops a handful of times)."""
     for _ in range(16):
@@ -245,8 +267,6 @@ def lattices(w: NDArray[np.float32], *, limit: int = 6) -> list[Candidate]:
     lattice points ``n a + m b`` (``|n|, |m| <= 3``) inside the lag window, divided by the square
     root of their number. The best distinct lattices are refined by least squares.
     """
-    from scipy.ndimage import maximum_filter
-
     acf = _acf(w)
     h, wd = acf.shape
     cy, cx = h // 2, wd // 2
@@ -255,8 +275,8 @@ def lattices(w: NDArray[np.float32], *, limit: int = 6) -> list[Candidate]:
     dx = np.arange(wd)[None, :] - cx
     r = np.hypot(dy, dx)
     half = (dy > 0) | ((dy == 0) & (dx > 0))
-    local = maximum_filter(acf, size=3, mode="wrap")
-    peaks = (acf == maximum_filter(acf, size=5, mode="wrap")) & half & (r >= rmin) & (r <= rmax)
+    local = max3(acf, (0, 1), wrap=True)
+    peaks = (acf == max3(local, (0, 1), wrap=True)) & half & (r >= rmin) & (r <= rmax)
     peaks &= acf > 0
     iy, ix = np.nonzero(peaks)
     if iy.size < 2:
@@ -369,14 +389,14 @@ def template_lattices(
     peak gives a similarity (scale, rotation) that is refined to a general 2x2 map by fitting
     the template frequencies to the nearest spectrum peaks.
     """
-    from scipy.ndimage import map_coordinates, maximum_filter
+    from scipy.ndimage import map_coordinates
 
     h, wd = spec.shape
     rho, ang, dl = _logpolar_grid()
     fy = rho[:, None] * np.sin(ang)[None, :]
     fx = rho[:, None] * np.cos(ang)[None, :]
     lp = map_coordinates(
-        maximum_filter(spec, 3), [fy * h + h // 2, fx * wd + wd // 2], order=1, mode="wrap"
+        max3(spec, (0, 1), wrap=False), [fy * h + h // 2, fx * wd + wd // 2], order=1, mode="wrap"
     )
     lp = np.minimum(lp, 6.0)
     lp = lp - lp.mean(axis=1, keepdims=True)
@@ -400,7 +420,7 @@ def template_lattices(
     dr = np.where(dr > _LP_RADII, dr - 2 * _LP_RADII, dr)
     valid = (dr >= math.log(1 / 2.5) / dl) & (dr <= math.log(1 / 0.3) / dl)
     corr[:, ~valid, :] = -np.inf
-    peaks = corr == maximum_filter(corr, size=(1, 5, 5), mode="wrap")
+    peaks = corr == max3(max3(corr, (1, 2), wrap=True), (1, 2), wrap=True)
     peaks &= np.isfinite(corr)
     flat = np.flatnonzero(peaks)
     vals = corr.reshape(-1)[flat]

@@ -175,3 +175,15 @@ def test_sync_scores_match_the_direct_computation(key: bytes) -> None:
     z, o, (dy, dx) = _detect.best_sync(folded, key)
     assert (o, dy, dx) == np.unravel_index(int(np.argmax(direct)), direct.shape)
     assert z == pytest.approx(float(direct.max()), abs=1e-5)
+
+
+def test_max3_matches_scipy_maximum_filter() -> None:
+    from scipy.ndimage import maximum_filter
+
+    from watermark._detect import max3
+
+    a = np.random.default_rng(3).normal(size=(4, 37, 29))
+    assert np.array_equal(max3(a, (1, 2), wrap=True), maximum_filter(a, (1, 3, 3), mode="wrap"))
+    assert np.array_equal(max3(a, (1, 2), wrap=False), maximum_filter(a, (1, 3, 3)))
+    five = max3(max3(a, (1, 2), wrap=True), (1, 2), wrap=True)
+    assert np.array_equal(five, maximum_filter(a, (1, 5, 5), mode="wrap"))
