@@ -254,7 +254,7 @@ def report(args: argparse.Namespace) -> None:
         timing = json.loads(timing_path.read_text())
         summary["timing"] = timing
         md += [
-            "## Speed of ours (best of 5 per image, s/MP, median (max) over 4 images)",
+            "## Speed of ours (best of 3 per image, s/MP, median (max) over 4 images)",
             "",
             "| set | embed | detect marked | detect after rot5 | detect unmarked (worst case) |",
             "|---|---|---|---|---|",
