@@ -33,6 +33,7 @@ from typing import IO, Any, Concatenate, Final, Literal, ParamSpec, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from provenance._sqlite import open_database
 from provenance.errors import InputFileError, ProvenanceError
 from provenance.hamming import HammingIndex, pack
 from provenance.pdq import (
@@ -310,28 +311,14 @@ class Bank:
             When the file is missing (and ``create`` is false), is not a SQLite file, is a
             SQLite file but not a bank, or was written by a newer version.
         """
-        p = Path(path)
-        exists = p.exists()
-        if not exists and not create:
-            raise BankError(f"no such bank: {p}", code="not_found")
-        if exists and not p.is_file():
-            raise BankError(f"not a file: {p}", code="not_a_bank")
-        if not exists and not p.parent.is_dir():
-            raise BankError(f"directory does not exist: {p.parent}", code="not_found")
-        try:
-            conn = sqlite3.connect(p, isolation_level=None, timeout=10.0, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise BankError(f"cannot open {p}: {exc}", code="unreadable") from None
-        try:
-            bank_name = cls._prepare(conn, p, name)
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise BankError(
-                f"{p} is not a bank (not a SQLite database: {exc})", code="not_a_bank"
-            ) from None
-        except BaseException:
-            conn.close()
-            raise
+        conn, p, bank_name = open_database(
+            path,
+            create=create,
+            error=BankError,
+            kind="bank",
+            bad_code="not_a_bank",
+            prepare=lambda conn, p: cls._prepare(conn, p, name),
+        )
         return cls(conn, p, bank_name)
 
     @staticmethod

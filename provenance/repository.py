@@ -39,6 +39,7 @@ from typing import Any, Final, ParamSpec, TypeVar
 
 import numpy as np
 
+from provenance._sqlite import open_database
 from provenance.errors import ProvenanceError
 from provenance.softbinding import FINGERPRINT_ALG, SUPPORTED_ALGS, WATERMARK_ALG
 
@@ -227,29 +228,14 @@ class Repository:
             When the file is missing (and ``create`` is false), is not a repository, or was
             written by a newer version.
         """
-        p = Path(path)
-        exists = p.exists()
-        if not exists and not create:
-            raise RepositoryError(f"no such repository: {p}", code="not_found")
-        if exists and not p.is_file():
-            raise RepositoryError(f"not a file: {p}", code="not_a_repository")
-        if not exists and not p.parent.is_dir():
-            raise RepositoryError(f"directory does not exist: {p.parent}", code="not_found")
-        try:
-            conn = sqlite3.connect(p, isolation_level=None, timeout=10.0, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise RepositoryError(f"cannot open {p}: {exc}", code="unreadable") from None
-        try:
-            cls._prepare(conn, p)
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise RepositoryError(
-                f"{p} is not a manifest repository (not a SQLite database: {exc})",
-                code="not_a_repository",
-            ) from None
-        except BaseException:
-            conn.close()
-            raise
+        conn, p, _ = open_database(
+            path,
+            create=create,
+            error=RepositoryError,
+            kind="manifest repository",
+            bad_code="not_a_repository",
+            prepare=cls._prepare,
+        )
         return cls(conn, p)
 
     @staticmethod
