@@ -18,14 +18,17 @@ PyAV (extra ``video``) is imported lazily; every FFmpeg failure is reported as
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import queue
 import tempfile
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -73,6 +76,8 @@ _PSNR_EVERY = 15
 """Measure the exact PSNR of every this many frames (and the first)."""
 _ANALYSED_PER_SECOND = 6.0
 """Default analysis rate of :func:`detect_video` in frames per second of video."""
+_QUEUE_DEPTH = 6
+"""Frames in flight between the decoding thread and the marking/analysing thread."""
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 _HEIF_BRANDS |= {b"avif", b"avis", b"avio"}
 
@@ -226,6 +231,65 @@ def _decoded(
             "or use an unsupported codec",
             code="corrupt",
         ) from None
+
+
+_T = TypeVar("_T")
+
+
+class _Failure:
+    """An exception raised in the producing thread, handed over to the consumer."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_END = object()
+
+
+def _threaded(source: Iterator[_T], depth: int = _QUEUE_DEPTH) -> Generator[_T, None, None]:
+    """Iterate ``source`` in a thread of its own, ``depth`` items ahead of the consumer.
+
+    FFmpeg decoding (PyAV) and numpy release the GIL, so decoding the next frames overlaps
+    with marking or analysing this one. Exceptions of ``source`` are raised in the consumer;
+    closing the returned iterator stops the thread and closes ``source``.
+    """
+    q: queue.Queue[Any] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in source:
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put(_Failure(exc))
+
+    worker = threading.Thread(target=run, name="video-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield cast("_T", item)
+    finally:
+        stop.set()
+        worker.join()
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
 
 
 def _luma(av: Any, frame: Any) -> tuple[Any, NDArray[np.uint8], bool]:
@@ -393,6 +457,7 @@ def _transcode(
         frames = 0
         psnrs: list[float] = []
         size = (0, 0)
+        first: Any = None
 
         def start(frame: Any) -> Any:
             nonlocal size
@@ -431,58 +496,81 @@ def _transcode(
             size = (frame.width, frame.height)
             return o
 
-        def encode(frame: Any) -> None:
-            nonlocal marker, frames
-            frame, y, limited = _luma(av, frame)
-            h, w = y.shape
-            if marker is None or (marker.height, marker.width) != (h, w):
-                if (w, h) != size and frames:
-                    raise VideoError(
-                        f"{src}: the frame size changes mid-stream ({size[0]}x{size[1]} to "
-                        f"{w}x{h}); cut the video where it changes",
-                        code="unsupported",
-                    )
-                try:
-                    marker = LumaMarker(key, payload, h, w, psnr=psnr, limited_range=limited)
-                except ValueError as exc:
-                    raise VideoError(f"{src}: {exc}", code="too_small") from None
-            if frames % _PSNR_EVERY == 0:
-                before = y.copy()
-                marker.mark(y)
-                psnrs.append(luma_psnr(before, y, limited_range=limited))
-            else:
-                marker.mark(y)
-            frame.pict_type = av.video.frame.PictureType.NONE
-            frame.time_base = vs.time_base
-            for packet in ovs.encode(frame):
-                out.mux(packet)
-            frames += 1
-            if progress is not None:
-                progress(frames, total)
+        def demuxed() -> Generator[tuple[Any, Any], None, None]:
+            """(audio packet, None) and (None, decoded video frame) in file order."""
+            for packet, decoded in _decoded(av, inp, [vs, *audio], src):
+                if decoded is None:
+                    if packet.dts is not None:
+                        yield packet, None
+                    continue
+                for frame in decoded:
+                    yield None, frame
+            try:
+                for frame in vs.codec_context.decode(None):
+                    yield None, frame
+            except av.FFmpegError:
+                pass
 
-        for packet, decoded in _decoded(av, inp, [vs, *audio], src):
-            if decoded is None:
-                if packet.dts is None:
+        def marked(
+            items: Generator[tuple[Any, Any], None, None],
+        ) -> Generator[tuple[Any, Any], None, None]:
+            """The same items with every video frame marked on its Y plane (U, V untouched)."""
+            nonlocal marker, first
+            with contextlib.closing(items):
+                for packet, frame in items:
+                    if frame is None:
+                        yield packet, None
+                        continue
+                    if first is None:
+                        first = frame  # as decoded: side data and colour tags intact
+                    frame, y, limited = _luma(av, frame)
+                    h, w = y.shape
+                    if marker is None:
+                        try:
+                            marker = LumaMarker(
+                                key, payload, h, w, psnr=psnr, limited_range=limited
+                            )
+                        except ValueError as exc:
+                            raise VideoError(f"{src}: {exc}", code="too_small") from None
+                    elif (marker.height, marker.width) != (h, w):
+                        raise VideoError(
+                            f"{src}: the frame size changes mid-stream ({marker.width}x"
+                            f"{marker.height} to {w}x{h}); cut the video where it changes",
+                            code="unsupported",
+                        )
+                    if marked_count[0] % _PSNR_EVERY == 0:
+                        before = y.copy()
+                        marker.mark(y)
+                        psnrs.append(luma_psnr(before, y, limited_range=limited))
+                    else:
+                        marker.mark(y)
+                    marked_count[0] += 1
+                    frame.pict_type = av.video.frame.PictureType.NONE
+                    frame.time_base = vs.time_base
+                    yield None, frame
+
+        marked_count = [0]
+        # Three stages in three threads: decode | mark | encode (x264 adds its own threads).
+        with contextlib.closing(_threaded(marked(_threaded(demuxed())))) as items:
+            for packet, frame in items:
+                if frame is None:
+                    if ovs is None:
+                        pending.append(packet)
+                    else:
+                        packet.stream = amap[packet.stream.index]
+                        out.mux(packet)
                     continue
                 if ovs is None:
-                    pending.append(packet)
-                else:
-                    packet.stream = amap[packet.stream.index]
-                    out.mux(packet)
-                continue
-            for frame in decoded:
-                if ovs is None:
-                    ovs = start(frame)
+                    ovs = start(first)
                     for p in pending:
                         p.stream = amap[p.stream.index]
                         out.mux(p)
                     pending.clear()
-                encode(frame)
-        try:
-            for frame in vs.codec_context.decode(None):
-                encode(frame)
-        except av.FFmpegError:
-            pass
+                for packet in ovs.encode(frame):
+                    out.mux(packet)
+                frames += 1
+                if progress is not None:
+                    progress(frames, total)
         if ovs is None:
             raise VideoError(f"{src}: the video stream has no frames", code="no_frames")
         if vs.frames and frames < vs.frames:
@@ -585,36 +673,39 @@ def detect_video(
             if total is not None:
                 total = int(round((segment[1] - segment[0]) * rate))
         select = FrameSelector(step)
+        start_pts = vs.start_time or 0
+
+        def planes() -> Generator[tuple[NDArray[np.uint8] | None, bool, int], None, None]:
+            """(Y plane of a frame to analyse or None, intra, frames decoded so far), decoded
+            in a thread of its own; only the selected frames' luma planes are touched."""
+            n = 0
+            for _, frames in _decoded(av, inp, [vs], path):
+                assert frames is not None
+                for frame in frames:
+                    if segment is not None and frame.pts is not None and tb:
+                        t = float((frame.pts - start_pts) * tb)
+                        if t < segment[0] - 1e-6:
+                            continue
+                        if t >= segment[1] - 1e-6:
+                            return
+                    n += 1
+                    take, intra = select.take(frame)
+                    yield (_plane(frame)[1] if take else None), intra, n
+
         decoded = 0
         seen = 0
-        start_pts = vs.start_time or 0
-        done = False
-        for _, frames in _decoded(av, inp, [vs], path):
-            assert frames is not None
-            for frame in frames:
-                if segment is not None and frame.pts is not None and tb:
-                    t = float((frame.pts - start_pts) * tb)
-                    if t < segment[0] - 1e-6:
-                        continue
-                    if t >= segment[1] - 1e-6:
-                        done = True
-                        break
-                decoded += 1
-                take, intra = select.take(frame)
-                if take:
-                    _, y, _ = _plane(frame)
+        with contextlib.closing(_threaded(planes())) as items:
+            for y, intra, decoded in items:
+                if y is not None:
                     try:
                         ev.add(y, intra=intra)
                     except ValueError as exc:
                         raise VideoError(f"{path}: {exc}", code="too_small") from None
                     seen += 1
                     if max_frames is not None and seen >= max_frames:
-                        done = True
                         break
                 if progress is not None:
                     progress(decoded, total)
-            if done:
-                break
     finally:
         inp.close()
     if ev.frames == 0:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -241,3 +241,54 @@ def test_frame_selector_prefers_p_frames_and_keeps_every_intra_frame() -> None:
     only_b = FrameSelector(5)
     picks = [i for i in range(20) if only_b.take(SimpleNamespace(pict_type=3, key_frame=False))[0]]
     assert picks == [0, 8, 16]
+
+
+def test_decoding_thread_hands_over_items_errors_and_stops_early() -> None:
+    import threading
+
+    from provenance.video import _threaded
+
+    assert list(_threaded(iter(range(50)), depth=2)) == list(range(50))
+
+    def failing() -> Iterator[int]:
+        yield 1
+        raise VideoError("broken input", code="corrupt")
+
+    got: list[int] = []
+    with pytest.raises(VideoError, match="broken input"):
+        for item in _threaded(failing()):
+            got.append(item)
+    assert got == [1]
+
+    produced: list[int] = []
+    closed = threading.Event()
+
+    def endless() -> Iterator[int]:
+        try:
+            for i in range(10**9):
+                produced.append(i)
+                yield i
+        finally:
+            closed.set()
+
+    before = threading.active_count()
+    items = _threaded(endless(), depth=3)
+    assert [next(items) for _ in range(5)] == [0, 1, 2, 3, 4]
+    items.close()
+    # The producer stops a few items ahead (bounded queue), is closed and its thread ends.
+    assert closed.is_set() and len(produced) <= 5 + 3 + 2
+    assert threading.active_count() == before
+
+
+def test_detect_stops_decoding_at_the_frame_limit_and_leaves_no_thread(
+    marked: tuple[Path, object],
+) -> None:
+    import threading
+
+    before = threading.active_count()
+    calls: list[int] = []
+    result = detect_video(
+        marked[0], KEY, max_frames=3, stride=1, progress=lambda d, t: calls.append(d)
+    )
+    assert result.frames_analysed == 3 and calls == [1, 2]
+    assert threading.active_count() == before
