@@ -9,6 +9,7 @@ state), :class:`SdkNoManifest` or an exception.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import functools
@@ -21,7 +22,7 @@ import types
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Final
 
 import c2pa
 
@@ -464,11 +465,42 @@ def _timestamp_token(value: bytes) -> bytes:
     return value
 
 
+_TSA_NAMES: collections.OrderedDict[bytes, str | None] = collections.OrderedDict()
+"""TSA common name per ``certificates`` field of a timestamp token: a batch meets the same
+few time-stamping authorities again and again, each token otherwise parsed in full."""
+_TSA_NAMES_SIZE: Final = 64
+_TSA_NAMES_LOCK = threading.Lock()
+
+
+def _token_certificates(token: bytes) -> bytes | None:
+    """The raw ``certificates`` field of a CMS SignedData token; None where not found.
+
+    A DER walk only (ContentInfo, ``[0]`` content, SignedData, its first ``[0]`` after
+    the version, digest algorithms and encapsulated content).
+    """
+    try:
+        outer = next(_der_children(token, 0, len(token)), None)
+        if outer is None or outer[0] != 0x30:
+            return None
+        content = [c for c in _der_children(token, outer[2], outer[3]) if c[0] == 0xA0]
+        if not content:
+            return None
+        signed = next(_der_children(token, content[0][2], content[0][3]), None)
+        if signed is None or signed[0] != 0x30:
+            return None
+        for index, child in enumerate(_der_children(token, signed[2], signed[3])):
+            if index >= 3 and child[0] == 0xA0:
+                return token[child[1] : child[3]]
+    except _ParseError:
+        return None  # BER (indefinite lengths) and the like: parsed in full instead
+    return None
+
+
 def _tsa_name(value: bytes) -> str | None:
     """Common name of the time-stamping authority that signed a timestamp token.
 
     The TSA's certificate is the one with the (mandatory, RFC 3161) ``timeStamping`` EKU
-    among the certificates the token carries.
+    among the certificates the token carries. Remembered per set of certificates.
 
     Raises
     ------
@@ -476,11 +508,27 @@ def _tsa_name(value: bytes) -> str | None:
         When the token or its certificates cannot be parsed here, or name no TSA (the
         caller then asks the SDK, whose parser is more lenient).
     """
+    token = _timestamp_token(value)
+    key = _token_certificates(token)
+    if key is not None:
+        with _TSA_NAMES_LOCK:
+            if key in _TSA_NAMES:
+                _TSA_NAMES.move_to_end(key)
+                return _TSA_NAMES[key]
+    name = _tsa_name_uncached(token)  # failures raise: never remembered
+    if key is not None:
+        with _TSA_NAMES_LOCK:
+            _TSA_NAMES[key] = name
+            while len(_TSA_NAMES) > _TSA_NAMES_SIZE:
+                _TSA_NAMES.popitem(last=False)
+    return name
+
+
+def _tsa_name_uncached(token: bytes) -> str | None:
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import pkcs7
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    token = _timestamp_token(value)
     with warnings.catch_warnings():
         # Tokens with unsorted certificate SETs (BER) parse, with a warning.
         warnings.simplefilter("ignore")

@@ -222,40 +222,76 @@ def _sha256(data: bytes) -> str:
     return h.hexdigest()
 
 
-def _jpeg_complete(data: bytes) -> str | None:
-    """Why a JPEG is structurally incomplete, or None when it is complete.
+_JPEG_SOF: Final = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+"""Start-of-frame markers (``DHT``, ``JPG`` and ``DAC`` share the range)."""
+
+
+def _jpeg_structure(data: bytes) -> tuple[str | None, tuple[int, int, int, int] | None]:
+    """Why a JPEG is structurally incomplete (None when complete), and its first frame.
 
     Walks the marker segments from SOI to the first SOS, then looks for the EOI marker
     after it. Inside entropy-coded data ``FF`` is always followed by ``00`` or a restart
     marker, so ``FF D9`` there can only be EOI: a file cut anywhere in its scans (or in
-    its header segments) has none.
+    its header segments) has none. The frame is (width, height, precision, components)
+    of the first start-of-frame segment, None when there is none before the scan.
     """
     pos = 2
     n = len(data)
+    frame: tuple[int, int, int, int] | None = None
     while True:
         while pos < n and data[pos] == 0xFF and pos + 1 < n and data[pos + 1] == 0xFF:
             pos += 1  # fill bytes
         if pos + 2 > n:
-            return "it ends inside its header segments"
+            return "it ends inside its header segments", frame
         if data[pos] != 0xFF:
-            return f"a marker is missing at byte {pos}"
+            return f"a marker is missing at byte {pos}", frame
         marker = data[pos + 1]
         if marker == 0xD9:
-            return "it ends before any image data"
+            return "it ends before any image data", frame
         if marker == 0x01 or 0xD0 <= marker <= 0xD7:
             pos += 2
             continue
         if pos + 4 > n:
-            return "it ends inside its header segments"
+            return "it ends inside its header segments", frame
         length = int.from_bytes(data[pos + 2 : pos + 4], "big")
         if length < 2 or pos + 2 + length > n:
-            return "it ends inside its header segments"
+            return "it ends inside its header segments", frame
+        if frame is None and marker in _JPEG_SOF and length >= 8:
+            frame = (
+                int.from_bytes(data[pos + 7 : pos + 9], "big"),
+                int.from_bytes(data[pos + 5 : pos + 7], "big"),
+                data[pos + 4],
+                data[pos + 9],
+            )
         pos += 2 + length
         if marker == 0xDA:  # SOS: entropy-coded data follows
             break
-    if data.find(b"\xff\xd9", pos) < 0:
-        return "the image data ends before its end marker (EOI)"
-    return None
+    # From the end: EOI is normally the last marker (or precedes a short trailer), so this
+    # touches a few bytes where a forward search would read the whole image data.
+    if data.rfind(b"\xff\xd9", pos) < 0:
+        return "the image data ends before its end marker (EOI)", frame
+    return None, frame
+
+
+def _jpeg_complete(data: bytes) -> str | None:
+    """Why a JPEG is structurally incomplete, or None when it is complete."""
+    return _jpeg_structure(data)[0]
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height of a complete, ordinary JPEG, from its frame header alone.
+
+    None (the caller then asks Pillow, which also words what is wrong) unless the file is
+    structurally complete and its first frame is 8-bit with 1, 3 or 4 components and a
+    declared, non-zero size: the pictures Pillow opens from the same header.
+    """
+    problem, frame = _jpeg_structure(data)
+    if problem is not None or frame is None:
+        return None
+    width, height, precision, components = frame
+    if width <= 0 or height <= 0 or precision != 8 or components not in (1, 3, 4):
+        return None
+    return width, height
 
 
 def _png_complete(data: bytes) -> str | None:
@@ -356,6 +392,22 @@ _STRUCTURE_CHECKS: Final = {
 """Formats whose completeness is checked from their structure, without decoding pixels."""
 
 
+def _checked_size(width: int, height: int, *, media_type: str) -> tuple[int, int]:
+    """The declared size, refused when empty or absurd (a possible decompression bomb)."""
+    if width <= 0 or height <= 0:
+        raise InputFileError(
+            f"The {media_type} file declares an empty picture ({width}x{height})",
+            code="corrupt",
+        )
+    if width * height > MAX_PIXELS:
+        raise InputFileError(
+            f"The picture declares {width}x{height} pixels (over {MAX_PIXELS:,}); "
+            "refused as a possible decompression bomb",
+            code="too_large",
+        )
+    return width, height
+
+
 def _picture_size(data: bytes, media_type: str) -> tuple[int | None, int | None]:
     """Width and height of a picture, read from its header; refuses damaged files.
 
@@ -364,6 +416,12 @@ def _picture_size(data: bytes, media_type: str) -> tuple[int | None, int | None]
     are decoded when small enough. Content integrity of signed files is the C2PA hard
     binding's job.
     """
+    if media_type == "image/jpeg":
+        # Most files: the header walk the structure check needs anyway gives the size,
+        # without parsing the picture a second time in Pillow.
+        size = _jpeg_size(data)
+        if size is not None:
+            return _checked_size(*size, media_type=media_type)
     from PIL import Image, ImageFile, UnidentifiedImageError
 
     with warnings.catch_warnings():
@@ -388,18 +446,7 @@ def _picture_size(data: bytes, media_type: str) -> tuple[int | None, int | None]
                 f"The {media_type} file is damaged: {exc}", code="corrupt"
             ) from None
         with im:
-            width, height = im.size
-            if width <= 0 or height <= 0:
-                raise InputFileError(
-                    f"The {media_type} file declares an empty picture ({width}x{height})",
-                    code="corrupt",
-                )
-            if width * height > MAX_PIXELS:
-                raise InputFileError(
-                    f"The picture declares {width}x{height} pixels (over {MAX_PIXELS:,}); "
-                    "refused as a possible decompression bomb",
-                    code="too_large",
-                )
+            width, height = _checked_size(*im.size, media_type=media_type)
             structure = _STRUCTURE_CHECKS.get(im.format or "")
             if structure is not None:
                 problem = structure(data)
