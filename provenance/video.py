@@ -6,11 +6,13 @@ output extension calls for (``.webm``: VP9; ``.mkv``/``.mov``: H.264). Audio pac
 untouched (remuxed, never re-encoded); frame timestamps, time base, frame rate, rotation
 (display matrix), colour tags and stream metadata are kept. The result is written to a
 temporary file in the destination folder and renamed into place, so a failure never leaves a
-half-written output.
+half-written output. Decoding, marking and encoding run in three threads joined by bounded
+queues (FFmpeg and numpy release the GIL), so marking hides behind the encoder when there
+are cores to spare.
 
-:func:`detect_video` decodes the whole file or a segment, analyses every ``stride``-th frame's
-luma plane and accumulates the evidence (:class:`watermark._video.LumaEvidence`) into one
-decision.
+:func:`detect_video` decodes the whole file or a segment in a thread of its own, analyses
+every ``stride``-th frame's luma plane (read in place; the other frames are only decoded)
+and accumulates the evidence (:class:`watermark._video.LumaEvidence`) into one decision.
 
 PyAV (extra ``video``) is imported lazily; every FFmpeg failure is reported as
 :class:`VideoError` with a sentence a user can act on.
