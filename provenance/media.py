@@ -197,9 +197,7 @@ def read_file(path: str | os.PathLike[str]) -> bytes:
     _stat_regular(p)
     try:
         with p.open("rb") as f:
-            chunks = []
-            while chunk := f.read(_CHUNK):
-                chunks.append(chunk)
+            data = f.read()  # one buffer sized from the file, filled to the end
     except PermissionError:
         raise InputFileError(
             f"Permission denied: cannot read {p}", code="permission_denied"
@@ -208,7 +206,6 @@ def read_file(path: str | os.PathLike[str]) -> bytes:
         raise InputFileError(f"{p} is a directory", code="is_directory") from None
     except OSError as exc:
         raise InputFileError(f"Cannot read {p}: {exc.strerror or exc}", code="unreadable") from None
-    data = b"".join(chunks)
     if not data:
         raise InputFileError(f"{p} is empty (0 bytes)", code="empty_file")
     return data
