@@ -667,8 +667,9 @@ def read_store(
                 for frag in fragments:
                     reader.with_fragment(media_type, io.BytesIO(data), io.BytesIO(frag))
                     fragment_results.append(reader.get_validation_results() or {})
+                # Parsed once: ``get_validation_state()`` would parse the same JSON again.
                 store = json.loads(reader.json())
-                state = str(reader.get_validation_state() or store.get("validation_state"))
+                state = str(store.get("validation_state") if isinstance(store, Mapping) else None)
                 certs = _signer_certificates(reader, store)
                 remote = reader.get_remote_url()
                 embedded = bool(reader.is_embedded())
