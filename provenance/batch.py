@@ -521,7 +521,18 @@ def _run_local(
                     item = take()
                     if item is None:
                         break
-                    slot.conn.send(item)
+                    try:
+                        slot.conn.send(item)
+                    except (OSError, ValueError):
+                        # The worker died after its last reply was read (for instance
+                        # on a file queued before this one) and its pipe is closed.
+                        # This file never reached it: queue it again. If the worker had
+                        # files in hand, its sentinel reports the death and attributes
+                        # the crash to the head one; an idle dead worker is replaced now.
+                        retry.appendleft(item)
+                        if not slot.tasks:
+                            pool.replace(slot)
+                        break
                     if not slot.tasks:
                         slot.started = time.monotonic()
                     slot.tasks.append(item)

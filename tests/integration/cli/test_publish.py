@@ -166,7 +166,7 @@ def test_serve_usage_errors(tmp_path: Path) -> None:
     no_token = runner.invoke(app, ["serve", "--repo", str(tmp_path / "r.db"), "--allow-writes"])
     assert no_token.exit_code == ExitCode.USAGE and "--token" in no_token.output
     missing = runner.invoke(app, ["serve", "--repo", str(tmp_path / "missing.db")])
-    assert missing.exit_code == ExitCode.USAGE and "no such repository" in missing.output
+    assert missing.exit_code == ExitCode.USAGE and "no such manifest repository" in missing.output
     short = runner.invoke(
         app, ["serve", "--repo", str(tmp_path / "r.db"), "--allow-writes", "--token", "short"]
     )
