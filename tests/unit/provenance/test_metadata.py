@@ -323,7 +323,10 @@ def test_facebook_marker():
 
 def test_facts_are_json_ready():
     data = jpeg(xmp=XMP.encode(), exif=exif_with(x0131="X").tobytes()) + b"tail"
-    json.dumps([f.to_dict() for f in metadata_facts(data, None, signing_time="2024-01-01T00:00Z")])
+    facts = metadata_facts(data, None, signing_time="2024-01-01T00:00Z")
+    assert facts, "the file has software, XMP and trailing data: facts expected"
+    decoded = json.loads(json.dumps([f.to_dict() for f in facts]))
+    assert all(d["kind"] and d["message"] for d in decoded)
 
 
 def test_png_text_only_file_has_no_facts():
@@ -358,7 +361,8 @@ def test_truncated_and_corrupted_files_never_raise():
         cut = bytearray(good[: rng.integers(4, len(good))])
         for i in rng.integers(0, min(len(cut), 3000), size=8):
             cut[i] = rng.integers(0, 256)
-        metadata_facts(bytes(cut), "image/jpeg", signing_time="2024-01-01T00:00:00Z")
+        facts = metadata_facts(bytes(cut), "image/jpeg", signing_time="2024-01-01T00:00:00Z")
+        assert all(f.kind and f.message for f in facts)
 
 
 MAGICS = [
@@ -373,4 +377,5 @@ MAGICS = [
 @given(st.sampled_from(MAGICS), st.binary(max_size=600))
 def test_arbitrary_bytes_never_raise(magic, body):
     facts = metadata_facts(magic + body, None, signing_time="2024-01-01T00:00:00Z", show_gps=True)
+    assert all(f.kind and f.message for f in facts)
     json.dumps([f.to_dict() for f in facts])
