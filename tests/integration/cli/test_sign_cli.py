@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 import textwrap
@@ -12,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
+from testkit import encode
 from typer.testing import CliRunner
 
 from provenance.pki import Pki, make_pki
@@ -25,12 +25,6 @@ def picture(*, seed: int) -> Image.Image:
     y, x = np.mgrid[0:48, 0:64]
     base = np.stack([x * 4, y * 5, (x + y) * 2], axis=-1) + rng.normal(0, 6, (48, 64, 3))
     return Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
-
-
-def encode(img: Image.Image, fmt: str, **kw: Any) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, fmt, **kw)
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -8,13 +8,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from PIL import Image, features
+from testkit import encode, picture, tiny_mp4
 
 from provenance import check, check_bytes
 from provenance.chain import iter_nodes
@@ -30,37 +30,6 @@ from provenance.sign import (
     sign_bytes,
     sign_file,
 )
-
-
-def picture(width: int = 96, height: int = 64, *, seed: int = 1) -> Image.Image:
-    """A smooth synthetic RGB picture (deterministic)."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    base = np.stack([x / width * 255, y / height * 255, (x + y) / (width + height) * 255], axis=-1)
-    return Image.fromarray(np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8))
-
-
-def encode(img: Image.Image, fmt: str, **kw: Any) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, fmt, **kw)
-    return buf.getvalue()
-
-
-def tiny_mp4(frames: int = 6, width: int = 64, height: int = 48) -> bytes:
-    """A short MPEG-4 Part 2 video made with PyAV."""
-    import av
-
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as container:
-        stream = container.add_stream("mpeg4", rate=10)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for i in range(frames):
-            arr = np.asarray(picture(width, height, seed=i))
-            for packet in stream.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -269,7 +238,6 @@ def test_resigning_keeps_history(es256: SignerSpec, pki: Pki, root: Path, jpeg: 
 
 
 def test_explicit_parent(es256: SignerSpec, root: Path, jpeg: Path, tmp_path: Path) -> None:
-    from PIL import Image
 
     capture = sign_file(jpeg, tmp_path / "capture.jpg", signer=es256, source_type="digitalCapture")
     with Image.open(capture.path) as im:

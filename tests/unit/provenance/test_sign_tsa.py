@@ -3,38 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import socket
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
 from asn1crypto import core, tsp
-from PIL import Image
+from testkit import encode, picture
 
 from provenance import check
 from provenance.pki import Pki, make_pki
 from provenance.report import Verdict
 from provenance.sign import SignerSpec, sign_file
 from provenance.tsa import TimeStampAuthority, TsaError, serve
-
-
-def picture(width: int = 96, height: int = 64, *, seed: int = 1) -> Image.Image:
-    """A smooth synthetic RGB picture (deterministic)."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    base = np.stack([x / width * 255, y / height * 255, (x + y) / (width + height) * 255], axis=-1)
-    return Image.fromarray(np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8))
-
-
-def encode(img: Image.Image, fmt: str, **kw: Any) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, fmt, **kw)
-    return buf.getvalue()
-
 
 pytestmark = pytest.mark.network
 
