@@ -66,6 +66,8 @@ def read_image(path: Path) -> Loaded:
     """
     from PIL import Image, UnidentifiedImageError
 
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputError("is empty (0 bytes)")
     try:
         with Image.open(path) as im:
             im.load()
@@ -94,7 +96,7 @@ def read_image(path: Path) -> Loaded:
     except PermissionError:
         raise InputError("permission denied") from None
     except UnidentifiedImageError:
-        raise InputError("not a picture Pillow can read") from None
+        raise InputError("not a picture we can read (unknown or damaged format)") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise InputError(f"cannot decode picture ({exc})") from None
     except Image.DecompressionBombError as exc:
@@ -290,8 +292,24 @@ def record(path: Path, result: watermark.Detection) -> dict[str, Any]:
     }
 
 
+def error_record(path: Path, message: str) -> dict[str, Any]:
+    """The JSON record of an input that could not be read: ``found`` is null, ``error`` says why."""
+    return {
+        "found": None,
+        "payload_hex": None,
+        "payload_text": None,
+        "score": None,
+        "p_value": None,
+        "geometry": None,
+        "subject": {"path": str(path)},
+        "error": {"code": "unreadable", "message": message},
+    }
+
+
 def _text_line(rec: dict[str, Any]) -> str:
     path = rec["subject"]["path"]
+    if "error" in rec:
+        return f"{path}: could not be read: {rec['error']['message']}"
     if not rec["found"]:
         return f"{path}: no watermark (score {rec['score']:.1f}, p {rec['p_value']:.2g})"
     if rec["payload_hex"] is None:
@@ -341,15 +359,18 @@ def detect_command(
 
         if is_video(path):
             vrec = _detect_video(path, k, span)
-            if vrec is None:
+            if isinstance(vrec, str):
                 unreadable += 1
+                emit(error_record(path, vrec))
             else:
                 missing += not vrec["found"]
                 emit(vrec)
             return
         if span is not None:
             unreadable += 1
-            _fail(path, "not a video; --segment applies to videos only")
+            message = "not a video; --segment applies to videos only"
+            _fail(path, message)
+            emit(error_record(path, message))
             return
         try:
             loaded = read_image(path)
@@ -357,6 +378,7 @@ def detect_command(
         except (InputError, ValueError) as exc:
             unreadable += 1
             _fail(path, str(exc))
+            emit(error_record(path, str(exc)))
             return
         missing += not result.found
         emit(record(path, result))
@@ -401,16 +423,17 @@ def _segment(text: str | None) -> tuple[float, float] | None:
 
 def _detect_video(
     path: Path, key: bytes | str, span: tuple[float, float] | None
-) -> dict[str, Any] | None:
-    """Detect in one video; the record, or ``None`` after reporting why it is unreadable."""
+) -> dict[str, Any] | str:
+    """Detect in one video; the record, or why it is unreadable (already said on stderr)."""
     from provenance.errors import ProvenanceError
     from provenance.video import detect_video
 
     try:
         result = detect_video(path, key, segment=span)
     except ProvenanceError as exc:
-        _fail(path, exc.message.removeprefix(f"{path}: "))
-        return None
+        message = exc.message.removeprefix(f"{path}: ")
+        _fail(path, message)
+        return message
     rec = record(path, result)
     rec["frames_used"] = result.frames_used
     rec["frames_analysed"] = result.frames_analysed

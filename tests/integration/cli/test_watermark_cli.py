@@ -79,10 +79,18 @@ def test_key_file_and_exit_codes(tmp_path: Path, runner: CliRunner) -> None:
     recs = [json.loads(line) for line in res.stdout.splitlines()]
     assert [r["found"] for r in recs] == [True, False]
     assert recs[0]["payload_text"] is None  # b"\x00\xff\x10" is not printable
-    res = runner.invoke(app, [*det, str(bad)])
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    res = runner.invoke(app, [*det, str(bad), str(empty)])
     assert res.exit_code == 3
-    assert f"verify: {bad}:" in res.stderr
-    assert len(res.stdout.splitlines()) == 2  # the others were still reported
+    assert f"verify: {bad}:" in res.stderr and "is empty (0 bytes)" in res.stderr
+    recs = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [r["found"] for r in recs] == [True, False, None, None]  # nothing is lost
+    assert [r["subject"]["path"] for r in recs[2:]] == [str(bad), str(empty)]
+    assert (
+        recs[2]["error"]["code"] == "unreadable" and "not a picture" in recs[2]["error"]["message"]
+    )
+    assert recs[3]["error"]["message"] == "is empty (0 bytes)"
 
 
 def test_refuses_to_overwrite(tmp_path: Path, runner: CliRunner) -> None:
