@@ -1,35 +1,28 @@
 """``verify watermark embed`` / ``verify watermark detect``: the invisible watermark.
 
-Files are read and written with Pillow here (the numeric core in :mod:`watermark` never
-touches files). ``embed`` keeps the ICC profile and EXIF, writes JPEG at quality 95 unless
-told otherwise, never overwrites its input or an existing output without ``--force``, and
-writes through a temporary file renamed into place. ``detect`` prints one record per input
-(``--format text|json|jsonl``); exit codes are in ``spec/exit-codes.md``.
+Pictures are read and written by :mod:`provenance.imagefile` and videos by
+:mod:`provenance.video` (the numeric core in :mod:`watermark` never touches files); this
+module parses, renders and exits. ``embed`` keeps the ICC profile and EXIF, writes JPEG at
+quality 95 unless told otherwise, never overwrites its input or an existing output without
+``--force``, and writes through a temporary file renamed into place. ``detect`` prints one
+record per input (``--format text|json|jsonl``); exit codes are in ``spec/exit-codes.md``.
 """
 
 from __future__ import annotations
 
 import enum
 import json
-import math
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
-from numpy.typing import NDArray
 
 import watermark
 from verify_cli.exit_codes import ExitCode
 
-__all__ = ["register", "record", "read_image"]
-
-_LOSSY_QUALITY = {"JPEG": 95, "WEBP": 95}
+__all__ = ["register", "record"]
 
 
 class DetectFormat(enum.StrEnum):
@@ -38,98 +31,6 @@ class DetectFormat(enum.StrEnum):
     TEXT = "text"
     JSON = "json"
     JSONL = "jsonl"
-
-
-class InputError(Exception):
-    """An input file could not be read as a picture."""
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """A decoded picture and what must survive re-encoding."""
-
-    pixels: NDArray[np.uint8]
-    """(H, W, 3) RGB or (H, W) grey."""
-    alpha: NDArray[np.uint8] | None
-    """The alpha channel, if any (re-attached on output)."""
-    info: dict[str, Any]
-    """Pillow save options that carry the ICC profile and EXIF."""
-
-
-def read_image(path: Path) -> Loaded:
-    """Decode ``path`` with Pillow into RGB or grey uint8 pixels.
-
-    Raises
-    ------
-    InputError
-        With a one-line reason when the file is missing or not a readable picture.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    if path.is_file() and path.stat().st_size == 0:
-        raise InputError("is empty (0 bytes)")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            info: dict[str, Any] = {}
-            if im.info.get("icc_profile"):
-                info["icc_profile"] = im.info["icc_profile"]
-            exif = im.info.get("exif")
-            if exif:
-                info["exif"] = exif
-            alpha = None
-            if im.mode in ("L", "RGB"):
-                conv = im
-            elif im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                rgba = im.convert("RGBA")
-                alpha = np.asarray(rgba.getchannel("A"), dtype=np.uint8)
-                conv = rgba.convert("RGB")
-            elif im.mode in ("I;16", "I", "F", "1"):
-                conv = im.convert("L")
-            else:
-                conv = im.convert("RGB")
-            pixels = np.asarray(conv, dtype=np.uint8).copy()
-    except FileNotFoundError:
-        raise InputError("no such file") from None
-    except IsADirectoryError:
-        raise InputError("is a directory") from None
-    except PermissionError:
-        raise InputError("permission denied") from None
-    except UnidentifiedImageError:
-        raise InputError("not a picture we can read (unknown or damaged format)") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise InputError(f"cannot decode picture ({exc})") from None
-    except Image.DecompressionBombError as exc:
-        raise InputError(f"refused: {exc}") from None
-    return Loaded(pixels=pixels, alpha=alpha, info=info)
-
-
-def _write_image(loaded: Loaded, pixels: NDArray[np.uint8], out: Path, quality: int | None) -> None:
-    from PIL import Image
-
-    fmt = Image.registered_extensions().get(out.suffix.lower())
-    if fmt is None:
-        raise typer.BadParameter(
-            f"cannot tell the output format from {out.name!r}; use .jpg, .png, .webp, .tif ...",
-            param_hint="'-o'",
-        )
-    im = Image.fromarray(pixels)
-    if loaded.alpha is not None and fmt not in ("JPEG",):
-        im = im.convert("RGBA")
-        im.putalpha(Image.fromarray(loaded.alpha))
-    opts: dict[str, Any] = dict(loaded.info)
-    if fmt in _LOSSY_QUALITY:
-        opts["quality"] = quality if quality is not None else _LOSSY_QUALITY[fmt]
-        if fmt == "JPEG":
-            opts["subsampling"] = 0 if opts["quality"] >= 90 else 2
-    fd, tmp = tempfile.mkstemp(prefix=".verify-", suffix=out.suffix, dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            im.save(fh, format=fmt, **opts)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _key(key: str | None, key_file: Path | None) -> bytes | str:
@@ -240,25 +141,22 @@ def embed_command(
             f"{path} is not a video; --crf and --preset apply to videos only",
             param_hint="'--crf'" if crf is not None else "'--preset'",
         )
+    from provenance.imagefile import ImageFileError, embed_file
+
     try:
-        loaded = read_image(path)
-    except InputError as exc:
-        _fail(path, str(exc))
+        result = embed_file(path, output, data, k, psnr=psnr, quality=quality, force=True)
+    except ImageFileError as exc:
+        if exc.code == "unknown_output_format":
+            raise typer.BadParameter(exc.message, param_hint="'-o'") from None
+        _fail(path, exc.message)
         raise typer.Exit(ExitCode.INPUT_ERROR) from None
-    try:
-        marked = watermark.embed(loaded.pixels, data, k, psnr=psnr)
     except ValueError as exc:
         _fail(path, str(exc))
         raise typer.Exit(ExitCode.INPUT_ERROR) from None
-    try:
-        _write_image(loaded, np.asarray(marked, dtype=np.uint8), output, quality)
     except OSError as exc:
         raise typer.BadParameter(f"cannot write {output}: {exc}", param_hint="'-o'") from None
-    diff = marked.astype(np.float64) - loaded.pixels.astype(np.float64)
-    mse = float(np.mean(diff * diff))
-    measured = math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
     shown = data.hex() or "(empty)"
-    sys.stdout.write(f"{output}: marked with payload {shown}, {measured:.2f} dB\n")
+    sys.stdout.write(f"{output}: marked with payload {shown}, {result.psnr:.2f} dB\n")
 
 
 def record(path: Path, result: watermark.Detection) -> dict[str, Any]:
@@ -372,13 +270,15 @@ def detect_command(
             _fail(path, message)
             emit(error_record(path, message))
             return
+        from provenance.imagefile import ImageFileError, detect_file
+
         try:
-            loaded = read_image(path)
-            result = watermark.detect(loaded.pixels, k)
-        except (InputError, ValueError) as exc:
+            result = detect_file(path, k)
+        except (ImageFileError, ValueError) as exc:
+            message = exc.message if isinstance(exc, ImageFileError) else str(exc)
             unreadable += 1
-            _fail(path, str(exc))
-            emit(error_record(path, str(exc)))
+            _fail(path, message)
+            emit(error_record(path, message))
             return
         missing += not result.found
         emit(record(path, result))
