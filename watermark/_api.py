@@ -127,12 +127,16 @@ def embed(
 
 
 def _geometry(
-    basis: NDArray[np.float64], orientation: int, shift: tuple[int, int], f: int
+    basis: NDArray[np.float64],
+    orientation: int,
+    shift: tuple[int, int],
+    f: int,
+    tile: int = _layout.BASE_TILE,
 ) -> Geometry:
     om = _detect.ORIENTATION_MATRICES[orientation]
     r, t = om[:, :2], om[:, 2]
     n = _layout.FOLD
-    m = f * basis @ r / n * (n / _layout.BASE_TILE)  # canonical base-tile px -> image px (y, x)
+    m = f * basis @ r / n * (n / tile)  # canonical nominal-tile px -> image px (y, x)
     # Convert to (x, y) with y pointing up for a conventional angle.
     flip_y = np.array([[0.0, 1.0], [-1.0, 0.0]])  # (y, x) -> (x, -y)
     mx = flip_y @ m @ np.linalg.inv(flip_y)
@@ -212,11 +216,24 @@ class _Hypothesis:
 
 
 class _Search:
-    """Evaluates at most MAX_LATTICES lattices and MAX_DECODES payload decodes."""
+    """Evaluates at most MAX_LATTICES lattices and MAX_DECODES payload decodes.
 
-    def __init__(self, w: NDArray[np.float32], key: bytes) -> None:
+    ``tile`` is the nominal tile side in analysis pixels (tried first) and ``max_scale`` the
+    largest tile, in multiples of ``BASE_TILE``, that the template search looks for.
+    """
+
+    def __init__(
+        self,
+        w: NDArray[np.float32],
+        key: bytes,
+        *,
+        tile: int = _layout.BASE_TILE,
+        max_scale: float = 2.5,
+    ) -> None:
         self.w = w
         self.key = key
+        self.tile = tile
+        self.max_scale = max_scale
         self.hyps: list[_Hypothesis] = []
         self.tried: set[int] = set()
         self.decoded: _Hypothesis | None = None
@@ -265,12 +282,13 @@ class _Search:
     def run(self) -> bytes | None:
         """Search the hypotheses in the order of spec section 8; decode at most twice."""
         strong = 8.0
-        nominal = self.evaluate(np.diag([float(_layout.BASE_TILE)] * 2))
+        nominal = self.evaluate(np.diag([float(self.tile)] * 2))
         assert nominal is not None
         if nominal.z >= strong and (out := self.decode(nominal)) is not None:
             return out
         spec = _detect.whitened_spectrum(self.w)
-        for rank, cand in enumerate(_detect.template_lattices(spec, self.key)):
+        cands = _detect.template_lattices(spec, self.key, max_scale=self.max_scale)
+        for rank, cand in enumerate(cands):
             if rank >= 2 and cand.strength < 7.5:
                 continue  # weak correlation peaks beyond the first two: noise on unmarked images
             for basis in (cand.basis, _detect.snapped(cand.basis)):

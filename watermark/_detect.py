@@ -328,16 +328,16 @@ def whitened_spectrum(w: NDArray[np.float32]) -> NDArray[np.float32]:
     return np.asarray(mag / (uniform_filter(mag, 15, mode="wrap") + 1e-6), dtype=np.float32)
 
 
-def _logpolar_grid() -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
-    dl = math.log(_LP_RHO[1] / _LP_RHO[0]) / (_LP_RADII - 1)
-    rho = _LP_RHO[0] * np.exp(dl * np.arange(_LP_RADII))
+def _logpolar_grid(rho0: float) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
+    dl = math.log(_LP_RHO[1] / rho0) / (_LP_RADII - 1)
+    rho = rho0 * np.exp(dl * np.arange(_LP_RADII))
     ang = np.pi * np.arange(_LP_ANGLES) / _LP_ANGLES
     return rho, ang, dl
 
 
-def _template_image(k: NDArray[np.float64], dl: float) -> NDArray[np.float64]:
+def _template_image(k: NDArray[np.float64], dl: float, rho0: float) -> NDArray[np.float64]:
     """Log-polar rendering of template frequencies ``k`` (cycles/tile) at the nominal scale."""
-    r = np.log(np.hypot(k[:, 0], k[:, 1]) / _layout.BASE_TILE / _LP_RHO[0]) / dl
+    r = np.log(np.hypot(k[:, 0], k[:, 1]) / _layout.BASE_TILE / rho0) / dl
     a = (np.arctan2(k[:, 0], k[:, 1]) % np.pi) / (np.pi / _LP_ANGLES)
     ri = np.arange(_LP_RADII)[None, :]
     ai = np.arange(_LP_ANGLES)[None, :]
@@ -380,19 +380,26 @@ def _match_peaks(
 
 
 def template_lattices(
-    spec: NDArray[np.float32], key: bytes, *, limit: int = TEMPLATE_CANDIDATES
+    spec: NDArray[np.float32],
+    key: bytes,
+    *,
+    limit: int = TEMPLATE_CANDIDATES,
+    max_scale: float = 2.5,
 ) -> list[Candidate]:
     """Lattice hypotheses from the keyed template (log-polar match, then least-squares fit).
 
     The whitened magnitude spectrum is resampled on a log-polar grid and cross-correlated (FFT)
     with the rendered template for 3 aspect ratios and both mirror senses; every correlation
     peak gives a similarity (scale, rotation) that is refined to a general 2x2 map by fitting
-    the template frequencies to the nearest spectrum peaks.
+    the template frequencies to the nearest spectrum peaks. Tiles of 0.3 to ``max_scale``
+    times ``BASE_TILE`` analysis pixels are looked for (above 2.5 the log-polar grid reaches
+    down to lower frequencies, with the same number of radii).
     """
     from scipy.ndimage import map_coordinates
 
     h, wd = spec.shape
-    rho, ang, dl = _logpolar_grid()
+    rho0 = _LP_RHO[0] if max_scale <= 2.5 else _LP_RHO[0] * 2.5 / max_scale
+    rho, ang, dl = _logpolar_grid(rho0)
     fy = rho[:, None] * np.sin(ang)[None, :]
     fx = rho[:, None] * np.cos(ang)[None, :]
     lp = map_coordinates(
@@ -407,7 +414,7 @@ def template_lattices(
         for aspect in _ASPECTS:
             k = base * np.array([1.0, (-1.0 if mirror else 1.0) / aspect])
             variants.append((k, aspect, mirror))
-            images.append(_template_image(k, dl))
+            images.append(_template_image(k, dl, rho0))
     tmpl = np.asarray(images)
     pad = np.zeros((2 * _LP_RADII, _LP_ANGLES))
     pad[:_LP_RADII] = lp
@@ -418,7 +425,7 @@ def template_lattices(
     )  # corr[v, dr, da] = sum lp(r + dr, a + da) tmpl_v(r, a)
     dr = np.arange(2 * _LP_RADII)
     dr = np.where(dr > _LP_RADII, dr - 2 * _LP_RADII, dr)
-    valid = (dr >= math.log(1 / 2.5) / dl) & (dr <= math.log(1 / 0.3) / dl)
+    valid = (dr >= math.log(1 / max_scale) / dl) & (dr <= math.log(1 / 0.3) / dl)
     corr[:, ~valid, :] = -np.inf
     peaks = corr == max3(max3(corr, (1, 2), wrap=True), (1, 2), wrap=True)
     peaks &= np.isfinite(corr)
@@ -433,7 +440,7 @@ def template_lattices(
         v, ir, da = np.unravel_index(idx, corr.shape)
         k, aspect, mirror = variants[int(v)]
         scale = math.exp(-dl * float(dr[ir]))
-        if not 0.3 <= scale <= 2.5:
+        if not 0.3 <= scale <= max_scale:
             continue
         theta = math.pi * float(da) / _LP_ANGLES
         c, sn = math.cos(theta), math.sin(theta)

@@ -91,9 +91,13 @@ def render_template(key: bytes, size: int) -> NDArray[np.float32]:
     return out
 
 
-def plan(key: bytes, payload: bytes, height: int, width: int) -> Plan:
-    """Precompute the pattern for ``key``/``payload`` on a ``height x width`` frame."""
-    cell = _layout.cell_size(height, width)
+def plan(key: bytes, payload: bytes, height: int, width: int, *, cell: int | None = None) -> Plan:
+    """Precompute the pattern for ``key``/``payload`` on a ``height x width`` frame.
+
+    ``cell`` (a power of two) overrides the picture profile's :func:`_layout.cell_size`.
+    """
+    if cell is None:
+        cell = _layout.cell_size(height, width)
     size = _layout.GRID * cell
     tile = render_tile(tile_cells(key, payload), cell, render_template(key, size))
     t = tile.shape[0]

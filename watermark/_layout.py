@@ -26,6 +26,7 @@ __all__ = [
     "layout",
     "cell_size",
     "analysis_factor",
+    "video_cell_size",
 ]
 
 GRID = 64
@@ -80,6 +81,18 @@ def analysis_factor(height: int, width: int) -> int:
     """Integer power-of-two factor that brings the shorter side near 512 px (at least 1)."""
     short = min(height, width)
     return int(2 ** max(0, round(math.log2(short / 512.0))))
+
+
+def video_cell_size(height: int, width: int) -> int:
+    """Cell side in pixels of the *video* profile: twice :func:`cell_size`.
+
+    8 px at 1080p, 4 px up to a shorter side of ~724 px, 16 px at 4K. Cells as large as the
+    8 x 8 transform of a video codec keep the mark in the low-frequency coefficients that a
+    re-encode at a low bit rate still codes. The detector's analysis factor is the picture
+    profile's, so a frame of the marked size shows cells of 4 analysis pixels (a tile twice
+    the nominal size of the picture profile).
+    """
+    return 2 * cell_size(height, width)
 
 
 @dataclass(frozen=True)

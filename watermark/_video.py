@@ -46,8 +46,12 @@ __all__ = [
 
 _LIMITED_GAIN = 219.0 / 255.0
 """Limited-range luma units per full-range unit."""
-_MASK_POWER = 0.8
-"""Texture exponent of the perceptual mask (as in :func:`watermark._embed.mask`)."""
+_MASK_POWER = 0.4
+"""Texture exponent of the perceptual mask (0.8 in :func:`watermark._embed.mask`: video puts
+more of the mark into smooth areas, which codecs quantise finely)."""
+VIDEO_TILE = 2 * _layout.BASE_TILE
+"""Tile side in analysis pixels of a frame at its marked size (cells twice the picture
+profile's, :func:`watermark._layout.video_cell_size`)."""
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,13 @@ class LumaMarker:
         self.width = int(width)
         self.limited_range = bool(limited_range)
         self._gain = _LIMITED_GAIN if limited_range else 1.0
-        p = _embed.plan(raw, data, self.height, self.width)
+        p = _embed.plan(
+            raw,
+            data,
+            self.height,
+            self.width,
+            cell=_layout.video_cell_size(self.height, self.width),
+        )
         self._cell = p.cell
         # The mask is computed on blocks of 2 x 2 cells.
         c = p.cell * 2
@@ -340,7 +350,9 @@ def _reduce(y: NDArray[np.generic], f: int) -> NDArray[np.float32]:
 def _search(w: NDArray[np.float32], key: bytes, f: int) -> _api.Detection:
     """The image detector's search and decision (:func:`watermark.detect`) on a prefiltered
     analysis image ``w`` (here: a sum over frames)."""
-    search = _api._Search(np.asarray(w - w.mean(), dtype=np.float32), key)
+    search = _api._Search(
+        np.asarray(w - w.mean(), dtype=np.float32), key, tile=VIDEO_TILE, max_scale=4.5
+    )
     payload = search.run()
     z = search.best.z
     p = _detect.p_value(z, payload is not None)
@@ -350,7 +362,7 @@ def _search(w: NDArray[np.float32], key: bytes, f: int) -> _api.Detection:
         payload = None  # a CRC match alone, at a score this low, is not evidence enough
     else:
         h = search.decoded if search.decoded is not None else search.best
-        geometry = _api._geometry(h.basis, h.orientation, h.shift, f)
+        geometry = _api._geometry(h.basis, h.orientation, h.shift, f, VIDEO_TILE)
     return _api.Detection(found=found, payload=payload, score=z, p_value=p, geometry=geometry)
 
 

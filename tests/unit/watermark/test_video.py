@@ -151,3 +151,60 @@ def test_marker_rejects_a_plane_of_another_size() -> None:
         marker.mark(np.zeros((256, 300), np.uint8))
     with pytest.raises(ValueError, match="2-D uint8"):
         marker.mark(np.zeros((256, 320), np.float32))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "cell"),
+    [
+        (256, 320, 4),
+        (480, 854, 4),
+        (720, 1280, 4),
+        (1080, 1920, 8),
+        (1440, 2560, 8),
+        (2160, 3840, 16),
+    ],
+)
+def test_video_profile_cells_are_twice_the_picture_profile(
+    height: int, width: int, cell: int
+) -> None:
+    from watermark import _layout
+
+    assert _layout.video_cell_size(height, width) == cell == 2 * _layout.cell_size(height, width)
+
+
+def test_marker_pattern_is_the_picture_pattern_with_doubled_cells() -> None:
+    from watermark import _embed, _keys
+
+    raw = _keys.key_bytes(KEY)
+    marker = LumaMarker(KEY, PAYLOAD, 256, 320, limited_range=False)
+    p = _embed.plan(raw, PAYLOAD, 256, 320, cell=4)
+    pattern = marker._pattern4.reshape(marker._buf.shape)[:256, :320]
+    np.testing.assert_array_equal(pattern, p.pattern)
+    # Tile of 64 cells of 4 px: the pattern repeats every 256 px and not every 128 px.
+    assert np.allclose(p.pattern[:, :64], p.pattern[:, 256:320])
+    assert not np.allclose(p.pattern[:, :64], p.pattern[:, 128:192])
+
+
+def test_geometry_of_an_unscaled_sequence_is_the_identity(marked: list[np.ndarray]) -> None:
+    g = watermark.detect_frames(marked, KEY).geometry
+    assert g is not None
+    assert g.scale == pytest.approx(1.0, abs=0.01) and g.aspect == pytest.approx(1.0, abs=0.01)
+    assert abs(g.rotation) < 0.5 and not g.flipped
+
+
+def test_an_enlarged_copy_beyond_the_picture_profiles_search_range_is_read(
+    photo: Callable[..., np.ndarray],
+) -> None:
+    from PIL import Image
+
+    # 512 x 640 frames get 4 px cells: a tile of 256 analysis pixels (2 x the picture tile).
+    # Enlarged 1.38 x, the frame keeps analysis factor 1, so the tile is 2.76 x the picture
+    # tile: beyond the 2.5 x that the picture detector's template search covers.
+    frames = list(moving_frames(photo("coffee", 1024), 640, 512, 6, motion="pan"))
+    marked = list(watermark.embed_frames(frames, PAYLOAD, KEY))
+    big = [
+        np.asarray(Image.fromarray(m).resize((883, 706), Image.Resampling.BICUBIC)) for m in marked
+    ]
+    result = watermark.detect_frames(big, KEY)
+    assert result.found and result.payload == PAYLOAD
+    assert result.geometry is not None and result.geometry.scale == pytest.approx(1.38, abs=0.02)
