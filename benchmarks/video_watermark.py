@@ -214,6 +214,35 @@ def encoder_only(src: Path, payload: bytes, crf: int = 18) -> dict[str, float]:
     }
 
 
+def wrong_key_trials(path: Path, n: int) -> dict[str, float]:
+    """Detection on ``path`` under ``n`` keys it was not marked with: the frames' evidence is
+    summed once (it does not depend on the key), then searched under every key."""
+    from watermark import _keys
+    from watermark._video import _search
+
+    ev = LumaEvidence(KEY)
+    with av.open(str(path)) as c:
+        vs = c.streams.video[0]
+        select = FrameSelector(max(1, round(float(vs.average_rate) / 6.0)))
+        for frame in c.decode(vs):
+            take, intra = select.take(frame)
+            if take:
+                ev.add(frame.to_ndarray(format="gray"), intra=intra)
+    scores, claims = [], 0
+    for acc, count, f in ev._groups.values():
+        for i in range(n):
+            det = _search(acc / np.float32(count), _keys.key_bytes(f"wrong-{i}"), f)
+            scores.append(det.score)
+            claims += int(det.found)
+    return {"trials": len(scores), "claims": claims, "max_score": float(max(scores))}
+
+
+def watermark_threshold() -> float:
+    from watermark import _detect
+
+    return _detect.threshold()
+
+
 def count_frames(path: Path) -> int:
     with av.open(str(path)) as c:
         vs = c.streams.video[0]
@@ -296,7 +325,7 @@ def flicker(image: np.ndarray, noise: float) -> dict[str, float]:
     }
 
 
-def run_clip(name: str, src: Path, work: Path, speed: bool) -> dict[str, Any]:
+def run_clip(name: str, src: Path, work: Path, speed: bool, wrong_keys: int = 0) -> dict[str, Any]:
     payload = payload_for(name)
     rec: dict[str, Any] = {"clip": name}
     with av.open(str(src)) as c:
@@ -411,6 +440,13 @@ def run_clip(name: str, src: Path, work: Path, speed: bool) -> dict[str, Any]:
         )
         if path != marked:
             path.unlink()
+    if wrong_keys:
+        rec["wrong_keys"] = wrong_key_trials(marked, wrong_keys)
+        print(
+            f"  {wrong_keys} wrong keys on the marked file: {rec['wrong_keys']['claims']} "
+            f"claims, highest score {rec['wrong_keys']['max_score']:.2f}",
+            flush=True,
+        )
     null = detect_video(src, KEY)
     nsegs = segments_pass(src, KEY, SEGMENT)
     rec["unmarked"] = {
@@ -512,6 +548,15 @@ def markdown(result: dict[str, Any]) -> str:
                     f"{e['marked_cpu_ms']:.1f} ms per marked frame (ratio "
                     f"{e['ratio_cpu']:.2f}: the ceiling of the end-to-end ratio)."
                 )
+    for rec in result["clips"]:
+        if "wrong_keys" in rec:
+            wk = rec["wrong_keys"]
+            lines += [
+                "",
+                f"{rec['clip']}, marked, searched under wrong keys: {wk['claims']} claims in "
+                f"{wk['trials']} searches (every frame group), highest score "
+                f"{wk['max_score']:.2f} (threshold {watermark_threshold():.2f}).",
+            ]
     lines += [
         "",
         "| static scene | residual mean abs | frame-to-frame mean abs of residual |",
@@ -544,6 +589,9 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=1, help="synthetic 1080p clips (max 4)")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--no-real", action="store_true", help="skip the shipped real clip")
+    ap.add_argument(
+        "--wrong-keys", type=int, default=200, help="wrong-key trials on the first marked clip"
+    )
     ap.add_argument("--report", action="store_true", help="only re-render bench-out/video.md")
     args = ap.parse_args()
     if args.report:
@@ -580,7 +628,9 @@ def main() -> None:
                 crf=16,
                 preset="ultrafast",
             )
-            result["clips"].append(run_clip(name, src, work, speed=i < 2))
+            result["clips"].append(
+                run_clip(name, src, work, speed=i < 2, wrong_keys=args.wrong_keys if i == 0 else 0)
+            )
             src.unlink()
         real = None if args.no_real else real_clip()
         if real is not None:
