@@ -75,6 +75,24 @@ def test_round_trip_through_crf28(work: Path, marked: tuple[Path, object]) -> No
     assert result.found and result.payload == PAYLOAD
 
 
+def test_a_segment_without_an_intra_frame_is_read_after_crf28(
+    work: Path, photo: Callable[..., np.ndarray]
+) -> None:
+    # x264 puts one intra frame at the start of this 2.5 s clip; the segment from 1 s to 2 s
+    # holds predicted frames only, which carry the mark only if the re-encoder re-codes it.
+    # The video profile's coarse cells and flat mask make it do so (the picture profile's
+    # cells and mask, applied to frames, scored 4.8 here: noise).
+    frames = moving_frames(photo("astronaut", 512), 960, 736, 75, motion="pan")
+    src = make_clip(work / "astronaut.mp4", frames, audio=None)
+    marked = embed_video(src, work / "astronaut-marked.mp4", PAYLOAD, KEY, preset="veryfast")
+    attacked = transcode(marked.path, work / "astronaut-crf28.mp4", crf=28)
+    with av.open(str(attacked)) as c:
+        intra = [f.time for f in c.decode(video=0) if f.key_frame]
+    assert intra == [0.0]
+    result = detect_video(attacked, KEY, segment=(1.0, 2.0))
+    assert result.found and result.payload == PAYLOAD
+
+
 def test_round_trip_through_half_size(work: Path, marked: tuple[Path, object]) -> None:
     attacked = transcode(marked[0], work / "half.mp4", scale=0.5, crf=23)
     with av.open(str(attacked)) as c:
