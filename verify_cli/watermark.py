@@ -83,7 +83,7 @@ def _fail(path: object, message: str) -> None:
 
 
 def embed_command(
-    path: Annotated[Path, typer.Argument(help="Picture to mark.", show_default=False)],
+    path: Annotated[Path, typer.Argument(help="Picture or video to mark.", show_default=False)],
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the result.")],
     payload: Annotated[
         str | None, typer.Option("--payload", help="Payload as hex, up to 16 digits.")
@@ -220,7 +220,7 @@ def _text_line(rec: dict[str, Any]) -> str:
 
 
 def detect_command(
-    paths: Annotated[list[Path], typer.Argument(help="Pictures to inspect.", show_default=False)],
+    paths: Annotated[list[Path], typer.Argument(help="Pictures or videos to inspect.", show_default=False)],
     key: Annotated[
         str | None, typer.Option("--key", help="Key to look for (default: the public key).")
     ] = None,
