@@ -220,7 +220,9 @@ def _text_line(rec: dict[str, Any]) -> str:
 
 
 def detect_command(
-    paths: Annotated[list[Path], typer.Argument(help="Pictures or videos to inspect.", show_default=False)],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Pictures or videos to inspect.", show_default=False)
+    ],
     key: Annotated[
         str | None, typer.Option("--key", help="Key to look for (default: the public key).")
     ] = None,
