@@ -190,7 +190,20 @@ def detect(image: NDArray[np.generic], key: bytes | str) -> Detection:
     raw = _keys.key_bytes(key)
     x = img.astype(np.float32) * (np.float32(255.0) if img.dtype == np.float32 else 1)
     y, f = _detect.analysis_image(x)
-    search = _Search(_detect.prefilter(y), raw)
+    return _search_and_decide(_detect.prefilter(y), raw, f)
+
+
+def _search_and_decide(
+    w: NDArray[np.float32],
+    key: bytes,
+    f: int,
+    *,
+    tile: int = _layout.BASE_TILE,
+    max_scale: float = _detect.MAX_TILE_SCALE,
+) -> Detection:
+    """Search the prefiltered analysis image ``w`` (analysis factor ``f``) for the mark of
+    ``key`` and decide (spec sections 8-10); ``tile`` and ``max_scale`` as :class:`_Search`."""
+    search = _Search(w, key, tile=tile, max_scale=max_scale)
     payload = search.run()
     z = search.best.z
     p = _detect.p_value(z, payload is not None)
@@ -200,7 +213,7 @@ def detect(image: NDArray[np.generic], key: bytes | str) -> Detection:
         payload = None  # a CRC match alone, at a score this low, is not evidence enough
     else:
         h = search.decoded if search.decoded is not None else search.best
-        geometry = _geometry(h.basis, h.orientation, h.shift, f)
+        geometry = _geometry(h.basis, h.orientation, h.shift, f, tile)
     return Detection(found=found, payload=payload, score=z, p_value=p, geometry=geometry)
 
 
@@ -228,7 +241,7 @@ class _Search:
         key: bytes,
         *,
         tile: int = _layout.BASE_TILE,
-        max_scale: float = 2.5,
+        max_scale: float = _detect.MAX_TILE_SCALE,
     ) -> None:
         self.w = w
         self.key = key

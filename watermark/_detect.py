@@ -14,14 +14,13 @@ shorter side is near 512 px, band-pass filtered and locally normalised (:func:`p
    turns) and every cyclic shift ``d``, ``C(d) = sum_sync chip_j a_j(d)`` and
    ``V(d) = sum_sync a_j(d)^2`` are FFT correlations, where ``a_j(d)`` is the sum of the 2x2
    bins of cell ``j``; ``z = C / sqrt(V)``.
-4. **Decision** (:func:`decide`): the presence bound ``M exp(-z^2/2)`` (Hoeffding over the
+4. **Decision** (:func:`p_value`): the presence bound ``M exp(-z^2/2)`` (Hoeffding over the
    key's chips, union over all ``M`` hypotheses) combined with the keyed CRC check of the
    Viterbi-decoded payload (:func:`decode`).
 
-Video detectors accumulate evidence across frames: compute one lattice per shot, call
-:func:`fold` per frame and sum the folds (weighted by their counts), then call
-:func:`sync_scores`, :func:`decode` and :func:`decide` once on the accumulated fold. The
-bound stays valid because the hypothesis count does not depend on the number of frames.
+The video detector (:mod:`watermark._video`) sums the prefiltered analysis images of many
+frames and runs steps 1-4 once on the sum. The bound stays valid because the sum does not
+depend on the key and the hypothesis count does not depend on the number of frames.
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ from watermark._embed import luma
 
 __all__ = [
     "ALPHA",
+    "MAX_TILE_SCALE",
     "MAX_LATTICES",
     "MAX_DECODES",
     "HYPOTHESES",
@@ -63,6 +63,9 @@ __all__ = [
     "ORIENTATION_MATRICES",
 ]
 
+MAX_TILE_SCALE = 2.5
+"""Largest tile, in multiples of ``BASE_TILE`` analysis pixels, that the picture detector's
+template search looks for (the video detector looks further)."""
 ALPHA = 1e-6
 """Bound on the false-alarm probability at the decision threshold."""
 MAX_LATTICES = 32
@@ -384,7 +387,7 @@ def template_lattices(
     key: bytes,
     *,
     limit: int = TEMPLATE_CANDIDATES,
-    max_scale: float = 2.5,
+    max_scale: float = MAX_TILE_SCALE,
 ) -> list[Candidate]:
     """Lattice hypotheses from the keyed template (log-polar match, then least-squares fit).
 
@@ -392,13 +395,13 @@ def template_lattices(
     with the rendered template for 3 aspect ratios and both mirror senses; every correlation
     peak gives a similarity (scale, rotation) that is refined to a general 2x2 map by fitting
     the template frequencies to the nearest spectrum peaks. Tiles of 0.3 to ``max_scale``
-    times ``BASE_TILE`` analysis pixels are looked for (above 2.5 the log-polar grid reaches
-    down to lower frequencies, with the same number of radii).
+    times ``BASE_TILE`` analysis pixels are looked for (above ``MAX_TILE_SCALE`` the log-polar
+    grid reaches down to lower frequencies, with the same number of radii).
     """
     from scipy.ndimage import map_coordinates
 
     h, wd = spec.shape
-    rho0 = _LP_RHO[0] if max_scale <= 2.5 else _LP_RHO[0] * 2.5 / max_scale
+    rho0 = _LP_RHO[0] * min(1.0, MAX_TILE_SCALE / max_scale)
     rho, ang, dl = _logpolar_grid(rho0)
     fy = rho[:, None] * np.sin(ang)[None, :]
     fx = rho[:, None] * np.cos(ang)[None, :]

@@ -1,15 +1,17 @@
 """Video watermark: :func:`embed_frames`, :func:`detect_frames` and their per-plane engines.
 
-The video mark is the image mark of ``spec/watermark.md`` applied to every frame, built so that
-it costs a few milliseconds per 1080p frame and so that evidence adds up over many frames
+The video mark is the image mark of ``spec/watermark.md`` in its *video profile*: cells twice
+as large (:func:`watermark._layout.video_cell_size`, so that a re-encoder's predicted frames
+keep it) and a flatter perceptual mask, applied to every frame, built so that it costs a few
+milliseconds per 1080p frame and so that evidence adds up over many frames
 (``spec/watermark-video.md``):
 
 * **Embedding** (:class:`LumaMarker`). The pattern of a key, payload and frame size is
-  precomputed once (:func:`watermark._embed.plan`). Per frame only the perceptual mask is
-  recomputed, on blocks of 2 x 2 cells from a decimated luma (2 x 2 samples per block); the
-  residual ``alpha * mask * pattern`` is added to the luma (Y) plane in one fused pass. The
-  mark depends on the frame's content only through the mask, so a static scene gets the same
-  residual in every frame (no flicker).
+  precomputed once (:func:`watermark._embed.plan` with the video cell). Per frame only the
+  perceptual mask is recomputed, on blocks of 2 x 2 cells from a decimated luma (2 x 2
+  samples per block); the residual ``alpha * mask * pattern`` is added to the luma (Y) plane
+  in place. The mark depends on the frame's content only through the mask, so a static scene
+  gets the same residual in every frame (no flicker).
 * **Detection** (:class:`LumaEvidence`). Every analysed frame is reduced to the analysis
   image of the image detector and prefiltered; the prefiltered images are *summed* over
   frames of the same size. The mark is fixed in frame coordinates while the content moves,
@@ -17,7 +19,9 @@ it costs a few milliseconds per 1080p frame and so that evidence adds up over ma
   frames. The lattice search, sync test, payload decoding and decision then run once on the
   sum, with the image detector's building blocks, so the geometric estimate is shared by all
   frames and the false-alarm bound of the image detector holds unchanged (the sum is a fixed
-  image as far as the key is concerned). If the frame size changes mid-sequence, each size
+  image as far as the key is concerned). The search starts from the video tile
+  (:data:`VIDEO_TILE`) and looks for tiles up to :data:`VIDEO_MAX_SCALE` times the picture
+  tile. If the frame size changes mid-sequence, each size
   is a separate group and the bound is multiplied by the number of groups.
 
 Y planes can be full range (0..255) or limited ("MPEG", 16..235) range; the strength is
@@ -52,6 +56,9 @@ more of the mark into smooth areas, which codecs quantise finely)."""
 VIDEO_TILE = 2 * _layout.BASE_TILE
 """Tile side in analysis pixels of a frame at its marked size (cells twice the picture
 profile's, :func:`watermark._layout.video_cell_size`)."""
+VIDEO_MAX_SCALE = 4.5
+"""Largest tile the video search looks for, in multiples of ``BASE_TILE``: a resized copy
+shows the video tile at 1 to 4 times ``BASE_TILE`` (``spec/watermark-video.md`` section 3)."""
 
 
 @dataclass(frozen=True)
@@ -281,16 +288,24 @@ class LumaEvidence:
                 self._groups[group] = (w_img.copy(), 1, f)
         self.frames += 1
 
-    def result(self) -> VideoDetection:
+    def result(self, key: bytes | str | None = None) -> VideoDetection:
         """Decide on the evidence accumulated so far.
+
+        Parameters
+        ----------
+        key : bytes or str, optional
+            Look for the mark of this key instead of the one given at construction. The
+            accumulated evidence does not depend on the key, so one pass over a video can be
+            searched for several keys (each search has its own false-alarm bound).
 
         Raises
         ------
         ValueError
-            If no plane was added.
+            If no plane was added, or for a bad key.
         """
         if not self._groups:
             raise ValueError("no frames to analyse")
+        raw = self._key if key is None else _keys.key_bytes(key)
         groups = []
         for (shape, intra), value in self._groups.items():
             # An intra group holding every frame of its size is the same evidence again.
@@ -300,7 +315,7 @@ class LumaEvidence:
         groups.sort(key=lambda g: -g[1])
         best: VideoDetection | None = None
         for acc, n, f in groups:
-            det = _search(acc / np.float32(n), self._key, f)
+            det = _search(acc / np.float32(n), raw, f)
             if best is None or (det.payload is not None, -det.p_value) > (
                 best.payload is not None,
                 -best.p_value,
@@ -317,12 +332,13 @@ class LumaEvidence:
         assert best is not None
         if len(groups) > 1:
             p = min(1.0, best.p_value * len(groups))
+            found = p <= _detect.ALPHA
             best = VideoDetection(
-                found=p <= _detect.ALPHA,
-                payload=best.payload,
+                found=found,
+                payload=best.payload if found else None,
                 score=best.score,
                 p_value=p,
-                geometry=best.geometry if p <= _detect.ALPHA else None,
+                geometry=best.geometry if found else None,
                 frames_used=best.frames_used,
                 frames_analysed=self.frames,
             )
@@ -350,20 +366,13 @@ def _reduce(y: NDArray[np.generic], f: int) -> NDArray[np.float32]:
 def _search(w: NDArray[np.float32], key: bytes, f: int) -> _api.Detection:
     """The image detector's search and decision (:func:`watermark.detect`) on a prefiltered
     analysis image ``w`` (here: a sum over frames)."""
-    search = _api._Search(
-        np.asarray(w - w.mean(), dtype=np.float32), key, tile=VIDEO_TILE, max_scale=4.5
+    return _api._search_and_decide(
+        np.asarray(w - w.mean(), dtype=np.float32),
+        key,
+        f,
+        tile=VIDEO_TILE,
+        max_scale=VIDEO_MAX_SCALE,
     )
-    payload = search.run()
-    z = search.best.z
-    p = _detect.p_value(z, payload is not None)
-    found = p <= _detect.ALPHA
-    geometry = None
-    if not found:
-        payload = None  # a CRC match alone, at a score this low, is not evidence enough
-    else:
-        h = search.decoded if search.decoded is not None else search.best
-        geometry = _api._geometry(h.basis, h.orientation, h.shift, f, VIDEO_TILE)
-    return _api.Detection(found=found, payload=payload, score=z, p_value=p, geometry=geometry)
 
 
 def _check_frame(frame: object, index: int) -> NDArray[np.uint8]:

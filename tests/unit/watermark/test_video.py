@@ -208,3 +208,14 @@ def test_an_enlarged_copy_beyond_the_picture_profiles_search_range_is_read(
     result = watermark.detect_frames(big, KEY)
     assert result.found and result.payload == PAYLOAD
     assert result.geometry is not None and result.geometry.scale == pytest.approx(1.38, abs=0.02)
+
+
+def test_one_pass_of_evidence_can_be_searched_for_several_keys(marked: list[np.ndarray]) -> None:
+    ev = LumaEvidence("another key")
+    for frame in marked:
+        ev.add(np.asarray(frame, np.float32) @ np.float32([0.299, 0.587, 0.114]))
+    assert not ev.result().found and ev.result().payload is None
+    hit = ev.result(KEY)
+    assert hit.found and hit.payload == PAYLOAD and hit.frames_used == len(marked)
+    with pytest.raises(ValueError):
+        ev.result(b"")
