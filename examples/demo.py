@@ -412,7 +412,6 @@ def video_watermark(demo: Demo) -> None:
     _run_verify(detect)
     result = CliRunner().invoke(app, [*detect, "--format", "json"])
     record = json.loads(result.stdout)
-    record = record[0] if isinstance(record, list) else record
     if not record.get("found") or record.get("payload_text") != "NEWS0001":
         raise SystemExit(f"the mark was not read from the re-encoded clip: {record}")
 
