@@ -411,7 +411,7 @@ def video_watermark(demo: Demo) -> None:
     say(f"\n  $ verify {shown}\n")
     _run_verify(detect)
     result = CliRunner().invoke(app, [*detect, "--format", "json"])
-    record = json.loads(result.stdout)
+    (record,) = json.loads(result.stdout)  # --format json: an array, one record per input
     if not record.get("found") or record.get("payload_text") != "NEWS0001":
         raise SystemExit(f"the mark was not read from the re-encoded clip: {record}")
 
