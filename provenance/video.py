@@ -694,6 +694,7 @@ def detect_video(
                     take, intra = select.take(frame)
                     yield (_plane(frame)[1] if take else None), intra, n
 
+        duration = (inp.duration or 0) / 1e6  # microseconds; 0 if the container does not say
         decoded = 0
         seen = 0
         with contextlib.closing(_threaded(planes())) as items:
@@ -711,7 +712,11 @@ def detect_video(
     finally:
         inp.close()
     if ev.frames == 0:
-        where = " in the segment" if segment is not None else ""
+        where = ""
+        if segment is not None:
+            where = f" in the segment {segment[0]:g}-{segment[1]:g} s"
+            if duration:
+                where += f" (the video is {duration:.1f} s long)"
         raise VideoError(f"{path}: the video stream has no frames{where}", code="no_frames")
     if segment is None and max_frames is None and vs.frames and decoded < vs.frames:
         raise VideoError(

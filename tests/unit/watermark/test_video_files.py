@@ -107,7 +107,8 @@ def test_segment_and_frame_limit(marked: tuple[Path, object]) -> None:
     # 15 frames shown in [0.5, 1.0): about one in 5 (P frames preferred), so 3 or 4.
     assert result.found and result.payload == PAYLOAD and 3 <= result.frames_analysed <= 4
     assert detect_video(marked[0], KEY, max_frames=2, stride=1).frames_analysed == 2
-    with pytest.raises(VideoError, match="no frames in the segment"):
+    past_the_end = r"no frames in the segment 5-6 s \(the video is 1.5 s long\)"
+    with pytest.raises(VideoError, match=past_the_end):
         detect_video(marked[0], KEY, segment=(5.0, 6.0))
 
 
