@@ -240,18 +240,22 @@ def _key_pem(key: _PrivateKey) -> bytes:
     )
 
 
-def _ca(
+def _builder(
     name: x509.Name,
     key: _PrivateKey,
     issuer_name: x509.Name,
     issuer_key: _PrivateKey,
     nb: dt.datetime,
     na: dt.datetime,
-    path_length: int | None,
     seed: bytes | None,
-) -> x509.Certificate:
+    *,
+    ca: bool,
+    path_length: int | None = None,
+) -> x509.CertificateBuilder:
+    """The fields and extensions a CA and an end-entity certificate share; ``ca`` selects
+    basic constraints and key usage (certificate and CRL signing, or digital signature)."""
     pub = key.public_key()
-    builder = (
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(issuer_name)
@@ -259,16 +263,16 @@ def _ca(
         .serial_number(_serial(seed))
         .not_valid_before(nb)
         .not_valid_after(na)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=False,
+                digital_signature=not ca,
                 content_commitment=False,
                 key_encipherment=False,
                 data_encipherment=False,
                 key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
+                key_cert_sign=ca,
+                crl_sign=ca,
                 encipher_only=False,
                 decipher_only=False,
             ),
@@ -279,6 +283,21 @@ def _ca(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
             critical=False,
         )
+    )
+
+
+def _ca(
+    name: x509.Name,
+    key: _PrivateKey,
+    issuer_name: x509.Name,
+    issuer_key: _PrivateKey,
+    nb: dt.datetime,
+    na: dt.datetime,
+    path_length: int | None,
+    seed: bytes | None,
+) -> x509.Certificate:
+    builder = _builder(
+        name, key, issuer_name, issuer_key, nb, na, seed, ca=True, path_length=path_length
     )
     return builder.sign(issuer_key, _sign_alg(issuer_key))
 
@@ -295,36 +314,7 @@ def _issue_ee(
     seed: bytes | None,
 ) -> Credential:
     key = _key(alg, seed)
-    pub = key.public_key()
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(cn, org))
-        .issuer_name(ca_cert.subject)
-        .public_key(pub)
-        .serial_number(_serial(seed))
-        .not_valid_before(nb)
-        .not_valid_after(na)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(pub), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-    )
+    builder = _builder(_name(cn, org), key, ca_cert.subject, ca_key, nb, na, seed, ca=False)
     if ekus is not None:
         builder = builder.add_extension(x509.ExtendedKeyUsage(list(ekus)), critical=False)
     cert = builder.sign(ca_key, _sign_alg(ca_key))
