@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from provenance.errors import ProvenanceError
 
-__all__ = ["open_database"]
+__all__ = ["ensure_schema", "open_database"]
 
 T = TypeVar("T")
 
@@ -72,3 +72,75 @@ def open_database(
         conn.close()
         raise
     return conn, p, prepared
+
+
+def ensure_schema(
+    conn: sqlite3.Connection,
+    p: Path,
+    *,
+    application_id: int,
+    schema: str,
+    version: int,
+    tables: set[str],
+    error: type[ProvenanceError],
+    kind: str,
+    bad_code: str,
+    fill: Callable[[sqlite3.Connection], object] | None = None,
+) -> None:
+    """Create the schema of an empty file, or check that of an existing one.
+
+    An empty file (no tables) gets ``schema`` (statements separated by ``;``), its
+    ``schema_version`` row, what ``fill`` inserts and the ``application_id``, in one
+    transaction taken under the write lock (another process may be creating it at the same
+    moment). Any file must then carry ``application_id`` and ``tables``, and a schema version
+    no newer than ``version``. Journal mode WAL and ``synchronous = FULL`` in every case.
+
+    Raises
+    ------
+    ProvenanceError
+        ``error(message, code=...)``: ``bad_code`` for another application's file or a
+        database that is not a ``kind``; ``unsupported_version`` for a newer format.
+    """
+    conn.execute("PRAGMA busy_timeout = 10000")
+    present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    if not present:
+        if app_id not in (0, application_id):
+            raise error(f"{p} is a SQLite file of another application", code=bad_code)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-check inside the write lock: another process may have created it.
+            if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+                for statement in schema.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("INSERT INTO schema_version VALUES (?, ?)", (version, _now()))
+                if fill is not None:
+                    fill(conn)
+                conn.execute(f"PRAGMA application_id = {int(application_id)}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        present = set(tables)
+        app_id = application_id
+    if app_id != application_id or not tables <= present:
+        raise error(f"{p} is a SQLite database but not a {kind}", code=bad_code)
+    found = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+    if found is None or found > version:
+        raise error(
+            f"{p} uses {kind} format version {found}; this version reads up to "
+            f"{version}. Upgrade jinjja.",
+            code="unsupported_version",
+        )
+    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

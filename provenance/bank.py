@@ -33,7 +33,7 @@ from typing import IO, Any, Concatenate, Final, Literal, ParamSpec, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from provenance._sqlite import open_database
+from provenance._sqlite import ensure_schema, open_database
 from provenance.errors import InputFileError, ProvenanceError
 from provenance.hamming import HammingIndex, pack
 from provenance.pdq import (
@@ -77,7 +77,7 @@ REVIEW_MAX: Final = 52
 FRAME_SEPARATOR: Final = "#t="
 """Entry ids ``ID#t=SECONDS`` are frames of the video ``ID`` (W3C media-fragment style)."""
 
-_SCHEMA: Final = f"""
+_SCHEMA: Final = """
 CREATE TABLE schema_version (
     version INTEGER NOT NULL,
     applied_at TEXT NOT NULL
@@ -97,7 +97,6 @@ CREATE TABLE entries (
     source TEXT,
     added_at TEXT NOT NULL
 );
-PRAGMA application_id = {APPLICATION_ID};
 """
 
 _HASH_COLUMNS: Final = ("pdq", "hash", "pdq_hash", "hash_value", "hashvalue", "signal_value")
@@ -323,47 +322,22 @@ class Bank:
 
     @staticmethod
     def _prepare(conn: sqlite3.Connection, p: Path, name: str | None) -> str:
-        conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: large imports touch many pages
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        if not tables:
-            if app_id not in (0, APPLICATION_ID):
-                raise BankError(f"{p} is a SQLite file of another application", code="not_a_bank")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                # Re-check inside the write lock: another process may have created it.
-                if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.execute(
-                        "INSERT INTO schema_version VALUES (?, ?)", (SCHEMA_VERSION, _now())
-                    )
-                    conn.execute(
-                        "INSERT INTO bank_info VALUES ('name', ?), ('created_at', ?)",
-                        (name or p.stem, _now()),
-                    )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            tables = {"schema_version", "bank_info", "entries"}
-            app_id = APPLICATION_ID
-        if app_id != APPLICATION_ID or not {"schema_version", "bank_info", "entries"} <= tables:
-            raise BankError(f"{p} is a SQLite database but not a bank", code="not_a_bank")
-        version = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
-        if version is None or version > SCHEMA_VERSION:
-            raise BankError(
-                f"{p} uses bank format version {version}; this version reads up to "
-                f"{SCHEMA_VERSION}. Upgrade jinjja.",
-                code="unsupported_version",
-            )
-        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
+        ensure_schema(
+            conn,
+            p,
+            application_id=APPLICATION_ID,
+            schema=_SCHEMA,
+            version=SCHEMA_VERSION,
+            tables={"schema_version", "bank_info", "entries"},
+            error=BankError,
+            kind="bank",
+            bad_code="not_a_bank",
+            fill=lambda c: c.execute(
+                "INSERT INTO bank_info VALUES ('name', ?), ('created_at', ?)",
+                (name or p.stem, _now()),
+            ),
+        )
         row = conn.execute("SELECT value FROM bank_info WHERE key = 'name'").fetchone()
         return str(row[0]) if row else p.stem
 

@@ -39,7 +39,7 @@ from typing import Any, Final, ParamSpec, TypeVar
 
 import numpy as np
 
-from provenance._sqlite import open_database
+from provenance._sqlite import ensure_schema, open_database
 from provenance.errors import ProvenanceError
 from provenance.softbinding import FINGERPRINT_ALG, SUPPORTED_ALGS, WATERMARK_ALG
 
@@ -240,47 +240,17 @@ class Repository:
 
     @staticmethod
     def _prepare(conn: sqlite3.Connection, p: Path) -> None:
-        conn.execute("PRAGMA busy_timeout = 10000")
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        if not tables:
-            if app_id not in (0, APPLICATION_ID):
-                raise RepositoryError(
-                    f"{p} is a SQLite file of another application", code="not_a_repository"
-                )
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.execute(
-                        "INSERT INTO schema_version VALUES (?, ?)", (SCHEMA_VERSION, _now())
-                    )
-                    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            tables = {"schema_version", "manifests", "bindings"}
-            app_id = APPLICATION_ID
-        if app_id != APPLICATION_ID or not {"schema_version", "manifests", "bindings"} <= tables:
-            raise RepositoryError(
-                f"{p} is a SQLite database but not a manifest repository",
-                code="not_a_repository",
-            )
-        version = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
-        if version is None or version > SCHEMA_VERSION:
-            raise RepositoryError(
-                f"{p} uses repository format version {version}; this version reads up to "
-                f"{SCHEMA_VERSION}. Upgrade jinjja.",
-                code="unsupported_version",
-            )
-        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
+        ensure_schema(
+            conn,
+            p,
+            application_id=APPLICATION_ID,
+            schema=_SCHEMA,
+            version=SCHEMA_VERSION,
+            tables={"schema_version", "manifests", "bindings"},
+            error=RepositoryError,
+            kind="manifest repository",
+            bad_code="not_a_repository",
+        )
         conn.execute("PRAGMA foreign_keys = ON")
 
     def close(self) -> None:

@@ -110,6 +110,14 @@ def test_opening_problems(tmp_path: Path) -> None:
     with pytest.raises(BankError, match="version 99") as too_new:
         Bank.open(newer)
     assert too_new.value.code == "unsupported_version"
+    with sqlite3.connect(newer) as conn:
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("PRAGMA application_id = 42")
+    with pytest.raises(BankError, match="another application") as not_ours:
+        Bank.open(foreign, create=True)
+    assert not_ours.value.code == "not_a_bank"
     with pytest.raises(BankError, match="directory"):
         Bank.open(tmp_path / "no" / "dir.db", create=True)
     with pytest.raises(BankError, match="not a file"):

@@ -147,6 +147,13 @@ def test_open_errors(tmp_path: Path) -> None:
     with pytest.raises(RepositoryError) as e:
         Repository.open(tmp_path)
     assert e.value.code == "not_a_repository"
+    newer = tmp_path / "newer.db"
+    Repository.open(newer, create=True).close()
+    with sqlite3.connect(newer) as conn:
+        conn.execute("INSERT INTO schema_version VALUES (99, 'later')")
+    with pytest.raises(RepositoryError, match="manifest repository format version 99") as e:
+        Repository.open(newer)
+    assert e.value.code == "unsupported_version"
 
 
 def test_reader_sees_writes_of_another_connection(tmp_path: Path) -> None:
