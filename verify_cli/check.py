@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
+import click
 import typer
 
 from provenance.batch import runner as batch
@@ -170,6 +171,8 @@ def _default_format(output: Path | None, stdout: TextIO) -> OutputFormat:
             ".ndjson": OutputFormat.JSONL,
             ".csv": OutputFormat.CSV,
             ".txt": OutputFormat.TEXT,
+            ".html": OutputFormat.HTML,
+            ".htm": OutputFormat.HTML,
         }
         return by_suffix.get(output.suffix.lower(), OutputFormat.JSONL)
     isatty = getattr(stdout, "isatty", None)
@@ -611,6 +614,25 @@ def check_command(
         bool,
         typer.Option("--verbose", "-v", help="Show raw codes and certificate details; tracebacks."),
     ] = False,
+    thumbnails: Annotated[
+        str,
+        typer.Option(
+            "--thumbnails",
+            help="HTML only: full (at most 320 px wide), blur (beyond recognition) or none.",
+            click_type=click.Choice(["full", "blur", "none"], case_sensitive=False),
+            metavar="full|blur|none",
+        ),
+    ] = "full",
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="HTML only: language of the page, ko or en. Default: from the locale.",
+            click_type=click.Choice(["ko", "en"], case_sensitive=False),
+            metavar="ko|en",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Check the Content Credentials (C2PA) of pictures and videos.
 
@@ -711,7 +733,9 @@ def check_command(
     try:
         opened = _open_output(resume, append=True) if resume is not None else _open_output(output)
         with opened as stream:
-            formatter = make_format(chosen, stream, verbose=verbose)
+            formatter = make_format(
+                chosen, stream, verbose=verbose, thumbnails=thumbnails.lower(), lang=lang
+            )
             formatter.start(len(inputs))
             records = batch.run_batch(
                 [item.path for item in inputs],

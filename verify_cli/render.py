@@ -8,6 +8,7 @@ report at a time (and writes it out at once, so long batches stream), then finis
 * ``json``: one object for one input, an array for several; sorted keys, 2-space indent.
 * ``jsonl``: one compact object per line, flushed per record.
 * ``csv``: the documented flattening of ``spec/csv.md`` (one row per input).
+* ``html``: one self-contained page (:mod:`provenance.render`), streamed through spool files.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CSV_COLUMNS",
     "CsvFormat",
+    "HtmlFormat",
     "JsonFormat",
     "JsonLinesFormat",
     "OutputFormat",
@@ -48,6 +50,7 @@ class OutputFormat(enum.StrEnum):
     JSON = "json"
     JSONL = "jsonl"
     CSV = "csv"
+    HTML = "html"
 
 
 def dumps_record(record: Any, *, indent: int | None = None) -> str:
@@ -625,7 +628,35 @@ class TextFormat(ReportFormat):
         return [Text("Details", style="bold"), grid]
 
 
-def make_format(fmt: OutputFormat, stream: TextIO, *, verbose: bool = False) -> ReportFormat:
+class HtmlFormat(ReportFormat):
+    """One self-contained HTML page (counts, a filterable table, a detail per file)."""
+
+    def __init__(
+        self, stream: TextIO, *, thumbnails: str = "full", lang: str | None = None
+    ) -> None:
+        super().__init__(stream)
+        from provenance import render  # jinja2 and the templates only load for HTML output
+
+        chosen = render.Lang(lang) if lang is not None else render.default_lang()
+        self._page = render.HtmlCheckReport(
+            stream, lang=chosen, thumbnails=render.Thumbnails(thumbnails)
+        )
+
+    def write(self, report: Report, record: dict[str, Any] | None = None) -> None:
+        self._page.write(report)
+
+    def finish(self) -> None:
+        self._page.finish()
+
+
+def make_format(
+    fmt: OutputFormat,
+    stream: TextIO,
+    *,
+    verbose: bool = False,
+    thumbnails: str = "full",
+    lang: str | None = None,
+) -> ReportFormat:
     """Return the :class:`ReportFormat` for a ``--format`` value.
 
     Parameters
@@ -636,6 +667,8 @@ def make_format(fmt: OutputFormat, stream: TextIO, *, verbose: bool = False) -> 
         Where the reports go.
     verbose
         Text format only: add raw codes and certificate details.
+    thumbnails, lang
+        HTML format only: ``full``/``blur``/``none``, and ``ko``/``en`` (None: the locale).
 
     Returns
     -------
@@ -651,5 +684,7 @@ def make_format(fmt: OutputFormat, stream: TextIO, *, verbose: bool = False) -> 
             return JsonLinesFormat(stream)
         case OutputFormat.CSV:
             return CsvFormat(stream)
+        case OutputFormat.HTML:
+            return HtmlFormat(stream, thumbnails=thumbnails, lang=lang)
         case _:
             assert_never(fmt)
