@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
-import click
 import typer
 
 from provenance.batch import runner as batch
@@ -30,7 +29,7 @@ from provenance.errors import ProvenanceError
 from provenance.report import AiLabel, Report, Verdict
 from verify_cli.exit_codes import ExitCode
 from verify_cli.inputs import Input, expand_inputs, read_path_list
-from verify_cli.render import OutputFormat, make_format
+from verify_cli.render import OutputFormat, ReportLang, ThumbnailMode, make_format
 
 __all__ = ["FailOn", "conditions_met", "decide_exit_code", "parse_fail_on", "register"]
 
@@ -615,21 +614,19 @@ def check_command(
         typer.Option("--verbose", "-v", help="Show raw codes and certificate details; tracebacks."),
     ] = False,
     thumbnails: Annotated[
-        str,
+        ThumbnailMode,
         typer.Option(
             "--thumbnails",
             help="HTML only: full (at most 320 px wide), blur (beyond recognition) or none.",
-            click_type=click.Choice(["full", "blur", "none"], case_sensitive=False),
-            metavar="full|blur|none",
+            case_sensitive=False,
         ),
-    ] = "full",
+    ] = ThumbnailMode.FULL,
     lang: Annotated[
-        str | None,
+        ReportLang | None,
         typer.Option(
             "--lang",
-            help="HTML only: language of the page, ko or en. Default: from the locale.",
-            click_type=click.Choice(["ko", "en"], case_sensitive=False),
-            metavar="ko|en",
+            help="HTML only: language of the page. Default: from the locale.",
+            case_sensitive=False,
             show_default=False,
         ),
     ] = None,
@@ -734,7 +731,11 @@ def check_command(
         opened = _open_output(resume, append=True) if resume is not None else _open_output(output)
         with opened as stream:
             formatter = make_format(
-                chosen, stream, verbose=verbose, thumbnails=thumbnails.lower(), lang=lang
+                chosen,
+                stream,
+                verbose=verbose,
+                thumbnails=thumbnails.value,
+                lang=lang.value if lang is not None else None,
             )
             formatter.start(len(inputs))
             records = batch.run_batch(

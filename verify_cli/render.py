@@ -35,8 +35,10 @@ __all__ = [
     "JsonFormat",
     "JsonLinesFormat",
     "OutputFormat",
+    "ReportLang",
     "ReportFormat",
     "TextFormat",
+    "ThumbnailMode",
     "csv_row",
     "dumps_record",
     "make_format",
@@ -51,6 +53,21 @@ class OutputFormat(enum.StrEnum):
     JSONL = "jsonl"
     CSV = "csv"
     HTML = "html"
+
+
+class ThumbnailMode(enum.StrEnum):
+    """The values of ``--thumbnails`` (HTML reports)."""
+
+    FULL = "full"
+    BLUR = "blur"
+    NONE = "none"
+
+
+class ReportLang(enum.StrEnum):
+    """The values of ``--lang`` (HTML reports)."""
+
+    KO = "ko"
+    EN = "en"
 
 
 def dumps_record(record: Any, *, indent: int | None = None) -> str:
