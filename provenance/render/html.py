@@ -18,10 +18,12 @@ import base64
 import datetime as dt
 import hashlib
 import importlib.resources
+import os
 import shutil
 import tempfile
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import PurePath
 from typing import IO, Any, Final, TextIO
 from urllib.parse import urlsplit
@@ -109,6 +111,12 @@ def link_target(url: str | None) -> str | None:
     return url
 
 
+_THREADS: Final = max(1, min(4, os.cpu_count() or 1))
+"""Threads that make thumbnails."""
+_AHEAD: Final = 4 * _THREADS
+"""Reports queued at most while their thumbnails are made."""
+
+
 def _file_name(path: str) -> str:
     return PurePath(path).name or path
 
@@ -173,6 +181,10 @@ def now_text() -> str:
 class HtmlCheckReport:
     """Streams ``verify check`` reports into one self-contained HTML page.
 
+    Thumbnails are made on a few threads (Pillow and PyAV release the GIL while decoding),
+    at most :data:`_AHEAD` reports ahead of the one being rendered; rows and details are
+    rendered in input order.
+
     Parameters
     ----------
     stream
@@ -204,30 +216,42 @@ class HtmlCheckReport:
         self._details: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
         self._row = template("check_row.html.j2")
         self._detail = template("check_detail.html.j2")
+        self._pool = (
+            None if thumbnails is Thumbnails.NONE else ThreadPoolExecutor(max_workers=_THREADS)
+        )
+        self._pending: deque[tuple[Report, Future[str | None] | None]] = deque()
 
     def start(self, count: int) -> None:
         """Accept the number of inputs (the page counts what it is given instead)."""
 
     def write(self, report: Report) -> None:
-        """Render one report's table row and detail section into the spool files.
+        """Queue one report; its table row and detail go to the spool files in order.
 
         Parameters
         ----------
         report
             One file's report.
         """
-        anchor = f"file-{self.written + 1}"
-        thumb = None
-        if report.verdict is not Verdict.ERROR:
-            thumb = file_thumbnail(
-                report.subject.path, self.thumbnails, media_type=report.subject.media_type
+        thumb: Future[str | None] | None = None
+        if self._pool is not None and report.verdict is not Verdict.ERROR:
+            thumb = self._pool.submit(
+                file_thumbnail,
+                report.subject.path,
+                self.thumbnails,
+                media_type=report.subject.media_type,
             )
+        self._pending.append((report, thumb))
+        while self._pending and (len(self._pending) > _AHEAD or _ready(self._pending[0][1])):
+            self._render(*self._pending.popleft())
+
+    def _render(self, report: Report, thumb: Future[str | None] | None) -> None:
+        anchor = f"file-{self.written + 1}"
         context = {
             "r": report,
             "t": self._t,
             "anchor": anchor,
             "number": self.written + 1,
-            "thumb": thumb,
+            "thumb": thumb.result() if thumb is not None else None,
             "thumbnails": self.thumbnails.value,
         }
         self._rows.write(self._row.render(context))
@@ -237,17 +261,19 @@ class HtmlCheckReport:
 
     def finish(self) -> None:
         """Write the whole page to the stream and drop the spool files."""
-        context: Mapping[str, Any] = {
-            "t": self._t,
-            "lang": self.lang.value,
-            "csp": CSP_CHECK,
-            "counts": [(v, self.counts[v]) for v in VERDICT_ORDER if self.counts[v]],
-            "total": self.written,
-            "generated_at": self.generated_at,
-            "version": __version__,
-            "script": Markup(_SCRIPT),
-        }
         try:
+            while self._pending:
+                self._render(*self._pending.popleft())
+            context: Mapping[str, Any] = {
+                "t": self._t,
+                "lang": self.lang.value,
+                "csp": CSP_CHECK,
+                "counts": [(v, self.counts[v]) for v in VERDICT_ORDER if self.counts[v]],
+                "total": self.written,
+                "generated_at": self.generated_at,
+                "version": __version__,
+                "script": Markup(_SCRIPT),
+            }
             self.stream.write(template("check_head.html.j2").render(context))
             self._copy(self._rows)
             self.stream.write(template("check_middle.html.j2").render(context))
@@ -262,9 +288,16 @@ class HtmlCheckReport:
         shutil.copyfileobj(spool, self.stream, 1 << 20)
 
     def close(self) -> None:
-        """Drop the spool files (also done by :meth:`finish`)."""
+        """Stop the thumbnail threads and drop the spool files (also done by :meth:`finish`)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pending.clear()
         self._rows.close()
         self._details.close()
+
+
+def _ready(thumb: Future[str | None] | None) -> bool:
+    return thumb is None or thumb.done()
 
 
 def render_check_report(

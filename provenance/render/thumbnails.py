@@ -106,7 +106,7 @@ def _reduce(im: Image.Image) -> Image.Image:
         rgb = flat
     else:
         rgb = im.convert("RGB")
-    rgb.thumbnail((MAX_WIDTH, MAX_WIDTH), Image.Resampling.LANCZOS)
+    rgb.thumbnail((MAX_WIDTH, MAX_WIDTH), Image.Resampling.BICUBIC)
     return rgb
 
 
@@ -114,8 +114,8 @@ def blur_beyond_recognition(im: Image.Image) -> Image.Image:
     """Keep only the rough colours of a picture.
 
     The picture is first reduced to at most 8 samples on its longer side (so no detail
-    smaller than an eighth of the picture survives), then enlarged back and blurred with a
-    Gaussian whose radius is a tenth of the longer side.
+    smaller than an eighth of the picture survives), then enlarged back through a quarter
+    size, where a Gaussian whose radius is a tenth of the longer side smooths the blocks away.
 
     Parameters
     ----------
@@ -130,8 +130,11 @@ def blur_beyond_recognition(im: Image.Image) -> Image.Image:
     w, h = im.size
     scale = _BLUR_GRID / max(w, h)
     tiny = im.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BOX)
-    big = tiny.resize((w, h), Image.Resampling.BILINEAR)
-    return big.filter(ImageFilter.GaussianBlur(radius=max(w, h) / 10))
+    small = (max(1, w // 4), max(1, h // 4))
+    smooth = tiny.resize(small, Image.Resampling.BILINEAR).filter(
+        ImageFilter.GaussianBlur(radius=max(small) / 10)
+    )
+    return smooth.resize((w, h), Image.Resampling.BILINEAR)
 
 
 def data_uri(im: Image.Image, *, quality: int = 72) -> str:
@@ -150,7 +153,7 @@ def data_uri(im: Image.Image, *, quality: int = 72) -> str:
         The URI.
     """
     buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=quality, optimize=True)
+    im.save(buf, "JPEG", quality=quality)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
