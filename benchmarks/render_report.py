@@ -67,7 +67,7 @@ TOOL = ToolInfo(
 
 
 def _pictures(directory: Path, count: int) -> list[Path]:
-    import skimage.data
+    import skimage.data  # a dev dependency, only to make the sample photographs
 
     sources = [
         skimage.data.astronaut(),
