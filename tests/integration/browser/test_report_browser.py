@@ -17,8 +17,13 @@ from conftest import Loaded, load
 from testkit import Signed, _actions, _signer, encode, picture, sign_bytes
 
 import provenance
-from provenance.render import Lang, Thumbnails, case_url_from_dict, render_case_page
-from provenance.render import render_check_report
+from provenance.render import (
+    Lang,
+    Thumbnails,
+    case_url_from_dict,
+    render_case_page,
+    render_check_report,
+)
 from provenance.report import Failure, Report, Verdict
 
 pytestmark = pytest.mark.browser

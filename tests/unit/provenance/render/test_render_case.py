@@ -80,7 +80,7 @@ def test_reads_the_documented_input() -> None:
         {"url": 5},
         {"url": "https://x/", "timeline": {}},
         {"url": "https://x/", "timeline": [{"status": "ONLINE"}]},
-        {"url": "https://x/", "timeline": [{"checked_at": "t", "status": "s", "http_status": "200"}]},
+        {"url": "https://x/", "timeline": [{"checked_at": "t", "status": "s", "http_status": "2"}]},
         {"url": "https://x/", "timeline": [{"checked_at": "t", "status": "s", "evidence": "x"}]},
         {"url": "https://x/", "timeline": [{"checked_at": "t", "status": "s", "evidence": {}}]},
     ],
@@ -127,4 +127,5 @@ def test_pictures_only_when_asked(tmp_path: Path, mode: Thumbnails) -> None:
 def test_korean_case_page() -> None:
     page = _page([case_url_from_dict(_record())], lang=Lang.KO)
     ko = MESSAGES[Lang.KO]
-    assert ko["title.case"] in page and ko["case.timeline"] in page and ko["case.pictures_off"] in page
+    for key in ("title.case", "case.timeline", "case.pictures_off"):
+        assert ko[key] in page
