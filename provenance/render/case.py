@@ -8,7 +8,9 @@ no script).
 The input is small and documented here so that any store can feed it: per URL its
 ``url``, ``case``, ``request_state`` and a ``timeline`` of visits, each with
 ``checked_at``, ``status``, ``http_status`` and the ``evidence`` kept (``path``,
-``sha256``, ``timestamp``). :func:`case_url_from_dict` reads that shape from plain JSON.
+``sha256``, ``timestamp``), plus optional details (``final_url``, ``error``, the evidence's
+``tsa`` and ``screenshot``, the URL's ``gone_since`` and ``note``).
+:func:`case_url_from_dict` reads that shape from plain JSON.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ class Evidence:
     """Lowercase hex SHA-256 of the evidence file."""
     timestamp: str | None = None
     """RFC 3339 time the evidence was made or time-stamped."""
+    tsa: str | None = None
+    """The time-stamping authority that signed the timestamp, when there is one."""
+    screenshot: str | None = None
+    """A picture of the page kept beside the evidence (the thumbnail, when asked for)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,10 @@ class Visit:
     """The HTTP status code, or None when no response came."""
     evidence: Evidence | None = None
     """The evidence kept from this visit, if any."""
+    final_url: str | None = None
+    """The URL after redirects, when it differs."""
+    error: str | None = None
+    """Why nothing could be fetched (one line), when that happened."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,10 @@ class CaseUrl:
     """Visits, oldest first."""
     request_state: str | None = None
     """State of the takedown request (shown as it is)."""
+    gone_since: str | None = None
+    """When the material was first seen gone after it was last found."""
+    note: str | None = None
+    """A note kept with the URL."""
 
 
 def _bad(message: str) -> ProvenanceError:
@@ -94,12 +108,16 @@ def _visit(d: Any) -> Visit:
             path=_text(ev, "path", required=True) or "",
             sha256=_text(ev, "sha256", required=True) or "",
             timestamp=_text(ev, "timestamp"),
+            tsa=_text(ev, "tsa"),
+            screenshot=_text(ev, "screenshot"),
         )
     return Visit(
         checked_at=_text(d, "checked_at", required=True) or "",
         status=_text(d, "status", required=True) or "",
         http_status=http,
         evidence=evidence,
+        final_url=_text(d, "final_url"),
+        error=_text(d, "error"),
     )
 
 
@@ -109,8 +127,9 @@ def case_url_from_dict(d: Mapping[str, Any]) -> CaseUrl:
     Parameters
     ----------
     d
-        ``{"url", "case", "request_state", "timeline": [{"checked_at", "status",
-        "http_status", "evidence": {"path", "sha256", "timestamp"} | null}]}``.
+        ``{"url", "case", "request_state", "gone_since", "note", "timeline": [{"checked_at",
+        "status", "http_status", "final_url", "error", "evidence": {"path", "sha256",
+        "timestamp", "tsa", "screenshot"} | null}]}``.
 
     Returns
     -------
@@ -132,15 +151,21 @@ def case_url_from_dict(d: Mapping[str, Any]) -> CaseUrl:
         case=_text(d, "case"),
         timeline=tuple(_visit(v) for v in timeline),
         request_state=_text(d, "request_state"),
+        gone_since=_text(d, "gone_since"),
+        note=_text(d, "note"),
     )
 
 
 def _evidence_thumb(visit: Visit, mode: Thumbnails) -> str | None:
+    """The thumbnail of a visit's screenshot, else of its evidence file if it is a picture."""
     if mode is Thumbnails.NONE or visit.evidence is None:
         return None
-    if not os.path.isfile(visit.evidence.path):
-        return None
-    return file_thumbnail(visit.evidence.path, mode)
+    for path in (visit.evidence.screenshot, visit.evidence.path):
+        if path and os.path.isfile(path):
+            thumb = file_thumbnail(path, mode)
+            if thumb is not None:
+                return thumb
+    return None
 
 
 def render_case_page(

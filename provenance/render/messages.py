@@ -195,6 +195,20 @@ _EN: Final[dict[str, str]] = {
     "case.no_visits": "Not visited yet.",
     "case.no_evidence": "none kept",
     "case.latest": "Latest status",
+    "case.gone_since": "Gone since",
+    "case.note": "Note",
+    "case.final_url": "after redirects",
+    "case.error": "error",
+    "case.tsa": "Timestamp authority",
+    "status.MATCH": "still online (matches)",
+    "status.NO_MATCH": "online, no match",
+    "status.GONE": "gone",
+    "status.UNREACHABLE": "unreachable (nothing known)",
+    "request.sent": "request sent",
+    "request.acknowledged": "acknowledged",
+    "request.refused": "refused",
+    "request.removed": "removed",
+    "request.removed_but_present": "marked removed, but still online",
     "case.pictures_off": (
         "No pictures are shown: the material may be abusive. "
         "Ask for them with --thumbnails full or blur."
@@ -370,6 +384,20 @@ _KO: Final[dict[str, str]] = {
     "case.no_visits": "아직 방문하지 않았습니다.",
     "case.no_evidence": "보관하지 않음",
     "case.latest": "최근 상태",
+    "case.gone_since": "삭제 확인 시점",
+    "case.note": "메모",
+    "case.final_url": "리디렉션 후",
+    "case.error": "오류",
+    "case.tsa": "타임스탬프 기관",
+    "status.MATCH": "여전히 게시됨(일치)",
+    "status.NO_MATCH": "게시됨, 일치 없음",
+    "status.GONE": "삭제됨",
+    "status.UNREACHABLE": "접속 불가(알 수 없음)",
+    "request.sent": "요청 보냄",
+    "request.acknowledged": "접수됨",
+    "request.refused": "거부됨",
+    "request.removed": "삭제 완료",
+    "request.removed_but_present": "삭제 완료로 표시됐으나 여전히 게시됨",
     "case.pictures_off": (
         "그림을 표시하지 않습니다. 자료가 학대물일 수 있습니다. "
         "필요하면 --thumbnails full 또는 blur로 요청하십시오."

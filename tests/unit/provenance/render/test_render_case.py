@@ -32,6 +32,8 @@ def _record(evidence_path: str = "/evidence/1.png") -> dict[str, Any]:
         "url": "https://host.example/post/1?<x>",
         "case": "CASE-2026-0042",
         "request_state": "TAKEDOWN_REQUESTED",
+        "gone_since": "2026-11-03T09:00:00Z",
+        "note": "reported by the victim <b>",
         "timeline": [
             {
                 "checked_at": "2026-11-01T09:00:00Z",
@@ -41,12 +43,14 @@ def _record(evidence_path: str = "/evidence/1.png") -> dict[str, Any]:
                     "path": evidence_path,
                     "sha256": SHA_A,
                     "timestamp": "2026-11-01T09:00:02Z",
+                    "tsa": "Example TSA",
                 },
             },
             {
                 "checked_at": "2026-11-03T09:00:00Z",
                 "status": "REMOVED",
                 "http_status": 404,
+                "final_url": "https://host.example/removed",
                 "evidence": None,
             },
         ],
@@ -67,9 +71,11 @@ def test_reads_the_documented_input() -> None:
         "2026-11-01T09:00:00Z",
         "ONLINE",
         200,
-        Evidence("/evidence/1.png", SHA_A, "2026-11-01T09:00:02Z"),
+        Evidence("/evidence/1.png", SHA_A, "2026-11-01T09:00:02Z", "Example TSA"),
     )
     assert url.timeline[1].evidence is None and url.timeline[1].http_status == 404
+    assert url.gone_since == "2026-11-03T09:00:00Z" and url.timeline[0].evidence is not None
+    assert url.timeline[0].evidence.tsa == "Example TSA"
     assert case_url_from_dict({"url": "https://x.example/"}).timeline == ()
 
 
@@ -107,6 +113,8 @@ def test_page_shows_timeline_hashes_and_states_without_pictures(tmp_path: Path) 
     assert MESSAGES[Lang.EN]["case.pictures_off"] in page
     for text in (SHA_A, "2026-11-01T09:00:02Z", "TAKEDOWN_REQUESTED", "REMOVED", "404", "CASE-2"):
         assert text in page
+    for text in ("Example TSA", "https://host.example/removed", "reported by the victim &lt;b&gt;"):
+        assert text in page
     assert "https://host.example/post/1?&lt;x&gt;" in page
     assert 'href="https://host.example/post/1?&lt;x&gt;"' in page
     assert 'href="javascript' not in page
@@ -129,3 +137,25 @@ def test_korean_case_page() -> None:
     ko = MESSAGES[Lang.KO]
     for key in ("title.case", "case.timeline", "case.pictures_off"):
         assert ko[key] in page
+
+
+def test_thumbnail_from_the_screenshot_beside_the_evidence(tmp_path: Path) -> None:
+    archive = tmp_path / "visit.wacz"
+    archive.write_bytes(b"PK\x03\x04 not a picture")
+    shot = tmp_path / "visit.png"
+    shot.write_bytes(encode(picture(400, 300), "PNG"))
+    record = _record(str(archive))
+    record["timeline"][0]["evidence"]["screenshot"] = str(shot)
+    page = _page([case_url_from_dict(record)], thumbnails=Thumbnails.BLUR)
+    assert page.count('<img class="evidence" src="data:image/jpeg;base64,') == 1
+    record["timeline"][0]["evidence"]["screenshot"] = None
+    page = _page([case_url_from_dict(record)], thumbnails=Thumbnails.FULL)
+    assert "<img" not in page
+
+
+def test_status_words_are_translated_and_codes_kept() -> None:
+    record = _record()
+    record["timeline"][0]["status"] = "MATCH"
+    page = _page([case_url_from_dict(record)], lang=Lang.KO)
+    assert "MATCH" in page and MESSAGES[Lang.KO]["status.MATCH"] in page
+    assert 'class="state-tag s-MATCH"' in page
