@@ -531,11 +531,11 @@ def check_command(
     generator_marks: Annotated[
         bool,
         typer.Option(
-            "--generator-marks",
+            "--generator-marks/--no-generator-marks",
             help="Look for the default invisible watermarks of open image generators "
-            "(decodes the pixels).",
+            "(decodes the pixels; on by default, --no-generator-marks skips it).",
         ),
-    ] = False,
+    ] = True,
     repo: Annotated[
         Path | None,
         typer.Option(
