@@ -10,8 +10,6 @@ record per input (``--format text|json|jsonl``); exit codes are in ``spec/exit-c
 
 from __future__ import annotations
 
-import enum
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,17 +19,23 @@ import typer
 
 import watermark
 from verify_cli.exit_codes import ExitCode
+from verify_cli.formats import FORMAT_METAVAR, Format, RecordWriter
 from verify_cli.keys import WM_KEY_ENV, read_key_file, wm_keys
 
 __all__ = ["register", "record"]
 
 
-class DetectFormat(enum.StrEnum):
-    """Output formats of ``verify watermark detect``."""
-
-    TEXT = "text"
-    JSON = "json"
-    JSONL = "jsonl"
+DETECT_COLUMNS = (
+    "subject.path",
+    "found",
+    "payload_hex",
+    "payload_text",
+    "score",
+    "p_value",
+    "frames_used",
+    "error.message",
+)
+"""Columns of ``watermark detect --format csv``."""
 
 
 def _key(ctx: typer.Context, wm_key: str | None, wm_key_file: Path | None) -> bytes | str:
@@ -273,8 +277,11 @@ def detect_command(
     old_key: Annotated[str | None, typer.Option("--key", hidden=True)] = None,
     old_key_file: Annotated[Path | None, typer.Option("--key-file", hidden=True)] = None,
     fmt: Annotated[
-        DetectFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
-    ] = DetectFormat.TEXT,
+        Format,
+        typer.Option(
+            "--format", help="Output format.", case_sensitive=False, metavar=FORMAT_METAVAR
+        ),
+    ] = Format.TABLE,
     segment: Annotated[
         str | None,
         typer.Option("--segment", help="Video: only START-END seconds, e.g. 12-14 or 1:02-1:05."),
@@ -283,18 +290,10 @@ def detect_command(
     """Look for the watermark of a key in pictures or videos and read its payload."""
     k = _key(ctx, old_key or wm_key, old_key_file or wm_key_file)
     span = _segment(segment)
-    records: list[dict[str, Any]] = []
+    writer = RecordWriter(fmt, sys.stdout, columns=DETECT_COLUMNS, line=_text_line)
     unreadable = 0
     missing = 0
-
-    def emit(rec: dict[str, Any]) -> None:
-        if fmt is DetectFormat.JSONL:
-            sys.stdout.write(json.dumps(rec) + "\n")
-        elif fmt is DetectFormat.TEXT:
-            sys.stdout.write(_text_line(rec) + "\n")
-        else:
-            records.append(rec)
-        sys.stdout.flush()
+    emit = writer.write
 
     def one(path: Path) -> None:
         nonlocal unreadable, missing
@@ -330,8 +329,7 @@ def detect_command(
 
     for path in _progress(paths):
         one(path)
-    if fmt is DetectFormat.JSON:
-        sys.stdout.write(json.dumps(records, indent=2) + "\n")
+    writer.finish()
     if unreadable:
         raise typer.Exit(ExitCode.INPUT_ERROR)
     if missing:

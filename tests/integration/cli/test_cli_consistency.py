@@ -182,3 +182,66 @@ def _photo_array() -> Any:
     import skimage.data
 
     return np.ascontiguousarray(skimage.data.astronaut()[::2, ::2])
+
+
+@pytest.mark.parametrize(
+    "path", [["sign"], ["check"], ["watermark", "embed"], ["watermark", "detect"], ["serve"]]
+)
+def test_every_mark_command_takes_the_same_key_options(runner: CliRunner, path: list[str]) -> None:
+    text = runner.invoke(app, [*path, "-h"], env={"COLUMNS": "200"}).output
+    assert "--wm-key KEY" in text and "--wm-key-file FILE" in text
+    assert "JINJJA_WM_KEY" in text
+
+
+def test_key_in_environment_is_harmless_where_unused(
+    tmp_path: Path, runner: CliRunner, signed: Signed
+) -> None:
+    env = {"JINJJA_WM_KEY": "desk key"}
+    res = runner.invoke(
+        app, ["check", str(signed.jpeg_es256), "--format", "json", "--no-generator-marks"], env=env
+    )
+    assert res.exit_code == 0, res.output
+    explicit = runner.invoke(app, ["check", str(signed.jpeg_es256), "--wm-key", "k"])
+    assert explicit.exit_code == 2 and "--wm-key needs --repo or --resolver" in explicit.output
+
+
+def test_format_means_the_same_on_every_command(tmp_path: Path, runner: CliRunner) -> None:
+    src = tmp_path / "in.png"
+    Image.fromarray(_photo_array()).save(src)
+    marked = tmp_path / "marked.png"
+    assert (
+        runner.invoke(
+            app, ["watermark", "embed", str(src), "-o", str(marked), "--text", "fmt"]
+        ).exit_code
+        == 0
+    )
+    detect = ["watermark", "detect", str(marked), "--format"]
+    table = runner.invoke(app, [*detect, "table"]).output
+    assert table == runner.invoke(app, [*detect, "text"]).output  # the old spelling
+    assert "watermark found" in table
+    as_json = json.loads(runner.invoke(app, [*detect, "json"]).output)
+    as_jsonl = [
+        json.loads(line) for line in runner.invoke(app, [*detect, "jsonl"]).output.splitlines()
+    ]
+    assert as_json == as_jsonl and as_json[0]["payload_text"] == "fmt"
+    rows = list(csv.DictReader(runner.invoke(app, [*detect, "csv"]).output.splitlines()))
+    assert rows[0]["subject.path"] == str(marked) and rows[0]["payload_text"] == "fmt"
+    assert rows[0]["found"] == "true"
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "csv"])
+def test_trust_show_takes_every_format(runner: CliRunner, fmt: str) -> None:
+    res = runner.invoke(app, ["trust", "show", "--format", fmt])
+    assert res.exit_code == 0, res.output
+    if fmt == "json":
+        assert "lists" in json.loads(res.stdout)
+    elif fmt == "jsonl":
+        assert len(res.stdout.splitlines()) == 1 and "lists" in json.loads(res.stdout)
+    elif fmt == "csv":
+        assert res.stdout.splitlines()[0] == "name,source,issued,sha256,certificates,fetched_at"
+
+
+def test_check_table_is_text(runner: CliRunner, signed: Signed) -> None:
+    base = ["check", str(signed.jpeg_es256), "--no-generator-marks", "--format"]
+    table = runner.invoke(app, [*base, "table"])
+    assert table.exit_code == 0 and table.output == runner.invoke(app, [*base, "text"]).output
