@@ -40,7 +40,8 @@ class Site:
 
     def page(self, path: str, *images: str, extra: str = "") -> None:
         tags = "".join(f'<img src="{i}" alt="">' for i in images)
-        html = f"<!doctype html><html><head><title>post</title></head><body>{tags}{extra}</body></html>"
+        head = "<!doctype html><html><head><title>post</title></head>"
+        html = f"{head}<body>{tags}{extra}</body></html>"
         self.routes[path] = Route(body=html.encode())
 
     def file(self, path: str, data: bytes, content_type: str = "image/jpeg") -> None:

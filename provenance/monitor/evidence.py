@@ -165,7 +165,9 @@ def _pack(warc: Path, out: Path, main_url: str | None, title: str) -> None:
             raise MonitorError(f"cannot write {out}: {exc}", code="evidence_failed") from None
         gc.collect()
     if code != 0:
-        raise MonitorError(f"cannot write {out}: {chatter.getvalue().strip()}", code="evidence_failed")
+        raise MonitorError(
+            f"cannot write {out}: {chatter.getvalue().strip()}", code="evidence_failed"
+        )
 
 
 def find_chromium() -> str | None:
@@ -184,10 +186,18 @@ def _screenshot(url: str, timeout: float) -> tuple[bytes | None, str | None]:
     with tempfile.TemporaryDirectory(prefix="jinjja-shot-") as tmp:
         png = Path(tmp) / "shot.png"
         cmd = [
-            exe, "--headless", "--disable-gpu", "--no-sandbox", "--hide-scrollbars",
-            "--incognito", f"--user-data-dir={tmp}/profile", f"--user-agent={user_agent()}",
-            "--window-size=1280,4000", f"--screenshot={png}", url,
-        ]  # fmt: skip
+            exe,
+            "--headless",
+            "--disable-gpu",
+            "--no-sandbox",
+            "--hide-scrollbars",
+            "--incognito",
+            f"--user-data-dir={tmp}/profile",
+            f"--user-agent={user_agent()}",
+            "--window-size=1280,4000",
+            f"--screenshot={png}",
+            url,
+        ]
         try:
             subprocess.run(cmd, capture_output=True, timeout=timeout + 30, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -264,7 +274,9 @@ def write_evidence(
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise MonitorError(f"cannot create {folder}: {exc.strerror}", code="evidence_failed") from None
+        raise MonitorError(
+            f"cannot create {folder}: {exc.strerror}", code="evidence_failed"
+        ) from None
     out = folder / _file_name(case, outcome["url"], outcome["checked_at"])
     shot: bytes | None = None
     if options.screenshot:
@@ -283,12 +295,18 @@ def write_evidence(
         shot_path = out.with_suffix(".png")
         shot_path.write_bytes(shot)
     if options.tsa is None:
-        return Evidence(str(out), sha, screenshot=None if shot_path is None else str(shot_path)), notes
+        return Evidence(
+            str(out), sha, screenshot=None if shot_path is None else str(shot_path)
+        ), notes
     token, when = timestamp_file(out, sha, options.tsa, timeout=options.timeout)
     return (
         Evidence(
-            str(out), sha, when, str(token), redact_url(options.tsa),
+            str(out),
+            sha,
+            when,
+            str(token),
+            redact_url(options.tsa),
             None if shot_path is None else str(shot_path),
         ),
         notes,
-    )  # fmt: skip
+    )

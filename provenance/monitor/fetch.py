@@ -199,9 +199,7 @@ class Fetcher:
                 return Fetched(url, None, None, exchanges=tuple(exchanges), error=ex.error)
             location = dict((k.lower(), v) for k, v in ex.response_headers).get("location")
             if ex.status not in _REDIRECTS or not location:
-                return Fetched(
-                    url, current, ex.status, ex.body, sniff(ex.body), tuple(exchanges)
-                )
+                return Fetched(url, current, ex.status, ex.body, sniff(ex.body), tuple(exchanges))
             current = urllib.parse.urljoin(current, location.strip())
             if urllib.parse.urlsplit(current).scheme.lower() not in ("http", "https"):
                 error = f"redirected to a URL that is not http(s): {redact_url(current)}"
@@ -216,7 +214,7 @@ class Fetcher:
             started = dt.datetime.now(dt.UTC)
             try:
                 return await asyncio.wait_for(self._request(url, started), self.timeout)
-            except (httpx.HTTPError, OSError, asyncio.TimeoutError, ValueError) as exc:
+            except (TimeoutError, httpx.HTTPError, OSError, ValueError) as exc:
                 headers = tuple(self._client.headers.items())
                 return Exchange(url, started, headers, error=_describe(exc, self.timeout))
 

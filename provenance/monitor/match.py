@@ -75,9 +75,7 @@ def _payload(data: bytes, key: bytes | str | None) -> str | None:
     return found.payload.hex() if found.found and found.payload is not None else None
 
 
-def fingerprint_bytes(
-    data: bytes, name: str, *, wm_key: bytes | str | None = None
-) -> Reference:
+def fingerprint_bytes(data: bytes, name: str, *, wm_key: bytes | str | None = None) -> Reference:
     """Fingerprint a reference picture or video given as bytes.
 
     Raises

@@ -20,7 +20,6 @@ import tomllib
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
@@ -201,7 +200,10 @@ def _environment(template: Path | None) -> Any:
     else:
         loader = jinja2.PackageLoader("provenance.monitor", "templates")
     return jinja2.Environment(
-        loader=loader, autoescape=False, undefined=jinja2.StrictUndefined, keep_trailing_newline=True
+        loader=loader,
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
     )
 
 
@@ -237,8 +239,15 @@ def build_notices(
     out = []
     for host, items in sorted(_items(store, case).items()):
         channel = profiles.for_host(host)
-        ctx = {"case": case, "host": host, "channel": channel, "items": items,
-               "lang": lang, "generated_at": utc_now(), "sender": dict(sender or {})}  # fmt: skip
+        ctx = {
+            "case": case,
+            "host": host,
+            "channel": channel,
+            "items": items,
+            "lang": lang,
+            "generated_at": utc_now(),
+            "sender": dict(sender or {}),
+        }
         try:
             module = env.get_template(name).make_module(ctx)
         except jinja2.TemplateError as exc:
@@ -263,7 +272,9 @@ def write_notices(notices: Sequence[Notice], directory: str | Path) -> list[Noti
         for n in notices:
             path = d / f"{_SAFE.sub('_', n.host)}.{n.lang}.txt"
             path.write_text(f"Subject: {n.subject}\n\n{n.body}", encoding="utf-8")
-            written.append(Notice(n.case, n.host, n.lang, n.channel, n.subject, n.body, n.items, path))
+            written.append(
+                Notice(n.case, n.host, n.lang, n.channel, n.subject, n.body, n.items, path)
+            )
         summary = [_summary(n) for n in written]
         (d / "notices.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     except OSError as exc:
@@ -302,25 +313,33 @@ class SmtpConfig:
         ``JINJJA_SMTP_USER`` and ``JINJJA_SMTP_PASSWORD``, never from the URL."""
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise MonitorError("--smtp must be smtp://HOST[:PORT] or smtps://HOST[:PORT]", code="bad_smtp")
+            raise MonitorError(
+                "--smtp must be smtp://HOST[:PORT] or smtps://HOST[:PORT]", code="bad_smtp"
+            )
         if parts.username or parts.password:
             raise MonitorError(
                 "put SMTP credentials in JINJJA_SMTP_USER / JINJJA_SMTP_PASSWORD, not the URL",
                 code="bad_smtp",
             )
         query = urllib.parse.parse_qs(parts.query)
-        tls = "ssl" if parts.scheme == "smtps" else ("starttls" if query.get("starttls") else "auto")
+        tls = (
+            "ssl" if parts.scheme == "smtps" else ("starttls" if query.get("starttls") else "auto")
+        )
         try:
             port = parts.port or (465 if parts.scheme == "smtps" else 25)
         except ValueError:
             raise MonitorError("--smtp has a bad port", code="bad_smtp") from None
-        return cls(parts.hostname, port, tls, env.get("JINJJA_SMTP_USER"), env.get("JINJJA_SMTP_PASSWORD"))
+        return cls(
+            parts.hostname, port, tls, env.get("JINJJA_SMTP_USER"), env.get("JINJJA_SMTP_PASSWORD")
+        )
 
 
 def _connect(config: SmtpConfig, timeout: float) -> smtplib.SMTP:
     context = ssl.create_default_context()
     if config.tls == "ssl":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(config.host, config.port, timeout=timeout, context=context)
+        client: smtplib.SMTP = smtplib.SMTP_SSL(
+            config.host, config.port, timeout=timeout, context=context
+        )
     else:
         client = smtplib.SMTP(config.host, config.port, timeout=timeout)
         client.ehlo()
@@ -352,8 +371,11 @@ def send_notices(
     sent: list[SentNotice] = []
     notes: list[str] = []
     mailable = [n for n in notices if n.channel.kind == "email" and n.channel.email]
-    notes += [f"{n.host}: not sent (channel {n.channel.kind}; see the written request)"
-              for n in notices if n not in mailable]  # fmt: skip
+    notes += [
+        f"{n.host}: not sent (channel {n.channel.kind}; see the written request)"
+        for n in notices
+        if n not in mailable
+    ]
     if not mailable:
         return sent, notes
     domain = sender.rpartition("@")[2] or "localhost"
@@ -368,8 +390,13 @@ def send_notices(
                 msg.set_content(n.body)
                 client.send_message(msg)
                 for item in n.items:
-                    store.respond(item.url, RequestState.SENT, case=n.case,
-                                  message_id=msg["Message-ID"], channel=f"email:{n.channel.email}")  # fmt: skip
+                    store.respond(
+                        item.url,
+                        RequestState.SENT,
+                        case=n.case,
+                        message_id=msg["Message-ID"],
+                        channel=f"email:{n.channel.email}",
+                    )
                 sent.append(SentNotice(n, n.channel.email, msg["Message-ID"]))
     except (smtplib.SMTPException, OSError) as exc:
         raise MonitorError(f"SMTP {config.host}:{config.port}: {exc}", code="smtp_failed") from None

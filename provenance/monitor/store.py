@@ -209,7 +209,8 @@ class MonitorStore:
         now = utc_now()
         with self._lock:
             have_urls = {
-                r[0] for r in self._conn.execute("SELECT url FROM urls WHERE case_name = ?", (case,))
+                r[0]
+                for r in self._conn.execute("SELECT url FROM urls WHERE case_name = ?", (case,))
             }
             have_refs = {
                 r[0]
@@ -220,15 +221,20 @@ class MonitorStore:
                 ("INSERT OR IGNORE INTO cases VALUES (?, ?)", (case, now))
             ]
             stmts += [
-                ("INSERT INTO urls (case_name, url, host, note, added_at) VALUES (?, ?, ?, ?, ?)",
-                 (case, u, _host(u), note, now))
+                (
+                    "INSERT INTO urls (case_name, url, host, note, added_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (case, u, _host(u), note, now),
+                )
                 for u in clean
                 if u not in have_urls
             ]
             stmts += [
-                ("INSERT INTO refs (case_name, name, kind, sha256, pdq, watermark, frames, "
-                 "added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                 (case, r.name, r.kind, r.sha256, r.pdq, r.watermark, json.dumps(r.frames), now))
+                (
+                    "INSERT INTO refs (case_name, name, kind, sha256, pdq, watermark, frames, "
+                    "added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (case, r.name, r.kind, r.sha256, r.pdq, r.watermark, json.dumps(r.frames), now),
+                )
                 for r in new_refs
                 if r.sha256 not in have_refs
             ]
@@ -335,8 +341,11 @@ class MonitorStore:
         when = at or utc_now()
         self._tx(
             [
-                ("INSERT INTO requests (url_id, state, at, note, message_id, channel) "
-                 "VALUES (?, ?, ?, ?, ?, ?)", (i, s.value, when, note, message_id, channel))
+                (
+                    "INSERT INTO requests (url_id, state, at, note, message_id, channel) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (i, s.value, when, note, message_id, channel),
+                )
                 for i, _ in ids
             ]
         )
@@ -392,7 +401,9 @@ class MonitorStore:
 
     def _row(self, url_id: int, case: str, url: str, note: str | None, full: bool) -> UrlStatus:
         visits = list(self._visits(url_id, case, url))
-        last_match = max((i for i, v in enumerate(visits) if v.status is Status.MATCH), default=None)
+        last_match = max(
+            (i for i, v in enumerate(visits) if v.status is Status.MATCH), default=None
+        )
         gone_since = None
         if last_match is not None and last_match + 1 < len(visits):
             gone_since = visits[last_match + 1].checked_at

@@ -1,0 +1,433 @@
+"""``verify monitor``: watch URLs where known pictures or videos were posted.
+
+``add`` registers URLs and reference fingerprints under a case, ``run`` visits them (once,
+or ``--every`` interval), ``status`` sums up each URL's history, ``notice`` writes (and with
+``--send`` mails) one deletion request per host, ``respond`` records the platform's answer.
+Exit codes: ``spec/exit-codes.md`` (section ``verify monitor``).
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
+
+import typer
+
+from verify_cli.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from provenance.monitor import MonitorStore, Visit
+
+__all__ = ["register"]
+
+STATUS_COLUMNS = (
+    "case",
+    "url",
+    "first_checked",
+    "last_checked",
+    "last_status",
+    "last_match_at",
+    "gone_since",
+    "checks",
+    "request_state",
+)
+
+
+class RunFormat(enum.StrEnum):
+    JSONL = "jsonl"
+    TABLE = "table"
+
+
+class StatusFormat(enum.StrEnum):
+    TABLE = "table"
+    CSV = "csv"
+    JSONL = "jsonl"
+
+
+class Lang(enum.StrEnum):
+    KO = "ko"
+    EN = "en"
+
+
+class State(enum.StrEnum):
+    SENT = "sent"
+    ACKNOWLEDGED = "acknowledged"
+    REFUSED = "refused"
+    REMOVED = "removed"
+
+
+def _say(message: str) -> None:
+    typer.echo(f"verify: {message}", err=True)
+
+
+def _fail(where: str, message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
+    _say(f"{where}: {message}")
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _guard(where: str) -> Iterator[None]:
+    """Turn the library's errors into one stderr line and an exit code."""
+    try:
+        from provenance.monitor import MonitorError  # optional extra `monitor`
+    except ImportError as exc:
+        _fail(
+            "monitor",
+            f"needs the monitor extra ({exc.name}): pip install 'jinjja[monitor]'",
+            ExitCode.INPUT_ERROR,
+        )
+    try:
+        yield
+    except MonitorError as exc:
+        code = ExitCode.INPUT_ERROR if exc.code in ("smtp_failed", "tsa_failed") else ExitCode.USAGE
+        _fail(where, exc.message, code)
+
+
+def _open(db: Path, *, create: bool = False) -> MonitorStore:
+    from provenance.monitor import MonitorStore  # optional extra `monitor`
+
+    return MonitorStore.open(db, create=create)
+
+
+def _wm_key(key: str | None, key_file: Path | None) -> bytes | str | None:
+    if key is not None and key_file is not None:
+        raise typer.BadParameter("give --wm-key or --wm-key-file, not both")
+    if key_file is not None:
+        try:
+            raw = key_file.read_bytes()
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot read {key_file}: {exc.strerror}") from None
+        return raw.strip() or None
+    return key or os.environ.get("JINJJA_WM_KEY") or None
+
+
+DbArg = Annotated[Path, typer.Argument(metavar="DB", help="The monitoring database (SQLite).")]
+WmKey = Annotated[
+    str | None, typer.Option("--wm-key", metavar="KEY", help="Watermark key (or JINJJA_WM_KEY).")
+]
+WmKeyFile = Annotated[
+    Path | None, typer.Option("--wm-key-file", metavar="FILE", help="Read the watermark key.")
+]
+
+
+def add_command(
+    db: DbArg,
+    urls: Annotated[list[str], typer.Argument(metavar="URL...", help="http(s) URLs to watch.")],
+    case: Annotated[str, typer.Option("--case", metavar="CASE", help="Case name.")],
+    ref: Annotated[
+        list[Path] | None,
+        typer.Option("--ref", metavar="FILE", help="Reference picture or video (repeatable)."),
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note", metavar="TEXT", help="A note.")] = None,
+    wm_key: WmKey = None,
+    wm_key_file: WmKeyFile = None,
+) -> None:
+    """Register URLs under a case with reference media (only fingerprints are stored)."""
+    key = _wm_key(wm_key, wm_key_file)
+    with _guard(str(db)):
+        from provenance.monitor import check_url, fingerprint_file  # optional extra `monitor`
+
+        for u in urls:
+            try:
+                check_url(u)
+            except Exception as exc:
+                _fail(u.split("@")[-1], str(exc))
+        refs = []
+        for r in ref or []:
+            with _guard(str(r)):
+                refs.append(fingerprint_file(r, wm_key=key))
+        with _open(db, create=True) as store:
+            if not refs and not store.references(case):
+                _fail(str(db), f"case {case!r} has no reference yet: give --ref FILE")
+            added = store.add(case, urls, refs, note=note)
+    for u in added.already:
+        _say(f"{u}: already in case {case!r}; nothing done")
+    for r in added.refs_already:
+        _say(f"{r.name}: reference already in case {case!r}; nothing done")
+    typer.echo(
+        f"case {case}: {len(added.added)} URL(s) and {len(added.refs_added)} reference(s) added"
+    )
+
+
+def _visit_line(visit: Visit) -> str:
+    ev = visit.evidence.path if visit.evidence else ""
+    extra = visit.error or ", ".join(f"{m.method}:{m.ref}" for m in visit.matches)
+    code = visit.http_status if visit.http_status is not None else "-"
+    return f"{visit.status.value:<12} {code!s:<4} {visit.url}  {extra}  {ev}".rstrip()
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Any]:
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console  # start-up cost: rich only when drawing
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        yield bar
+
+
+def _writer(output: Path | None) -> TextIO:
+    if output is None:
+        return sys.stdout
+    try:
+        return output.open("a", encoding="utf-8")
+    except OSError as exc:
+        _fail(str(output), f"cannot write: {exc.strerror}")
+
+
+def run_command(
+    db: DbArg,
+    case: Annotated[
+        str | None, typer.Option("--case", metavar="CASE", help="Only this case.")
+    ] = None,
+    evidence: Annotated[
+        Path | None, typer.Option("--evidence", metavar="DIR", help="Write WACZ evidence here.")
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", metavar="SECONDS", min=0.1, help="Per request.")
+    ] = 30.0,
+    every: Annotated[
+        str | None, typer.Option("--every", metavar="DURATION", help="Repeat: 90s, 15m, 6h, 1d.")
+    ] = None,
+    fmt: Annotated[RunFormat | None, typer.Option("--format", help="jsonl or table.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", metavar="FILE", help="Append records here.")
+    ] = None,
+    tsa: Annotated[
+        str | None, typer.Option("--tsa", metavar="URL", help="RFC 3161 TSA for the evidence.")
+    ] = None,
+    screenshot: Annotated[
+        bool, typer.Option("--screenshot", help="Add a screenshot to the evidence (Chromium).")
+    ] = False,
+    delay: Annotated[
+        float,
+        typer.Option("--delay", metavar="SECONDS", min=0.0, help="Between requests to a host."),
+    ] = 1.0,
+    max_bytes: Annotated[
+        int, typer.Option("--max-bytes", metavar="N", min=1, help="Largest response read.")
+    ] = 100 * 1024 * 1024,
+    wm_key: WmKey = None,
+    wm_key_file: WmKeyFile = None,
+) -> None:
+    """Visit every URL and record MATCH / NO_MATCH / GONE / UNREACHABLE (one JSON line each)."""
+    key = _wm_key(wm_key, wm_key_file)
+    with _guard(str(db)):
+        from provenance.monitor import (  # optional extra `monitor`
+            EvidenceOptions,
+            RunOptions,
+            parse_duration,
+        )
+
+        interval = parse_duration(every) if every is not None else None
+        if tsa is not None and evidence is None:
+            _fail("--tsa", "needs --evidence DIR")
+        if screenshot and evidence is None:
+            _fail("--screenshot", "needs --evidence DIR")
+        if screenshot:
+            from provenance.monitor.evidence import find_chromium
+
+            if find_chromium() is None:
+                _say("note: Chromium is not installed; screenshots are skipped")
+        store = _open(db)
+        if case is not None and not store.has_case(case):
+            store.close()
+            _fail(str(db), f"no case named {case!r}")
+        ev = None if evidence is None else EvidenceOptions(evidence, tsa, screenshot, timeout)
+        options = RunOptions(case, ev, timeout, max_bytes, delay=delay, wm_key=key)
+        out = _writer(output)
+        table = (fmt or (RunFormat.TABLE if out.isatty() else RunFormat.JSONL)) is RunFormat.TABLE
+        unreachable = _run_loop(store, options, interval, out, table)
+    raise typer.Exit(ExitCode.INPUT_ERROR if unreachable else ExitCode.OK)
+
+
+def _run_loop(
+    store: MonitorStore, options: Any, interval: float | None, out: TextIO, table: bool
+) -> int:
+    from provenance.monitor import run, watch  # optional extra `monitor`
+
+    last = [0]
+    with store, _progress(sys.stderr.isatty()) as bar:
+        task = (
+            None
+            if bar is None
+            else bar.add_task("checking", total=len(store.targets(options.case)))
+        )
+
+        def emit(visit: Visit) -> None:
+            out.write((_visit_line(visit) if table else json.dumps(visit.to_dict())) + "\n")
+            out.flush()
+            if bar is not None:
+                bar.advance(task)
+
+        def passed(summary: Any) -> None:
+            last[0] = summary.unreachable
+            counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_status.items()))
+            _say(f"checked {summary.visits} URL(s): {counts or 'none'}")
+            if bar is not None:
+                bar.reset(task)
+
+        try:
+            if interval is None:
+                passed(run(store, options, emit))
+            else:
+                watch(store, options, interval, emit, on_pass=passed)
+        except KeyboardInterrupt:
+            _say("stopped; every visit finished before Ctrl-C is recorded")
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
+        except BrokenPipeError:
+            pass
+    return last[0]
+
+
+def status_command(
+    db: DbArg,
+    case: Annotated[
+        str | None, typer.Option("--case", metavar="CASE", help="Only this case.")
+    ] = None,
+    fmt: Annotated[
+        StatusFormat | None, typer.Option("--format", help="table, csv or jsonl.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", metavar="FILE", help="Write here.")
+    ] = None,
+) -> None:
+    """One row per URL: last status, since when it is gone, the request state (jsonl: timeline)."""
+    with _guard(str(db)):
+        with _open(db) as store:
+            if case is not None and not store.has_case(case):
+                _fail(str(db), f"no case named {case!r}")
+            rows = store.status(case, timeline=fmt is StatusFormat.JSONL)
+    out = _writer(output)
+    chosen = fmt or (StatusFormat.TABLE if out.isatty() else StatusFormat.JSONL)
+    if chosen is StatusFormat.JSONL:
+        for row in rows:
+            out.write(json.dumps(row.to_dict(timeline=True), ensure_ascii=False) + "\n")
+    elif chosen is StatusFormat.CSV:
+        w = csv.DictWriter(
+            out, fieldnames=STATUS_COLUMNS, extrasaction="ignore", lineterminator="\n"
+        )
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: ("" if v is None else v) for k, v in row.to_dict().items()})
+    else:
+        _status_table(rows, out)
+    out.flush()
+
+
+def _status_table(rows: list[Any], out: TextIO) -> None:
+    from rich.console import Console  # start-up cost: rich only when drawing
+    from rich.table import Table
+
+    table = Table("case", "url", "last status", "last checked", "gone since", "checks", "request")
+    for r in rows:
+        d = r.to_dict()
+        table.add_row(
+            d["case"],
+            d["url"],
+            d["last_status"] or "-",
+            d["last_checked"] or "-",
+            d["gone_since"] or "-",
+            str(d["checks"]),
+            d["request_state"] or "-",
+        )
+    Console(file=out, width=200 if not out.isatty() else None).print(table)
+
+
+def notice_command(
+    db: DbArg,
+    case: Annotated[str, typer.Option("--case", metavar="CASE", help="The case.")],
+    output: Annotated[Path, typer.Option("--output", metavar="DIR", help="Write requests here.")],
+    lang: Annotated[Lang, typer.Option("--lang", help="ko or en.")] = Lang.KO,
+    template: Annotated[
+        Path | None, typer.Option("--template", metavar="FILE", help="Your own Jinja2 template.")
+    ] = None,
+    profiles: Annotated[
+        Path | None, typer.Option("--profiles", metavar="FILE", help="Platform profiles (TOML).")
+    ] = None,
+    send: Annotated[
+        bool, typer.Option("--send", help="Mail the requests that go by email.")
+    ] = False,
+    smtp: Annotated[
+        str | None, typer.Option("--smtp", metavar="URL", help="smtp://HOST:PORT or smtps://...")
+    ] = None,
+    sender: Annotated[
+        str | None, typer.Option("--from", metavar="ADDRESS", help="Sender (or JINJJA_SMTP_FROM).")
+    ] = None,
+) -> None:
+    """Write one deletion request per host for the URLs whose last status is MATCH."""
+    with _guard(str(db)):
+        from provenance.monitor.notice import (  # optional extra `monitor`
+            SmtpConfig,
+            build_notices,
+            load_profiles,
+            send_notices,
+            write_notices,
+        )
+
+        from_addr = sender or os.environ.get("JINJJA_SMTP_FROM")
+        config = None
+        if send:
+            if smtp is None or not from_addr:
+                _fail("--send", "needs --smtp URL and --from ADDRESS (or JINJJA_SMTP_FROM)")
+            config = SmtpConfig.from_url(smtp)
+        prof = load_profiles(profiles) if profiles is not None else None
+        with _open(db) as store:
+            notices = build_notices(
+                store,
+                case,
+                lang=lang.value,
+                template=template,
+                profiles=prof,
+                sender={"email": from_addr or ""},
+            )
+            written = write_notices(notices, output)
+            for n in written:
+                typer.echo(f"{n.path}\t{n.host}\t{n.channel.kind}\t{len(n.items)} URL(s)")
+            if not written:
+                _say(f"case {case!r}: no URL whose last status is MATCH; nothing to request")
+            if config is not None and from_addr:
+                sent, notes = send_notices(store, written, config, sender=from_addr)
+                for s in sent:
+                    typer.echo(f"sent\t{s.notice.host}\t{s.to}\t{s.message_id}")
+                for note in notes:
+                    _say(note)
+
+
+def respond_command(
+    db: DbArg,
+    url: Annotated[str, typer.Argument(metavar="URL", help="A monitored URL.")],
+    state: Annotated[State, typer.Option("--state", help="sent, acknowledged, refused, removed.")],
+    note: Annotated[str | None, typer.Option("--note", metavar="TEXT", help="A note.")] = None,
+    case: Annotated[
+        str | None, typer.Option("--case", metavar="CASE", help="Only this case.")
+    ] = None,
+) -> None:
+    """Record what happened to a deletion request."""
+    with _guard(str(db)):
+        with _open(db) as store:
+            n = store.respond(url, state.value, case=case, note=note)
+    typer.echo(f"recorded {state.value} for {n} URL(s)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``verify monitor`` (add, run, status, notice, respond) to the application."""
+    monitor_app = typer.Typer(
+        name="monitor",
+        help="Watch URLs where known media were posted, keep evidence, ask for deletion.",
+        no_args_is_help=True,
+    )
+    monitor_app.command("add")(add_command)
+    monitor_app.command("run")(run_command)
+    monitor_app.command("status")(status_command)
+    monitor_app.command("notice")(notice_command)
+    monitor_app.command("respond")(respond_command)
+    app.add_typer(monitor_app, name="monitor")
