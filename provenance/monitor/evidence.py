@@ -13,7 +13,6 @@ unencoded bodies); a ``Content-Encoding`` or ``Transfer-Encoding`` header is kep
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import gc
 import hashlib
@@ -34,7 +33,7 @@ from typing import Any, Final
 from provenance.monitor.fetch import Exchange, post_timestamp_query, user_agent
 from provenance.monitor.model import Evidence, MonitorError, redact_url
 
-__all__ = ["EvidenceOptions", "find_chromium", "timestamp_file", "write_evidence"]
+__all__ = ["EvidenceOptions", "find_chromium", "prepare", "timestamp_file", "write_evidence"]
 
 _RENAMED: Final = frozenset({"content-encoding", "transfer-encoding", "content-length"})
 _SAFE: Final = re.compile(r"[^A-Za-z0-9._-]+")
@@ -82,6 +81,7 @@ def _write_exchange(writer: Any, ex: Exchange) -> None:
         ex.url,
         "request",
         payload=io.BytesIO(b""),
+        length=0,
         warc_headers_dict=dict(date),
         http_headers=StatusAndHeaders(
             f"GET {target} HTTP/1.1", req_headers, protocol="", is_http_request=True
@@ -95,6 +95,7 @@ def _write_exchange(writer: Any, ex: Exchange) -> None:
                 ex.url,
                 "metadata",
                 payload=io.BytesIO(note),
+                length=len(note),
                 warc_content_type="application/json",
                 warc_headers_dict=dict(date),
             )
@@ -105,6 +106,7 @@ def _write_exchange(writer: Any, ex: Exchange) -> None:
         ex.url,
         "response",
         payload=io.BytesIO(ex.body),
+        length=len(ex.body),
         warc_headers_dict=dict(date),
         http_headers=StatusAndHeaders(
             f"{ex.status} {ex.reason}".strip(), _response_headers(ex), protocol=version
@@ -130,11 +132,13 @@ def _write_warc(
         for ex in exchanges:
             _write_exchange(writer, ex)
         url = outcome["url"]
+        summary = json.dumps(outcome, sort_keys=True).encode()
         writer.write_record(
             writer.create_warc_record(
                 url,
                 "metadata",
-                payload=io.BytesIO(json.dumps(outcome, sort_keys=True).encode()),
+                payload=io.BytesIO(summary),
+                length=len(summary),
                 warc_content_type="application/json",
             )
         )
@@ -144,30 +148,42 @@ def _write_warc(
                     f"urn:screenshot:{url}",
                     "resource",
                     payload=io.BytesIO(screenshot),
+                    length=len(screenshot),
                     warc_content_type="image/png",
                 )
             )
 
 
-def _pack(warc: Path, out: Path, main_url: str | None, title: str) -> None:
-    from wacz.main import main as wacz_main  # optional extra `monitor`
+def _quiet_wacz() -> Any:
+    import wacz.main  # optional extra `monitor`
+    import wacz.waczindexer
 
+    # py-wacz reports progress with print(); silence it in its own modules only, so the
+    # records on our stdout stay clean and no global stream is swapped (thread-safe).
+    for module in (wacz.main, wacz.waczindexer):
+        module.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
+    return wacz.main.main
+
+
+def _pack(warc: Path, out: Path, main_url: str | None, title: str) -> None:
     args = ["create", "-o", str(out), str(warc), "--title", title]
     if main_url:
         args += ["--url", main_url, "--detect-pages"]
-    chatter = io.StringIO()
-    # py-wacz prints progress to stdout and leaves a temporary file to the collector.
-    with contextlib.redirect_stdout(chatter), warnings.catch_warnings():
+    with warnings.catch_warnings():
+        # py-wacz leaves a spooled temporary file per record to the garbage collector.
         warnings.simplefilter("ignore", ResourceWarning)
         try:
-            code = wacz_main(args)
+            code = _quiet_wacz()(args)
         except (ValueError, OSError) as exc:
             raise MonitorError(f"cannot write {out}: {exc}", code="evidence_failed") from None
         gc.collect()
     if code != 0:
-        raise MonitorError(
-            f"cannot write {out}: {chatter.getvalue().strip()}", code="evidence_failed"
-        )
+        raise MonitorError(f"cannot write {out}: py-wacz failed", code="evidence_failed")
+
+
+def prepare() -> None:
+    """Import the WARC and WACZ writers now (their first import takes a moment)."""
+    _quiet_wacz()
 
 
 def find_chromium() -> str | None:

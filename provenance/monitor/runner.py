@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Final
 
 from provenance.monitor.evidence import EvidenceOptions, write_evidence
+from provenance.monitor.evidence import prepare as prepare_evidence
 from provenance.monitor.extract import extract_media
 from provenance.monitor.fetch import (
     DEFAULT_DELAY,
@@ -141,21 +142,16 @@ async def _visit(case: _Case, target: Target) -> tuple[Visit, list[Exchange]]:
     return replace(base, status=status, matches=tuple(matches), notes=tuple(notes)), exchanges
 
 
-def _finish(
-    store: MonitorStore, options: RunOptions, target: Target, visit: Visit, ex: list[Exchange]
+def _with_evidence(
+    options: EvidenceOptions, target: Target, visit: Visit, ex: list[Exchange]
 ) -> Visit:
-    if options.evidence is not None and needs_evidence(visit.status, target):
-        outcome = visit.to_dict()
-        outcome.pop("evidence")
-        try:
-            evidence, notes = write_evidence(
-                options.evidence, case=target.case, exchanges=ex, outcome=outcome
-            )
-            visit = replace(visit, evidence=evidence, notes=visit.notes + tuple(notes))
-        except MonitorError as exc:
-            visit = replace(visit, notes=visit.notes + (f"evidence not written: {exc.message}",))
-    store.record(target, visit)
-    return visit
+    outcome = visit.to_dict()
+    outcome.pop("evidence")
+    try:
+        evidence, notes = write_evidence(options, case=target.case, exchanges=ex, outcome=outcome)
+    except MonitorError as exc:
+        return replace(visit, notes=visit.notes + (f"evidence not written: {exc.message}",))
+    return replace(visit, evidence=evidence, notes=visit.notes + tuple(notes))
 
 
 async def _run_case(
@@ -175,7 +171,13 @@ async def _run_case(
         async def one(target: Target) -> None:
             async with limit:
                 visit, exchanges = await _visit(case, target)
-                on_visit(_finish(store, options, target, visit, exchanges))
+                if options.evidence is not None and needs_evidence(visit.status, target):
+                    # Off the event loop, so packing a WACZ does not eat other requests' time.
+                    visit = await asyncio.to_thread(
+                        _with_evidence, options.evidence, target, visit, exchanges
+                    )
+                store.record(target, visit)
+                on_visit(visit)
 
         await asyncio.gather(*(one(t) for t in targets))
 
@@ -194,6 +196,8 @@ async def run_async(
         if on_visit is not None:
             on_visit(visit)
 
+    if options.evidence is not None:
+        prepare_evidence()
     cases = [options.case] if options.case is not None else store.cases()
     gate = HostGate(per_host=options.per_host, delay=options.delay)
     limit = asyncio.Semaphore(max(1, options.in_flight))

@@ -10,8 +10,16 @@ from provenance.monitor.fetch import sniff, user_agent
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://example.org/a", "file:///etc/passwd", "javascript:alert(1)", "example.org/a",
-            "http://", "https://exa mple.org/", "http://example.org:99999/"],
+    "url",
+    [
+        "ftp://example.org/a",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "example.org/a",
+        "http://",
+        "https://exa mple.org/",
+        "http://example.org:99999/",
+    ],
 )
 def test_only_http_urls_with_a_host(url: str) -> None:
     with pytest.raises(MonitorError) as info:
@@ -26,7 +34,8 @@ def test_credentials_are_removed() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("90", 90.0), ("90s", 90.0), ("15m", 900.0), ("6h", 21600.0), ("1d", 86400.0)]
+    ("text", "seconds"),
+    [("90", 90.0), ("90s", 90.0), ("15m", 900.0), ("6h", 21600.0), ("1d", 86400.0)],
 )
 def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
