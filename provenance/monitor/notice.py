@@ -246,7 +246,7 @@ def build_notices(
             "items": items,
             "lang": lang,
             "generated_at": utc_now(),
-            "sender": dict(sender or {}),
+            "sender": {"name": "", "organisation": "", "email": "", **(sender or {})},
         }
         try:
             module = env.get_template(name).make_module(ctx)
