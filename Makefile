@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev,video,scale,server]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,video,scale,server,monitor]'
 	# invisible-watermark (reference encoder for generator-watermark tests) declares torch,
 	# which its dwtDct code never uses: install it without dependencies (they are in [dev]).
 	$(BIN)/python -m pip install --quiet --no-deps 'invisible-watermark==0.2.0'

@@ -175,13 +175,17 @@ def _progress(enabled: bool) -> Iterator[Any]:
         yield bar
 
 
-def _writer(output: Path | None) -> TextIO:
+@contextmanager
+def _writer(output: Path | None, mode: str = "a") -> Iterator[TextIO]:
     if output is None:
-        return sys.stdout
+        yield sys.stdout
+        return
     try:
-        return output.open("a", encoding="utf-8")
+        stream = output.open(mode, encoding="utf-8")
     except OSError as exc:
         _fail(str(output), f"cannot write: {exc.strerror}")
+    with stream:
+        yield stream
 
 
 def run_command(
@@ -243,9 +247,11 @@ def run_command(
             _fail(str(db), f"no case named {case!r}")
         ev = None if evidence is None else EvidenceOptions(evidence, tsa, screenshot, timeout)
         options = RunOptions(case, ev, timeout, max_bytes, delay=delay, wm_key=key)
-        out = _writer(output)
-        table = (fmt or (RunFormat.TABLE if out.isatty() else RunFormat.JSONL)) is RunFormat.TABLE
-        unreachable = _run_loop(store, options, interval, out, table)
+        with _writer(output) as out:
+            table = (
+                fmt or (RunFormat.TABLE if out.isatty() else RunFormat.JSONL)
+            ) is RunFormat.TABLE
+            unreachable = _run_loop(store, options, interval, out, table)
     raise typer.Exit(ExitCode.INPUT_ERROR if unreachable else ExitCode.OK)
 
 
@@ -306,8 +312,13 @@ def status_command(
             if case is not None and not store.has_case(case):
                 _fail(str(db), f"no case named {case!r}")
             rows = store.status(case, timeline=fmt is StatusFormat.JSONL)
-    out = _writer(output)
-    chosen = fmt or (StatusFormat.TABLE if out.isatty() else StatusFormat.JSONL)
+    with _writer(output, "w") as out:
+        _write_status(
+            rows, out, fmt or (StatusFormat.TABLE if out.isatty() else StatusFormat.JSONL)
+        )
+
+
+def _write_status(rows: list[Any], out: TextIO, chosen: StatusFormat) -> None:
     if chosen is StatusFormat.JSONL:
         for row in rows:
             out.write(json.dumps(row.to_dict(timeline=True), ensure_ascii=False) + "\n")

@@ -161,7 +161,7 @@ def _quiet_wacz() -> Any:
     # py-wacz reports progress with print(); silence it in its own modules only, so the
     # records on our stdout stay clean and no global stream is swapped (thread-safe).
     for module in (wacz.main, wacz.waczindexer):
-        module.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
+        module.print = lambda *args, **kwargs: None
     return wacz.main.main
 
 

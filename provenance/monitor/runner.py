@@ -231,7 +231,7 @@ def watch(
     *,
     passes: int | None = None,
     on_pass: Callable[[RunSummary], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> None:
     """Run a pass every ``every`` seconds (start to start) until interrupted or ``passes`` done.
 
@@ -246,4 +246,4 @@ def watch(
             on_pass(summary)
         if passes is not None and done >= passes:
             return
-        sleep(max(0.0, every - (time.monotonic() - started)))
+        (sleep or time.sleep)(max(0.0, every - (time.monotonic() - started)))

@@ -33,11 +33,17 @@ def _seen(store: MonitorStore, url: str, status: Status, at: str, evidence: bool
     store.record(
         target,
         Visit(
-            "c", url, url, status, 200 if matched else 404, at, target.previous_status,
+            "c",
+            url,
+            url,
+            status,
+            200 if matched else 404,
+            at,
+            target.previous_status,
             (Match(url + ".jpg", "ef" * 32, "pdq", 4, "ref.jpg"),) if matched else (),
             Evidence(f"/ev/{at}.wacz", "12" * 32, "2026-01-01T00:00:01Z") if evidence else None,
         ),
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture
@@ -54,8 +60,11 @@ def test_one_request_per_host_for_urls_still_matching(store: MonitorStore, tmp_p
     notices = build_notices(store, "c", lang="en", profiles=load_profiles(EXAMPLE))
     by_host = {n.host: n for n in notices}
     assert sorted(by_host) == [
-        "board.example.org", "photos.example.com", "unknown.example", "video.example.net",
-    ]  # fmt: skip
+        "board.example.org",
+        "photos.example.com",
+        "unknown.example",
+        "video.example.net",
+    ]
     photos = by_host["photos.example.com"]
     assert [i.url for i in photos.items] == [A1]  # A2 is gone
     assert photos.channel.kind == "email" and photos.channel.email == "abuse@photos.example.com"
@@ -173,6 +182,11 @@ def test_smtp_refused(store: MonitorStore) -> None:
     port = int(refused_url().split(":")[2].split("/")[0])
     notices = build_notices(store, "c", profiles=load_profiles(EXAMPLE))
     with pytest.raises(MonitorError) as info:
-        send_notices(store, notices, SmtpConfig.from_url(f"smtp://127.0.0.1:{port}", env={}),
-                     sender="a@b.example", timeout=2)  # fmt: skip
+        send_notices(
+            store,
+            notices,
+            SmtpConfig.from_url(f"smtp://127.0.0.1:{port}", env={}),
+            sender="a@b.example",
+            timeout=2,
+        )
     assert info.value.code == "smtp_failed"

@@ -65,8 +65,21 @@ def _build(site: Site) -> None:
     site.routes["/slow"] = Route(body=b"<html>late</html>", delay=1.5)
 
 
-PATHS = ["/taken", "/replaced", "/edited", "/clean", "/orig.jpg", "/r1", "/loop", "/gone410",
-         "/legal451", "/err500", "/busy", "/slow", "/never"]  # fmt: skip
+PATHS = [
+    "/taken",
+    "/replaced",
+    "/edited",
+    "/clean",
+    "/orig.jpg",
+    "/r1",
+    "/loop",
+    "/gone410",
+    "/legal451",
+    "/err500",
+    "/busy",
+    "/slow",
+    "/never",
+]
 
 
 def test_statuses_across_runs(site: Site, tmp_path: Path) -> None:
@@ -79,12 +92,21 @@ def test_statuses_across_runs(site: Site, tmp_path: Path) -> None:
         first = _run(store, evidence=evidence, timeout=0.5)
 
         assert {k: v.status for k, v in first.items()} == {
-            "taken": Status.MATCH, "replaced": Status.MATCH, "edited": Status.MATCH,
-            "clean": Status.NO_MATCH, "orig.jpg": Status.MATCH, "r1": Status.MATCH,
-            "loop": Status.UNREACHABLE, "gone410": Status.GONE, "legal451": Status.GONE,
-            "err500": Status.UNREACHABLE, "busy": Status.UNREACHABLE, "slow": Status.UNREACHABLE,
-            "never": Status.GONE, "post": Status.UNREACHABLE,
-        }  # fmt: skip
+            "taken": Status.MATCH,
+            "replaced": Status.MATCH,
+            "edited": Status.MATCH,
+            "clean": Status.NO_MATCH,
+            "orig.jpg": Status.MATCH,
+            "r1": Status.MATCH,
+            "loop": Status.UNREACHABLE,
+            "gone410": Status.GONE,
+            "legal451": Status.GONE,
+            "err500": Status.UNREACHABLE,
+            "busy": Status.UNREACHABLE,
+            "slow": Status.UNREACHABLE,
+            "never": Status.GONE,
+            "post": Status.UNREACHABLE,
+        }
         assert all(v.previous_status is None and not v.changed for v in first.values())
         edited = first["edited"].matches
         assert [(m.media_url, m.method, m.ref) for m in edited] == [
@@ -172,8 +194,10 @@ def test_evidence_is_a_valid_wacz_with_every_exchange(site: Site, tmp_path: Path
     # py-wacz's own validator, in a child process (it leaves files open).
     done = subprocess.run(
         [sys.executable, "-m", "wacz", "validate", "-f", str(path)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0 and "is valid" in done.stdout
 
 
