@@ -35,6 +35,10 @@ __all__ = ["RunOptions", "RunSummary", "run", "watch"]
 
 GONE_CODES: Final = frozenset({404, 410, 451})
 """HTTP statuses that mean the content was taken down."""
+FLUSH_EVERY: Final = 50
+"""Visits written per transaction at most."""
+FLUSH_SECONDS: Final = 1.0
+"""A finished visit waits at most about this long before it is written."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,30 @@ def _with_evidence(
     return replace(visit, evidence=evidence, notes=visit.notes + tuple(notes))
 
 
+class _Recorder:
+    """Writes visits in small batches (one disk sync per batch, at most ~1 s apart) and hands
+    each to the callback once it is stored."""
+
+    def __init__(self, store: MonitorStore, on_visit: Callable[[Visit], None]) -> None:
+        self.store = store
+        self.on_visit = on_visit
+        self.pending: list[tuple[Target, Visit]] = []
+        self.last = time.monotonic()
+
+    def add(self, target: Target, visit: Visit) -> None:
+        self.pending.append((target, visit))
+        if len(self.pending) >= FLUSH_EVERY or time.monotonic() - self.last >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        batch, self.pending = self.pending, []
+        self.last = time.monotonic()
+        if batch:
+            self.store.record_many(batch)
+            for _, visit in batch:
+                self.on_visit(visit)
+
+
 async def _run_case(
     store: MonitorStore,
     options: RunOptions,
@@ -165,6 +193,7 @@ async def _run_case(
     targets = store.targets(name)
     matcher = Matcher(store.references(name), wm_key=options.wm_key)
     fetcher = Fetcher(gate=gate, timeout=options.timeout, max_bytes=options.max_bytes)
+    recorder = _Recorder(store, on_visit)
     async with fetcher:
         case = _Case(name, matcher, fetcher)
 
@@ -176,10 +205,12 @@ async def _run_case(
                     visit = await asyncio.to_thread(
                         _with_evidence, options.evidence, target, visit, exchanges
                     )
-                store.record(target, visit)
-                on_visit(visit)
+                recorder.add(target, visit)
 
-        await asyncio.gather(*(one(t) for t in targets))
+        try:
+            await asyncio.gather(*(one(t) for t in targets))
+        finally:
+            recorder.flush()  # also on Ctrl-C: every finished visit is kept
 
 
 async def run_async(

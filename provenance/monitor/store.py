@@ -276,25 +276,15 @@ class MonitorStore:
 
     def record(self, target: Target, visit: Visit) -> None:
         """Store one visit."""
-        self._tx(
-            [
-                (
-                    "INSERT INTO visits (url_id, checked_at, status, http_status, final_url, "
-                    "error, matches, evidence, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        target.url_id,
-                        visit.checked_at,
-                        visit.status.value,
-                        visit.http_status,
-                        visit.final_url,
-                        visit.error,
-                        json.dumps([m.to_dict() for m in visit.matches]),
-                        None if visit.evidence is None else json.dumps(visit.evidence.to_dict()),
-                        json.dumps(list(visit.notes)),
-                    ),
-                )
-            ]
+        self.record_many([(target, visit)])
+
+    def record_many(self, visits: Sequence[tuple[Target, Visit]]) -> None:
+        """Store several visits in one transaction (one disk sync)."""
+        sql = (
+            "INSERT INTO visits (url_id, checked_at, status, http_status, final_url, error, "
+            "matches, evidence, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
+        self._tx([(sql, _visit_row(t.url_id, v)) for t, v in visits])
 
     def _url_id(self, case: str | None, url: str) -> list[tuple[int, str]]:
         clean = check_url(url)
@@ -427,6 +417,20 @@ class MonitorStore:
             request_state=state,
             timeline=tuple(visits) if full else (),
         )
+
+
+def _visit_row(url_id: int, visit: Visit) -> tuple[Any, ...]:
+    return (
+        url_id,
+        visit.checked_at,
+        visit.status.value,
+        visit.http_status,
+        visit.final_url,
+        visit.error,
+        json.dumps([m.to_dict() for m in visit.matches]),
+        None if visit.evidence is None else json.dumps(visit.evidence.to_dict()),
+        json.dumps(list(visit.notes)),
+    )
 
 
 def needs_evidence(status: Status, target: Target) -> bool:
