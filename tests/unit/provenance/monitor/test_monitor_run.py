@@ -327,3 +327,38 @@ def test_video_frames_match(site: Site, tmp_path: Path) -> None:
 def test_gzip_helper_is_not_needed() -> None:
     # The fetcher asks for identity encoding; the stored WARC body is what was matched.
     assert gzip.decompress(gzip.compress(b"x")) == b"x"
+
+
+@pytest.mark.slow
+def test_screenshot_goes_into_the_evidence(site: Site, tmp_path: Path) -> None:
+    from warcio.archiveiterator import ArchiveIterator
+
+    site.file("/orig.jpg", jpeg(ORIGINAL))
+    site.page("/post", "/orig.jpg")
+    with MonitorStore.open(tmp_path / "m.db", create=True) as store:
+        store.add("c", [site.url("/post")], [fingerprint_bytes(jpeg(ORIGINAL), "o.jpg")])
+        options = EvidenceOptions(tmp_path / "ev", screenshot=True)
+        visit = _run(store, evidence=options, timeout=20.0)["post"]
+    assert visit.evidence is not None and visit.evidence.screenshot is not None, visit.notes
+    png = Path(visit.evidence.screenshot).read_bytes()
+    assert png.startswith(b"\x89PNG")
+    with zipfile.ZipFile(visit.evidence.path) as z:
+        [warc] = [n for n in z.namelist() if n.startswith("archive/")]
+        kinds = [
+            (r.rec_type, r.rec_headers.get_header("WARC-Target-URI"))
+            for r in ArchiveIterator(io.BytesIO(z.read(warc)))
+        ]
+    assert ("resource", f"urn:screenshot:{site.url('/post')}") in kinds
+
+
+def test_screenshot_without_chromium_is_a_note(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("provenance.monitor.evidence.find_chromium", lambda: None)
+    site.file("/orig.jpg", jpeg(ORIGINAL))
+    with MonitorStore.open(tmp_path / "m.db", create=True) as store:
+        store.add("c", [site.url("/orig.jpg")], [fingerprint_bytes(jpeg(ORIGINAL), "o.jpg")])
+        options = EvidenceOptions(tmp_path / "ev", screenshot=True)
+        visit = _run(store, evidence=options)["orig.jpg"]
+    assert visit.evidence is not None and visit.evidence.screenshot is None
+    assert "screenshot skipped: Chromium is not installed" in visit.notes
