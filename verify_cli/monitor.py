@@ -132,13 +132,19 @@ def add_command(
     """Register URLs under a case with reference media (only fingerprints are stored)."""
     key = _wm_key(wm_key, wm_key_file)
     with _guard(str(db)):
-        from provenance.monitor import check_url, fingerprint_file  # optional extra `monitor`
+        from provenance.monitor import (  # optional extra `monitor`
+            check_url,
+            fingerprint_file,
+            redact_url,
+        )
 
         for u in urls:
-            try:
-                check_url(u)
-            except Exception as exc:
-                _fail(u.split("@")[-1], str(exc))
+            with _guard(redact_url(u)):
+                clean = check_url(u)
+            if clean != u.strip():
+                _say(f"{clean}: credentials removed from the URL (they are never stored)")
+        if not ref and not db.exists():
+            _fail(str(db), f"case {case!r} has no reference yet: give --ref FILE")
         refs = []
         for r in ref or []:
             with _guard(str(r)):
@@ -237,7 +243,7 @@ def run_command(
         if screenshot and evidence is None:
             _fail("--screenshot", "needs --evidence DIR")
         if screenshot:
-            from provenance.monitor.evidence import find_chromium
+            from provenance.monitor.evidence import find_chromium  # optional extra `monitor`
 
             if find_chromium() is None:
                 _say("note: Chromium is not installed; screenshots are skipped")

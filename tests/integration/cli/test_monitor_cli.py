@@ -221,7 +221,15 @@ def test_exit_codes(runner: CliRunner, site: Site, tmp_path: Path) -> None:
     bad = runner.invoke(
         app, ["monitor", "add", str(db), "ftp://example.org/x", "--case", "c", "--ref", ref]
     )
-    assert bad.exit_code == 2 and "only http and https" in bad.stderr
+    assert bad.exit_code == 2
+    assert bad.stderr.startswith("verify: ftp://example.org/x: only http and https")
+    creds = runner.invoke(
+        app, ["monitor", "add", str(db), "http://u:pw@127.0.0.1:9/a", "--case", "c", "--ref", ref]
+    )
+    assert (
+        creds.exit_code == 0 and "pw" not in creds.output and "credentials removed" in creds.stderr
+    )
+    assert "pw@" not in (db.read_bytes()).decode("latin-1")
     no_ref = runner.invoke(
         app,
         [
@@ -240,7 +248,8 @@ def test_exit_codes(runner: CliRunner, site: Site, tmp_path: Path) -> None:
     add_down = ["monitor", "add", str(db), refused_url(), site.url("/err"), "--case", "kim"]
     assert runner.invoke(app, add_down).exit_code == 0
     site.routes["/err"] = Route(503, b"busy")
-    result = runner.invoke(app, ["monitor", "run", str(db), "--delay", "0", "--timeout", "2"])
+    run = ["monitor", "run", str(db), "--case", "kim", "--delay", "0", "--timeout", "2"]
+    result = runner.invoke(app, run)
     assert result.exit_code == 3, result.output
     statuses = [r["status"] for r in _lines(result.stdout)]
     assert statuses.count("UNREACHABLE") == 2 and len(statuses) == 5
