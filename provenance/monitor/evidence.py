@@ -168,7 +168,7 @@ def _quiet_wacz() -> Any:
 def _pack(warc: Path, out: Path, main_url: str | None, title: str) -> None:
     args = ["create", "-o", str(out), str(warc), "--title", title]
     if main_url:
-        args += ["--url", main_url, "--detect-pages"]
+        args += ["--url", main_url]
     with warnings.catch_warnings():
         # py-wacz leaves a spooled temporary file per record to the garbage collector.
         warnings.simplefilter("ignore", ResourceWarning)

@@ -238,7 +238,8 @@ def redact_url(url: str) -> str:
 
 
 def check_url(url: str) -> str:
-    """Return ``url`` without credentials when it is an http(s) URL with a host.
+    """Return ``url`` without credentials (and with ``/`` for an empty path) when it is an
+    http(s) URL with a host.
 
     Raises
     ------
@@ -258,6 +259,8 @@ def check_url(url: str) -> str:
         )
     if not parts.hostname or any(c.isspace() for c in text):
         raise MonitorError("the URL has no host or contains spaces", code="bad_url")
+    if not parts.path:
+        text = urllib.parse.urlunsplit(parts._replace(path="/"))
     return redact_url(text)
 
 

@@ -31,6 +31,8 @@ def test_credentials_are_removed() -> None:
     assert check_url(" https://bob:s3cret@example.org/p?q=1 ") == "https://example.org/p?q=1"
     assert redact_url("http://u@h.example/x") == "http://h.example/x"
     assert redact_url("http://h.example/x") == "http://h.example/x"
+    assert check_url("https://example.org") == "https://example.org/"
+    assert check_url("https://example.org?a=1") == "https://example.org/?a=1"
 
 
 @pytest.mark.parametrize(

@@ -166,6 +166,8 @@ def _verify_wacz(path: Path, sha256: str) -> list[tuple[str, str]]:
             assert algo == "sha256"
             assert hashlib.sha256(z.read(res["path"])).hexdigest() == digest, res["path"]
         assert any(n.startswith("indexes/") for n in names)
+        pages = z.read("pages/pages.jsonl").decode().splitlines()
+        assert json.loads(pages[0])["format"] == "json-pages-1.0"
         [warc] = [n for n in names if n.startswith("archive/")]
         records = []
         for rec in ArchiveIterator(io.BytesIO(z.read(warc))):
@@ -362,3 +364,14 @@ def test_screenshot_without_chromium_is_a_note(
         visit = _run(store, evidence=options)["orig.jpg"]
     assert visit.evidence is not None and visit.evidence.screenshot is None
     assert "screenshot skipped: Chromium is not installed" in visit.notes
+
+
+def test_evidence_for_a_site_root_without_a_path(site: Site, tmp_path: Path) -> None:
+    site.file("/", jpeg(ORIGINAL))
+    with MonitorStore.open(tmp_path / "m.db", create=True) as store:
+        store.add("c", [site.base], [fingerprint_bytes(jpeg(ORIGINAL), "o.jpg")])
+        [visit] = _run(store, evidence=EvidenceOptions(tmp_path / "ev")).values()
+    assert visit.url == site.base + "/" and visit.evidence is not None, visit.notes
+    assert ("response", site.base + "/") in _verify_wacz(
+        Path(visit.evidence.path), visit.evidence.sha256
+    )
