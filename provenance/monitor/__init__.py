@@ -28,7 +28,7 @@ from provenance.monitor.model import (
     redact_url,
 )
 from provenance.monitor.runner import RunOptions, RunSummary, run, watch
-from provenance.monitor.store import Added, MonitorStore
+from provenance.monitor.store import Added, MonitorStore, status_rows
 
 __all__ = [
     "Added",
@@ -55,6 +55,7 @@ __all__ = [
     "parse_duration",
     "redact_url",
     "run",
+    "status_rows",
     "user_agent",
     "watch",
     "write_evidence",

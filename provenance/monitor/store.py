@@ -33,7 +33,7 @@ from provenance.monitor.model import (
     utc_now,
 )
 
-__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "Added", "MonitorStore", "Target"]
+__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "Added", "MonitorStore", "Target", "status_rows"]
 
 APPLICATION_ID: Final = 0x4A4A4D4E
 """SQLite ``application_id`` of a monitoring database ("JJMN")."""
@@ -417,6 +417,24 @@ class MonitorStore:
             request_state=state,
             timeline=tuple(visits) if full else (),
         )
+
+
+def status_rows(path: str | Path, case: str | None = None) -> list[UrlStatus]:
+    """The status rows of a database file (one case, or all), each with its full timeline.
+
+    For reports and renderers: plain frozen dataclasses (:class:`UrlStatus`, whose
+    ``timeline`` holds every :class:`Visit` oldest first, with its ``matches`` and
+    ``evidence``), nothing left open.
+
+    Raises
+    ------
+    MonitorError
+        ``not_found``, ``not_a_monitor_db``, ``unsupported_version``, or ``unknown_case``.
+    """
+    with MonitorStore.open(path) as store:
+        if case is not None and not store.has_case(case):
+            raise MonitorError(f"no case named {case!r}", code="unknown_case")
+        return store.status(case)
 
 
 def _visit_row(url_id: int, visit: Visit) -> tuple[Any, ...]:

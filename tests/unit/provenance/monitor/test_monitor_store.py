@@ -16,7 +16,7 @@ from provenance.monitor import (
     Status,
     Visit,
 )
-from provenance.monitor.store import SCHEMA_VERSION, needs_evidence
+from provenance.monitor.store import SCHEMA_VERSION, needs_evidence, status_rows
 
 REF = Reference("ref.jpg", "picture", "ab" * 32, "cd" * 32)
 
@@ -112,3 +112,8 @@ def test_history_gone_since_and_request_states(tmp_path: Path) -> None:
         with pytest.raises(MonitorError):
             store.respond(url, "maybe")
         assert [r["state"] for r in store.requests("c", url)] == ["removed"]
+    [row] = status_rows(tmp_path / "m.db", "c")
+    assert row.request_state == "removed_but_present" and len(row.timeline) == 4
+    assert row.to_dict(timeline=True)["timeline"][1]["previous_status"] == "MATCH"
+    with pytest.raises(MonitorError):
+        status_rows(tmp_path / "m.db", "nope")
