@@ -35,6 +35,8 @@ __all__ = ["RunOptions", "RunSummary", "run", "watch"]
 
 GONE_CODES: Final = frozenset({404, 410, 451})
 """HTTP statuses that mean the content was taken down."""
+MAX_HTML_BYTES: Final = 10 * 1024 * 1024
+"""Only the first 10 MB of an HTML page are searched for media."""
 FLUSH_EVERY: Final = 50
 """Visits written per transaction at most."""
 FLUSH_SECONDS: Final = 1.0
@@ -101,7 +103,7 @@ async def _page_matches(
     if page.media_type != "text/html":
         found, note = await _match_media(case, page)
         return ([found] if found else []), ([note] if note else []), []
-    html = page.body.decode("utf-8", errors="replace")
+    html = page.body[:MAX_HTML_BYTES].decode("utf-8", errors="replace")
     urls = extract_media(html, page.final_url or page.url)
     media = await asyncio.gather(*(case.fetcher.get(u) for u in urls))
     matches: list[Match] = []

@@ -375,3 +375,84 @@ def test_evidence_for_a_site_root_without_a_path(site: Site, tmp_path: Path) -> 
     assert ("response", site.base + "/") in _verify_wacz(
         Path(visit.evidence.path), visit.evidence.sha256
     )
+
+
+def test_delay_spaces_requests_to_one_host(site: Site, tmp_path: Path) -> None:
+    import time
+
+    starts: list[float] = []
+    original = site.routes.get
+
+    class Timed(dict[str, Route]):
+        def get(self, key: str, default: Route | None = None) -> Route:  # type: ignore[override]
+            starts.append(time.monotonic())
+            return original(key, default) or Route(404)
+
+    for i in range(4):
+        site.page(f"/p{i}")
+    site.routes = Timed(site.routes)
+    with MonitorStore.open(tmp_path / "m.db", create=True) as store:
+        store.add(
+            "c", [site.url(f"/p{i}") for i in range(4)], [fingerprint_bytes(jpeg(ORIGINAL), "o")]
+        )
+        run(store, RunOptions(delay=0.25, timeout=5.0))
+    gaps = np.diff(sorted(starts))
+    assert len(starts) == 4 and gaps.min() >= 0.2  # a lower bound: sleeping never shortens it
+
+
+def test_tls_failure_is_unreachable(tmp_path: Path) -> None:
+    import datetime as dt
+    import http.server
+    import ssl
+    import threading
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    (tmp_path / "c.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "k.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"https://127.0.0.1:{server.server_address[1]}/post"
+        with MonitorStore.open(tmp_path / "m.db", create=True) as store:
+            store.add("c", [url], [fingerprint_bytes(jpeg(ORIGINAL), "o")])
+            [visit] = _run(store).values()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert visit.status is Status.UNREACHABLE and visit.http_status is None
+    assert (visit.error or "").startswith("TLS error"), visit.error
+
+
+def test_evidence_that_cannot_be_written_is_a_note(site: Site, tmp_path: Path) -> None:
+    site.file("/orig.jpg", jpeg(ORIGINAL))
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    with MonitorStore.open(tmp_path / "m.db", create=True) as store:
+        store.add("c", [site.url("/orig.jpg")], [fingerprint_bytes(jpeg(ORIGINAL), "o")])
+        visit = _run(store, evidence=EvidenceOptions(blocker))["orig.jpg"]
+        [row] = store.status("c")
+    assert visit.status is Status.MATCH and visit.evidence is None
+    assert any(n.startswith("evidence not written") for n in visit.notes)
+    assert row.checks == 1
