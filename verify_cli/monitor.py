@@ -275,8 +275,12 @@ def _run_loop(
         )
 
         def emit(visit: Visit) -> None:
-            out.write((_visit_line(visit) if table else json.dumps(visit.to_dict())) + "\n")
-            out.flush()
+            line = _visit_line(visit) if table else json.dumps(visit.to_dict())
+            if bar is not None and out.isatty():
+                bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            else:
+                out.write(line + "\n")
+                out.flush()
             if bar is not None:
                 bar.advance(task)
 

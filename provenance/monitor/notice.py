@@ -253,7 +253,8 @@ def build_notices(
         except jinja2.TemplateError as exc:
             raise MonitorError(f"template {name}: {exc}", code="bad_template") from None
         subject = str(getattr(module, "subject", f"Deletion request: {host}"))
-        out.append(Notice(case, host, lang, channel, subject.strip(), str(module), tuple(items)))
+        body = str(module).lstrip("\n")
+        out.append(Notice(case, host, lang, channel, subject.strip(), body, tuple(items)))
     return out
 
 
