@@ -194,12 +194,14 @@ def _items(store: MonitorStore, case: str) -> dict[str, list[NoticeItem]]:
 
 def _environment(template: Path | None) -> Any:
     import jinja2  # optional extra `monitor`
+    import jinja2.sandbox
 
     if template is not None:
         loader: Any = jinja2.FileSystemLoader(str(template.parent))
     else:
         loader = jinja2.PackageLoader("provenance.monitor", "templates")
-    return jinja2.Environment(
+    # Sandboxed: a template passed by staff can format data but not reach Python internals.
+    return jinja2.sandbox.SandboxedEnvironment(
         loader=loader,
         autoescape=False,
         undefined=jinja2.StrictUndefined,
@@ -250,7 +252,7 @@ def build_notices(
         }
         try:
             module = env.get_template(name).make_module(ctx)
-        except jinja2.TemplateError as exc:
+        except jinja2.TemplateError as exc:  # SecurityError (sandbox) included
             raise MonitorError(f"template {name}: {exc}", code="bad_template") from None
         subject = str(getattr(module, "subject", f"Deletion request: {host}"))
         body = str(module).lstrip("\n")

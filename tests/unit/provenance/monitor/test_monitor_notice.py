@@ -92,6 +92,10 @@ def test_korean_and_custom_templates(store: MonitorStore, tmp_path: Path) -> Non
     )
     [first, *_] = build_notices(store, "c", template=custom)
     assert first.subject == "S board.example.org" and first.body.strip() == C1
+    custom.write_text("{{ items.__class__.__mro__[1].__subclasses__() }}")
+    with pytest.raises(MonitorError) as info:
+        build_notices(store, "c", template=custom)
+    assert info.value.code == "bad_template"
     custom.write_text("{{ nothing.here }}")
     with pytest.raises(MonitorError) as info:
         build_notices(store, "c", template=custom)
