@@ -326,11 +326,6 @@ def test_video_frames_match(site: Site, tmp_path: Path) -> None:
     assert seen["still.jpg"].status is Status.MATCH and seen["still.jpg"].matches[0].method == "pdq"
 
 
-def test_gzip_helper_is_not_needed() -> None:
-    # The fetcher asks for identity encoding; the stored WARC body is what was matched.
-    assert gzip.decompress(gzip.compress(b"x")) == b"x"
-
-
 @pytest.mark.slow
 def test_screenshot_goes_into_the_evidence(site: Site, tmp_path: Path) -> None:
     from warcio.archiveiterator import ArchiveIterator
@@ -456,3 +451,30 @@ def test_evidence_that_cannot_be_written_is_a_note(site: Site, tmp_path: Path) -
     assert visit.status is Status.MATCH and visit.evidence is None
     assert any(n.startswith("evidence not written") for n in visit.notes)
     assert row.checks == 1
+
+
+def test_encoded_bodies_are_stored_decoded(site: Site, tmp_path: Path) -> None:
+    from warcio.archiveiterator import ArchiveIterator
+
+    picture_bytes = jpeg(ORIGINAL)
+    page = b"<!doctype html><html><body><img src='/orig.jpg'></body></html>"
+    site.routes["/post"] = Route(body=gzip.compress(page), headers={"Content-Encoding": "gzip"})
+    site.routes["/orig.jpg"] = Route(
+        body=gzip.compress(picture_bytes), content_type="image/jpeg",
+        headers={"Content-Encoding": "gzip"},
+    )  # fmt: skip
+    with MonitorStore.open(tmp_path / "m.db", create=True) as store:
+        store.add("c", [site.url("/post")], [fingerprint_bytes(picture_bytes, "o.jpg")])
+        visit = _run(store, evidence=EvidenceOptions(tmp_path / "ev"))["post"]
+    assert visit.status is Status.MATCH and visit.matches[0].method == "sha256"
+    assert visit.evidence is not None
+    with zipfile.ZipFile(visit.evidence.path) as z:
+        [warc] = [n for n in z.namelist() if n.startswith("archive/")]
+        for rec in ArchiveIterator(io.BytesIO(z.read(warc))):
+            if rec.rec_type == "response" and rec.rec_headers["WARC-Target-URI"].endswith(".jpg"):
+                assert rec.http_headers["X-Archive-Orig-Content-Encoding"] == "gzip"
+                assert rec.http_headers["Content-Length"] == str(len(picture_bytes))
+                assert rec.content_stream().read() == picture_bytes
+                break
+        else:
+            raise AssertionError("no response record for the picture")
