@@ -156,7 +156,7 @@ def _write_warc(
 
 def _quiet_wacz() -> Any:
     import wacz.main  # optional extra `monitor`
-    import wacz.waczindexer
+    import wacz.waczindexer  # optional extra `monitor` (its import takes ~0.4 s)
 
     # py-wacz reports progress with print(); silence it in its own modules only, so the
     # records on our stdout stay clean and no global stream is swapped (thread-safe).

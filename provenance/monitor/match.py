@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageOps
 
 import watermark
 from provenance.errors import InputFileError, ProvenanceError
@@ -54,8 +55,6 @@ class Reference:
 
 
 def _decode_pixels(data: bytes) -> np.ndarray | None:
-    from PIL import Image, ImageOps  # Pillow is imported by the PDQ hashing anyway
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

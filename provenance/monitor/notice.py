@@ -194,7 +194,7 @@ def _items(store: MonitorStore, case: str) -> dict[str, list[NoticeItem]]:
 
 def _environment(template: Path | None) -> Any:
     import jinja2  # optional extra `monitor`
-    import jinja2.sandbox
+    import jinja2.sandbox  # optional extra `monitor`
 
     if template is not None:
         loader: Any = jinja2.FileSystemLoader(str(template.parent))
