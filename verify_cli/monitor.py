@@ -12,6 +12,7 @@ import csv
 import enum
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -291,6 +292,7 @@ def _run_loop(
             if bar is not None:
                 bar.reset(task)
 
+        previous = signal.signal(signal.SIGTERM, _interrupt)  # systemd and kill stop cleanly too
         try:
             if interval is None:
                 passed(run(store, options, emit))
@@ -301,7 +303,13 @@ def _run_loop(
             raise typer.Exit(ExitCode.INTERRUPTED) from None
         except BrokenPipeError:
             pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     return last[0]
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def status_command(

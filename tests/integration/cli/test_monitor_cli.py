@@ -290,3 +290,34 @@ def test_every_stops_cleanly_on_ctrl_c(
     assert "stopped" in result.stderr
     assert len(_lines(out.read_text())) == 6  # two whole passes of 3 URLs
     assert 21000 < naps[0] <= 21600
+
+
+def test_sigterm_stops_a_watch_between_visits(site: Site, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    runner = CliRunner()
+    db = tmp_path / "cases.db"
+    _add(runner, db, site, tmp_path)
+    out = tmp_path / "visits.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}
+    cmd = [sys.executable, "-m", "verify_cli", "monitor", "run", str(db), "--every", "1h",
+           "--delay", "0", "--output", str(out)]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):  # the first pass is written within a minute even on a busy machine
+            if out.exists() and len(_lines(out.read_text())) == 3:
+                break
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "stopped" in err and "Traceback" not in err
+    assert len(_lines(out.read_text())) == 3
