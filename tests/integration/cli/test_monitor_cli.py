@@ -253,6 +253,11 @@ def test_exit_codes(runner: CliRunner, site: Site, tmp_path: Path) -> None:
     assert result.exit_code == 3, result.output
     statuses = [r["status"] for r in _lines(result.stdout)]
     assert statuses.count("UNREACHABLE") == 2 and len(statuses) == 5
+    table = runner.invoke(app, [*run, "--format", "table"])
+    assert table.exit_code == 3
+    assert sorted(line.split()[0] for line in table.stdout.splitlines()) == [
+        "MATCH", "MATCH", "NO_MATCH", "UNREACHABLE", "UNREACHABLE",
+    ]  # fmt: skip
     assert runner.invoke(app, ["monitor", "run", str(db), "--case", "nope"]).exit_code == 2
     assert runner.invoke(app, ["monitor", "run", str(db), "--every", "6x"]).exit_code == 2
     assert runner.invoke(app, ["monitor", "run", str(tmp_path / "none.db")]).exit_code == 2
