@@ -217,10 +217,12 @@ def build_notices(
     template: Path | None = None,
     profiles: Profiles | None = None,
     sender: Mapping[str, str] | None = None,
+    now: str | None = None,
 ) -> list[Notice]:
     """Render one request per host for the case's URLs whose last status is MATCH.
 
-    ``sender`` fills ``{{ sender.name }}`` and friends in the templates.
+    ``sender`` fills ``{{ sender.name }}`` and friends in the templates; ``now`` (UTC ISO
+    8601, default the current time) is ``{{ generated_at }}``.
 
     Raises
     ------
@@ -247,7 +249,7 @@ def build_notices(
             "channel": channel,
             "items": items,
             "lang": lang,
-            "generated_at": utc_now(),
+            "generated_at": now or utc_now(),
             "sender": {"name": "", "organisation": "", "email": "", **(sender or {})},
         }
         try:

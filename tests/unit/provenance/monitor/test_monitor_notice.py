@@ -194,3 +194,20 @@ def test_smtp_refused(store: MonitorStore) -> None:
             timeout=2,
         )
     assert info.value.code == "smtp_failed"
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_shipped_templates_render_as_the_golden_files(store: MonitorStore, lang: str) -> None:
+    """Known answer for the shipped wording. After a deliberate change to a template,
+    regenerate with ``JINJJA_REGENERATE=1`` and review the diff."""
+    import os
+
+    notices = build_notices(
+        store, "c", lang=lang, profiles=load_profiles(EXAMPLE), now="2026-01-05T09:00:00Z",
+        sender={"name": "Case Desk", "email": "desk@support.example"},
+    )  # fmt: skip
+    text = "".join(f"=== {n.host}\nSubject: {n.subject}\n\n{n.body}" for n in notices)
+    golden = Path(__file__).parents[3] / "assets" / "golden" / f"monitor_notice.{lang}.txt"
+    if os.environ.get("JINJJA_REGENERATE"):
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
