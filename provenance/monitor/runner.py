@@ -81,6 +81,8 @@ class _Case:
     name: str
     matcher: Matcher
     fetcher: Fetcher
+    keep_bodies: bool
+    """Keep response bodies for the evidence WARC (only when evidence is asked for)."""
     cache: dict[str, tuple[str, int | None, str] | None] = field(default_factory=dict)
 
 
@@ -97,6 +99,20 @@ async def _match_media(case: _Case, fetched: Fetched) -> tuple[Match | None, str
     return found, note
 
 
+async def _media_outcome(
+    case: _Case, index: int, url: str
+) -> tuple[int, Match | None, str | None, tuple[Exchange, ...]]:
+    item = await case.fetcher.get(url)
+    exchanges = item.exchanges
+    if not case.keep_bodies:  # no evidence asked: let each body go as soon as it is matched
+        exchanges = tuple(replace(ex, body=b"") for ex in exchanges)
+    if item.status is None or not 200 <= item.status < 300:
+        why = item.error or f"HTTP {item.status}"
+        return index, None, f"media {redact_url(item.url)}: {why}", exchanges
+    found, note = await _match_media(case, item)
+    return index, found, note, exchanges
+
+
 async def _page_matches(
     case: _Case, page: Fetched
 ) -> tuple[list[Match], list[str], list[Exchange]]:
@@ -105,21 +121,16 @@ async def _page_matches(
         return ([found] if found else []), ([note] if note else []), []
     html = page.body[:MAX_HTML_BYTES].decode("utf-8", errors="replace")
     urls = extract_media(html, page.final_url or page.url)
-    media = await asyncio.gather(*(case.fetcher.get(u) for u in urls))
-    matches: list[Match] = []
-    notes: list[str] = []
-    exchanges: list[Exchange] = []
-    for item in media:
-        exchanges.extend(item.exchanges)
-        if item.status is None or not 200 <= item.status < 300:
-            why = item.error or f"HTTP {item.status}"
-            notes.append(f"media {redact_url(item.url)}: {why}")
-            continue
-        found, note = await _match_media(case, item)
-        if found is not None:
-            matches.append(found)
-        if note is not None:
-            notes.append(note)
+    # Matched as they arrive (memory holds the files in flight, not the whole page's media),
+    # reported in page order.
+    outcomes = [
+        await done
+        for done in asyncio.as_completed([_media_outcome(case, i, u) for i, u in enumerate(urls)])
+    ]
+    outcomes.sort(key=lambda o: o[0])
+    matches = [o[1] for o in outcomes if o[1] is not None]
+    notes = [o[2] for o in outcomes if o[2] is not None]
+    exchanges = [ex for o in outcomes for ex in o[3]]
     return matches, notes, exchanges
 
 
@@ -197,7 +208,7 @@ async def _run_case(
     fetcher = Fetcher(gate=gate, timeout=options.timeout, max_bytes=options.max_bytes)
     recorder = _Recorder(store, on_visit)
     async with fetcher:
-        case = _Case(name, matcher, fetcher)
+        case = _Case(name, matcher, fetcher, keep_bodies=options.evidence is not None)
 
         async def one(target: Target) -> None:
             async with limit:
