@@ -8,9 +8,7 @@ Exit codes: ``spec/exit-codes.md`` (section ``verify monitor``).
 
 from __future__ import annotations
 
-import csv
 import enum
-import json
 import os
 import signal
 import sys
@@ -22,6 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
 import typer
 
 from verify_cli.exit_codes import ExitCode
+from verify_cli.formats import FORMAT_METAVAR, Format, RecordWriter
+from verify_cli.keys import WM_KEY_ENV, read_key_file
 
 if TYPE_CHECKING:
     from provenance.monitor import MonitorStore, Visit
@@ -41,15 +41,22 @@ STATUS_COLUMNS = (
 )
 
 
-class RunFormat(enum.StrEnum):
-    JSONL = "jsonl"
-    TABLE = "table"
-
-
-class StatusFormat(enum.StrEnum):
-    TABLE = "table"
-    CSV = "csv"
-    JSONL = "jsonl"
+RUN_COLUMNS = (
+    "case",
+    "url",
+    "final_url",
+    "status",
+    "http_status",
+    "checked_at",
+    "previous_status",
+    "changed",
+    "matches",
+    "evidence.path",
+    "evidence.sha256",
+    "evidence.timestamp",
+    "error",
+)
+"""Columns of ``monitor run --format csv`` (``matches`` as a JSON cell)."""
 
 
 class Lang(enum.StrEnum):
@@ -97,28 +104,46 @@ def _open(db: Path, *, create: bool = False) -> MonitorStore:
     return MonitorStore.open(db, create=create)
 
 
-def _wm_key(key: str | None, key_file: Path | None) -> bytes | str | None:
-    if key is not None and key_file is not None:
-        raise typer.BadParameter("give --wm-key or --wm-key-file, not both")
+def _wm_key(ctx: typer.Context, key: str | None, key_file: Path | None) -> bytes | str | None:
+    """The key of ``--wm-key``/``--wm-key-file``; a file wins over ``JINJJA_WM_KEY``."""
+    source = ctx.get_parameter_source("wm_key")
+    from_env = getattr(source, "name", None) == "ENVIRONMENT"
+    if key is not None and key_file is not None and not from_env:
+        raise typer.BadParameter(
+            "give --wm-key or --wm-key-file, not both", param_hint="'--wm-key'"
+        )
     if key_file is not None:
-        try:
-            raw = key_file.read_bytes()
-        except OSError as exc:
-            raise typer.BadParameter(f"cannot read {key_file}: {exc.strerror}") from None
-        return raw.strip() or None
-    return key or os.environ.get("JINJJA_WM_KEY") or None
+        return read_key_file(key_file)
+    return key or None
 
 
 DbArg = Annotated[Path, typer.Argument(metavar="DB", help="The monitoring database (SQLite).")]
 WmKey = Annotated[
-    str | None, typer.Option("--wm-key", metavar="KEY", help="Watermark key (or JINJJA_WM_KEY).")
+    str | None,
+    typer.Option(
+        "--wm-key",
+        envvar=WM_KEY_ENV,
+        metavar="KEY",
+        show_envvar=False,
+        help=f"Watermark key: references are also matched by their payload (env {WM_KEY_ENV}).",
+    ),
 ]
 WmKeyFile = Annotated[
-    Path | None, typer.Option("--wm-key-file", metavar="FILE", help="Read the watermark key.")
+    Path | None, typer.Option("--wm-key-file", metavar="FILE", help="Read the key from FILE.")
+]
+FormatOption = Annotated[
+    Format | None,
+    typer.Option(
+        "--format",
+        case_sensitive=False,
+        metavar=FORMAT_METAVAR,
+        help="Output format (default: table on a terminal, else jsonl).",
+    ),
 ]
 
 
 def add_command(
+    ctx: typer.Context,
     db: DbArg,
     urls: Annotated[list[str], typer.Argument(metavar="URL...", help="http(s) URLs to watch.")],
     case: Annotated[str, typer.Option("--case", metavar="CASE", help="Case name.")],
@@ -131,7 +156,7 @@ def add_command(
     wm_key_file: WmKeyFile = None,
 ) -> None:
     """Register URLs under a case with reference media (only fingerprints are stored)."""
-    key = _wm_key(wm_key, wm_key_file)
+    key = _wm_key(ctx, wm_key, wm_key_file)
     with _guard(str(db)):
         from provenance.monitor import (  # optional extra `monitor`
             check_url,
@@ -163,11 +188,26 @@ def add_command(
     )
 
 
-def _visit_line(visit: Visit) -> str:
-    ev = visit.evidence.path if visit.evidence else ""
-    extra = visit.error or ", ".join(f"{m.method}:{m.ref}" for m in visit.matches)
-    code = visit.http_status if visit.http_status is not None else "-"
-    return f"{visit.status.value:<12} {code!s:<4} {visit.url}  {extra}  {ev}".rstrip()
+def _visit_line(record: dict[str, Any]) -> str:
+    ev = record["evidence"]["path"] if record["evidence"] else ""
+    extra = record["error"] or ", ".join(f"{m['method']}:{m['ref']}" for m in record["matches"])
+    code = record["http_status"] if record["http_status"] is not None else "-"
+    return f"{record['status']:<12} {code!s:<4} {record['url']}  {extra}  {ev}".rstrip()
+
+
+class _AboveBar:
+    """A stream that prints above the progress bar (records on a terminal)."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            self.bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
 
 
 @contextmanager
@@ -196,6 +236,7 @@ def _writer(output: Path | None, mode: str = "a") -> Iterator[TextIO]:
 
 
 def run_command(
+    ctx: typer.Context,
     db: DbArg,
     case: Annotated[
         str | None, typer.Option("--case", metavar="CASE", help="Only this case.")
@@ -209,7 +250,7 @@ def run_command(
     every: Annotated[
         str | None, typer.Option("--every", metavar="DURATION", help="Repeat: 90s, 15m, 6h, 1d.")
     ] = None,
-    fmt: Annotated[RunFormat | None, typer.Option("--format", help="jsonl or table.")] = None,
+    fmt: FormatOption = None,
     output: Annotated[
         Path | None, typer.Option("--output", metavar="FILE", help="Append records here.")
     ] = None,
@@ -230,7 +271,7 @@ def run_command(
     wm_key_file: WmKeyFile = None,
 ) -> None:
     """Visit every URL and record MATCH / NO_MATCH / GONE / UNREACHABLE (one JSON line each)."""
-    key = _wm_key(wm_key, wm_key_file)
+    key = _wm_key(ctx, wm_key, wm_key_file)
     with _guard(str(db)):
         from provenance.monitor import (  # optional extra `monitor`
             EvidenceOptions,
@@ -255,15 +296,13 @@ def run_command(
         ev = None if evidence is None else EvidenceOptions(evidence, tsa, screenshot, timeout)
         options = RunOptions(case, ev, timeout, max_bytes, delay=delay, wm_key=key)
         with _writer(output) as out:
-            table = (
-                fmt or (RunFormat.TABLE if out.isatty() else RunFormat.JSONL)
-            ) is RunFormat.TABLE
-            unreachable = _run_loop(store, options, interval, out, table)
+            chosen = fmt or (Format.TABLE if out.isatty() else Format.JSONL)
+            unreachable = _run_loop(store, options, interval, out, chosen)
     raise typer.Exit(ExitCode.INPUT_ERROR if unreachable else ExitCode.OK)
 
 
 def _run_loop(
-    store: MonitorStore, options: Any, interval: float | None, out: TextIO, table: bool
+    store: MonitorStore, options: Any, interval: float | None, out: TextIO, fmt: Format
 ) -> int:
     from provenance.monitor import run, watch  # optional extra `monitor`
 
@@ -275,13 +314,11 @@ def _run_loop(
             else bar.add_task("checking", total=len(store.targets(options.case)))
         )
 
+        stream: Any = _AboveBar(bar) if bar is not None and out.isatty() else out
+        writer = RecordWriter(fmt, stream, columns=RUN_COLUMNS, line=_visit_line)
+
         def emit(visit: Visit) -> None:
-            line = _visit_line(visit) if table else json.dumps(visit.to_dict())
-            if bar is not None and out.isatty():
-                bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
-            else:
-                out.write(line + "\n")
-                out.flush()
+            writer.write(visit.to_dict())
             if bar is not None:
                 bar.advance(task)
 
@@ -305,6 +342,7 @@ def _run_loop(
             pass
         finally:
             signal.signal(signal.SIGTERM, previous)
+            writer.finish()  # a JSON array is closed, also after Ctrl-C
     return last[0]
 
 
@@ -317,39 +355,27 @@ def status_command(
     case: Annotated[
         str | None, typer.Option("--case", metavar="CASE", help="Only this case.")
     ] = None,
-    fmt: Annotated[
-        StatusFormat | None, typer.Option("--format", help="table, csv or jsonl.")
-    ] = None,
+    fmt: FormatOption = None,
     output: Annotated[
         Path | None, typer.Option("--output", metavar="FILE", help="Write here.")
     ] = None,
 ) -> None:
-    """One row per URL: last status, since when it is gone, the request state (jsonl: timeline)."""
+    """One row per URL: last status, since when it is gone, the request state (json/jsonl
+    add each URL's timeline)."""
     with _guard(str(db)):
         with _open(db) as store:
             if case is not None and not store.has_case(case):
                 _fail(str(db), f"no case named {case!r}")
-            rows = store.status(case, timeline=fmt is StatusFormat.JSONL)
+            rows = store.status(case)
     with _writer(output, "w") as out:
-        _write_status(
-            rows, out, fmt or (StatusFormat.TABLE if out.isatty() else StatusFormat.JSONL)
-        )
-
-
-def _write_status(rows: list[Any], out: TextIO, chosen: StatusFormat) -> None:
-    if chosen is StatusFormat.JSONL:
+        chosen = (fmt or (Format.TABLE if out.isatty() else Format.JSONL)).canonical
+        if chosen is Format.TABLE:
+            _status_table(rows, out)
+            return
+        writer = RecordWriter(chosen, out, columns=STATUS_COLUMNS, line=str)
         for row in rows:
-            out.write(json.dumps(row.to_dict(timeline=True), ensure_ascii=False) + "\n")
-    elif chosen is StatusFormat.CSV:
-        w = csv.DictWriter(
-            out, fieldnames=STATUS_COLUMNS, extrasaction="ignore", lineterminator="\n"
-        )
-        w.writeheader()
-        for row in rows:
-            w.writerow({k: ("" if v is None else v) for k, v in row.to_dict().items()})
-    else:
-        _status_table(rows, out)
-    out.flush()
+            writer.write(row.to_dict(timeline=chosen is not Format.CSV))
+        writer.finish()
 
 
 def _status_table(rows: list[Any], out: TextIO) -> None:

@@ -326,3 +326,41 @@ def test_sigterm_stops_a_watch_between_visits(site: Site, tmp_path: Path) -> Non
     assert proc.returncode == 130, err
     assert "stopped" in err and "Traceback" not in err
     assert len(_lines(out.read_text())) == 3
+
+
+def test_every_format(runner: CliRunner, site: Site, tmp_path: Path) -> None:
+    db = tmp_path / "cases.db"
+    _add(runner, db, site, tmp_path)
+    run = ["monitor", "run", str(db), "--delay", "0", "--format"]
+    as_json = json.loads(runner.invoke(app, [*run, "json"]).stdout)
+    assert sorted(r["status"] for r in as_json) == ["MATCH", "MATCH", "NO_MATCH"]
+    rows = list(csv.DictReader(io.StringIO(runner.invoke(app, [*run, "csv"]).stdout)))
+    assert sorted(r["status"] for r in rows) == ["MATCH", "MATCH", "NO_MATCH"]
+    assert {r["previous_status"] for r in rows} == {"MATCH", "NO_MATCH"}
+    matched = next(r for r in rows if r["url"].endswith("/post2"))
+    assert json.loads(matched["matches"])[0]["method"] == "pdq"
+    status = ["monitor", "status", str(db), "--format"]
+    full = json.loads(runner.invoke(app, [*status, "json"]).stdout)
+    assert [len(r["timeline"]) for r in full] == [2, 2, 2]
+    default = _lines(runner.invoke(app, ["monitor", "status", str(db)]).stdout)
+    assert default == [json.loads(json.dumps(r)) for r in full]  # jsonl when not a terminal
+    text = runner.invoke(app, [*status, "text"])  # the old spelling of table
+    assert text.exit_code == 0 and "post1" in text.stdout
+
+
+def test_watermark_key_from_the_environment(runner: CliRunner, site: Site, tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    import watermark
+
+    base = np.asarray(Image.fromarray(picture(5, 64)).resize((512, 512)))
+    marked = tmp_path / "marked.jpg"
+    marked.write_bytes(jpeg(watermark.embed(base, b"CASE0042", "desk key"), 95))
+    db = tmp_path / "cases.db"
+    args = ["monitor", "add", str(db), site.url("/post1"), "--case", "w", "--ref", str(marked)]
+    assert runner.invoke(app, args, env={"JINJJA_WM_KEY": "desk key"}).exit_code == 0
+    from provenance.monitor import MonitorStore
+
+    with MonitorStore.open(db) as store:
+        assert store.references("w")[0].watermark == b"CASE0042".hex()
