@@ -248,7 +248,7 @@ def test_exit_codes(runner: CliRunner, site: Site, tmp_path: Path) -> None:
     add_down = ["monitor", "add", str(db), refused_url(), site.url("/err"), "--case", "kim"]
     assert runner.invoke(app, add_down).exit_code == 0
     site.routes["/err"] = Route(503, b"busy")
-    run = ["monitor", "run", str(db), "--case", "kim", "--delay", "0", "--timeout", "2"]
+    run = ["monitor", "run", str(db), "--case", "kim", "--delay", "0", "--timeout", "20"]
     result = runner.invoke(app, run)
     assert result.exit_code == 3, result.output
     statuses = [r["status"] for r in _lines(result.stdout)]
