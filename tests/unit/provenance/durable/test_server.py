@@ -469,3 +469,217 @@ def test_by_content_finds_a_video(world: dict[str, Any]) -> None:
     assert done.fingerprint is None and done.media_type == "video/mp4"
     found = ResolverClient(world["ro"].url).matches_by_content(done.path.read_bytes(), "video/mp4")
     assert [m.manifest_id for m in found] == [done.manifest_id]
+
+
+# ------------------------------------------------------------------ API 2.4.0 routes
+
+
+def test_discovery(world: dict[str, Any]) -> None:
+    ro, rw = world["ro"], world["rw"]
+    version = ro.json("GET", "/openapi.json")[1]["info"]["version"]
+    assert version == "2.4.0"
+    assert ro.json("GET", "/services/capabilities") == (
+        200,
+        {
+            "c2paSpecificationVersion": version,
+            "supportedCapabilities": ["queryByContent", "queryByReference"],
+        },
+    )
+    status, caps = rw.json("GET", "/services/capabilities")
+    assert caps["supportedCapabilities"] == [
+        "queryByContent",
+        "queryByReference",
+        "storeManifests",
+        "storeBindings",
+    ]
+    status, doc = ro.json("GET", "/services/status")
+    assert status == 200 and doc["status"] == "ok" and doc["timestamp"].endswith("Z")
+    status, known = rw.json("GET", "/.well-known/c2pa-soft-binding-resolution")
+    assert status == 200
+    assert known["apiEndpoint"] == rw.url and known["c2paSpecificationVersion"] == version
+    assert known["capabilitiesEndpoint"] == rw.url + "/services/capabilities"
+    assert known["statusEndpoint"] == rw.url + "/services/status"
+    assert [k["crv"] for k in known["receiptKeys"]] == ["Ed25519"]
+    assert "receiptKeys" not in ro.json("GET", "/.well-known/c2pa-soft-binding-resolution")[1]
+    info = ResolverClient(rw.url).discover()
+    assert info.version == version and info.well_known and len(info.receipt_keys) == 1
+    assert info.supports("storeBindings") and info.answers(WATERMARK_ALG)
+    ro_info = ResolverClient(ro.url).discover()
+    assert not ro_info.supports("storeManifests") and ro_info.answers(FINGERPRINT_ALG)
+    assert not ro_info.answers("com.example.other")
+
+
+def _store_of(world: dict[str, Any], seed: int) -> tuple[Any, bytes]:
+    """A freshly published picture's result and manifest store (never stored on rw yet)."""
+    d = world["dir"]
+    pki = make_pki("Server Test", algs=("es256",), seed=b"server-tests")
+    signer = SignerSpec.from_pem(pki.chain_pem("es256"), pki.key_pem("es256"))
+    Image.fromarray(natural(seed)).save(d / f"s{seed}.jpg", quality=92)
+    with Repository.open(d / f"s{seed}.db", create=True) as repo:
+        done = publish(
+            d / f"s{seed}.jpg", d / f"ps{seed}.jpg", signer=signer, repository=repo,
+            source_type="digitalCapture", trust_anchors=[pki.root_pem],
+        )  # fmt: skip
+        store = repo.get(done.manifest_id)
+    assert store is not None
+    return done, store
+
+
+def test_store_receipt_delete(world: dict[str, Any]) -> None:
+    from provenance.durable.receipts import verify_receipt
+
+    rw = world["rw"]
+    done, store = _store_of(world, 21)
+    auth = {"Content-Type": "application/c2pa", "Authorization": f"Bearer {TOKEN}"}
+    status, doc = rw.json("POST", "/manifests?returnReceipt=true", body=store, headers=auth)
+    mid = done.manifest_id
+    assert status == 200 and doc["manifestId"] == mid
+    receipt = doc["receipt"]
+    assert receipt["@type"] == "org.c2pa.manifest-receipt"
+    assert receipt["repository"] == {"uri": rw.url, "manifestId": mid}
+    assert receipt["anchor"]["uri"] == f"{rw.url}/manifests/{mid}/receipts"
+    keys = ResolverClient(rw.url).discover().receipt_keys
+    assert verify_receipt(receipt, trusted=keys, store=store, manifest_id=mid).verified
+    # Retrievable, and verified by the server.
+    status, kept = rw.json("GET", f"/manifests/{mid}/receipts")
+    assert status == 200 and kept == {**receipt, "verified": True}
+    body = json.dumps(receipt).encode()
+    assert rw.json("POST", f"/manifests/{mid}/receipts", body=body)[1]["verified"] is True
+    forged = json.loads(body)
+    forged["anchor"]["parameters"]["manifestSha256"] = "0" * 64
+    status, doc = rw.json("POST", f"/manifests/{mid}/receipts", body=json.dumps(forged).encode())
+    assert status == 200 and doc["verified"] is False and "signature" in doc["error"]
+    status, doc = rw.json("POST", f"/manifests/{mid}/receipts", body=b'{"@type": "x"}')
+    assert status == 400 and doc["code"] == "bad_receipt"
+    assert rw.json("POST", "/manifests/ffffffffffffffff/receipts", body=body)[0] == 404
+    assert rw.json("GET", f"/manifests/{world['a'].manifest_id}/receipts")[0] == 404
+    # Delete: token needed; the store, its bindings and its receipt go.
+    assert rw.json("DELETE", f"/manifests/{mid}")[0] == 401
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    status, _, raw = rw.request("DELETE", f"/manifests/{mid}", headers=bearer)
+    assert (status, raw) == (204, b"")
+    assert rw.json("GET", f"/manifests/{mid}")[0] == 404
+    assert rw.json("GET", f"/manifests/{mid}/receipts")[0] == 404
+    assert ResolverClient(rw.url).matches(WATERMARK_ALG, bytes.fromhex(mid)) == []
+    assert rw.json("DELETE", f"/manifests/{mid}", headers=bearer)[0] == 404
+
+
+def test_bindings(world: dict[str, Any]) -> None:
+    rw, ro = world["rw"], world["ro"]
+    done, store = _store_of(world, 22)
+    mid = done.manifest_id
+    auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    client = ResolverClient(rw.url, token=TOKEN)
+    assert client.store_manifest(store).manifest_id == mid
+    wm, fp = bytes.fromhex(mid), bytes.fromhex(done.fingerprint)
+
+    def bind(method: str, doc: dict[str, Any], headers: dict[str, str] = auth) -> tuple[int, Any]:
+        status, _, raw = rw.request(
+            method, "/bindings", body=json.dumps(doc).encode(), headers=headers
+        )
+        return status, (json.loads(raw) if raw else None)
+
+    b64 = lambda v: base64.b64encode(v).decode()  # noqa: E731
+    assert bind("POST", {"bindingValue": b64(wm), "manifestId": mid}) == (204, None)
+    assert (
+        bind("POST", {"bindingValue": b64(fp), "manifestId": mid, "alg": FINGERPRINT_ALG})[0] == 204
+    )
+    assert bind("PUT", {"bindingValue": b64(wm), "manifestId": mid}) == (204, None)
+    assert [m.manifest_id for m in client.matches(FINGERPRINT_ALG, fp)] == [mid]
+    status, doc = bind("POST", {"bindingValue": b64(b"\x01" * 8), "manifestId": mid})
+    assert status == 400 and doc["code"] == "binding_not_declared"
+    status, doc = bind("POST", {"bindingValue": b64(b"\x01" * 5), "manifestId": mid})
+    assert status == 400 and doc["code"] == "bad_value"
+    status, doc = bind("POST", {"bindingValue": b64(wm), "manifestId": mid, "alg": "x.y"})
+    assert status == 400 and doc["code"] == "unsupported_alg"
+    status, doc = bind("POST", {"bindingValue": "x", "manifestId": "urn:c2pa:none"})
+    assert status == 404 and doc["code"] == "not_found"
+    status, doc = bind("PUT", {"bindingValue": b64(wm), "manifestId": world["b"].manifest_id})
+    assert status == 400 and doc["code"] == "binding_not_declared"
+    assert bind("POST", {"manifestId": mid})[0] == 400
+    assert bind("POST", {"bindingValue": b64(wm), "manifestId": mid}, {})[0] == 401
+    status, _, raw = ro.request("POST", "/bindings", body=b"{}", headers=auth)
+    assert status == 403
+    client.put_binding(WATERMARK_ALG, wm, mid, replace=True)
+    assert client.delete_manifest(mid) is True and client.delete_manifest(mid) is False
+
+
+class _Assets:
+    """A loopback HTTP server handing out one asset (for /matches/byReference)."""
+
+    def __init__(self, data: bytes) -> None:
+        import http.server
+
+        body = data
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                if self.path == "/moved":
+                    self.send_response(302)
+                    self.send_header("Location", "/asset")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_by_reference(world: dict[str, Any]) -> None:
+    copy = world["copy"]
+    assets = _Assets(copy)
+    private = Served(
+        create_app(world["dir"] / "repo.db", max_upload=LIMIT, private_references=True)
+    )
+    try:
+        ref = {"referenceUrl": assets.url + "/asset", "assetLength": len(copy)}
+        status, doc = private.json("POST", "/matches/byReference", body=json.dumps(ref).encode())
+        assert status == 200, doc
+        assert world["a"].manifest_id in [m["manifestId"] for m in doc["matches"]]
+        # The default server refuses loopback and private addresses.
+        status, doc = world["ro"].json(
+            "POST", "/matches/byReference", body=json.dumps(ref).encode()
+        )
+        assert status == 400 and doc["code"] == "reference_not_public"
+        cases = [
+            ({**ref, "referenceUrl": assets.url + "/moved"}, 502, "reference_failed"),
+            ({**ref, "referenceUrl": "http://127.0.0.1:9/x"}, 502, "reference_unreachable"),
+            ({**ref, "referenceUrl": "file:///etc/passwd"}, 400, "bad_reference"),
+            ({**ref, "assetLength": 10}, 413, "too_large"),
+            ({**ref, "assetLength": LIMIT + 1}, 413, "too_large"),
+            ({**ref, "region": [{"type": "spatial"}]}, 400, "region_not_supported"),
+            ({"referenceUrl": assets.url}, 400, "bad_request"),
+        ]
+        for body, want, code in cases:
+            status, doc = private.json(
+                "POST", "/matches/byReference", body=json.dumps(body).encode()
+            )
+            assert (status, doc["code"]) == (want, code), body
+    finally:
+        private.stop()
+        assets.close()
+
+
+def test_status_reports_an_unreadable_repository(tmp_path: Path) -> None:
+    served = Served(create_app(tmp_path / "r.db", allow_writes=True, token=TOKEN))
+    try:
+        served.app.state.repository.close()
+        status, doc = served.json("GET", "/services/status")
+        assert status == 200 and doc["status"] == "down"
+    finally:
+        served.server.should_exit = True
+        served.thread.join(10)
+        served.sock.close()
