@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from provenance.durable.receipts import verify_receipt
 from provenance.errors import ProvenanceError
 
 __all__ = [
@@ -514,8 +515,6 @@ def store_remote(
         does not verify), or the server's refusal. A manifest already stored when a later
         step fails is deleted again (best effort).
     """
-    from provenance.durable.receipts import verify_receipt
-
     info = client.discover()
     modern = info.capabilities is not None
     for needed in ("storeManifests", "storeBindings") if modern else ():

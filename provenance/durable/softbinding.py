@@ -42,11 +42,11 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
+from provenance.durable.client import RemotePublication, ResolverClient, store_remote
 from provenance.errors import InputFileError, ProvenanceError
 
 if TYPE_CHECKING:
     from provenance.credentials.sign import SignerSpec, SignResult
-    from provenance.durable.client import RemotePublication
     from provenance.durable.repository import Repository
 
 __all__ = [
@@ -473,8 +473,6 @@ def _store_remote(
     bindings: Sequence[tuple[str, bytes]],
     facts: Mapping[str, Any],
 ) -> RemotePublication:
-    from provenance.durable.client import ResolverClient, store_remote
-
     return store_remote(ResolverClient(url, token=token), store, bindings, facts=facts)
 
 

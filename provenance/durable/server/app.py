@@ -124,10 +124,10 @@ def build_app(
         openapi_tags=_TAGS,
     )
     _handlers(app)
+    app.state.context = ctx
     for module in (query, fetch, store, service):
-        app.include_router(module.router(ctx))
+        app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.state.repository = repo
-    app.state.context = ctx
     app.state.version = provenance.__version__
     return app

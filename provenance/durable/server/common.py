@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from provenance.durable.receipts import ReceiptKey
 from provenance.durable.repository import Match, Repository
@@ -19,6 +19,7 @@ from provenance.durable.server import MAX_RESULTS
 from provenance.durable.softbinding import SUPPORTED_ALGS, WATERMARK_ALG
 
 __all__ = [
+    "CTX",
     "MATCHES_SCHEMA",
     "MAX_JSON",
     "ApiError",
@@ -49,6 +50,17 @@ class Context:
     wm_keys: tuple[bytes | str, ...]
     receipt_key: ReceiptKey | None
     private_references: bool
+
+
+def context(request: Request) -> Context:
+    """The application's :class:`Context` (set by ``build_app``)."""
+    ctx = request.app.state.context
+    assert isinstance(ctx, Context)
+    return ctx
+
+
+CTX: Final = Depends(context)
+"""Dependency giving a handler its application's :class:`Context`."""
 
 
 class ApiError(Exception):

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from provenance.durable.resolver import _detect, _pdq
 from provenance.durable.server.common import (
+    CTX,
     ApiError,
     Context,
     check_alg,
@@ -114,130 +115,135 @@ async def _match_asset(
     return result
 
 
-def router(ctx: Context) -> APIRouter:
-    """The query routes over ``ctx``."""
-    api = APIRouter(tags=["query"])
+router = APIRouter(tags=["query"])
+"""The query routes; the handlers get the app's :class:`Context` through ``CTX``."""
 
-    @api.get(
-        "/matches/byBinding",
-        operation_id="queryByBinding",
-        summary="Returns active C2PA Manifest identifiers corresponding to a soft binding",
-        responses=query_responses(),
-    )
-    def by_binding(alg: str, value: str, maxResults: int = 10) -> dict[str, Any]:  # noqa: N803
-        raw = decode_value(alg, value)
-        return matches_body(ctx.repo.by_binding(alg, raw, max_results=check_max(maxResults)))
 
-    @api.post(
-        "/matches/byBinding",
-        operation_id="queryByLargeBinding",
-        summary="Returns active C2PA Manifest identifiers corresponding to a large soft binding",
-        responses={**query_responses(), 413: error_response("Body too large")},
-        openapi_extra={"requestBody": _BINDING_BODY},
-    )
-    async def by_large_binding(request: Request, maxResults: int = 10) -> dict[str, Any]:  # noqa: N803
-        doc = await read_json(request)
-        alg, value = doc.get("alg"), doc.get("value")
-        if not isinstance(alg, str) or not isinstance(value, str):
-            raise ApiError(
-                400, "bad_request", "the body must be a JSON object with string 'alg' and 'value'"
-            )
-        raw = decode_value(alg, value)
-        found = await run_in_threadpool(
-            ctx.repo.by_binding, alg, raw, max_results=check_max(maxResults)
+@router.get(
+    "/matches/byBinding",
+    operation_id="queryByBinding",
+    summary="Returns active C2PA Manifest identifiers corresponding to a soft binding",
+    responses=query_responses(),
+)
+def by_binding(alg: str, value: str, maxResults: int = 10, ctx: Context = CTX) -> dict[str, Any]:  # noqa: N803
+    raw = decode_value(alg, value)
+    return matches_body(ctx.repo.by_binding(alg, raw, max_results=check_max(maxResults)))
+
+
+@router.post(
+    "/matches/byBinding",
+    operation_id="queryByLargeBinding",
+    summary="Returns active C2PA Manifest identifiers corresponding to a large soft binding",
+    responses={**query_responses(), 413: error_response("Body too large")},
+    openapi_extra={"requestBody": _BINDING_BODY},
+)
+async def by_large_binding(
+    request: Request, maxResults: int = 10, ctx: Context = CTX
+) -> dict[str, Any]:  # noqa: N803
+    doc = await read_json(request)
+    alg, value = doc.get("alg"), doc.get("value")
+    if not isinstance(alg, str) or not isinstance(value, str):
+        raise ApiError(
+            400, "bad_request", "the body must be a JSON object with string 'alg' and 'value'"
         )
-        return matches_body(found)
-
-    @api.post(
-        "/matches/byContent",
-        operation_id="queryByContent",
-        summary="Finds C2PA Manifest identifiers using a digital asset",
-        description=(
-            f"The body is the asset itself ({_ASSETS}). The server reads the watermark and "
-            "computes the PDQ fingerprint."
-        ),
-        responses={
-            **query_responses(),
-            413: error_response("Asset too large"),
-            415: error_response("Invalid asset type"),
-        },
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    t: {"schema": {"type": "string", "format": "binary"}}
-                    for t in (*IMAGE_MEDIA_TYPES, *VIDEO_MEDIA_TYPES)
-                },
-            }
-        },
+    raw = decode_value(alg, value)
+    found = await run_in_threadpool(
+        ctx.repo.by_binding, alg, raw, max_results=check_max(maxResults)
     )
-    async def by_content(
-        request: Request,
-        alg: str | None = None,
-        maxResults: int = 10,  # noqa: N803
-        hintAlg: str | None = None,  # noqa: N803
-        hintValue: str | None = None,  # noqa: N803
-    ) -> dict[str, Any]:
-        limit = check_max(maxResults)
-        if alg is not None:
-            check_alg(alg)
-        declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if not declared.startswith(("image/", "video/", "application/octet-stream")):
-            raise ApiError(415, "unsupported_media_type", "send the asset as image/* or video/*")
-        data = await read_body(request, ctx.max_upload)
-        return await _match_asset(
-            ctx, data, alg=alg, limit=limit, hint_alg=hintAlg, hint_value=hintValue
-        )
+    return matches_body(found)
 
-    @api.post(
-        "/matches/byReference",
-        operation_id="queryByReference",
-        summary="Finds C2PA Manifest identifiers using a digital asset the server fetches",
-        description=(
-            "The server downloads referenceUrl (http or https, public addresses only unless "
-            "the server allows private ones, no redirects, at most assetLength bytes and the "
-            f"upload limit), then matches it like /matches/byContent ({_ASSETS}). 'region' "
-            "is not supported: a request naming one is refused."
-        ),
-        responses={
-            **query_responses(),
-            413: error_response("Asset too large"),
-            415: error_response("Invalid asset type"),
-            502: error_response("The reference could not be fetched"),
-        },
-        openapi_extra={"requestBody": _REFERENCE_BODY},
+
+@router.post(
+    "/matches/byContent",
+    operation_id="queryByContent",
+    summary="Finds C2PA Manifest identifiers using a digital asset",
+    description=(
+        f"The body is the asset itself ({_ASSETS}). The server reads the watermark and "
+        "computes the PDQ fingerprint."
+    ),
+    responses={
+        **query_responses(),
+        413: error_response("Asset too large"),
+        415: error_response("Invalid asset type"),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                t: {"schema": {"type": "string", "format": "binary"}}
+                for t in (*IMAGE_MEDIA_TYPES, *VIDEO_MEDIA_TYPES)
+            },
+        }
+    },
+)
+async def by_content(
+    request: Request,
+    alg: str | None = None,
+    maxResults: int = 10,  # noqa: N803
+    hintAlg: str | None = None,  # noqa: N803
+    hintValue: str | None = None,  # noqa: N803
+    ctx: Context = CTX,
+) -> dict[str, Any]:
+    limit = check_max(maxResults)
+    if alg is not None:
+        check_alg(alg)
+    declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not declared.startswith(("image/", "video/", "application/octet-stream")):
+        raise ApiError(415, "unsupported_media_type", "send the asset as image/* or video/*")
+    data = await read_body(request, ctx.max_upload)
+    return await _match_asset(
+        ctx, data, alg=alg, limit=limit, hint_alg=hintAlg, hint_value=hintValue
     )
-    async def by_reference(
-        request: Request,
-        alg: str | None = None,
-        maxResults: int = 10,  # noqa: N803
-        hintAlg: str | None = None,  # noqa: N803
-        hintValue: str | None = None,  # noqa: N803
-    ) -> dict[str, Any]:
-        limit = check_max(maxResults)
-        if alg is not None:
-            check_alg(alg)
-        doc = await read_json(request)
-        url, length = doc.get("referenceUrl"), doc.get("assetLength")
-        if not isinstance(url, str) or not isinstance(length, int) or isinstance(length, bool):
-            raise ApiError(
-                400,
-                "bad_request",
-                "the body needs a string 'referenceUrl' and an integer 'assetLength'",
-            )
-        if length < 1:
-            raise ApiError(400, "bad_request", "assetLength must be at least 1")
-        if doc.get("region"):
-            raise ApiError(400, "region_not_supported", "regions of interest are not supported")
-        data, _ = await run_in_threadpool(
-            fetch_reference,
-            url,
-            length=length,
-            limit=ctx.max_upload,
-            private=ctx.private_references,
-        )
-        return await _match_asset(
-            ctx, data, alg=alg, limit=limit, hint_alg=hintAlg, hint_value=hintValue
-        )
 
-    return api
+
+@router.post(
+    "/matches/byReference",
+    operation_id="queryByReference",
+    summary="Finds C2PA Manifest identifiers using a digital asset the server fetches",
+    description=(
+        "The server downloads referenceUrl (http or https, public addresses only unless "
+        "the server allows private ones, no redirects, at most assetLength bytes and the "
+        f"upload limit), then matches it like /matches/byContent ({_ASSETS}). 'region' "
+        "is not supported: a request naming one is refused."
+    ),
+    responses={
+        **query_responses(),
+        413: error_response("Asset too large"),
+        415: error_response("Invalid asset type"),
+        502: error_response("The reference could not be fetched"),
+    },
+    openapi_extra={"requestBody": _REFERENCE_BODY},
+)
+async def by_reference(
+    request: Request,
+    alg: str | None = None,
+    maxResults: int = 10,  # noqa: N803
+    hintAlg: str | None = None,  # noqa: N803
+    hintValue: str | None = None,  # noqa: N803
+    ctx: Context = CTX,
+) -> dict[str, Any]:
+    limit = check_max(maxResults)
+    if alg is not None:
+        check_alg(alg)
+    doc = await read_json(request)
+    url, length = doc.get("referenceUrl"), doc.get("assetLength")
+    if not isinstance(url, str) or not isinstance(length, int) or isinstance(length, bool):
+        raise ApiError(
+            400,
+            "bad_request",
+            "the body needs a string 'referenceUrl' and an integer 'assetLength'",
+        )
+    if length < 1:
+        raise ApiError(400, "bad_request", "assetLength must be at least 1")
+    if doc.get("region"):
+        raise ApiError(400, "region_not_supported", "regions of interest are not supported")
+    data, _ = await run_in_threadpool(
+        fetch_reference,
+        url,
+        length=length,
+        limit=ctx.max_upload,
+        private=ctx.private_references,
+    )
+    return await _match_asset(
+        ctx, data, alg=alg, limit=limit, hint_alg=hintAlg, hint_value=hintValue
+    )

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from provenance.credentials import _c2pa
 from provenance.durable.repository import Binding, RepositoryError
 from provenance.durable.server.common import (
+    CTX,
     ApiError,
     Context,
     b64_value,
@@ -185,131 +186,135 @@ def _binding(ctx: Context, doc: dict[str, Any]) -> tuple[Binding, str]:
     return binding, mid
 
 
-def router(ctx: Context) -> APIRouter:
-    """The store routes over ``ctx``."""
-    api = APIRouter(tags=["store"])
+router = APIRouter(tags=["store"])
+"""The store routes; the handlers get the app's :class:`Context` through ``CTX``."""
 
-    @api.post(
-        "/manifests",
-        operation_id="storeManifest",
-        summary="Store a C2PA Manifest Store",
-        description=(
-            "The body is a C2PA manifest store (application/c2pa). When its active manifest "
-            f"declares a {WATERMARK_ALG} soft binding, that identifier becomes the manifestId "
-            "(storing the same bytes again answers the same id); otherwise a fresh one is "
-            "drawn. Declared soft bindings are indexed. returnReceipt=true adds a receipt "
-            "signed with the server's Ed25519 key. Optional facts about the published file "
-            "as query parameters."
-        ),
-        responses={
-            200: {
-                "description": "Stored",
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["manifestId"],
-                            "properties": {
-                                "manifestId": {"type": "string"},
-                                "receipt": RECEIPT_SCHEMA,
-                            },
-                        }
+
+@router.post(
+    "/manifests",
+    operation_id="storeManifest",
+    summary="Store a C2PA Manifest Store",
+    description=(
+        "The body is a C2PA manifest store (application/c2pa). When its active manifest "
+        f"declares a {WATERMARK_ALG} soft binding, that identifier becomes the manifestId "
+        "(storing the same bytes again answers the same id); otherwise a fresh one is "
+        "drawn. Declared soft bindings are indexed. returnReceipt=true adds a receipt "
+        "signed with the server's Ed25519 key. Optional facts about the published file "
+        "as query parameters."
+    ),
+    responses={
+        200: {
+            "description": "Stored",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["manifestId"],
+                        "properties": {
+                            "manifestId": {"type": "string"},
+                            "receipt": RECEIPT_SCHEMA,
+                        },
                     }
-                },
+                }
             },
-            **_WRITE_ERRORS,
-            413: error_response("Manifest store too large"),
         },
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/c2pa": {"schema": {"type": "string", "format": "binary"}}},
-            }
-        },
-    )
-    async def store_manifest(
-        request: Request,
-        returnReceipt: bool = False,  # noqa: N803
-        mediaType: str | None = None,  # noqa: N803
-        title: str | None = None,
-        sha256: str | None = None,
-        width: int | None = None,
-        height: int | None = None,
-    ) -> JSONResponse:
-        require_writer(ctx, request)
-        store = await read_body(request, ctx.max_upload)
-        if not store:
-            raise ApiError(400, "empty_body", "the body is empty")
-        summary = await run_in_threadpool(_summary, store)
-        facts = {
-            "media_type": mediaType,
-            "title": title,
-            "sha256": sha256,
-            "width": width,
-            "height": height,
-        }
-        mid = await run_in_threadpool(_index, ctx, store, summary, facts)
-        body: dict[str, Any] = {"manifestId": mid}
-        if returnReceipt:
-            body["receipt"] = await run_in_threadpool(_issue_receipt, ctx, request, mid, store)
-        return JSONResponse(body, status_code=200)
-
-    @api.delete(
-        "/manifests/{manifestId}",
-        operation_id="deleteManifest",
-        summary="Remove a manifest store, its bindings and its receipt",
-        status_code=204,
-        response_class=Response,
-        responses={
-            204: {"description": "Deleted"},
-            **_WRITE_ERRORS,
-            404: error_response("Not found"),
-        },
-    )
-    def delete_manifest(request: Request, manifestId: str) -> Response:  # noqa: N803
-        require_writer(ctx, request)
-        if len(manifestId) > 200 or not ctx.repo.remove(manifestId):
-            raise ApiError(404, "not_found", f"no manifest {manifestId!r} in this repository")
-        return Response(status_code=204)
-
-    async def bind(request: Request, *, replace: bool) -> Response:
-        require_writer(ctx, request)
-        doc = await read_json(request)
-        binding, mid = await run_in_threadpool(_binding, ctx, doc)
-        if not await run_in_threadpool(lambda: ctx.repo.bind(binding, mid, replace=replace)):
-            raise ApiError(404, "not_found", "no such soft binding in this repository")
-        return Response(status_code=204)
-
-    responses: dict[int | str, dict[str, Any]] = {
-        204: {"description": "Done"},
         **_WRITE_ERRORS,
-        404: error_response("Manifest (or, for PUT, binding) not found"),
-        413: error_response("Body too large"),
+        413: error_response("Manifest store too large"),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/c2pa": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def store_manifest(
+    request: Request,
+    returnReceipt: bool = False,  # noqa: N803
+    mediaType: str | None = None,  # noqa: N803
+    title: str | None = None,
+    sha256: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    ctx: Context = CTX,
+) -> JSONResponse:
+    require_writer(ctx, request)
+    store = await read_body(request, ctx.max_upload)
+    if not store:
+        raise ApiError(400, "empty_body", "the body is empty")
+    summary = await run_in_threadpool(_summary, store)
+    facts = {
+        "media_type": mediaType,
+        "title": title,
+        "sha256": sha256,
+        "width": width,
+        "height": height,
     }
-    extra = {"requestBody": _BINDING_BODY}
+    mid = await run_in_threadpool(_index, ctx, store, summary, facts)
+    body: dict[str, Any] = {"manifestId": mid}
+    if returnReceipt:
+        body["receipt"] = await run_in_threadpool(_issue_receipt, ctx, request, mid, store)
+    return JSONResponse(body, status_code=200)
 
-    @api.post(
-        "/bindings",
-        operation_id="createBinding",
-        summary="Associate a soft binding value with a stored manifest",
-        status_code=204,
-        response_class=Response,
-        responses=responses,
-        openapi_extra=extra,
-    )
-    async def create_binding(request: Request) -> Response:
-        return await bind(request, replace=False)
 
-    @api.put(
-        "/bindings",
-        operation_id="updateBinding",
-        summary="Point an existing soft binding value at another stored manifest",
-        status_code=204,
-        response_class=Response,
-        responses=responses,
-        openapi_extra=extra,
-    )
-    async def update_binding(request: Request) -> Response:
-        return await bind(request, replace=True)
+@router.delete(
+    "/manifests/{manifestId}",
+    operation_id="deleteManifest",
+    summary="Remove a manifest store, its bindings and its receipt",
+    status_code=204,
+    response_class=Response,
+    responses={
+        204: {"description": "Deleted"},
+        **_WRITE_ERRORS,
+        404: error_response("Not found"),
+    },
+)
+def delete_manifest(request: Request, manifestId: str, ctx: Context = CTX) -> Response:  # noqa: N803
+    require_writer(ctx, request)
+    if len(manifestId) > 200 or not ctx.repo.remove(manifestId):
+        raise ApiError(404, "not_found", f"no manifest {manifestId!r} in this repository")
+    return Response(status_code=204)
 
-    return api
+
+async def _bind(ctx: Context, request: Request, *, replace: bool) -> Response:
+    require_writer(ctx, request)
+    doc = await read_json(request)
+    binding, mid = await run_in_threadpool(_binding, ctx, doc)
+    if not await run_in_threadpool(lambda: ctx.repo.bind(binding, mid, replace=replace)):
+        raise ApiError(404, "not_found", "no such soft binding in this repository")
+    return Response(status_code=204)
+
+
+responses: dict[int | str, dict[str, Any]] = {
+    204: {"description": "Done"},
+    **_WRITE_ERRORS,
+    404: error_response("Manifest (or, for PUT, binding) not found"),
+    413: error_response("Body too large"),
+}
+extra = {"requestBody": _BINDING_BODY}
+
+
+@router.post(
+    "/bindings",
+    operation_id="createBinding",
+    summary="Associate a soft binding value with a stored manifest",
+    status_code=204,
+    response_class=Response,
+    responses=responses,
+    openapi_extra=extra,
+)
+async def create_binding(request: Request, ctx: Context = CTX) -> Response:
+    return await _bind(ctx, request, replace=False)
+
+
+@router.put(
+    "/bindings",
+    operation_id="updateBinding",
+    summary="Point an existing soft binding value at another stored manifest",
+    status_code=204,
+    response_class=Response,
+    responses=responses,
+    openapi_extra=extra,
+)
+async def update_binding(request: Request, ctx: Context = CTX) -> Response:
+    return await _bind(ctx, request, replace=True)
