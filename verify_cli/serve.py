@@ -94,6 +94,8 @@ def serve(
 
     if receipt_key is not None and not allow_writes:
         sys.stderr.write("verify serve: --receipt-key has no effect without --allow-writes\n")
+    if allow_writes and token is not None and len(token) < 16:
+        raise _fail("writes need a token of at least 16 characters (--token)", ExitCode.USAGE)
     try:
         key = None
         if allow_writes:

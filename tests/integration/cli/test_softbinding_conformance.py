@@ -69,6 +69,8 @@ def test_conformance_suite_passes_but_for_its_own_manifest_fixture(tmp_path: Pat
             check=False,
         )
     assert done.returncode in (0, 1), done.stderr[-3000:]
+    # verify serve made its receipt key beside the repository, readable by its owner only.
+    assert (tmp_path / "served.db.receipt-key.pem").stat().st_mode & 0o777 == 0o600
     report = _report(done.stdout)
     results = [t for s in report["testResults"] for t in s["assertionResults"]]
     failed = {
