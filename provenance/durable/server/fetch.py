@@ -31,16 +31,9 @@ def _checked(ctx: Context, manifest_id: str, receipt: Any, store: bytes) -> dict
     kept = ctx.repo.receipt(manifest_id)
     if kept is not None:
         trusted.append(kept[1])
-    wanted = (
-        receipt.get("repository", {}).get("manifestId")
-        if isinstance(receipt.get("repository"), dict)
-        else None
-    )
-    info = ctx.repo.info(manifest_id)
-    same = info is not None and wanted in (manifest_id, info.manifest_id)
-    check = verify_receipt(
-        receipt, trusted=trusted, store=store, manifest_id=wanted if same else manifest_id
-    )
+    info = ctx.repo.info(manifest_id)  # the path may name it by its active-manifest label
+    mid = info.manifest_id if info is not None else manifest_id
+    check = verify_receipt(receipt, trusted=trusted, store=store, manifest_id=mid)
     out = {**receipt, "verified": check.verified}
     if not check.verified:
         out["error"] = check.reason

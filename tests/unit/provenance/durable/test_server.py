@@ -543,6 +543,7 @@ def test_store_receipt_delete(world: dict[str, Any]) -> None:
     # Retrievable, and verified by the server.
     status, kept = rw.json("GET", f"/manifests/{mid}/receipts")
     assert status == 200 and kept == {**receipt, "verified": True}
+    assert rw.json("GET", f"/manifests/{done.manifest_label}/receipts")[1] == kept
     body = json.dumps(receipt).encode()
     assert rw.json("POST", f"/manifests/{mid}/receipts", body=body)[1]["verified"] is True
     forged = json.loads(body)
