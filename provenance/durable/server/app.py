@@ -66,7 +66,7 @@ def _handlers(app: FastAPI) -> None:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The document without FastAPI's 422 validation responses (answered with 400 here)."""
+    """The document: no 422 responses (validation errors are 400), bearer auth on writes."""
     if app.openapi_schema is None:
         doc = get_openapi(
             title=app.title,
@@ -78,13 +78,20 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         for item in doc.get("paths", {}).values():
             for op in item.values():
                 op.get("responses", {}).pop("422", None)
+                if "store" in op.get("tags", ()):
+                    op["security"] = [{"bearer": []}]
+        doc.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "The token given to verify serve (--token); reads are open.",
+            }
+        }
         schemas = doc.get("components", {}).get("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
             schemas.pop(name, None)
-        if "components" in doc and not schemas:
+        if not schemas:
             doc["components"].pop("schemas", None)
-            if not doc["components"]:
-                doc.pop("components")
         app.openapi_schema = doc
     return app.openapi_schema
 
