@@ -22,7 +22,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import PurePath
 from typing import IO, Any, Final, TextIO
@@ -301,7 +301,7 @@ def _ready(thumb: Future[str | None] | None) -> bool:
 
 
 def render_check_report(
-    reports: Any,
+    reports: Iterable[Report],
     stream: TextIO,
     *,
     lang: Lang = Lang.EN,

@@ -82,6 +82,8 @@ def load_picture(
         An RGB picture at most :data:`MAX_WIDTH` wide, or None when it cannot be decoded.
     """
     p = Path(path)
+    if not p.is_file():  # gone since the check, or a device or pipe that could block
+        return None
     if media_type is not None and media_type.startswith("video/"):
         frame = _video_frame(p)
         return None if frame is None else _reduce(frame)
