@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: demo test lint typecheck pytest bench clean sysdeps-build sysdeps-test
+.PHONY: interop demo test lint typecheck pytest bench clean sysdeps-build sysdeps-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ pytest: $(STAMP) sysdeps-test
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
+
+# Our resolver client against the independent Node 2.4 server (a checkout of
+# Cognitive-Proof/c2pa-soft-binding-server named by JINJJA_SBR_NODE_SERVER).
+interop: $(STAMP) sysdeps-test
+	@test -n "$$JINJJA_SBR_NODE_SERVER" || { echo "make interop: set JINJJA_SBR_NODE_SERVER=DIR" >&2; exit 2; }
+	$(BIN)/python -m pytest -q tests/interop
 
 # Benchmarks are measurements, not tests: peers side by side, results in bench-out/.
 bench: $(STAMP)
