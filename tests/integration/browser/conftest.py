@@ -1,97 +1,22 @@
-"""Headless Chromium for the HTML report tests: Debian's chromium through chromium-driver.
-
-Nothing is downloaded: the browser and its driver come from the system packages
-``chromium`` and ``chromium-driver`` (``make test`` installs them when missing). Each
-browser gets a fresh profile directory and every background service switched off, so the
-only requests it makes are the ones the page asks for.
-"""
+"""Fixtures for the browser tests: a headless Chromium (with and without JavaScript) and
+screenshots (helpers in ``browserkit.py``)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-ARGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-default-apps",
-    "--disable-extensions",
-    "--window-size=1280,1500",
-    "--lang=en-US",
-)
-
-
-@dataclass
-class Loaded:
-    """What happened while a page loaded."""
-
-    console: list[dict[str, Any]]
-    """The browser log (console messages, CSP violations, script errors)."""
-    requests: list[str]
-    """Every URL the page requested (from the DevTools Network events)."""
-
-
-def _make_driver(profile: Path, *, javascript: bool = True) -> Any:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    if missing:
-        pytest.fail(
-            f"{', '.join(missing)} missing: apt-get install -y chromium chromium-driver "
-            "fonts-noto-cjk (make test does this)"
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in (*ARGS, f"--user-data-dir={profile}"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    if not javascript:
-        options.add_experimental_option(
-            "prefs", {"profile.managed_default_content_settings.javascript": 2}
-        )
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    # Start from a blank page so the new-tab page's own chrome:// loads are not counted.
-    driver.get("about:blank")
-    return driver
-
-
-def load(driver: Any, page: Path) -> Loaded:
-    """Open ``page``; return its console messages and the URLs it requested."""
-    driver.get("about:blank")
-    driver.get_log("browser")  # drain what an earlier page left
-    driver.get_log("performance")
-    driver.get(page.resolve().as_uri())
-    driver.execute_script("return document.readyState")
-    console = driver.get_log("browser")
-    requests: list[str] = []
-    for entry in driver.get_log("performance"):
-        message = json.loads(entry["message"])["message"]
-        if message.get("method") == "Network.requestWillBeSent":
-            requests.append(message["params"]["request"]["url"])
-        elif message.get("method") == "Network.webSocketCreated":
-            requests.append(message["params"]["url"])
-    return Loaded(console=console, requests=requests)
+from browserkit import make_driver
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A headless Chromium with a fresh profile (JavaScript on)."""
-    driver = _make_driver(tmp_path_factory.mktemp("chromium-profile"))
+    driver = make_driver(tmp_path_factory.mktemp("chromium-profile"))
     try:
         yield driver
     finally:
@@ -101,7 +26,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def browser_no_js(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A headless Chromium with JavaScript switched off."""
-    driver = _make_driver(tmp_path_factory.mktemp("chromium-profile-nojs"), javascript=False)
+    driver = make_driver(tmp_path_factory.mktemp("chromium-profile-nojs"), javascript=False)
     try:
         yield driver
     finally:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Loaded, load
+from browserkit import Loaded, load
 from testkit import Signed, _actions, _signer, encode, picture, sign_bytes
 
 import provenance
