@@ -1,7 +1,8 @@
 """Check many files: one JSON record per file, in input order, on local processes or Dask.
 
-The per-file function is :func:`check_one` (``path, options -> record``): it applies the
-decompression-bomb guard, calls :func:`provenance.check` and returns
+The per-file function is :func:`check_one` (``path, checker -> record``): it applies the
+decompression-bomb guard, calls :meth:`provenance.Checker.check` with the
+:class:`FileChecker` built once per process (or Dask chunk) and returns
 ``Report.to_dict()``, a plain ``dict`` that crosses process boundaries cheaply.
 :func:`run_batch` runs it over an iterable of paths and yields :class:`Record` objects
 **in input order** (a reorder buffer), so the same inputs and options give the same
@@ -45,7 +46,6 @@ a caller can skip those inputs and append the rest.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import enum
 import functools
 import hashlib
@@ -69,13 +69,14 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from provenance.errors import ProvenanceError
+from PIL import Image
+
+from provenance.check import Checker, CheckOptions
+from provenance.errors import BatchError, ProvenanceError
 from provenance.report import Report, Verdict
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
-
-    from provenance.matching.bank import Bank
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -85,12 +86,15 @@ __all__ = [
     "BatchError",
     "BatchOptions",
     "CheckFunction",
+    "FileChecker",
     "Record",
     "ResumeState",
+    "WorkerPlan",
     "check_one",
     "file_sha256",
     "load_resume",
     "parse_executor",
+    "plan_workers",
     "report_from_dict",
     "run_batch",
 ]
@@ -114,43 +118,14 @@ _CHUNK_UNKNOWN: Final = 16
 _QUEUE_PER_WORKER: Final = 3
 
 
-class BatchError(ProvenanceError):
-    """The batch could not go on: an unexpected exception in the per-file function, or an
-    executor that cannot be started."""
-
-    default_code = "batch_error"
-
-
 @dataclass(frozen=True)
 class BatchOptions:
-    """Options of :func:`check_one`, the same for every file (picklable)."""
+    """Options of a batch, the same for every file (picklable)."""
 
-    trust_anchors: tuple[str | os.PathLike[str], ...] = ()
-    """PEM files of extra trust anchors (as for :func:`provenance.check`)."""
-    manifest: str | os.PathLike[str] | None = None
-    """A detached manifest store (only meaningful for a single input)."""
-    fragments: tuple[str | os.PathLike[str], ...] = ()
-    """fMP4 fragments validated with the (single) init segment."""
-    allow_network: bool = False
-    """Fetch remote manifests."""
-    show_prompts: bool = False
-    """Keep generator prompts instead of redacting them."""
-    analyzed_at: dt.datetime | None = None
-    """Pinned analysis time (reproducible records)."""
-    data_dir: str | None = None
-    """Where stored trust lists live (None: the default data directory)."""
-    banks: tuple[str, ...] = ()
-    """Bank files to match every file against (opened once per worker process)."""
-    metadata: bool = False
-    """Add metadata and structure facts."""
-    show_gps: bool = False
-    """Show GPS coordinates in the metadata facts (implies ``metadata``)."""
-    generator_marks: bool = False
-    """Look for generator watermarks in the pixels."""
+    check: CheckOptions = field(default_factory=CheckOptions)
+    """The check options (banks given as paths: each process opens them once)."""
     max_pixels: int = DEFAULT_MAX_PIXELS
     """Decompression-bomb guard: pictures declaring more pixels get ``ERROR too_large``."""
-    extra: tuple[tuple[str, Any], ...] = ()
-    """Further keyword arguments for :func:`provenance.check` (picklable values)."""
 
 
 @dataclass(frozen=True)
@@ -182,30 +157,11 @@ class Record:
         return code if isinstance(code, str) else None
 
 
-CheckFunction = Callable[[str, BatchOptions], dict[str, Any]]
+CheckFunction = Callable[[str, "FileChecker"], dict[str, Any]]
 """The per-file function type: a module-level function (picklable by reference)."""
 
 
 # ----------------------------------------------------------------------------- per file
-
-_BANKS: dict[str, Bank] = {}
-_BANKS_LOCK = threading.Lock()
-
-
-def _open_banks(paths: tuple[str, ...]) -> list[Bank]:
-    """Banks opened once per process and kept open (their index is loaded on first use)."""
-    from provenance.matching.bank import Bank
-
-    out: list[Bank] = []
-    with _BANKS_LOCK:
-        for p in paths:
-            key = os.path.abspath(p)
-            bank = _BANKS.get(key)
-            if bank is None:
-                bank = Bank.open(key)
-                _BANKS[key] = bank
-            out.append(bank)
-    return out
 
 
 def _declared_pixels(path: str) -> tuple[int, int] | None:
@@ -216,8 +172,6 @@ def _declared_pixels(path: str) -> tuple[int, int] | None:
     OverflowError
         When Pillow itself refuses the header as a decompression bomb.
     """
-    from PIL import Image
-
     if not os.path.isfile(path):  # never open a FIFO or a device here
         return None
     with warnings.catch_warnings():
@@ -233,106 +187,105 @@ def _declared_pixels(path: str) -> tuple[int, int] | None:
 
 def _configure_process(max_pixels: int) -> None:
     """Pillow's own bomb limit, above ours so that our guard speaks first."""
-    from PIL import Image
-
     Image.MAX_IMAGE_PIXELS = max(max_pixels, 1)
 
 
-def check_one(path: str, options: BatchOptions) -> dict[str, Any]:
-    """Check one file and return its JSON record.
+def _too_large(path: str, max_pixels: int) -> tuple[str | None, tuple[int, int] | None]:
+    """Why the picture is refused before decoding (None: it is not), and its declared size."""
+    try:
+        size = _declared_pixels(path)
+    except OverflowError as exc:
+        return f"The picture's header was refused as a possible decompression bomb ({exc}).", None
+    if size is not None and size[0] * size[1] > max_pixels:
+        return (
+            f"The picture declares {size[0]}x{size[1]} pixels (over the limit of "
+            f"{max_pixels:,}); refused as a possible decompression bomb."
+        ), size
+    return None, size
 
-    The picture's header is read first: one declaring more than ``options.max_pixels``
-    pixels gets an ``ERROR`` record with code ``too_large`` without being decoded.
-    Pillow's process-wide ``Image.MAX_IMAGE_PIXELS`` is set to ``options.max_pixels``
-    (Pillow then refuses outright pictures over twice that, wherever they are opened).
+
+class FileChecker:
+    """A :class:`~provenance.check.Checker` behind the decompression-bomb guard.
+
+    Built once per process (in-process runs, each worker, each Dask chunk) and handed to
+    the per-file function with every path.
+
+    Parameters
+    ----------
+    options
+        The batch options.
+
+    Raises
+    ------
+    ProvenanceError
+        For bad configuration (trust anchors, trust store, bank files), as
+        :class:`~provenance.check.Checker`.
+    """
+
+    def __init__(self, options: BatchOptions) -> None:
+        self.options: Final = options
+        self.checker: Final = Checker(options.check)
+
+    def close(self) -> None:
+        """Close the banks the checker opened."""
+        self.checker.close()
+
+    def report(self, path: str) -> Report:
+        """Check one file: the header first, then :meth:`Checker.check`.
+
+        A picture declaring more than ``options.max_pixels`` pixels gets an ``ERROR``
+        report with code ``too_large`` without being decoded. Pillow's process-wide
+        ``Image.MAX_IMAGE_PIXELS`` is set to ``options.max_pixels`` (Pillow then refuses
+        outright pictures over twice that, wherever they are opened).
+        """
+        _configure_process(self.options.max_pixels)
+        refused, size = _too_large(path, self.options.max_pixels)
+        if refused is None:
+            return self.checker.check(path)
+        report = self.checker.error_report(path, "too_large", refused)
+        if size is not None:
+            subject = dataclasses.replace(report.subject, width=size[0], height=size[1])
+            report = dataclasses.replace(report, subject=subject)
+        return report
+
+    def error_record(self, path: str, code: str, message: str) -> dict[str, Any]:
+        """The JSON record of a file that was not checked (``timeout``, ``worker_crashed``)."""
+        return self.checker.error_report(path, code, message).to_dict()
+
+
+def check_one(path: str, checker: FileChecker) -> dict[str, Any]:
+    """Check one file and return its JSON record (the default per-file function).
 
     Parameters
     ----------
     path
         The file to check.
-    options
-        The batch options.
+    checker
+        The process's checker.
 
     Returns
     -------
     dict
         ``Report.to_dict()`` of the file.
-
-    Raises
-    ------
-    ProvenanceError
-        Only for bad configuration (trust anchors, trust store, bank files), as
-        :func:`provenance.check`.
     """
-    return _check_report(path, options).to_dict()
+    return checker.report(path).to_dict()
 
 
-def _check_report(path: str, options: BatchOptions) -> Report:
-    """:func:`check_one` without the conversion to a record."""
-    import provenance
-    from provenance.check import error_report
+class _ErrorRecords:
+    """Records of files this process did not check; the checker is built on first need."""
 
-    _configure_process(options.max_pixels)
-    size: tuple[int, int] | None = None
-    too_large: str | None = None
-    try:
-        size = _declared_pixels(path)
-    except OverflowError as exc:
-        too_large = f"The picture's header was refused as a possible decompression bomb ({exc})."
-    else:
-        if size is not None and size[0] * size[1] > options.max_pixels:
-            too_large = (
-                f"The picture declares {size[0]}x{size[1]} pixels (over the limit of "
-                f"{options.max_pixels:,}); refused as a possible decompression bomb."
-            )
-    if too_large is not None:
-        report = error_report(
-            path,
-            "too_large",
-            too_large,
-            trust_anchors=options.trust_anchors,
-            analyzed_at=options.analyzed_at,
-            data_dir=Path(options.data_dir) if options.data_dir is not None else None,
-        )
-        if size is not None:
-            from dataclasses import replace
+    def __init__(self, options: BatchOptions) -> None:
+        self._options = options
+        self._checker: FileChecker | None = None
 
-            report = replace(report, subject=replace(report.subject, width=size[0], height=size[1]))
-        return report
-    kwargs: dict[str, Any] = {
-        "trust_anchors": options.trust_anchors,
-        "manifest": options.manifest,
-        "allow_network": options.allow_network,
-        "fragments": options.fragments,
-        "show_prompts": options.show_prompts,
-        "analyzed_at": options.analyzed_at,
-    }
-    # Only what differs from the defaults: a plain run calls check() exactly as before.
-    if options.data_dir is not None:
-        kwargs["data_dir"] = Path(options.data_dir)
-    if options.banks:
-        kwargs["banks"] = _open_banks(options.banks)
-    if options.metadata:
-        kwargs["metadata"] = True
-    if options.show_gps:
-        kwargs["show_gps"] = True
-    if options.generator_marks:
-        kwargs["generator_marks"] = True
-    kwargs.update(dict(options.extra))
-    return provenance.check(path, **kwargs)
+    def __call__(self, path: str, code: str, message: str) -> dict[str, Any]:
+        if self._checker is None:
+            self._checker = FileChecker(self._options)
+        return self._checker.error_record(path, code, message)
 
-
-def _crash_record(path: str, code: str, message: str, options: BatchOptions) -> dict[str, Any]:
-    from provenance.check import error_report
-
-    return error_report(
-        path,
-        code,
-        message,
-        trust_anchors=options.trust_anchors,
-        analyzed_at=options.analyzed_at,
-        data_dir=Path(options.data_dir) if options.data_dir is not None else None,
-    ).to_dict()
+    def close(self) -> None:
+        if self._checker is not None:
+            self._checker.close()
 
 
 def _timeout_message(timeout: float) -> str:
@@ -346,15 +299,33 @@ def _timeout_message(timeout: float) -> str:
 
 
 def _worker_main(conn: Connection, function: CheckFunction, options: BatchOptions) -> None:
-    """Loop of a worker process: receive ``(index, path)``, send back the result."""
+    """Loop of a worker process: build the checker, then receive ``(index, path)`` and
+    send back the result. A configuration error answers every file."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     _configure_process(options.max_pixels)
-    import provenance.check  # noqa: F401 - imported before the clock of the first file starts
-
+    checker: FileChecker | None = None
+    broken: ProvenanceError | None = None
+    try:
+        checker = FileChecker(options)
+    except ProvenanceError as exc:
+        broken = exc
     try:
         conn.send(("ready",))
     except (OSError, ValueError):
         return
+    try:
+        _serve(conn, function, checker, broken)
+    finally:
+        if checker is not None:
+            checker.close()
+
+
+def _serve(
+    conn: Connection,
+    function: CheckFunction,
+    checker: FileChecker | None,
+    broken: ProvenanceError | None,
+) -> None:
     while True:
         try:
             message = conn.recv()
@@ -364,7 +335,10 @@ def _worker_main(conn: Connection, function: CheckFunction, options: BatchOption
             return
         index, path = message
         try:
-            reply: tuple[Any, ...] = ("ok", index, function(path, options))
+            if checker is None:
+                assert broken is not None
+                raise broken
+            reply: tuple[Any, ...] = ("ok", index, function(path, checker))
         except ProvenanceError as exc:
             reply = ("config", index, type(exc).__name__, exc.message, exc.code)
         except BaseException as exc:  # noqa: BLE001 - reported to the parent
@@ -466,6 +440,7 @@ def _run_local(
         return
     items = itertools.chain([first], items)
     pool = _LocalPool(jobs, options, function)
+    error_record = _ErrorRecords(options)
     window = max(_MIN_WINDOW, _WINDOW_PER_WORKER * jobs)
     ready: dict[int, Record] = {}
     retry: deque[tuple[int, str]] = deque()  # sent to a worker that died before them
@@ -586,7 +561,7 @@ def _run_local(
                             f"(exit status {status}); the file may crash the decoder."
                         )
                         ready[index] = Record(
-                            index, path, _crash_record(path, "worker_crashed", message, options)
+                            index, path, error_record(path, "worker_crashed", message)
                         )
                         abandon(slot)
                     else:  # died while idle: replace it before it is given work
@@ -595,7 +570,7 @@ def _run_local(
                 now = time.monotonic()
                 for slot in [s for s in pool.slots if s.tasks and now - s.started >= timeout]:
                     index, path = slot.tasks[0]
-                    record = _crash_record(path, "timeout", _timeout_message(timeout), options)
+                    record = error_record(path, "timeout", _timeout_message(timeout))
                     ready[index] = Record(index, path, record)
                     abandon(slot)
             while next_out in ready:
@@ -604,6 +579,7 @@ def _run_local(
     finally:
         selector.close()
         pool.close()
+        error_record.close()
 
 
 def _poll(slot: _Slot) -> tuple[Any, ...] | None:
@@ -628,31 +604,37 @@ def _dask_chunk(
 ) -> list[tuple[int, dict[str, Any]]]:
     """Run on a Dask worker: check a few files, each under the time limit."""
     _configure_process(options.max_pixels)
-    out: list[tuple[int, dict[str, Any]]] = []
-    for index, path in items:
-        if timeout is None:
-            out.append((index, function(path, options)))
-            continue
-        box: dict[str, Any] = {}
+    checker = FileChecker(options)
+    try:
+        return [(index, _dask_file(path, checker, function, timeout)) for index, path in items]
+    finally:
+        checker.close()
 
-        def work(p: str = path, box: dict[str, Any] = box) -> None:
-            try:
-                box["record"] = function(p, options)
-            except BaseException as exc:  # noqa: BLE001 - re-raised below
-                box["error"] = exc
 
-        # A thread cannot be killed: a stuck one is left behind (daemon) and the file gets
-        # its ERROR record now; worker lifetimes (dask worker --lifetime) recycle it.
-        thread = threading.Thread(target=work, name="jinjja-check", daemon=True)
-        thread.start()
-        thread.join(timeout)
-        if thread.is_alive():
-            out.append((index, _crash_record(path, "timeout", _timeout_message(timeout), options)))
-        elif "error" in box:
-            raise box["error"]
-        else:
-            out.append((index, box["record"]))
-    return out
+def _dask_file(
+    path: str, checker: FileChecker, function: CheckFunction, timeout: float | None
+) -> dict[str, Any]:
+    if timeout is None:
+        return function(path, checker)
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["record"] = function(path, checker)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            box["error"] = exc
+
+    # A thread cannot be killed: a stuck one is left behind (daemon) and the file gets
+    # its ERROR record now; worker lifetimes (dask worker --lifetime) recycle it.
+    thread = threading.Thread(target=work, name="jinjja-check", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        return checker.error_record(path, "timeout", _timeout_message(timeout))
+    if "error" in box:
+        raise box["error"]
+    record: dict[str, Any] = box["record"]
+    return record
 
 
 def _dask_client(spec: str) -> tuple[Any, Any]:
@@ -699,6 +681,7 @@ def _run_dask(
     from distributed.scheduler import KilledWorker
 
     client, cluster = _dask_client(spec)
+    error_record = _ErrorRecords(options)
     try:
         threads = max(1, sum(client.nthreads().values()))
         if chunk is not None:
@@ -750,7 +733,7 @@ def _run_dask(
                 message = (
                     "Every Dask worker that checked this file died; the file may crash the decoder."
                 )
-                results = [(index, _crash_record(path, "worker_crashed", message, options))]
+                results = [(index, error_record(path, "worker_crashed", message))]
             except ProvenanceError:
                 raise
             except Exception as exc:
@@ -765,6 +748,7 @@ def _run_dask(
                 next_out += 1
             fill()
     finally:
+        error_record.close()
         client.close()
         if cluster is not None:
             cluster.close()
@@ -811,6 +795,74 @@ def parse_executor(executor: str) -> tuple[str, str | None]:
     raise ValueError(
         f"unknown executor {executor!r} (use local, dask:ADDRESS, dask:local:N or local:N)"
     )
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """How a batch runs: the arguments of :func:`run_batch` chosen by :func:`plan_workers`."""
+
+    executor: str
+    """``local`` or ``dask:ADDRESS``."""
+    jobs: int
+    """Local worker processes (1 with Dask: the cluster decides)."""
+    timeout: float | None
+    """Per-file time limit in seconds (None: none, in-process)."""
+    fan_out: bool
+    """Start in-process and start the workers only when the batch is long enough."""
+
+
+def _cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def plan_workers(
+    files: int,
+    *,
+    jobs: int | None = None,
+    timeout: float | None = None,
+    dask: str | None = None,
+) -> WorkerPlan:
+    """Choose workers, time limit and fan-out for a batch (the ``verify check`` policy).
+
+    * Dask: the cluster decides the workers; the time limit defaults to
+      :data:`DEFAULT_TIMEOUT`.
+    * Neither ``jobs`` nor ``timeout``: check in-process and fan out to one worker per
+      usable core once the batch has proved long enough (``fan_out``).
+    * Otherwise ``jobs`` workers (default one per core, never more than files); with more
+      than one worker the time limit defaults to :data:`DEFAULT_TIMEOUT`.
+
+    Parameters
+    ----------
+    files
+        Number of inputs.
+    jobs
+        Worker processes asked for (None: decide).
+    timeout
+        Per-file time limit asked for (None: decide).
+    dask
+        A Dask scheduler address or ``local:N`` (None: local processes).
+
+    Returns
+    -------
+    WorkerPlan
+        The arguments for :func:`run_batch`.
+
+    Examples
+    --------
+    >>> plan_workers(10, jobs=1)
+    WorkerPlan(executor='local', jobs=1, timeout=None, fan_out=False)
+    >>> plan_workers(10, jobs=4).timeout == DEFAULT_TIMEOUT
+    True
+    """
+    if dask is not None:
+        return WorkerPlan(f"dask:{dask}", 1, timeout or DEFAULT_TIMEOUT, False)
+    wanted = jobs if jobs is not None else _cpu_count()
+    workers = max(1, min(wanted, files))
+    limit = DEFAULT_TIMEOUT if timeout is None and workers > 1 else timeout
+    return WorkerPlan("local", workers, limit, jobs is None and timeout is None)
 
 
 def run_batch(
@@ -936,22 +988,22 @@ def _run_fan_out(
 def _run_inline(
     items: Iterator[tuple[int, str]], options: BatchOptions, function: CheckFunction
 ) -> Generator[Record, None, None]:
-    from PIL import Image
-
     saved = Image.MAX_IMAGE_PIXELS
+    checker = FileChecker(options)
     try:
         for index, path in items:
-            _configure_process(options.max_pixels)
             if function is check_one:  # keep the report: the caller need not rebuild it
-                report = _check_report(path, options)
+                report = checker.report(path)
                 Image.MAX_IMAGE_PIXELS = saved
                 yield Record(index, path, report.to_dict(), report)
                 continue
-            record = function(path, options)
+            _configure_process(options.max_pixels)
+            record = function(path, checker)
             Image.MAX_IMAGE_PIXELS = saved
             yield Record(index, path, record)
     finally:
         Image.MAX_IMAGE_PIXELS = saved
+        checker.close()
 
 
 # ----------------------------------------------------------------------------- resuming

@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, ObjectIdentifier
 
-from provenance.errors import ProvenanceError
+from provenance.errors import CertificateError
 
 __all__ = [
     "ALGORITHMS",
@@ -173,17 +173,6 @@ class CertCheck:
     def ok(self) -> bool:
         """True when nothing blocks signing."""
         return not self.errors
-
-
-class CertificateError(ProvenanceError):
-    """The signing certificate or key cannot be used (unreadable, or pre-flight errors)."""
-
-    default_code = "bad_certificate"
-
-    def __init__(self, message: str, *, code: str | None = None, check: CertCheck | None = None):
-        detail = {"problems": [f.code for f in check.errors]} if check is not None else None
-        super().__init__(message, code=code, detail=detail)
-        self.check = check
 
 
 def _name(cert: x509.Certificate) -> str:

@@ -63,7 +63,7 @@ from provenance.credentials.certcheck import (
     verify_signature,
 )
 from provenance.credentials.trust import eku_config
-from provenance.errors import InputFileError, ProvenanceError, RemoteManifestError
+from provenance.errors import InputFileError, ProvenanceError, RemoteManifestError, SigningError
 from provenance.media.inspect import read_file, sniff_media_type
 
 if TYPE_CHECKING:
@@ -145,12 +145,6 @@ _PARENT_ID: Final = "parent"
 _ACTIONS_LABELS: Final = ("c2pa.actions", "c2pa.actions.v2")
 _CREATIVE_WORK: Final = "stds.schema-org.CreativeWork"
 _COMMAND_TIMEOUT: Final = 60.0
-
-
-class SigningError(ProvenanceError):
-    """Signing could not be done (bad option, output exists, signer failed, SDK refused)."""
-
-    default_code = "sign_failed"
 
 
 # ------------------------------------------------------------------------------- signer
@@ -716,7 +710,7 @@ def _definition(
     assertions: Sequence[Mapping[str, Any]],
     has_parent: bool,
 ) -> dict[str, Any]:
-    import provenance
+    from provenance._version import __version__
 
     base: dict[str, Any] = _plain_json(dict(manifest or {}), "The manifest") if manifest else {}
     user_assertions = base.pop("assertions", [])
@@ -795,9 +789,7 @@ def _definition(
                 }
             )
     definition = dict(base)
-    definition.setdefault(
-        "claim_generator_info", [{"name": _GENERATOR, "version": provenance.__version__}]
-    )
+    definition.setdefault("claim_generator_info", [{"name": _GENERATOR, "version": __version__}])
     if title is not None:
         definition["title"] = title
     definition["assertions"] = [

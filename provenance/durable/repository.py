@@ -41,7 +41,7 @@ import numpy as np
 
 from provenance._sqlite import ensure_schema, open_database
 from provenance.durable.softbinding import FINGERPRINT_ALG, SUPPORTED_ALGS, WATERMARK_ALG
-from provenance.errors import ProvenanceError
+from provenance.errors import RepositoryError
 
 __all__ = [
     "FINGERPRINT_MAX_DISTANCE",
@@ -87,12 +87,6 @@ CREATE TABLE bindings (
 );
 CREATE INDEX bindings_manifest ON bindings(manifest_id);
 """
-
-
-class RepositoryError(ProvenanceError):
-    """A repository file could not be opened, read or written."""
-
-    default_code = "repository_error"
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from provenance.durable.softbinding import (
     WATERMARK_ALG,
     declared_bindings,
 )
-from provenance.errors import ProvenanceError
+from provenance.errors import ProvenanceError, ResolverError
 from provenance.report import (
     AiAssessment,
     AiLabel,
@@ -80,12 +80,6 @@ FINGERPRINT_UNRELATED: Final = 90
 """PDQ distance from which pictures look unrelated (random pictures sit near 128)."""
 _ALPHA: Final = 1e-6
 _GET_LIMIT: Final = 2000
-
-
-class ResolverError(ProvenanceError):
-    """A resolver could not be reached or answered with an error."""
-
-    default_code = "resolver_error"
 
 
 @dataclass(frozen=True)
@@ -563,7 +557,7 @@ def recover(
     data: bytes,
     *,
     media_type: str | None,
-    trust: _c2pa.SdkTrust,
+    trust: _c2pa.SdkTrust | _c2pa.SdkSession,
     repo: Repository | str | Path | None = None,
     resolver: str | None = None,
     wm_keys: Sequence[bytes | str] = (),
@@ -626,7 +620,7 @@ def _recover(
     data: bytes,
     *,
     media_type: str | None,
-    trust: _c2pa.SdkTrust,
+    trust: _c2pa.SdkTrust | _c2pa.SdkSession,
     sources: list[_Source],
     wm_keys: Sequence[bytes | str],
     show_prompts: bool,

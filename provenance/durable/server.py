@@ -217,7 +217,7 @@ def create_app(
             "the resolver server needs FastAPI and uvicorn: pip install 'jinjja[server]'",
             code="missing_dependency",
         ) from None
-    import provenance
+    from provenance._version import __version__
     from provenance.durable.repository import Binding, Repository, RepositoryError
 
     if allow_writes and (token is None or len(token) < 16):
@@ -587,5 +587,5 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    app.state.version = provenance.__version__
+    app.state.version = __version__
     return app

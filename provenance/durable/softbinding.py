@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
-from provenance.errors import InputFileError, ProvenanceError
+from provenance.errors import InputFileError, ProvenanceError, PublishError
 
 if TYPE_CHECKING:
     from provenance.credentials.sign import SignerSpec, SignResult
@@ -90,12 +90,6 @@ MAX_PIXELS: Final = 100_000_000
 
 _LOSSY_QUALITY: Final = 95
 _VIDEO_CRF: Final = "17"
-
-
-class PublishError(ProvenanceError):
-    """The publish step could not watermark, sign or store a file."""
-
-    default_code = "publish_failed"
 
 
 @dataclass(frozen=True)

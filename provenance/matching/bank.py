@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from provenance._sqlite import ensure_schema, open_database
-from provenance.errors import InputFileError, ProvenanceError
+from provenance.errors import BankError, InputFileError
 from provenance.matching.hamming import HammingIndex, pack
 from provenance.matching.pdq import (
     QUALITY_THRESHOLD,
@@ -121,12 +121,6 @@ def _locked(method: Callable[Concatenate[Bank, _P], _R]) -> Callable[Concatenate
             return method(self, *args, **kwargs)
 
     return wrapper
-
-
-class BankError(ProvenanceError):
-    """A bank file cannot be opened, created or written, or an import file is unusable."""
-
-    default_code = "bank_error"
 
 
 def band(distance: int) -> str | None:

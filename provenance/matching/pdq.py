@@ -34,7 +34,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from provenance.errors import InputFileError, ProvenanceError
+from provenance.errors import InputFileError, PdqError
 
 __all__ = [
     "DOWNSAMPLE",
@@ -62,12 +62,6 @@ DOWNSAMPLE: Final = 512
 
 HEX_DIGITS: Final = 64
 """Length of a PDQ hash in hex."""
-
-
-class PdqError(ProvenanceError):
-    """A picture or video could not be decoded for hashing, or a hash string is malformed."""
-
-    default_code = "unhashable_input"
 
 
 class Variant(enum.StrEnum):

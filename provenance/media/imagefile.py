@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 import watermark
-from provenance.errors import ProvenanceError
+from provenance.errors import ImageFileError
 
 __all__ = [
     "EmbedResult",
@@ -39,12 +39,6 @@ __all__ = [
 ]
 
 _LOSSY_QUALITY = {"JPEG": 95, "WEBP": 95}
-
-
-class ImageFileError(ProvenanceError):
-    """A picture file could not be read, or a result could not be written."""
-
-    default_code = "unreadable"
 
 
 @dataclass(frozen=True)

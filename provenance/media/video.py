@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import numpy as np
 from numpy.typing import NDArray
 
-from provenance.errors import InputFileError
+from provenance.errors import VideoError
 from watermark._video import LumaEvidence, LumaMarker, VideoDetection, luma_psnr
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -82,12 +82,6 @@ _QUEUE_DEPTH = 6
 """Frames in flight between the decoding thread and the marking/analysing thread."""
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 _HEIF_BRANDS |= {b"avif", b"avis", b"avio"}
-
-
-class VideoError(InputFileError):
-    """A video could not be read, decoded or written (the message says why)."""
-
-    default_code = "video"
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from provenance.errors import ProvenanceError
+from provenance.errors import TsaError
 
 if TYPE_CHECKING:
     from provenance.testing.pki import Pki
@@ -50,12 +50,6 @@ _MAX_REQUEST: Final = 64 << 10
 _HASH_SIZES: Final = {"sha256": 32, "sha384": 48, "sha512": 64}
 _serials = itertools.count(1)
 _serial_lock = threading.Lock()
-
-
-class TsaError(ProvenanceError):
-    """The TSA cannot be set up (asn1crypto missing, unusable certificate or key)."""
-
-    default_code = "tsa_error"
 
 
 def _asn1() -> Any:
