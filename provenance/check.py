@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from provenance._clock import utc_text
 from provenance._version import __version__
 from provenance.codes import HARD_BINDING_MISMATCH_CODES, UNTRUSTED_CODES
 from provenance.credentials.chain import ChainResult, build_chain, iter_nodes
@@ -52,6 +53,7 @@ from provenance.errors import (
     ProvenanceError,
     RemoteManifestError,
     TrustStoreError,
+    error_record,
 )
 from provenance.media.inspect import (
     FRAGMENT_MEDIA_TYPE,
@@ -94,14 +96,6 @@ _MEDIA_EXTENSIONS: Final = frozenset(
 class _Trust:
     sdk: _c2pa.SdkSession
     sources: tuple[TrustSource, ...]
-
-
-def _utc_text(when: dt.datetime | None) -> str:
-    moment = when if when is not None else dt.datetime.now(dt.UTC)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    moment = moment.astimezone(dt.UTC).replace(microsecond=0)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _load_trust(store: TrustStore, trust_anchors: Sequence[str | os.PathLike[str]]) -> _Trust:
@@ -174,15 +168,16 @@ def _error_report(
     *,
     remote_url: str | None = None,
 ) -> Report:
+    record = error_record(error)
     return Report(
         subject=subject,
         verdict=Verdict.ERROR,
-        summary=(error.message,),
+        summary=(record.message,),
         chain=None,
         failures=(),
         ai=AiAssessment(AiLabel.UNKNOWN),
         tool=tool,
-        error=ReportError(error.code, error.message),
+        error=ReportError(record.code, record.message),
         remote_manifest_url=remote_url,
     )
 
@@ -678,7 +673,7 @@ class Checker:
         self.close()
 
     def _tool(self) -> ToolInfo:
-        return _tool(self._trust, _utc_text(self.options.analyzed_at))
+        return _tool(self._trust, utc_text(self.options.analyzed_at))
 
     def check(self, source: _Source, *, name: str | None = None) -> Report:
         """Check a file (a path) or content in memory (bytes) and return its report.

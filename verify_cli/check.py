@@ -26,7 +26,7 @@ import typer
 
 from provenance.batch import runner as batch
 from provenance.check import CheckOptions
-from provenance.errors import ProvenanceError
+from provenance.errors import ProvenanceError, error_record
 from provenance.report import AiLabel, Report, Verdict
 from verify_cli.exit_codes import ExitCode
 from verify_cli.inputs import Input, expand_inputs, read_path_list
@@ -208,7 +208,7 @@ def _internal_error(exc: BaseException, *, verbose: bool) -> typer.Exit:
     if verbose:
         traceback.print_exception(exc, file=sys.stderr)
     _say(
-        f"internal error: {type(exc).__name__}: {exc}"
+        error_record(exc).message
         + ("" if verbose else " (re-run with -v to see the traceback, and please report it)")
     )
     return typer.Exit(ExitCode.INTERNAL)

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
-from provenance.errors import ProvenanceError
+from provenance.errors import ProvenanceError, error_record
 from verify_cli.exit_codes import ExitCode
 from verify_cli.inputs import MEDIA_SUFFIXES
 
@@ -59,7 +59,7 @@ def _internal_error(exc: BaseException, *, verbose: bool) -> typer.Exit:
     if verbose:
         traceback.print_exception(exc, file=sys.stderr)
     _say(
-        f"internal error: {type(exc).__name__}: {exc}"
+        error_record(exc).message
         + ("" if verbose else " (re-run with -v to see the traceback, and please report it)")
     )
     return typer.Exit(ExitCode.INTERNAL)

@@ -72,7 +72,7 @@ from typing import TYPE_CHECKING, Any, Final
 from PIL import Image
 
 from provenance.check import Checker, CheckOptions
-from provenance.errors import BatchError, ProvenanceError
+from provenance.errors import BatchError, ErrorRecord, ProvenanceError, error_record
 from provenance.report import Report, Verdict
 
 if TYPE_CHECKING:
@@ -340,7 +340,7 @@ def _serve(
                 raise broken
             reply: tuple[Any, ...] = ("ok", index, function(path, checker))
         except ProvenanceError as exc:
-            reply = ("config", index, type(exc).__name__, exc.message, exc.code)
+            reply = ("config", index, error_record(exc))
         except BaseException as exc:  # noqa: BLE001 - reported to the parent
             reply = ("exception", index, f"{type(exc).__name__}: {exc}", traceback.format_exc())
         try:
@@ -415,15 +415,14 @@ class _LocalPool:
 
 
 def _raise_reply(reply: tuple[Any, ...], path: str) -> None:
-    kind = reply[0]
-    if kind == "config":
-        _, _, name, message, code = reply
-        raise BatchError(message, code=code, detail={"error_type": name, "path": path})
-    _, _, text, trace = reply
+    if reply[0] == "config":
+        record: ErrorRecord = reply[2]
+        detail = {"error_type": record.type, "path": path}
+        raise BatchError(record.message, code=record.code, detail=detail)
     raise BatchError(
-        f"Unexpected error while checking {path}: {text}",
+        f"Unexpected error while checking {path}: {reply[2]}",
         code="internal_error",
-        detail={"traceback": trace},
+        detail={"traceback": reply[3]},
     )
 
 

@@ -45,13 +45,13 @@ import os
 import shlex
 import shutil
 import subprocess
-import tempfile
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
+from provenance._atomic import atomic_writer
 from provenance.credentials.certcheck import (
     ALGORITHMS,
     CertCheck,
@@ -1138,26 +1138,18 @@ def sign_file(
         trust=trust,
     )
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    except OSError as exc:
-        raise SigningError(
-            f"Cannot write into {out.parent}: {exc.strerror or exc}", code="output_unwritable"
-        ) from None
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w+b") as dest, src_path.open("rb") as source:
+        with atomic_writer(out, overwrite=force) as dest, src_path.open("rb") as source:
             store, summary = _sign(
                 source, dest, media_type=media_type, plan=plan, signer=spec, trust=trust
             )
-        _publish(tmp, out, force=force)
+    except FileExistsError:
+        raise SigningError(
+            f"{out} exists; use force (--force) to overwrite", code="output_exists"
+        ) from None
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise SigningError(
             f"Cannot write {out}: {exc.strerror or exc}", code="output_unwritable"
         ) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return _result(out, media_type, store, summary, spec, plan, warnings)
 
 
@@ -1272,27 +1264,3 @@ def _destination(src: Path, dst: Path, *, force: bool) -> Path:
     if out.exists() and not force:
         raise SigningError(f"{out} exists; use force (--force) to overwrite", code="output_exists")
     return out
-
-
-def _publish(tmp: Path, out: Path, *, force: bool) -> None:
-    """Move the finished temporary file into place (atomically refusing to clobber)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    tmp.chmod(0o666 & ~mask)
-    if force:
-        os.replace(tmp, out)
-        return
-    try:
-        os.link(tmp, out)
-    except FileExistsError:
-        raise SigningError(
-            f"{out} exists; use force (--force) to overwrite", code="output_exists"
-        ) from None
-    except OSError:  # no hard links here (some network or FAT file systems)
-        if out.exists():
-            raise SigningError(
-                f"{out} exists; use force (--force) to overwrite", code="output_exists"
-            ) from None
-        os.replace(tmp, out)
-        return
-    tmp.unlink()

@@ -11,12 +11,10 @@ lists, the user's ``--trust-anchors`` files and always the EKU configuration shi
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
 import re
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -25,6 +23,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
+from provenance._atomic import atomic_write
+from provenance._clock import utc_text
 from provenance.errors import TrustStoreError
 from provenance.report import TrustSource
 
@@ -274,10 +274,6 @@ def _eku_lines(data: bytes, *, origin: str) -> int:
     return 0
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 def _fetch_url(url: str) -> bytes:
     if not url.startswith(("http://", "https://")):
         raise TrustStoreError(f"Not an http(s) URL: {url}", code="trust_source_invalid")
@@ -366,19 +362,6 @@ def _issue_date(pem: bytes, sibling_json: bytes | None) -> str | None:
     return m.group(1).decode("ascii") if m else None
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def update(
     source: str | None = None, *, interim: bool = False, data_dir: Path | None = None
 ) -> TrustStore:
@@ -410,7 +393,7 @@ def update(
     target = data_dir if data_dir is not None else default_data_dir()
     fetch, _official = _fetcher(source)
     specs = _OFFICIAL + (_INTERIM if interim else ())
-    fetched_at = _now()
+    fetched_at = utc_text()
     staged: list[tuple[_ListSpec, bytes, StoredList]] = []
     for spec in specs:
         data, location = fetch(spec, False)
@@ -443,10 +426,10 @@ def update(
     try:
         target.mkdir(parents=True, exist_ok=True)
         for _spec, data, stored in staged:
-            _atomic_write(stored.path, data)
+            atomic_write(stored.path, data)
         lists = tuple(s for _, _, s in staged)
         manifest = {"schema": "jinjja.trust/v1", "lists": [s.to_json() for s in lists]}
-        _atomic_write(
+        atomic_write(
             target / MANIFEST_NAME,
             (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"),
         )

@@ -27,7 +27,6 @@ Examples
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import re
 import sqlite3
@@ -39,7 +38,8 @@ from typing import Any, Final, ParamSpec, TypeVar
 
 import numpy as np
 
-from provenance._sqlite import ensure_schema, open_database
+from provenance._clock import utc_text
+from provenance._sqlite import ensure_schema, open_database, transaction
 from provenance.durable.softbinding import FINGERPRINT_ALG, SUPPORTED_ALGS, WATERMARK_ALG
 from provenance.errors import RepositoryError
 
@@ -158,10 +158,6 @@ def _locked(method: Callable[P, R]) -> Callable[P, R]:
                 ) from None
 
     return wrapper
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def check_manifest_id(manifest_id: str) -> str:
@@ -321,10 +317,9 @@ class Repository:
         items = list(dict.fromkeys(bindings))
         for b in items:
             _check_binding(b)
-        stamp = _now()
+        stamp = utc_text()
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             try:
                 conn.execute(
                     "INSERT INTO manifests (manifest_id, label, store, media_type, title, sha256,"
@@ -339,10 +334,6 @@ class Repository:
                 "INSERT INTO bindings (manifest_id, alg, value) VALUES (?, ?, ?)",
                 [(mid, b.alg, bytes(b.value)) for b in items],
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return StoredManifest(
             manifest_id=mid,
             label=label,
@@ -361,14 +352,9 @@ class Repository:
         """Delete one manifest and its bindings; return whether it existed."""
         mid = check_manifest_id(manifest_id)
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             conn.execute("DELETE FROM bindings WHERE manifest_id = ?", (mid,))
             cur = conn.execute("DELETE FROM manifests WHERE manifest_id = ?", (mid,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return cur.rowcount > 0
 
     # -- reading -----------------------------------------------------------------------

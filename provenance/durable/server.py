@@ -38,7 +38,7 @@ from provenance.durable.softbinding import (
     VIDEO_MEDIA_TYPES,
     WATERMARK_ALG,
 )
-from provenance.errors import ProvenanceError
+from provenance.errors import ProvenanceError, error_record
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -256,8 +256,8 @@ def create_app(
 
     @app.exception_handler(RepositoryError)
     async def _repo_error(request: Request, exc: RepositoryError) -> JSONResponse:
-        status = 503 if exc.code == "repository_io" else 400
-        return error(status, exc.code, exc.message)
+        record = error_record(exc)
+        return error(503 if record.code == "repository_io" else 400, record.code, record.message)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
+from provenance._atomic import atomic_write
 from provenance.errors import InputFileError, ProvenanceError, PublishError
 
 if TYPE_CHECKING:
@@ -461,29 +462,12 @@ def _post_manifest(url: str, token: str | None, store: bytes, facts: Mapping[str
 
 
 def _write_atomic(out: Path, data: bytes, *, force: bool) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        tmp.chmod(0o666 & ~mask)
-        if force:
-            os.replace(tmp, out)
-        else:
-            try:
-                os.link(tmp, out)
-            except FileExistsError:
-                raise PublishError(
-                    f"{out} exists; use force (--force) to overwrite", code="output_exists"
-                ) from None
-            tmp.unlink()
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        atomic_write(out, data, overwrite=force)
+    except FileExistsError:
+        raise PublishError(
+            f"{out} exists; use force (--force) to overwrite", code="output_exists"
+        ) from None
 
 
 def _destination(src: Path, dst: Path, *, force: bool) -> Path:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 import watermark
+from provenance._atomic import atomic_writer
 from provenance.errors import ImageFileError
 
 __all__ = [
@@ -134,14 +134,8 @@ def write_image(
         opts["quality"] = quality if quality is not None else _LOSSY_QUALITY[fmt]
         if fmt == "JPEG":
             opts["subsampling"] = 0 if opts["quality"] >= 90 else 2
-    fd, tmp = tempfile.mkstemp(prefix=".verify-", suffix=out.suffix, dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            im.save(fh, format=fmt, **opts)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(out) as fh:
+        im.save(fh, format=fmt, **opts)
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import queue
-import tempfile
 import threading
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import numpy as np
 from numpy.typing import NDArray
 
+from provenance._atomic import atomic_path
 from provenance.errors import VideoError
 from watermark._video import LumaEvidence, LumaMarker, VideoDetection, luma_psnr
 
@@ -387,20 +386,10 @@ def embed_video(
                     "write .mkv or .mp4 instead",
                     code="unsupported_codec",
                 )
-        fd, tmp_name = tempfile.mkstemp(prefix=".verify-", suffix=dst.suffix, dir=dst.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        try:
+        with atomic_path(dst) as tmp:
             result = _transcode(
                 av, inp, vs, audio, src, tmp, fmt, vcodec, payload, key, psnr, crf, preset, progress
             )
-            os.replace(tmp, dst)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
     finally:
         inp.close()
     return VideoEmbedResult(
