@@ -532,6 +532,20 @@ class SignResult:
         """True when the signature carries a trusted-time timestamp."""
         return self.timestamp is not None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The facts of the JSON record of ``verify sign`` (without input and output)."""
+        return {
+            "media_type": self.media_type,
+            "manifest": self.manifest_label,
+            "manifest_bytes": self.manifest_bytes,
+            "alg": self.alg,
+            "signer": self.signer,
+            "timestamp": self.timestamp,
+            "history": self.history,
+            "parent": self.parent,
+            "warnings": list(self.warnings),
+        }
+
 
 # ------------------------------------------------------------------------------ manifest
 

@@ -11,6 +11,7 @@ lists, the user's ``--trust-anchors`` files and always the EKU configuration shi
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -38,6 +39,7 @@ __all__ = [
     "eku_config",
     "load",
     "load_pem_bundle",
+    "store_record",
     "update",
 ]
 
@@ -508,3 +510,50 @@ def load(data_dir: Path | None = None) -> TrustStore:
             code="trust_store_damaged",
         ) from None
     return TrustStore(data_dir=target, lists=tuple(lists))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC)
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def _list_record(stored: StoredList) -> dict[str, Any]:
+    return {
+        "name": _plain(stored.name),
+        "kind": _plain(getattr(stored, "kind", "anchors")),
+        "source": _plain(stored.source),
+        "issued": _plain(stored.issued),
+        "sha256": _plain(stored.sha256),
+        "certificates": _plain(stored.certificates),
+        "fetched_at": _plain(stored.fetched_at),
+        "path": _plain(stored.path),
+    }
+
+
+def store_record(store: TrustStore, data_dir: Path) -> dict[str, Any]:
+    """Describe a trust store as a JSON-ready record.
+
+    Parameters
+    ----------
+    store
+        The loaded store.
+    data_dir
+        The data directory it was loaded from.
+
+    Returns
+    -------
+    dict
+        ``{"schema": "jinjja.trust/v1", "data_dir": ..., "lists": [...]}``.
+    """
+    return {
+        "schema": "jinjja.trust/v1",
+        "data_dir": os.fspath(data_dir),
+        "lists": [_list_record(s) for s in store.lists],
+    }

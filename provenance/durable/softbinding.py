@@ -124,6 +124,18 @@ class Published:
     signed: SignResult
     """The signing result (algorithm, signer, timestamp, history, parent)."""
 
+    def to_dict(self) -> dict[str, Any]:
+        """The signing facts (:meth:`SignResult.to_dict`) and a ``watermark`` object."""
+        return {
+            **self.signed.to_dict(),
+            "watermark": {
+                "manifest_id": self.manifest_id,
+                "fingerprint": self.fingerprint,
+                "psnr": round(self.psnr, 2) if self.psnr is not None else None,
+                "repository": self.repository,
+            },
+        }
+
 
 def new_manifest_id(taken: Callable[[str], bool] | None = None) -> bytes:
     """Draw a random 64-bit manifest identifier (never all zero).

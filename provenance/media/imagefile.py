@@ -33,8 +33,10 @@ __all__ = [
     "ImageFileError",
     "Loaded",
     "detect_file",
+    "detection_record",
     "embed_file",
     "read_image",
+    "unreadable_record",
     "write_image",
 ]
 
@@ -196,3 +198,48 @@ def detect_file(path: str | os.PathLike[str], key: bytes | str) -> watermark.Det
         From :func:`watermark.detect` (a picture too small to carry the mark).
     """
     return watermark.detect(read_image(Path(path)).pixels, key)
+
+
+def detection_record(path: Path, result: watermark.Detection) -> dict[str, Any]:
+    """The JSON record of one detection (``verify watermark detect``)."""
+    text: str | None = None
+    if result.payload is not None:
+        try:
+            decoded = result.payload.decode("utf-8")
+        except UnicodeDecodeError:
+            decoded = None
+        if decoded is not None and decoded.isprintable():
+            text = decoded
+    geometry = None
+    if result.geometry is not None:
+        g = result.geometry
+        geometry = {
+            "scale": round(g.scale, 4),
+            "aspect": round(g.aspect, 4),
+            "rotation": round(g.rotation, 3),
+            "flipped": g.flipped,
+            "shift": [round(g.shift[0], 2), round(g.shift[1], 2)],
+        }
+    return {
+        "found": result.found,
+        "payload_hex": result.payload.hex() if result.payload is not None else None,
+        "payload_text": text,
+        "score": round(result.score, 3),
+        "p_value": float(f"{result.p_value:.3e}"),
+        "geometry": geometry,
+        "subject": {"path": str(path)},
+    }
+
+
+def unreadable_record(path: Path, message: str) -> dict[str, Any]:
+    """The JSON record of an input that could not be read: ``found`` is null, ``error`` says why."""
+    return {
+        "found": None,
+        "payload_hex": None,
+        "payload_text": None,
+        "score": None,
+        "p_value": None,
+        "geometry": None,
+        "subject": {"path": str(path)},
+        "error": {"code": "unreadable", "message": message},
+    }
