@@ -599,7 +599,7 @@ class CheckOptions:
     repo: str | os.PathLike[str] | None = None
     """A manifest repository file: when the file has no embedded credentials, or invalid
     ones, look its watermark and fingerprint up there (``RECOVERED``,
-    :func:`provenance.durable.resolver.recover`)."""
+    :func:`provenance.durable.recovery.recover`)."""
     resolver: str | None = None
     """The same through a soft-binding resolution API (``http://host:port``)."""
     wm_keys: tuple[bytes | str, ...] = ()
@@ -938,7 +938,7 @@ def _maybe_recover(
     repo, resolver = options.repo, options.resolver
     if (repo is None and resolver is None) or report.verdict not in _RECOVERABLE:
         return report
-    from provenance.durable.resolver import recover
+    from provenance.durable.recovery import recover
 
     return recover(
         report,

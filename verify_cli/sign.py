@@ -444,9 +444,9 @@ def _publisher(
         raise _usage("--parent cannot be combined with --watermark (the input is the parent)")
     if wm_key is not None and not wm_key:
         raise _usage("--wm-key must not be empty")
+    from provenance.durable.publishing import publish
     from provenance.durable.repository import Repository
     from provenance.durable.resolver import ResolverClient
-    from provenance.durable.softbinding import publish
 
     repository = None
     try:

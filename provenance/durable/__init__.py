@@ -1,8 +1,22 @@
-"""Durable Content Credentials: soft bindings, manifest repository, recovery, the resolver client.
+"""Durable Content Credentials: soft bindings, repository, publishing, detection, recovery.
+
+Layers, each importing only those above it: ``softbinding`` (algorithm names,
+identifiers, assertions) -> ``repository`` (the SQLite store) -> ``resolver`` (API
+client, local source) and ``detect`` (watermark and PDQ in content) -> ``publishing`` and
+``recovery``.
 
 The resolution server (:mod:`provenance.durable.server`) needs the ``server`` extra and is imported
 from its own module."""
 
+from provenance.durable.detect import detect_watermark
+from provenance.durable.publishing import (
+    Published,
+    PublishError,
+    publish,
+    watermark_image_bytes,
+    watermark_video_bytes,
+)
+from provenance.durable.recovery import recover
 from provenance.durable.repository import (
     FINGERPRINT_MAX_DISTANCE,
     Binding,
@@ -18,8 +32,6 @@ from provenance.durable.resolver import (
     RemoteMatch,
     ResolverClient,
     ResolverError,
-    detect_watermark,
-    recover,
 )
 from provenance.durable.softbinding import (
     FINGERPRINT_ALG,
@@ -28,15 +40,10 @@ from provenance.durable.softbinding import (
     VIDEO_MEDIA_TYPES,
     WATERMARK_ALG,
     DeclaredBinding,
-    Published,
-    PublishError,
     declared_bindings,
     manifest_id_hex,
     new_manifest_id,
-    publish,
     soft_binding_assertions,
-    watermark_image_bytes,
-    watermark_video_bytes,
     watermarked_action,
 )
 

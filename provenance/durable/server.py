@@ -150,7 +150,7 @@ def _by_content(
     max_results: int,
     wm_keys: Sequence[bytes | str],
 ) -> dict[str, Any]:
-    from provenance.durable.resolver import _detect, _pdq
+    from provenance.durable.detect import content_pdq, find_marks
 
     best: dict[str, tuple[int, Any]] = {}
 
@@ -160,11 +160,11 @@ def _by_content(
                 best[m.manifest_id] = (m.similarity, m)
 
     if alg in (None, WATERMARK_ALG):
-        for mark in _detect(data, media_type, wm_keys):
+        for mark in find_marks(data, media_type, wm_keys):
             if mark.payload is not None:
                 add(repo.by_binding(WATERMARK_ALG, mark.payload, max_results=max_results))
     if alg in (None, FINGERPRINT_ALG):
-        hashed = _pdq(data, media_type)
+        hashed = content_pdq(data, media_type)
         if hashed is not None:
             add(repo.by_fingerprints([v.digest for v in hashed.variants], max_results=max_results))
     ranked = sorted(best.values(), key=lambda t: -t[0])[:max_results]
