@@ -418,6 +418,28 @@ def _unsupported_message(media_type: str | None, name: str | None) -> InputFileE
     )
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One check in progress: the content, where it came from and how to read it."""
+
+    data: bytes
+    subject: Subject
+    name: str | None
+    media_type: str
+    trust: _Trust
+    tool: ToolInfo
+    manifest: bytes | None
+    fragments: Sequence[bytes]
+    allow_network: bool
+    show_prompts: bool
+    marks: Sequence[GeneratorMark]
+
+    def ai(self, chain: ChainNode | None) -> AiAssessment:
+        return _assess_ai(
+            self.data, self.media_type, chain, show_prompts=self.show_prompts, marks=self.marks
+        )
+
+
 def _check_data(
     data: bytes,
     *,
@@ -431,7 +453,8 @@ def _check_data(
     show_prompts: bool,
     marks: Sequence[GeneratorMark] = (),
 ) -> Report:
-    from provenance.credentials import _c2pa
+    """Sniff the content, read its manifest store with the SDK and build the report."""
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
     try:
         info = inspect_bytes(data, name=name)
@@ -445,6 +468,19 @@ def _check_data(
         or media_type not in _c2pa.supported_media_types()
     ):
         return _error_report(subject, _unsupported_message(media_type, name), tool)
+    job = _Job(
+        data,
+        subject,
+        name,
+        media_type,
+        trust,
+        tool,
+        manifest,
+        fragments,
+        allow_network,
+        show_prompts,
+        marks,
+    )
     try:
         outcome = _c2pa.read_store(
             data,
@@ -455,98 +491,118 @@ def _check_data(
             allow_network=allow_network,
         )
     except RemoteManifestError as exc:
-        if exc.url is None:
-            url = remote_manifest_reference(data)
-            if url is not None:
-                exc = RemoteManifestError(
-                    exc.message.replace("an unknown URL", url),
-                    url=url,
-                    code=exc.code,
-                    detail=exc.detail,
-                )
-        if exc.code == "remote_manifest_not_fetched":
-            ai = _assess_ai(data, media_type, None, show_prompts=show_prompts, marks=marks)
-            lines = [
-                f"Remote manifest at {exc.url or 'an unknown URL'}, not fetched "
-                "(network access was not allowed).",
-                "No Content Credentials are embedded in the file itself.",
-            ]
-            ai_line = _AI_SENTENCE.get(ai.label)
-            if ai_line:
-                lines.append(ai_line)
-            return Report(
-                subject=subject,
-                verdict=Verdict.NO_CREDENTIALS,
-                summary=tuple(lines),
-                chain=None,
-                failures=(),
-                ai=ai,
-                tool=tool,
-                error=ReportError(exc.code, exc.message),
-                remote_manifest_url=exc.url,
-            )
-        return _error_report(subject, exc, tool, remote_url=exc.url)
+        return _remote_report(job, exc)
     except ProvenanceError as exc:
         return _error_report(subject, exc, tool)
     if isinstance(outcome, _c2pa.SdkNoManifest):
-        ai = _assess_ai(data, media_type, None, show_prompts=show_prompts, marks=marks)
-        lines = [
-            "No Content Credentials found. This is common after upload to social media "
-            "or messaging apps and says nothing about whether the content is authentic."
-        ]
-        ai_line = _AI_SENTENCE.get(ai.label)
-        if ai_line:
-            lines.append(ai_line)
-        return Report(
-            subject=subject,
-            verdict=Verdict.NO_CREDENTIALS,
-            summary=tuple(lines),
-            chain=None,
-            failures=(),
-            ai=ai,
-            tool=tool,
-        )
+        return _no_credentials_report(job)
+    return _store_report(job, outcome)
+
+
+def _with_ai_line(lines: list[str], ai: AiAssessment) -> tuple[str, ...]:
+    ai_line = _AI_SENTENCE.get(ai.label)
+    return tuple([*lines, ai_line] if ai_line else lines)
+
+
+def _remote_report(job: _Job, exc: RemoteManifestError) -> Report:
+    """The report of a file whose manifest lives at a URL (not fetched, or failed)."""
+    if exc.url is None:
+        url = remote_manifest_reference(job.data)
+        if url is not None:
+            exc = RemoteManifestError(
+                exc.message.replace("an unknown URL", url),
+                url=url,
+                code=exc.code,
+                detail=exc.detail,
+            )
+    if exc.code != "remote_manifest_not_fetched":
+        return _error_report(job.subject, exc, job.tool, remote_url=exc.url)
+    ai = job.ai(None)
+    lines = [
+        f"Remote manifest at {exc.url or 'an unknown URL'}, not fetched "
+        "(network access was not allowed).",
+        "No Content Credentials are embedded in the file itself.",
+    ]
+    return Report(
+        subject=job.subject,
+        verdict=Verdict.NO_CREDENTIALS,
+        summary=_with_ai_line(lines, ai),
+        chain=None,
+        failures=(),
+        ai=ai,
+        tool=job.tool,
+        error=ReportError(exc.code, exc.message),
+        remote_manifest_url=exc.url,
+    )
+
+
+def _no_credentials_report(job: _Job) -> Report:
+    ai = job.ai(None)
+    lines = [
+        "No Content Credentials found. This is common after upload to social media "
+        "or messaging apps and says nothing about whether the content is authentic."
+    ]
+    return Report(
+        subject=job.subject,
+        verdict=Verdict.NO_CREDENTIALS,
+        summary=_with_ai_line(lines, ai),
+        chain=None,
+        failures=(),
+        ai=ai,
+        tool=job.tool,
+    )
+
+
+def _store_report(job: _Job, outcome: _c2pa.SdkStore) -> Report:
+    """The report of a file with a manifest store the SDK validated."""
     chain = build_chain(
         outcome.store,
         outcome.certificates,
         extra_validation=_fragment_failures(outcome.fragment_results),
-        active_format=media_type,
+        active_format=job.media_type,
     )
     if chain is None:
-        return _error_report(
-            subject,
-            ProvenanceError(
-                "The manifest store names no active manifest.", code="malformed_manifest"
-            ),
-            tool,
+        problem = ProvenanceError(
+            "The manifest store names no active manifest.", code="malformed_manifest"
         )
+        return _error_report(job.subject, problem, job.tool)
     verdict = derive_verdict(outcome.state, chain.validated)
-    ai = _assess_ai(data, media_type, chain.root, show_prompts=show_prompts, marks=marks)
+    ai = job.ai(chain.root)
+    summary = _summary(
+        verdict,
+        chain,
+        ai,
+        extra=_context_lines(job, outcome),
+        timestamp_notes=_timestamp_notes(outcome.store),
+    )
+    return Report(
+        subject=job.subject,
+        verdict=verdict,
+        summary=summary,
+        chain=chain.root,
+        failures=chain.validated + chain.recorded,
+        ai=ai,
+        tool=job.tool,
+        remote_manifest_url=outcome.remote_url,
+    )
+
+
+def _context_lines(job: _Job, outcome: _c2pa.SdkStore) -> list[str]:
+    """Summary sentences about how the credentials were read."""
     extra = []
-    if media_type == "application/c2pa" and manifest is None:
+    if job.media_type == "application/c2pa" and job.manifest is None:
         extra.append(
             "This file is a detached manifest store checked on its own: the content it "
             "describes is not here, so its hard binding cannot match. Check the asset "
             "with this file as its manifest instead."
         )
-    if manifest is not None:
+    if job.manifest is not None:
         extra.append("The credentials were read from a separate manifest file.")
-    if fragments:
-        extra.append(f"{len(fragments)} video fragment(s) were checked with the init segment.")
+    if job.fragments:
+        extra.append(f"{len(job.fragments)} video fragment(s) were checked with the init segment.")
     if outcome.remote_url:
         extra.append(f"The credentials were fetched from {outcome.remote_url}.")
-    return Report(
-        subject=subject,
-        verdict=verdict,
-        summary=_summary(
-            verdict, chain, ai, extra=extra, timestamp_notes=_timestamp_notes(outcome.store)
-        ),
-        chain=chain.root,
-        failures=chain.validated + chain.recorded,
-        ai=ai,
-        tool=tool,
-        remote_manifest_url=outcome.remote_url,
-    )
+    return extra
 
 
 _Source = str | os.PathLike[str] | bytes | bytearray | memoryview
