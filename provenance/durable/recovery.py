@@ -22,12 +22,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from provenance.codes import HARD_BINDING_MISMATCH_CODES, UNTRUSTED_CODES
+from provenance.credentials.chain import ChainResult, build_chain
+from provenance.durable.detect import Mark, content_pdq, find_marks
+from provenance.durable.repository import Repository
+from provenance.durable.resolver import LocalSource, ResolverClient, Source
 from provenance.durable.softbinding import (
     FINGERPRINT_ALG,
     WATERMARK_ALG,
     declared_bindings,
 )
 from provenance.errors import ProvenanceError
+from provenance.matching.pdq import PdqHash
+from provenance.media.inspect import inspect_bytes
 from provenance.report import (
     AiAssessment,
     AiLabel,
@@ -35,13 +41,10 @@ from provenance.report import (
     Report,
     Verdict,
 )
+from provenance.signals.ai import assess_ai
 
 if TYPE_CHECKING:
     from provenance.credentials import _c2pa
-
-from provenance.durable.detect import Mark, content_pdq, find_marks
-from provenance.durable.repository import Repository
-from provenance.durable.resolver import LocalSource, ResolverClient, Source
 
 __all__ = ["FINGERPRINT_CONSISTENT", "FINGERPRINT_UNRELATED", "recover"]
 
@@ -198,23 +201,10 @@ def recover(
                 source.repo.close()
 
 
-def _recover(
-    base: Report,
-    data: bytes,
-    *,
-    media_type: str | None,
-    trust: _c2pa.SdkTrust | _c2pa.SdkSession,
-    sources: list[Source],
-    wm_keys: Sequence[bytes | str],
-    show_prompts: bool,
-) -> Report:
-    from provenance.credentials import _c2pa
-    from provenance.credentials.chain import build_chain
-
-    notes: list[str] = []
-    marks = find_marks(data, media_type, wm_keys)
-    found = [m for m in marks if m.payload is not None]
-    hashed = content_pdq(data, media_type)
+def _lookup(
+    sources: list[Source], found: list[Mark], hashed: Any, notes: list[str]
+) -> list[_Candidate]:
+    """Ask every source for the watermark identifiers found, then for the PDQ hash."""
     candidates: list[_Candidate] = []
     for source in sources:
         try:
@@ -229,121 +219,179 @@ def _recover(
                     )
         except ProvenanceError as exc:
             notes.append(f"Lookup in {source.name} failed: {exc.message}")
-    seen: set[tuple[str, str]] = set()
-    from provenance.media.inspect import inspect_bytes
+    return candidates
 
+
+def _validate(
+    cand: _Candidate,
+    data: bytes,
+    media_type: str | None,
+    trust: _c2pa.SdkTrust | _c2pa.SdkSession,
+    notes: list[str],
+) -> tuple[_c2pa.SdkStore, ChainResult] | None:
+    """Fetch a candidate's store and validate it against the file (None: rejected)."""
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
+
+    try:
+        store = cand.source.fetch(cand.manifest_id)
+    except ProvenanceError as exc:
+        notes.append(f"Manifest {cand.manifest_id} could not be fetched: {exc.message}")
+        return None
+    if store is None:
+        notes.append(f"{cand.source.name} lists manifest {cand.manifest_id} but has no store")
+        return None
+    if media_type is None:
+        return None
+    try:
+        outcome = _c2pa.read_store(data, media_type=media_type, trust=trust, manifest=store)
+    except ProvenanceError as exc:
+        notes.append(f"Manifest {cand.manifest_id} could not be validated: {exc.message}")
+        return None
+    if not isinstance(outcome, _c2pa.SdkStore):
+        notes.append(f"Manifest {cand.manifest_id} from {cand.source.name} is empty")
+        return None
+    chain = build_chain(outcome.store, outcome.certificates, active_format=media_type)
+    if chain is None:
+        notes.append(f"Manifest {cand.manifest_id} names no active manifest")
+        return None
+    serious = {f.code for f in chain.validated} - UNTRUSTED_CODES - HARD_BINDING_MISMATCH_CODES
+    if serious:
+        notes.append(
+            f"Manifest {cand.manifest_id} from {cand.source.name} was rejected: it does not "
+            f"validate ({', '.join(sorted(serious))})."
+        )
+        return None
+    return outcome, chain
+
+
+@dataclass
+class _Evidence:
+    """Why a candidate is believed: report detail and summary lines."""
+
+    detail: dict[str, Any]
+    lines: list[str] = dataclasses.field(default_factory=list)
+
+
+def _watermark_evidence(
+    cand: _Candidate, found: list[Mark], wm_declared: list[bytes], ev: _Evidence, notes: list[str]
+) -> bool:
+    """Check the watermark identifiers against the manifest's; False rejects the candidate."""
+    if cand.mark is not None:
+        if cand.mark.payload not in wm_declared:
+            notes.append(
+                f"Manifest {cand.manifest_id} was rejected: it does not declare the "
+                "watermark identifier it was found by."
+            )
+            return False
+        f = cand.mark.finding
+        ev.detail.update(
+            {
+                "alg": WATERMARK_ALG,
+                "identifier": f.payload_hex,
+                "p_value": f.p_value,
+                "score": round(f.score, 3),
+                "key": f.key_name,
+            }
+        )
+        ev.lines.append(
+            f"Found through the invisible watermark: identifier {f.payload_hex} "
+            f"({f.key_name} key; chance of a false detection at most {f.p_value:.1e})."
+        )
+    elif found:
+        # A fingerprint candidate while this file carries another watermark identifier.
+        others = {m.payload for m in found}
+        if wm_declared and not others & set(wm_declared):
+            notes.append(
+                f"Manifest {cand.manifest_id} looks similar but declares a different "
+                "watermark identifier than this file carries; not used."
+            )
+            return False
+    return True
+
+
+def _fingerprint_evidence(
+    cand: _Candidate,
+    hashed: Any,
+    fp_declared: list[bytes],
+    info: Any,
+    ev: _Evidence,
+    notes: list[str],
+) -> bool:
+    """Compare the declared PDQ fingerprint with the file's; False rejects the candidate."""
+    if hashed is None or not fp_declared:
+        if cand.method == "fingerprint":
+            notes.append(
+                f"Manifest {cand.manifest_id} declares no fingerprint to confirm the match."
+            )
+            return False
+        return True
+    dist = min(PdqHash(v, None).distance(q) for v in fp_declared for q in hashed.variants)
+    ev.detail["fingerprint_alg"] = FINGERPRINT_ALG
+    ev.detail["fingerprint_distance"] = dist
+    if dist <= FINGERPRINT_CONSISTENT:
+        ev.lines.append(
+            f"The PDQ fingerprint recorded in the manifest is close to this file's "
+            f"(distance {dist} of 256 bits): consistent."
+        )
+    elif cand.method == "fingerprint":
+        notes.append(f"Manifest {cand.manifest_id} fingerprint is too far ({dist}).")
+        return False
+    elif dist >= FINGERPRINT_UNRELATED:
+        ev.lines.append(
+            f"The PDQ fingerprint recorded in the manifest does not match this copy "
+            f"(distance {dist} of 256 bits). PDQ does not survive cropping"
+            + _crop_note(cand.mark, cand.source.facts(cand.manifest_id), info)
+            + "; if the pictures look different, the watermark may have been copied "
+            "onto other content (C2PA §1.2.2.3)."
+        )
+    else:
+        ev.lines.append(
+            f"The PDQ fingerprint recorded in the manifest is some distance from this "
+            f"file's ({dist} of 256 bits), as after cropping or heavy editing."
+        )
+    if cand.method == "fingerprint":
+        ev.detail["alg"] = FINGERPRINT_ALG
+        ev.lines.insert(0, f"Found through the PDQ fingerprint (distance {dist} of 256 bits).")
+    return True
+
+
+def _recover(
+    base: Report,
+    data: bytes,
+    *,
+    media_type: str | None,
+    trust: _c2pa.SdkTrust | _c2pa.SdkSession,
+    sources: list[Source],
+    wm_keys: Sequence[bytes | str],
+    show_prompts: bool,
+) -> Report:
+    notes: list[str] = []
+    marks = find_marks(data, media_type, wm_keys)
+    found = [m for m in marks if m.payload is not None]
+    hashed = content_pdq(data, media_type)
+    candidates = _lookup(sources, found, hashed, notes)
     try:
         info = inspect_bytes(data)
     except ProvenanceError:
         info = None
+    seen: set[tuple[str, str]] = set()
     for cand in candidates:
         key = (cand.source.name, cand.manifest_id)
         if key in seen:
             continue
         seen.add(key)
-        try:
-            store = cand.source.fetch(cand.manifest_id)
-        except ProvenanceError as exc:
-            notes.append(f"Manifest {cand.manifest_id} could not be fetched: {exc.message}")
+        valid = _validate(cand, data, media_type, trust, notes)
+        if valid is None:
             continue
-        if store is None:
-            notes.append(f"{cand.source.name} lists manifest {cand.manifest_id} but has no store")
-            continue
-        if media_type is None:
-            continue
-        try:
-            outcome = _c2pa.read_store(data, media_type=media_type, trust=trust, manifest=store)
-        except ProvenanceError as exc:
-            notes.append(f"Manifest {cand.manifest_id} could not be validated: {exc.message}")
-            continue
-        if not isinstance(outcome, _c2pa.SdkStore):
-            notes.append(f"Manifest {cand.manifest_id} from {cand.source.name} is empty")
-            continue
-        chain = build_chain(outcome.store, outcome.certificates, active_format=media_type)
-        if chain is None:
-            notes.append(f"Manifest {cand.manifest_id} names no active manifest")
-            continue
-        serious = {f.code for f in chain.validated} - UNTRUSTED_CODES - HARD_BINDING_MISMATCH_CODES
-        if serious:
-            notes.append(
-                f"Manifest {cand.manifest_id} from {cand.source.name} was rejected: it does not "
-                f"validate ({', '.join(sorted(serious))})."
-            )
-            continue
+        outcome, chain = valid
         declared = declared_bindings(outcome.store)
-        detail: dict[str, Any] = {
-            "source_kind": "repository" if isinstance(cand.source, LocalSource) else "resolver"
-        }
-        lines: list[str] = []
+        kind = "repository" if isinstance(cand.source, LocalSource) else "resolver"
+        ev = _Evidence({"source_kind": kind})
         wm_declared = [b.value for b in declared if b.alg == WATERMARK_ALG]
-        if cand.mark is not None:
-            if cand.mark.payload not in wm_declared:
-                notes.append(
-                    f"Manifest {cand.manifest_id} was rejected: it does not declare the "
-                    "watermark identifier it was found by."
-                )
-                continue
-            f = cand.mark.finding
-            detail.update(
-                {
-                    "alg": WATERMARK_ALG,
-                    "identifier": f.payload_hex,
-                    "p_value": f.p_value,
-                    "score": round(f.score, 3),
-                    "key": f.key_name,
-                }
-            )
-            lines.append(
-                f"Found through the invisible watermark: identifier {f.payload_hex} "
-                f"({f.key_name} key; chance of a false detection at most {f.p_value:.1e})."
-            )
-        elif found:
-            # A fingerprint candidate while this file carries another watermark identifier.
-            others = {m.payload for m in found}
-            if wm_declared and not others & set(wm_declared):
-                notes.append(
-                    f"Manifest {cand.manifest_id} looks similar but declares a different "
-                    "watermark identifier than this file carries; not used."
-                )
-                continue
+        if not _watermark_evidence(cand, found, wm_declared, ev, notes):
+            continue
         fp_declared = [b.value for b in declared if b.alg == FINGERPRINT_ALG and len(b.value) == 32]
-        if hashed is not None and fp_declared:
-            from provenance.matching.pdq import PdqHash
-
-            dist = min(PdqHash(v, None).distance(q) for v in fp_declared for q in hashed.variants)
-            detail["fingerprint_alg"] = FINGERPRINT_ALG
-            detail["fingerprint_distance"] = dist
-            if dist <= FINGERPRINT_CONSISTENT:
-                lines.append(
-                    f"The PDQ fingerprint recorded in the manifest is close to this file's "
-                    f"(distance {dist} of 256 bits): consistent."
-                )
-            elif cand.method == "fingerprint":
-                notes.append(f"Manifest {cand.manifest_id} fingerprint is too far ({dist}).")
-                continue
-            elif dist >= FINGERPRINT_UNRELATED:
-                lines.append(
-                    f"The PDQ fingerprint recorded in the manifest does not match this copy "
-                    f"(distance {dist} of 256 bits). PDQ does not survive cropping"
-                    + _crop_note(cand.mark, cand.source.facts(cand.manifest_id), info)
-                    + "; if the pictures look different, the watermark may have been copied "
-                    "onto other content (C2PA §1.2.2.3)."
-                )
-            else:
-                lines.append(
-                    f"The PDQ fingerprint recorded in the manifest is some distance from this "
-                    f"file's ({dist} of 256 bits), as after cropping or heavy editing."
-                )
-            if cand.method == "fingerprint":
-                detail["alg"] = FINGERPRINT_ALG
-                lines.insert(
-                    0,
-                    f"Found through the PDQ fingerprint (distance {dist} of 256 bits).",
-                )
-        elif cand.method == "fingerprint":
-            notes.append(
-                f"Manifest {cand.manifest_id} declares no fingerprint to confirm the match."
-            )
+        if not _fingerprint_evidence(cand, hashed, fp_declared, info, ev, notes):
             continue
         return _recovered_report(
             base,
@@ -352,15 +400,21 @@ def _recover(
             cand=cand,
             chain=chain,
             store_json=outcome.store,
-            detail=detail,
-            lines=lines,
+            detail=ev.detail,
+            lines=ev.lines,
             notes=notes,
             marks=marks,
             facts=cand.source.facts(cand.manifest_id),
             info=info,
             show_prompts=show_prompts,
         )
-    # Nothing recovered: keep the base report, add the watermark findings and why.
+    return _nothing_recovered(base, marks, found, sources, notes)
+
+
+def _nothing_recovered(
+    base: Report, marks: list[Mark], found: list[Mark], sources: list[Source], notes: list[str]
+) -> Report:
+    """Keep the base report; add the watermark findings and why nothing was recovered."""
     if found:
         ids = ", ".join(sorted({m.finding.payload_hex or "" for m in found}))
         where = ", ".join(s.name for s in sources)
@@ -394,8 +448,6 @@ def _recovered_report(
     info: Any,
     show_prompts: bool,
 ) -> Report:
-    from provenance.signals.ai import assess_ai
-
     root = chain.root
     trusted = _signer_trusted(store_json) and not (
         {f.code for f in chain.validated} & UNTRUSTED_CODES
