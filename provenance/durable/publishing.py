@@ -31,8 +31,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
+from PIL import Image, UnidentifiedImageError
 
+import watermark
 from provenance._atomic import atomic_write
+from provenance.credentials.certcheck import load_certificates
+from provenance.credentials.sign import SignResult, sign_bytes
+from provenance.credentials.trust import eku_config
 from provenance.durable.detect import detect_watermark
 from provenance.durable.repository import Binding, Repository
 from provenance.durable.resolver import ResolverClient
@@ -48,9 +53,12 @@ from provenance.durable.softbinding import (
     soft_binding_assertions,
 )
 from provenance.errors import InputFileError, ProvenanceError, PublishError
+from provenance.matching.pdq import Hashed, hash_bytes
+from provenance.media.inspect import inspect_bytes, read_file, sniff_media_type
+from provenance.media.video import VideoError, embed_video
 
 if TYPE_CHECKING:
-    from provenance.credentials.sign import SignerSpec, SignResult
+    from provenance.credentials.sign import SignerSpec
 
 __all__ = [
     "Published",
@@ -136,9 +144,6 @@ def watermark_image_bytes(
     PublishError
         ``unsupported_format``, ``too_small`` or ``corrupt``.
     """
-    from PIL import Image, UnidentifiedImageError
-
-    import watermark
 
     fmt = IMAGE_MEDIA_TYPES.get(media_type)
     if fmt is None:
@@ -233,8 +238,6 @@ def watermark_video_bytes(
         ``unsupported_format`` or ``too_small``; :class:`provenance.media.video.VideoError` when
         the video cannot be decoded or PyAV is missing.
     """
-    from provenance.media.video import VideoError, embed_video
-
     fmt = VIDEO_MEDIA_TYPES.get(media_type)
     if fmt is None:
         raise PublishError(f"{media_type} cannot be watermarked", code="unsupported_format")
@@ -284,8 +287,7 @@ def _destination(src: Path, dst: Path, *, force: bool) -> Path:
 
 
 def _has_credentials(data: bytes, media_type: str) -> bool:
-    from provenance.credentials import _c2pa
-    from provenance.credentials.trust import eku_config
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
     try:
         outcome = _c2pa.read_store(
@@ -310,7 +312,6 @@ def _refuse_marked(data: bytes, media_type: str, key: bytes | str) -> None:
 
 
 def _public_key() -> bytes:
-    import watermark
 
     return watermark.PUBLIC_KEY
 
@@ -371,41 +372,19 @@ def publish(
     ProvenanceError
         Signing or storing failed (certificate problems, repository or server errors).
     """
-    import watermark
-    from provenance.credentials.sign import sign_bytes
-    from provenance.media.inspect import read_file, sniff_media_type
-
     if (repository is None) == (repo_url is None):
         raise PublishError(
             "give exactly one manifest repository (a local file or a server URL)",
             code="no_repository",
         )
-    src_path = Path(src)
-    data = read_file(src_path)
-    media_type = sniff_media_type(data[:512], name=src_path.name)
-    if media_type not in IMAGE_MEDIA_TYPES and media_type not in VIDEO_MEDIA_TYPES:
-        raise InputFileError(
-            f"{src_path.name} is {media_type or 'not a picture or video'}; publishing "
-            "supports JPEG, PNG, WebP, TIFF, MP4 and MOV",
-            code="unsupported_format",
-        )
+    src_path, data, media_type = _read_source(Path(src))
     out = _destination(src_path, Path(dst), force=force)
     key: bytes | str = wm_key if wm_key is not None else watermark.PUBLIC_KEY
     key_name = "public" if wm_key is None else "private"
     taken = repository.info if repository is not None else None
     ident = new_manifest_id((lambda h: taken(h) is not None) if taken is not None else None)
     _refuse_marked(data, media_type, key)
-    fingerprint: bytes | None = None
-    measured: float | None = None
-    if media_type in IMAGE_MEDIA_TYPES:
-        marked, measured = watermark_image_bytes(data, media_type, ident, key=key, psnr=psnr)
-        from provenance.matching.pdq import Hashed, hash_bytes
-
-        hashed = hash_bytes(marked)
-        if isinstance(hashed, Hashed):
-            fingerprint = hashed.hash.digest
-    else:
-        marked = watermark_video_bytes(data, media_type, ident, key=key, psnr=psnr)
+    marked, measured, fingerprint = _mark(data, media_type, ident, key=key, psnr=psnr)
     parent = data if _has_credentials(data, media_type) else None
     signed, store = sign_bytes(
         marked,
@@ -423,15 +402,10 @@ def publish(
         ],
         trust_anchors=trust_anchors,
     )
-    from provenance.credentials import _c2pa
-    from provenance.media.inspect import inspect_bytes
-
-    summary = _c2pa.store_summary(store)
-    label = summary.get("active_manifest")
-    manifests = summary.get("manifests")
+    summary = _c2pa_summary(store)
     info = inspect_bytes(signed, name=out.name)
     facts: dict[str, Any] = {
-        "label": str(label) if label else None,
+        "label": str(summary.label) if summary.label else None,
         "media_type": media_type,
         "title": title if title is not None else out.name,
         "sha256": hashlib.sha256(signed).hexdigest(),
@@ -439,27 +413,11 @@ def publish(
         "height": info.height,
     }
     mid = manifest_id_hex(ident)
-    if repository is not None:
-        bindings = [Binding(WATERMARK_ALG, ident)]
-        if fingerprint is not None:
-            bindings.append(Binding(FINGERPRINT_ALG, fingerprint))
-        repository.put(store, manifest_id=mid, bindings=bindings, **facts)
-        where = str(repository.path)
-    else:
-        assert repo_url is not None
-        stored = _post_manifest(repo_url, token, store, facts)
-        if stored != mid:
-            raise PublishError(
-                f"the server stored the manifest as {stored}, expected {mid}",
-                code="server_mismatch",
-            )
-        where = repo_url
+    bindings = [Binding(WATERMARK_ALG, ident)]
+    if fingerprint is not None:
+        bindings.append(Binding(FINGERPRINT_ALG, fingerprint))
+    where = _store(store, mid, bindings, facts, repository=repository, url=repo_url, token=token)
     _write_atomic(out, signed, force=force)
-    from provenance.credentials.certcheck import load_certificates
-    from provenance.credentials.sign import SignResult
-
-    active = manifests.get(label, {}) if isinstance(manifests, Mapping) and label else {}
-    sig = active.get("signature_info", {}) if isinstance(active, Mapping) else {}
     return Published(
         path=out,
         manifest_id=mid,
@@ -475,8 +433,79 @@ def publish(
             manifest_label=facts["label"],
             alg=signer.alg,
             signer=load_certificates(signer.cert_chain_pem)[0].subject.rfc4514_string(),
-            timestamp=str(sig["time"]) if isinstance(sig, Mapping) and sig.get("time") else None,
-            history=len(manifests) if isinstance(manifests, Mapping) else 1,
+            timestamp=summary.time,
+            history=summary.history,
             parent=src_path.name if parent is not None else None,
         ),
     )
+
+
+def _read_source(src_path: Path) -> tuple[Path, bytes, str]:
+    """The input's bytes and media type; only pictures and videos can be published."""
+    data = read_file(src_path)
+    media_type = sniff_media_type(data[:512], name=src_path.name)
+    if media_type not in IMAGE_MEDIA_TYPES and media_type not in VIDEO_MEDIA_TYPES:
+        raise InputFileError(
+            f"{src_path.name} is {media_type or 'not a picture or video'}; publishing "
+            "supports JPEG, PNG, WebP, TIFF, MP4 and MOV",
+            code="unsupported_format",
+        )
+    return src_path, data, media_type
+
+
+def _mark(
+    data: bytes, media_type: str, ident: bytes, *, key: bytes | str, psnr: float
+) -> tuple[bytes, float | None, bytes | None]:
+    """The watermarked content, its measured PSNR and (pictures) its PDQ fingerprint."""
+    if media_type not in IMAGE_MEDIA_TYPES:
+        return watermark_video_bytes(data, media_type, ident, key=key, psnr=psnr), None, None
+    marked, measured = watermark_image_bytes(data, media_type, ident, key=key, psnr=psnr)
+    hashed = hash_bytes(marked)
+    fingerprint = hashed.hash.digest if isinstance(hashed, Hashed) else None
+    return marked, measured, fingerprint
+
+
+@dataclass(frozen=True)
+class _StoreSummary:
+    label: str | None
+    time: str | None
+    history: int
+
+
+def _c2pa_summary(store: bytes) -> _StoreSummary:
+    """Active manifest label, signing time and history length of a signed store."""
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
+
+    summary = _c2pa.store_summary(store)
+    label = summary.get("active_manifest")
+    manifests = summary.get("manifests")
+    active = manifests.get(label, {}) if isinstance(manifests, Mapping) and label else {}
+    sig = active.get("signature_info", {}) if isinstance(active, Mapping) else {}
+    return _StoreSummary(
+        label=str(label) if label else None,
+        time=str(sig["time"]) if isinstance(sig, Mapping) and sig.get("time") else None,
+        history=len(manifests) if isinstance(manifests, Mapping) else 1,
+    )
+
+
+def _store(
+    store: bytes,
+    mid: str,
+    bindings: list[Binding],
+    facts: dict[str, Any],
+    *,
+    repository: Repository | None,
+    url: str | None,
+    token: str | None,
+) -> str:
+    """Store the manifest store locally or on a resolver server; return where."""
+    if repository is not None:
+        repository.put(store, manifest_id=mid, bindings=bindings, **facts)
+        return str(repository.path)
+    assert url is not None
+    stored = _post_manifest(url, token, store, facts)
+    if stored != mid:
+        raise PublishError(
+            f"the server stored the manifest as {stored}, expected {mid}", code="server_mismatch"
+        )
+    return url
