@@ -437,148 +437,188 @@ def _run_local(
     first = next(items, None)
     if first is None:  # nothing to do: start no worker
         return
-    items = itertools.chain([first], items)
-    pool = _LocalPool(jobs, options, function)
-    error_record = _ErrorRecords(options)
-    window = max(_MIN_WINDOW, _WINDOW_PER_WORKER * jobs)
-    ready: dict[int, Record] = {}
-    retry: deque[tuple[int, str]] = deque()  # sent to a worker that died before them
-    next_out = first[0]  # items are numbered consecutively from here
-    next_in = first[0]
-    exhausted = False
-    failed_starts = 0
+    run = _LocalRun(itertools.chain([first], items), first[0], options, jobs, timeout, function)
+    try:
+        yield from run.records()
+    finally:
+        run.close()
 
-    def take() -> tuple[int, str] | None:
-        nonlocal exhausted, next_in
-        if retry:
-            return retry.popleft()
-        if exhausted or next_in - next_out >= window:
+
+class _LocalRun:
+    """One run on local worker processes: feed them, collect replies in input order,
+    replace the ones that hang or die."""
+
+    def __init__(
+        self,
+        items: Iterator[tuple[int, str]],
+        start: int,
+        options: BatchOptions,
+        jobs: int,
+        timeout: float | None,
+        function: CheckFunction,
+    ) -> None:
+        self.items = items
+        self.jobs = jobs
+        self.timeout = timeout
+        self.pool = _LocalPool(jobs, options, function)
+        self.error_record = _ErrorRecords(options)
+        self.window = max(_MIN_WINDOW, _WINDOW_PER_WORKER * jobs)
+        self.ready: dict[int, Record] = {}
+        self.retry: deque[tuple[int, str]] = deque()  # sent to a worker that died before them
+        self.next_out = start  # items are numbered consecutively from here
+        self.next_in = start
+        self.exhausted = False
+        self.failed_starts = 0
+        # One selector over every worker's pipe and process sentinel, rebuilt only when a
+        # worker is replaced: registering the handles anew on every wake-up costs more
+        # than handling a reply. Poll is level-triggered, so one reply is read per event
+        # and any further reply wakes the next select at once.
+        self.selector = selectors.DefaultSelector()
+        self.watched: list[_Slot] = []
+
+    def close(self) -> None:
+        self.selector.close()
+        self.pool.close()
+        self.error_record.close()
+
+    def records(self) -> Iterator[Record]:
+        while True:
+            self._feed()
+            if self.exhausted and not self.retry and not any(s.tasks for s in self.pool.slots):
+                return
+            for slot, died in self._wait().values():
+                self._handle(slot, died)
+            self._expire()
+            while self.next_out in self.ready:
+                yield self.ready.pop(self.next_out)
+                self.next_out += 1
+
+    def _take(self) -> tuple[int, str] | None:
+        if self.retry:
+            return self.retry.popleft()
+        if self.exhausted or self.next_in - self.next_out >= self.window:
             return None
-        item = next(items, None)
+        item = next(self.items, None)
         if item is None:
-            exhausted = True
+            self.exhausted = True
             return None
-        next_in = item[0] + 1
+        self.next_in = item[0] + 1
         return item
 
-    def abandon(slot: _Slot) -> None:
-        """Give the files queued behind the head back, then replace the worker."""
-        slot.tasks.popleft()
-        retry.extendleft(reversed(slot.tasks))
-        slot.tasks.clear()
-        pool.replace(slot)
+    def _feed(self) -> None:
+        """Keep every ready worker's queue filled."""
+        for slot in self.pool.slots:
+            while slot.ready and len(slot.tasks) < _QUEUE_PER_WORKER:
+                item = self._take()
+                if item is None:
+                    break
+                try:
+                    slot.conn.send(item)
+                except (OSError, ValueError):
+                    # The worker died after its last reply was read (for instance on a
+                    # file queued before this one) and its pipe is closed. This file never
+                    # reached it: queue it again. If the worker had files in hand, its
+                    # sentinel reports the death and attributes the crash to the head
+                    # one; an idle dead worker is replaced now.
+                    self.retry.appendleft(item)
+                    if not slot.tasks:
+                        self.pool.replace(slot)
+                    break
+                if not slot.tasks:
+                    slot.started = time.monotonic()
+                slot.tasks.append(item)
 
-    # One selector over every worker's pipe and process sentinel, rebuilt only when a
-    # worker is replaced: registering the handles anew on every wake-up costs more than
-    # handling a reply. Poll is level-triggered, so one reply is read per event and any
-    # further reply wakes the next select at once.
-    selector = selectors.DefaultSelector()
-    watched: list[_Slot] = []
-
-    def watch() -> None:
-        nonlocal selector, watched
-        if len(watched) == len(pool.slots) and all(
-            a is b for a, b in zip(watched, pool.slots, strict=True)
+    def _watch(self) -> None:
+        slots = self.pool.slots
+        if len(self.watched) == len(slots) and all(
+            a is b for a, b in zip(self.watched, slots, strict=True)
         ):
             return
-        selector.close()
-        selector = selectors.DefaultSelector()
-        for slot in pool.slots:
-            selector.register(slot.conn.fileno(), selectors.EVENT_READ, (slot, False))
-            selector.register(slot.process.sentinel, selectors.EVENT_READ, (slot, True))
-        watched = list(pool.slots)
+        self.selector.close()
+        self.selector = selectors.DefaultSelector()
+        for slot in slots:
+            self.selector.register(slot.conn.fileno(), selectors.EVENT_READ, (slot, False))
+            self.selector.register(slot.process.sentinel, selectors.EVENT_READ, (slot, True))
+        self.watched = list(slots)
 
-    try:
-        while True:
-            for slot in pool.slots:
-                while slot.ready and len(slot.tasks) < _QUEUE_PER_WORKER:
-                    item = take()
-                    if item is None:
-                        break
-                    try:
-                        slot.conn.send(item)
-                    except (OSError, ValueError):
-                        # The worker died after its last reply was read (for instance
-                        # on a file queued before this one) and its pipe is closed.
-                        # This file never reached it: queue it again. If the worker had
-                        # files in hand, its sentinel reports the death and attributes
-                        # the crash to the head one; an idle dead worker is replaced now.
-                        retry.appendleft(item)
-                        if not slot.tasks:
-                            pool.replace(slot)
-                        break
-                    if not slot.tasks:
-                        slot.started = time.monotonic()
-                    slot.tasks.append(item)
-            if exhausted and not retry and not any(s.tasks for s in pool.slots):
+    def _wait(self) -> dict[int, tuple[_Slot, bool]]:
+        """Workers with something to read, and whether each died (by id of the slot)."""
+        busy = [s for s in self.pool.slots if s.tasks]
+        wait_for: float | None = None
+        if self.timeout is not None and busy:
+            deadline = min(s.started for s in busy) + self.timeout
+            wait_for = max(0.0, deadline - time.monotonic())
+        self._watch()
+        readable: dict[int, tuple[_Slot, bool]] = {}
+        for key, _ in self.selector.select(wait_for):
+            slot, died = key.data
+            seen = readable.get(id(slot))
+            readable[id(slot)] = (slot, died or (seen is not None and seen[1]))
+        return readable
+
+    def _handle(self, slot: _Slot, died: bool) -> None:
+        if not slot.ready:
+            self._starting(slot, died)
+            return
+        if not slot.tasks and not died:
+            _poll(slot)  # nothing is expected from an idle worker: discard it
+            return
+        # After a death, read every reply it managed to send; else just one.
+        while slot.tasks and (reply := _poll(slot)) is not None:
+            index, path = slot.tasks.popleft()
+            if reply[0] != "ok":
+                _raise_reply(reply, path)
+            self.ready[index] = Record(index, path, reply[2])
+            slot.started = time.monotonic()
+            if not died:
                 break
-            busy = [s for s in pool.slots if s.tasks]
-            wait_for: float | None = None
-            if timeout is not None and busy:
-                wait_for = max(0.0, min(s.started for s in busy) + timeout - time.monotonic())
-            watch()
-            readable: dict[int, tuple[_Slot, bool]] = {}  # id(slot) -> (slot, died)
-            for key, _ in selector.select(wait_for):
-                slot, died = key.data
-                seen = readable.get(id(slot))
-                readable[id(slot)] = (slot, died or (seen is not None and seen[1]))
-            for slot, died in readable.values():
-                if not slot.ready:
-                    reply = None if died else _poll(slot)
-                    if reply == ("ready",):
-                        slot.ready = True
-                        failed_starts = 0
-                    elif died or not slot.process.is_alive():
-                        failed_starts += 1
-                        if failed_starts > 3 * jobs:
-                            raise BatchError(
-                                "Worker processes exit before they are ready (exit status "
-                                f"{slot.process.exitcode}); run with --jobs 1 to see why.",
-                                code="internal_error",
-                            )
-                        pool.replace(slot)
-                    continue
-                if not slot.tasks and not died:
-                    _poll(slot)  # nothing is expected from an idle worker: discard it
-                    continue
-                # After a death, read every reply it managed to send; else just one.
-                while slot.tasks and (reply := _poll(slot)) is not None:
-                    index, path = slot.tasks.popleft()
-                    if reply[0] != "ok":
-                        _raise_reply(reply, path)
-                    ready[index] = Record(index, path, reply[2])
-                    slot.started = time.monotonic()
-                    if not died:
-                        break
-                if died:
-                    if slot.tasks:
-                        index, path = slot.tasks[0]
-                        slot.process.join(timeout=10)
-                        status = slot.process.exitcode
-                        message = (
-                            "The worker process checking this file died "
-                            f"(exit status {status}); the file may crash the decoder."
-                        )
-                        ready[index] = Record(
-                            index, path, error_record(path, "worker_crashed", message)
-                        )
-                        abandon(slot)
-                    else:  # died while idle: replace it before it is given work
-                        pool.replace(slot)
-            if timeout is not None:
-                now = time.monotonic()
-                for slot in [s for s in pool.slots if s.tasks and now - s.started >= timeout]:
-                    index, path = slot.tasks[0]
-                    record = error_record(path, "timeout", _timeout_message(timeout))
-                    ready[index] = Record(index, path, record)
-                    abandon(slot)
-            while next_out in ready:
-                yield ready.pop(next_out)
-                next_out += 1
-    finally:
-        selector.close()
-        pool.close()
-        error_record.close()
+        if not died:
+            return
+        if not slot.tasks:  # died while idle: replace it before it is given work
+            self.pool.replace(slot)
+            return
+        index, path = slot.tasks[0]
+        slot.process.join(timeout=10)
+        message = (
+            "The worker process checking this file died "
+            f"(exit status {slot.process.exitcode}); the file may crash the decoder."
+        )
+        self.ready[index] = Record(index, path, self.error_record(path, "worker_crashed", message))
+        self._abandon(slot)
+
+    def _starting(self, slot: _Slot, died: bool) -> None:
+        """A worker that has not said it is ready yet."""
+        reply = None if died else _poll(slot)
+        if reply == ("ready",):
+            slot.ready = True
+            self.failed_starts = 0
+        elif died or not slot.process.is_alive():
+            self.failed_starts += 1
+            if self.failed_starts > 3 * self.jobs:
+                raise BatchError(
+                    "Worker processes exit before they are ready (exit status "
+                    f"{slot.process.exitcode}); run with --jobs 1 to see why.",
+                    code="internal_error",
+                )
+            self.pool.replace(slot)
+
+    def _expire(self) -> None:
+        """Give the files over the time limit an ERROR record and replace their workers."""
+        if self.timeout is None:
+            return
+        now = time.monotonic()
+        for slot in [s for s in self.pool.slots if s.tasks and now - s.started >= self.timeout]:
+            index, path = slot.tasks[0]
+            record = self.error_record(path, "timeout", _timeout_message(self.timeout))
+            self.ready[index] = Record(index, path, record)
+            self._abandon(slot)
+
+    def _abandon(self, slot: _Slot) -> None:
+        """Give the files queued behind the head back, then replace the worker."""
+        slot.tasks.popleft()
+        self.retry.extendleft(reversed(slot.tasks))
+        slot.tasks.clear()
+        self.pool.replace(slot)
 
 
 def _poll(slot: _Slot) -> tuple[Any, ...] | None:
