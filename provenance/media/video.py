@@ -412,6 +412,118 @@ def _container_for(dst: Path) -> tuple[str, str]:
     return _CONTAINERS[suffix]
 
 
+def _open_video_stream(
+    out: Any, vs: Any, frame: Any, audio: list[Any], vcodec: str, crf: int, preset: str
+) -> tuple[Any, dict[int, Any]]:
+    """The output video stream, shaped after the first decoded frame, and the audio streams
+    copied from the input (by input stream index)."""
+    rate = vs.average_rate or vs.guessed_rate or vs.base_rate or Fraction(30)
+    o = out.add_stream(vcodec, rate=rate)
+    o.width, o.height = frame.width, frame.height
+    o.pix_fmt = "yuv420p"
+    o.time_base = vs.time_base
+    o.codec_context.time_base = vs.time_base
+    o.thread_type = "AUTO"
+    if vs.sample_aspect_ratio:
+        o.sample_aspect_ratio = vs.sample_aspect_ratio
+    for attr in ("color_range", "color_primaries", "color_trc", "colorspace"):
+        value = getattr(frame, attr, None)
+        if value:
+            setattr(o.codec_context, attr, value)
+    if "vp9" in vcodec:
+        o.options = {
+            "crf": str(crf),
+            "b": "0",
+            "cpu-used": _VP9_CPU_USED[preset],
+            "row-mt": "1",
+            "deadline": "good",
+        }
+    elif vcodec in ("libx264", "libx265"):
+        o.options = {"crf": str(crf), "preset": preset}
+    o.metadata.update({k: v for k, v in vs.metadata.items() if k not in ("encoder", "vendor_id")})
+    matrix = _display_matrix(frame)
+    if matrix is not None:
+        o.set_display_matrix(matrix)
+    amap: dict[int, Any] = {}
+    for a in audio:
+        amap[a.index] = out.add_stream_from_template(a)
+        amap[a.index].metadata.update(dict(a.metadata))
+    return o, amap
+
+
+def _demuxed(
+    av: Any, inp: InputContainer, vs: Any, audio: list[Any], src: Path
+) -> Generator[tuple[Any, Any], None, None]:
+    """(audio packet, None) and (None, decoded video frame) in file order."""
+    for packet, decoded in _decoded(av, inp, [vs, *audio], src):
+        if decoded is None:
+            if packet.dts is not None:
+                yield packet, None
+            continue
+        for frame in decoded:
+            yield None, frame
+    try:
+        for frame in vs.codec_context.decode(None):
+            yield None, frame
+    except av.FFmpegError:
+        pass
+
+
+class _Marking:
+    """The marking stage: every video frame marked on its Y plane (U, V untouched)."""
+
+    def __init__(
+        self, av: Any, vs: Any, src: Path, key: bytes | str, payload: bytes, psnr: float
+    ) -> None:
+        self.av, self.vs, self.src = av, vs, src
+        self.key, self.payload, self.psnr = key, payload, psnr
+        self.marker: LumaMarker | None = None
+        self.first: Any = None
+        """The first frame as decoded: side data and colour tags intact."""
+        self.count = 0
+        self.psnrs: list[float] = []
+
+    def _marker_for(self, h: int, w: int, limited: bool) -> LumaMarker:
+        if self.marker is None:
+            try:
+                self.marker = LumaMarker(
+                    self.key, self.payload, h, w, psnr=self.psnr, limited_range=limited
+                )
+            except ValueError as exc:
+                raise VideoError(f"{self.src}: {exc}", code="too_small") from None
+        elif (self.marker.height, self.marker.width) != (h, w):
+            raise VideoError(
+                f"{self.src}: the frame size changes mid-stream ({self.marker.width}x"
+                f"{self.marker.height} to {w}x{h}); cut the video where it changes",
+                code="unsupported",
+            )
+        return self.marker
+
+    def __call__(
+        self, items: Generator[tuple[Any, Any], None, None]
+    ) -> Generator[tuple[Any, Any], None, None]:
+        with contextlib.closing(items):
+            for packet, frame in items:
+                if frame is None:
+                    yield packet, None
+                    continue
+                if self.first is None:
+                    self.first = frame
+                frame, y, limited = _luma(self.av, frame)
+                h, w = y.shape
+                marker = self._marker_for(h, w, limited)
+                if self.count % _PSNR_EVERY == 0:
+                    before = y.copy()
+                    marker.mark(y)
+                    self.psnrs.append(luma_psnr(before, y, limited_range=limited))
+                else:
+                    marker.mark(y)
+                self.count += 1
+                frame.pict_type = self.av.video.frame.PictureType.NONE
+                frame.time_base = self.vs.time_base
+                yield None, frame
+
+
 def _transcode(
     av: Any,
     inp: InputContainer,
@@ -438,105 +550,12 @@ def _transcode(
         ovs: Any = None
         amap: dict[int, Any] = {}
         pending: list[Any] = []
-        marker: LumaMarker | None = None
         frames = 0
-        psnrs: list[float] = []
-        size = (0, 0)
-        first: Any = None
-
-        def start(frame: Any) -> Any:
-            nonlocal size
-            rate = vs.average_rate or vs.guessed_rate or vs.base_rate or Fraction(30)
-            o = out.add_stream(vcodec, rate=rate)
-            o.width, o.height = frame.width, frame.height
-            o.pix_fmt = "yuv420p"
-            o.time_base = vs.time_base
-            o.codec_context.time_base = vs.time_base
-            o.thread_type = "AUTO"
-            if vs.sample_aspect_ratio:
-                o.sample_aspect_ratio = vs.sample_aspect_ratio
-            for attr in ("color_range", "color_primaries", "color_trc", "colorspace"):
-                value = getattr(frame, attr, None)
-                if value:
-                    setattr(o.codec_context, attr, value)
-            if "vp9" in vcodec:
-                o.options = {
-                    "crf": str(crf),
-                    "b": "0",
-                    "cpu-used": _VP9_CPU_USED[preset],
-                    "row-mt": "1",
-                    "deadline": "good",
-                }
-            elif vcodec in ("libx264", "libx265"):
-                o.options = {"crf": str(crf), "preset": preset}
-            o.metadata.update(
-                {k: v for k, v in vs.metadata.items() if k not in ("encoder", "vendor_id")}
-            )
-            matrix = _display_matrix(frame)
-            if matrix is not None:
-                o.set_display_matrix(matrix)
-            for a in audio:
-                amap[a.index] = out.add_stream_from_template(a)
-                amap[a.index].metadata.update(dict(a.metadata))
-            size = (frame.width, frame.height)
-            return o
-
-        def demuxed() -> Generator[tuple[Any, Any], None, None]:
-            """(audio packet, None) and (None, decoded video frame) in file order."""
-            for packet, decoded in _decoded(av, inp, [vs, *audio], src):
-                if decoded is None:
-                    if packet.dts is not None:
-                        yield packet, None
-                    continue
-                for frame in decoded:
-                    yield None, frame
-            try:
-                for frame in vs.codec_context.decode(None):
-                    yield None, frame
-            except av.FFmpegError:
-                pass
-
-        def marked(
-            items: Generator[tuple[Any, Any], None, None],
-        ) -> Generator[tuple[Any, Any], None, None]:
-            """The same items with every video frame marked on its Y plane (U, V untouched)."""
-            nonlocal marker, first
-            with contextlib.closing(items):
-                for packet, frame in items:
-                    if frame is None:
-                        yield packet, None
-                        continue
-                    if first is None:
-                        first = frame  # as decoded: side data and colour tags intact
-                    frame, y, limited = _luma(av, frame)
-                    h, w = y.shape
-                    if marker is None:
-                        try:
-                            marker = LumaMarker(
-                                key, payload, h, w, psnr=psnr, limited_range=limited
-                            )
-                        except ValueError as exc:
-                            raise VideoError(f"{src}: {exc}", code="too_small") from None
-                    elif (marker.height, marker.width) != (h, w):
-                        raise VideoError(
-                            f"{src}: the frame size changes mid-stream ({marker.width}x"
-                            f"{marker.height} to {w}x{h}); cut the video where it changes",
-                            code="unsupported",
-                        )
-                    if marked_count[0] % _PSNR_EVERY == 0:
-                        before = y.copy()
-                        marker.mark(y)
-                        psnrs.append(luma_psnr(before, y, limited_range=limited))
-                    else:
-                        marker.mark(y)
-                    marked_count[0] += 1
-                    frame.pict_type = av.video.frame.PictureType.NONE
-                    frame.time_base = vs.time_base
-                    yield None, frame
-
-        marked_count = [0]
+        marking = _Marking(av, vs, src, key, payload, psnr)
         # Three stages in three threads: decode | mark | encode (x264 adds its own threads).
-        with contextlib.closing(_threaded(marked(_threaded(demuxed())))) as items:
+        with contextlib.closing(
+            _threaded(marking(_threaded(_demuxed(av, inp, vs, audio, src))))
+        ) as items:
             for packet, frame in items:
                 if frame is None:
                     if ovs is None:
@@ -546,7 +565,9 @@ def _transcode(
                         out.mux(packet)
                     continue
                 if ovs is None:
-                    ovs = start(first)
+                    ovs, amap = _open_video_stream(
+                        out, vs, marking.first, audio, vcodec, crf, preset
+                    )
                     for p in pending:
                         p.stream = amap[p.stream.index]
                         out.mux(p)
@@ -556,16 +577,7 @@ def _transcode(
                 frames += 1
                 if progress is not None:
                     progress(frames, total)
-        if ovs is None:
-            raise VideoError(f"{src}: the video stream has no frames", code="no_frames")
-        if vs.frames and frames < vs.frames:
-            raise VideoError(
-                f"{src}: the video ends after {frames} of its {vs.frames} frames; the file is "
-                "truncated",
-                code="truncated",
-            )
-        for packet in ovs.encode(None):
-            out.mux(packet)
+        _finish(out, ovs, vs, src, frames)
     except av.FFmpegError as exc:
         raise VideoError(f"cannot encode {src}: {_reason(exc)}", code="encode") from None
     finally:
@@ -573,13 +585,30 @@ def _transcode(
             out.close()
         except av.FFmpegError:
             pass
+    psnrs = marking.psnrs
+    first = marking.first
+    width, height = (first.width, first.height) if first is not None else (0, 0)
     return (
         frames,
-        size[0],
-        size[1],
+        width,
+        height,
         min(psnrs) if psnrs else math.inf,
         float(np.mean(psnrs)) if psnrs else math.inf,
     )
+
+
+def _finish(out: Any, ovs: Any, vs: Any, src: Path, frames: int) -> None:
+    """Check that every frame was read, then flush the encoder."""
+    if ovs is None:
+        raise VideoError(f"{src}: the video stream has no frames", code="no_frames")
+    if vs.frames and frames < vs.frames:
+        raise VideoError(
+            f"{src}: the video ends after {frames} of its {vs.frames} frames; the file is "
+            "truncated",
+            code="truncated",
+        )
+    for packet in ovs.encode(None):
+        out.mux(packet)
 
 
 def _frame_count(vs: Any) -> int | None:
