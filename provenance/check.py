@@ -925,8 +925,12 @@ def _unread_subject(subject_path: str) -> Subject:
 
 def _generator_marks(data: bytes) -> tuple[GeneratorMark, ...]:
     """Detected generator watermarks in a picture; empty when it cannot be decoded."""
-    from provenance.media import _imageio
-    from provenance.signals.genmarks import detect_generator_marks
+    from provenance.media import _imageio  # lazy: SciPy and Pillow plugins, ~0.7 s at start-up
+
+    # lazy: the generator-mark detectors, ~1 s at start-up
+    from provenance.signals.genmarks import (
+        detect_generator_marks,  # lazy: the generator-mark detectors, ~1 s at start-up
+    )
 
     rgb = _imageio.load_rgb(data)
     if rgb is None:
@@ -939,8 +943,8 @@ def _generator_marks(data: bytes) -> tuple[GeneratorMark, ...]:
 
 def _bank_matches(data: bytes, banks: Sequence[Bank]) -> tuple[Any, ...]:
     """Matches of the picture or video in the banks."""
-    from provenance.matching.bank import match_file
-    from provenance.matching.pdq import PdqError
+    from provenance.matching.bank import match_file  # lazy: banks only when asked for (~70 ms)
+    from provenance.matching.pdq import PdqError  # lazy: banks only when asked for (~70 ms)
 
     try:
         return tuple(match_file(data, list(banks)))
@@ -966,7 +970,10 @@ def _add_findings(
         if matches:
             changes["matches"] = report.matches + tuple(matches)
     if metadata or show_gps:
-        from provenance.signals.metadata import metadata_facts
+        # lazy: ~0.5 s at start-up, only with --metadata
+        from provenance.signals.metadata import (
+            metadata_facts,  # lazy: ~0.5 s at start-up, only with --metadata
+        )
 
         facts = metadata_facts(
             data,
@@ -978,7 +985,10 @@ def _add_findings(
             changes["metadata"] = report.metadata + facts
     detected = [m for m in marks if m.detected]
     if detected:
-        from provenance.signals.genmarks import marks_to_findings
+        # lazy: the generator-mark detectors, ~1 s at start-up
+        from provenance.signals.genmarks import (
+            marks_to_findings,  # lazy: the generator-mark detectors, ~1 s at start-up
+        )
 
         changes["watermarks"] = report.watermarks + marks_to_findings(detected)
     return dataclasses.replace(report, **changes) if changes else report
@@ -994,7 +1004,10 @@ def _maybe_recover(
     repo, resolver = options.repo, options.resolver
     if (repo is None and resolver is None) or report.verdict not in _RECOVERABLE:
         return report
-    from provenance.durable.recovery import recover
+    # lazy: the watermark core, ~0.15 s, only with --repo/--resolver
+    from provenance.durable.recovery import (
+        recover,  # lazy: the watermark core, ~0.15 s, only with --repo/--resolver
+    )
 
     return recover(
         report,

@@ -679,7 +679,7 @@ def _dask_file(
 def _dask_client(spec: str) -> tuple[Any, Any]:
     """A ``(client, cluster_or_None)`` pair for ``ADDRESS`` or ``local:N``."""
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client, LocalCluster  # optional extra: scale (Dask)
     except ImportError:
         raise BatchError(
             "Dask is not installed: install the 'scale' extra (pip install 'jinjja[scale]').",
@@ -716,8 +716,8 @@ def _run_dask(
     chunk: int | None,
     total: int | None,
 ) -> Iterator[Record]:
-    from distributed import as_completed
-    from distributed.scheduler import KilledWorker
+    from distributed import as_completed  # optional extra: scale (Dask)
+    from distributed.scheduler import KilledWorker  # optional extra: scale (Dask)
 
     client, cluster = _dask_client(spec)
     error_record = _ErrorRecords(options)

@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Final
 
 import c2pa
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from provenance.errors import (
     InputFileError,
@@ -523,9 +526,6 @@ def _tsa_name(value: bytes) -> str | None:
 
 
 def _tsa_name_uncached(token: bytes) -> str | None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import pkcs7
-    from cryptography.x509.oid import ExtendedKeyUsageOID
 
     with warnings.catch_warnings():
         # Tokens with unsorted certificate SETs (BER) parse, with a warning.
@@ -591,7 +591,6 @@ def _cert_info(der: bytes) -> CertInfo:
     ValueError
         When the certificate cannot be parsed.
     """
-    from cryptography import x509
 
     cert = x509.load_der_x509_certificate(der)
     return CertInfo(  # read-only views: the cached instance is shared

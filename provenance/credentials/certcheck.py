@@ -36,6 +36,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, ObjectIdentifier
 
 from provenance._clock import utc_now
@@ -814,7 +815,6 @@ def verify_signature(public_key: object, signature: bytes, data: bytes, alg: str
     bool
         Whether the signature is valid for ``data`` under ``public_key`` and ``alg``.
     """
-    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
     digest: hashes.HashAlgorithm = {
         "256": hashes.SHA256(),

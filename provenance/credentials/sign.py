@@ -51,7 +51,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
+from cryptography.hazmat.primitives import serialization
+
 from provenance._atomic import atomic_writer
+from provenance._version import __version__
 from provenance.credentials.certcheck import (
     ALGORITHMS,
     CertCheck,
@@ -62,7 +65,7 @@ from provenance.credentials.certcheck import (
     load_private_key,
     verify_signature,
 )
-from provenance.credentials.trust import eku_config
+from provenance.credentials.trust import eku_config, load
 from provenance.errors import InputFileError, ProvenanceError, RemoteManifestError, SigningError
 from provenance.media.inspect import read_file, sniff_media_type
 
@@ -190,14 +193,12 @@ def _check_tsa_url(url: str | None) -> str | None:
 
 def _chain_pem(data: bytes, origin: str) -> bytes:
     """The chain as plain PEM (DER or PEM with comments accepted): what the SDK expects."""
-    from cryptography.hazmat.primitives import serialization
 
     certs = load_certificates(data, origin=origin)
     return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
 
 
 def _pkcs8(key: Any) -> bytes:
-    from cryptography.hazmat.primitives import serialization
 
     return bytes(
         key.private_bytes(
@@ -474,7 +475,7 @@ class SignerSpec:
         return signature
 
     def _sdk(self) -> _c2pa.SdkSigner:
-        from provenance.credentials import _c2pa
+        from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
         if self.command is not None:
             return _c2pa.SdkSigner(
@@ -724,7 +725,6 @@ def _definition(
     assertions: Sequence[Mapping[str, Any]],
     has_parent: bool,
 ) -> dict[str, Any]:
-    from provenance._version import __version__
 
     base: dict[str, Any] = _plain_json(dict(manifest or {}), "The manifest") if manifest else {}
     user_assertions = base.pop("assertions", [])
@@ -814,7 +814,7 @@ def _definition(
 
 
 def _media_type_of(data: bytes, name: str, what: str) -> str:
-    from provenance.credentials import _c2pa
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
     media_type = sniff_media_type(data[:512], name=name)
     if media_type is None:
@@ -832,8 +832,7 @@ def _trust(
     trust_anchors: Sequence[str | os.PathLike[str] | bytes],
 ) -> tuple[_c2pa.SdkTrust, bytes | None]:
     """The Builder's trust context (stored lists + anchors) and the anchors alone."""
-    from provenance.credentials import _c2pa
-    from provenance.credentials.trust import load
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
     parts: list[bytes] = []
     for anchor in trust_anchors:
@@ -863,7 +862,7 @@ def _trust(
 def _existing_credentials(
     data: bytes, media_type: str, trust: _c2pa.SdkTrust
 ) -> tuple[bool, list[str]]:
-    from provenance.credentials import _c2pa
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
     try:
         outcome = _c2pa.read_store(data, media_type=media_type, trust=trust)
@@ -898,7 +897,7 @@ def _plan(
     trust: _c2pa.SdkTrust,
     parent_label: str | None = None,
 ) -> _Plan:
-    from provenance.credentials import _c2pa
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
     warnings: list[str] = []
     has_credentials, notes = _existing_credentials(data, media_type, trust)
@@ -999,7 +998,7 @@ def _sign(
     signer: SignerSpec,
     trust: _c2pa.SdkTrust,
 ) -> tuple[bytes, Mapping[str, Any]]:
-    from provenance.credentials import _c2pa
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
     store = _c2pa.sign_stream(
         source,  # type: ignore[arg-type]
@@ -1207,7 +1206,7 @@ def sign_bytes(
     CertificateError, SigningError, InputFileError, ProvenanceError
         As for :func:`sign_file`.
     """
-    from provenance.credentials import _c2pa
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
     if not data:
         raise InputFileError("The data to sign is empty", code="empty_file")

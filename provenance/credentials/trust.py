@@ -24,6 +24,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from provenance._atomic import atomic_write
 from provenance._clock import utc_text
 from provenance.errors import TrustStoreError
@@ -236,7 +239,6 @@ def load_pem_bundle(data: bytes, *, origin: str) -> list[bytes]:
     TrustStoreError
         ``trust_list_invalid`` when there is no certificate or one does not parse.
     """
-    from cryptography import x509
 
     blocks = _PEM_RE.findall(data)
     if not blocks:
@@ -251,7 +253,6 @@ def load_pem_bundle(data: bytes, *, origin: str) -> list[bytes]:
                 f"Certificate #{index} in {origin} cannot be parsed: {exc}",
                 code="trust_list_invalid",
             ) from None
-        from cryptography.hazmat.primitives.serialization import Encoding
 
         ders.append(cert.public_bytes(Encoding.DER))
     return ders

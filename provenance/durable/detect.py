@@ -44,7 +44,10 @@ class Mark:
 
 
 def _image_pixels(data: bytes) -> NDArray[np.uint8] | None:
-    from provenance.media._imageio import load_rgb
+    # lazy: SciPy and Pillow plugins, ~0.7 s at start-up
+    from provenance.media._imageio import (
+        load_rgb,  # lazy: SciPy and Pillow plugins, ~0.7 s at start-up
+    )
 
     return load_rgb(data)
 
@@ -91,7 +94,7 @@ def detect_watermark(
 def find_marks(data: bytes, media_type: str | None, keys: Sequence[bytes | str]) -> list[Mark]:
     """The watermark search with the public key, then each extra key (stops at the first
     key the content cannot be searched with)."""
-    import watermark
+    import watermark  # lazy: the watermark core (NumPy/SciPy), ~0.3 s at start-up
 
     all_keys: list[tuple[str, bytes | str]] = [("public", watermark.PUBLIC_KEY)]
     all_keys += [(f"extra key {i + 1}", k) for i, k in enumerate(keys)]
@@ -105,7 +108,10 @@ def find_marks(data: bytes, media_type: str | None, keys: Sequence[bytes | str])
         for name, key in all_keys:
             try:
                 if clip is not None:
-                    from provenance.media.video import detect_video
+                    # lazy: video I/O, only for videos
+                    from provenance.media.video import (
+                        detect_video,  # lazy: video I/O, only for videos
+                    )
 
                     det: watermark.Detection = detect_video(
                         clip.path, key, max_frames=MAX_VIDEO_FRAMES
@@ -151,7 +157,10 @@ def content_pdq(data: bytes, media_type: str | None) -> Any:
     """The PDQ hashes of a picture (a ``Hashed``), or None for video or undecodable data."""
     if media_type is None or not media_type.startswith("image/"):
         return None
-    from provenance.matching.pdq import Hashed, hash_bytes
+    from provenance.matching.pdq import (  # lazy: banks only when asked for (~70 ms)
+        Hashed,
+        hash_bytes,
+    )
 
     try:
         result = hash_bytes(data)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from PIL import Image, UnidentifiedImageError
 
 import watermark
 from provenance._atomic import atomic_writer
@@ -63,7 +64,6 @@ def read_image(path: Path) -> Loaded:
     InputError
         With a one-line reason when the file is missing or not a readable picture.
     """
-    from PIL import Image, UnidentifiedImageError
 
     if path.is_file() and path.stat().st_size == 0:
         raise ImageFileError("is empty (0 bytes)")
@@ -119,7 +119,6 @@ def write_image(
     OSError
         When the file cannot be written.
     """
-    from PIL import Image
 
     fmt = Image.registered_extensions().get(out.suffix.lower())
     if fmt is None:

@@ -163,7 +163,7 @@ def parse_segment(text: str) -> tuple[float, float]:
 
 def _import_av() -> Any:
     try:
-        import av
+        import av  # optional extra: video (PyAV)
     except ImportError:  # pragma: no cover - av is in the video extra
         raise VideoError(
             "video support needs PyAV: pip install 'jinjja[video]'", code="missing_dependency"
@@ -661,15 +661,7 @@ def detect_video(
     """
     path = Path(path)
     ev = LumaEvidence(key)
-    for name, value in (("max_frames", max_frames), ("stride", stride)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ValueError(f"{name} must be a positive integer, not {value!r}")
-        if value is not None and value < 1:
-            raise ValueError(f"{name} must be a positive integer, not {value!r}")
-    if segment is not None:
-        start_s, end_s = float(segment[0]), float(segment[1])
-        if not (0.0 <= start_s < end_s) or not math.isfinite(end_s):
-            raise ValueError(f"segment must satisfy 0 <= start < end, not {segment!r}")
+    _check_detect_options(max_frames, stride, segment)
     av = _import_av()
     inp = _open_input(av, path)
     try:
@@ -724,12 +716,7 @@ def detect_video(
     finally:
         inp.close()
     if ev.frames == 0:
-        where = ""
-        if segment is not None:
-            where = f" in the segment {segment[0]:g}-{segment[1]:g} s"
-            if duration:
-                where += f" (the video is {duration:.1f} s long)"
-        raise VideoError(f"{path}: the video stream has no frames{where}", code="no_frames")
+        raise _no_frames(path, segment, duration)
     if segment is None and max_frames is None and vs.frames and decoded < vs.frames:
         raise VideoError(
             f"{path}: the video ends after {decoded} of its {vs.frames} frames; the file is "
@@ -737,6 +724,29 @@ def detect_video(
             code="truncated",
         )
     return ev.result()
+
+
+def _check_detect_options(
+    max_frames: int | None, stride: int | None, segment: tuple[float, float] | None
+) -> None:
+    for name, value in (("max_frames", max_frames), ("stride", stride)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    if segment is not None:
+        start_s, end_s = float(segment[0]), float(segment[1])
+        if not (0.0 <= start_s < end_s) or not math.isfinite(end_s):
+            raise ValueError(f"segment must satisfy 0 <= start < end, not {segment!r}")
+
+
+def _no_frames(path: Path, segment: tuple[float, float] | None, duration: float) -> VideoError:
+    where = ""
+    if segment is not None:
+        where = f" in the segment {segment[0]:g}-{segment[1]:g} s"
+        if duration:
+            where += f" (the video is {duration:.1f} s long)"
+    return VideoError(f"{path}: the video stream has no frames{where}", code="no_frames")
 
 
 _PICT_I = 1

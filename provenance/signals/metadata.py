@@ -41,6 +41,8 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+import pdqhash
+from PIL import Image
 
 from provenance.media import _imageio
 from provenance.report import MetadataFact
@@ -404,7 +406,6 @@ def _trim_letterbox(thumb: npt.NDArray[np.uint8], aspect: float) -> npt.NDArray[
 
 
 def _pdq(rgb: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.bool_], int] | None:
-    import pdqhash
 
     arr = np.ascontiguousarray(rgb, dtype=np.uint8)
     try:
@@ -554,7 +555,6 @@ def _quality_facts(data: bytes) -> list[MetadataFact]:
 
 
 def _thumbnail_fact(data: bytes, thumb: bytes, where: str) -> MetadataFact | None:
-    from PIL import Image
 
     small = _imageio.load_rgb(thumb, max_side=_THUMB_SIDE)
     if small is None:
