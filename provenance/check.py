@@ -517,39 +517,40 @@ def _remote_report(job: _Job, exc: RemoteManifestError) -> Report:
             )
     if exc.code != "remote_manifest_not_fetched":
         return _error_report(job.subject, exc, job.tool, remote_url=exc.url)
-    ai = job.ai(None)
     lines = [
         f"Remote manifest at {exc.url or 'an unknown URL'}, not fetched "
         "(network access was not allowed).",
         "No Content Credentials are embedded in the file itself.",
     ]
-    return Report(
-        subject=job.subject,
-        verdict=Verdict.NO_CREDENTIALS,
-        summary=_with_ai_line(lines, ai),
-        chain=None,
-        failures=(),
-        ai=ai,
-        tool=job.tool,
-        error=ReportError(exc.code, exc.message),
-        remote_manifest_url=exc.url,
+    return _no_credentials_report(
+        job, lines, error=ReportError(exc.code, exc.message), remote_manifest_url=exc.url
     )
 
 
-def _no_credentials_report(job: _Job) -> Report:
+_NO_CREDENTIALS: Final = (
+    "No Content Credentials found. This is common after upload to social media "
+    "or messaging apps and says nothing about whether the content is authentic."
+)
+
+
+def _no_credentials_report(
+    job: _Job,
+    lines: Sequence[str] = (_NO_CREDENTIALS,),
+    *,
+    error: ReportError | None = None,
+    remote_manifest_url: str | None = None,
+) -> Report:
     ai = job.ai(None)
-    lines = [
-        "No Content Credentials found. This is common after upload to social media "
-        "or messaging apps and says nothing about whether the content is authentic."
-    ]
     return Report(
         subject=job.subject,
         verdict=Verdict.NO_CREDENTIALS,
-        summary=_with_ai_line(lines, ai),
+        summary=_with_ai_line(list(lines), ai),
         chain=None,
         failures=(),
         ai=ai,
         tool=job.tool,
+        error=error,
+        remote_manifest_url=remote_manifest_url,
     )
 
 

@@ -588,6 +588,16 @@ def _eku_findings(cert: x509.Certificate, who: str) -> list[Finding]:
     return []
 
 
+def _out_of_order(index: int) -> Finding:
+    return Finding(
+        "chain_order",
+        "the certificate chain is out of order: put the signing certificate first, "
+        "then each issuing CA (intermediate before root)",
+        Severity.ERROR,
+        index,
+    )
+
+
 def _chain_findings(
     certs: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate] | None
 ) -> list[Finding]:
@@ -610,15 +620,7 @@ def _chain_findings(
         if any(_issued_by(other, cert) for other in certs if other is not cert) or any(
             _issued_by(cert, other) for other in certs if other is not nxt
         ):
-            out.append(
-                Finding(
-                    "chain_order",
-                    "the certificate chain is out of order: put the signing certificate first, "
-                    "then each issuing CA (intermediate before root)",
-                    Severity.ERROR,
-                    i,
-                )
-            )
+            out.append(_out_of_order(i))
             return out
         out.append(
             Finding(
@@ -632,15 +634,7 @@ def _chain_findings(
         )
         return out
     if _is_ca(ee) and len(certs) > 1 and any(_issued_by(c, ee) for c in certs[1:]):
-        out.append(
-            Finding(
-                "chain_order",
-                "the certificate chain is out of order: put the signing certificate first, "
-                "then each issuing CA (intermediate before root)",
-                Severity.ERROR,
-                0,
-            )
-        )
+        out.append(_out_of_order(0))
         return out
     last = certs[-1]
     if _self_signed(last):

@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from provenance._clock import utc_text
 from provenance._sqlite import ensure_schema, open_database, transaction
-from provenance.errors import BankError, InputFileError
+from provenance.errors import BankError
 from provenance.matching.hamming import HammingIndex, pack
 from provenance.matching.pdq import (
     QUALITY_THRESHOLD,
@@ -46,6 +46,7 @@ from provenance.matching.pdq import (
     VideoHashes,
     hash_bytes,
     hash_video,
+    read_input,
 )
 from provenance.report import BankMatch
 
@@ -465,7 +466,7 @@ class Bank:
         PdqError
             When it is neither a decodable picture nor (with PyAV) a video.
         """
-        data = _read(path)
+        data = read_input(path)
         base = entry_id if entry_id is not None else hashlib.sha256(data).hexdigest()[:16]
         _check_id(base)
         source = Path(path).name
@@ -888,18 +889,6 @@ def _check_id(eid: str) -> None:
         raise BankError("an entry id has 1 to 512 characters", code="bad_id")
 
 
-def _read(path: str | Path) -> bytes:
-    p = Path(path)
-    try:
-        return p.read_bytes()
-    except FileNotFoundError:
-        raise InputFileError(f"no such file: {p}", code="not_found") from None
-    except IsADirectoryError:
-        raise InputFileError(f"is a directory: {p}", code="is_directory") from None
-    except OSError as exc:
-        raise InputFileError(f"cannot read {p}: {exc.strerror or exc}") from None
-
-
 def _hash_media(data: bytes, *, fps: float) -> Hashed | NotHashable | VideoHashes:
     """Hash a picture, or a video when the bytes are not a picture."""
     try:
@@ -1009,7 +998,7 @@ def lookup_file(
     PdqError
         When the bytes are neither a decodable picture nor (with PyAV) a video.
     """
-    data = data_or_path if isinstance(data_or_path, bytes) else _read(data_or_path)
+    data = data_or_path if isinstance(data_or_path, bytes) else read_input(data_or_path)
     hashed = _hash_media(data, fps=fps)
     if isinstance(hashed, NotHashable):
         return hashed

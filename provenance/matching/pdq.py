@@ -389,7 +389,8 @@ def hash_bytes(data: bytes) -> PdqResult:
     return _hash_rgb(_to_rgb_array(_open_picture(data)))
 
 
-def _read(path: str | Path) -> bytes:
+def read_input(path: str | Path) -> bytes:
+    """A picture or video file's bytes; :class:`InputFileError` when it cannot be read."""
     p = Path(path)
     try:
         return p.read_bytes()
@@ -421,7 +422,7 @@ def hash_file(path: str | Path) -> PdqResult:
     PdqError
         When it is not a decodable picture.
     """
-    return hash_bytes(_read(path))
+    return hash_bytes(read_input(path))
 
 
 def _iter_video_frames(
