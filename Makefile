@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench clean node
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+# The soft-binding conformance suite (tests/integration/cli/test_softbinding_conformance.py)
+# runs on node and npm: install them when missing (CI runs as root on a fresh machine).
+node:
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+		{ apt-get update && apt-get install -y nodejs npm; }
+
+pytest: $(STAMP) node
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest

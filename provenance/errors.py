@@ -14,7 +14,7 @@ re-export them)::
     ├── ManifestError, RemoteManifestError, SdkError        (reading credentials)
     ├── TrustStoreError, CertificateError, SigningError, TsaError
     ├── BankError, PdqError                                  (matching)
-    ├── RepositoryError, PublishError, ResolverError         (durable credentials)
+    ├── RepositoryError, PublishError, ResolverError, ReceiptError (durable)
     ├── ImageFileError                                       (media)
     └── BatchError
 
@@ -44,6 +44,7 @@ __all__ = [
     "PdqError",
     "ProvenanceError",
     "PublishError",
+    "ReceiptError",
     "RemoteManifestError",
     "RepositoryError",
     "ResolverError",
@@ -200,6 +201,12 @@ class ResolverError(ProvenanceError):
     """A resolver could not be reached or answered with an error."""
 
     default_code = "resolver_error"
+
+
+class ReceiptError(ProvenanceError):
+    """A receipt key could not be loaded or created."""
+
+    default_code = "receipt_error"
 
 
 class ImageFileError(ProvenanceError):

@@ -1,13 +1,21 @@
 """Durable Content Credentials: soft bindings, repository, publishing, detection, recovery.
 
 Layers, each importing only those above it: ``softbinding`` (algorithm names,
-identifiers, assertions) -> ``repository`` (the SQLite store) -> ``resolver`` (API
-client, local source) and ``detect`` (watermark and PDQ in content) -> ``publishing`` and
-``recovery``.
+identifiers, assertions) and ``receipts`` -> ``repository`` (the SQLite store) and
+``client`` (the resolution API client) -> ``resolver`` (sources: client or local
+repository) and ``detect`` (watermark and PDQ in content) -> ``publishing`` and
+``recovery``; the ``server`` package serves a repository.
 
 The resolution server (:mod:`provenance.durable.server`) needs the ``server`` extra and is imported
 from its own module."""
 
+from provenance.durable.client import (
+    DEFAULT_TIMEOUT,
+    MAX_MANIFEST_BYTES,
+    RemoteMatch,
+    ResolverClient,
+    ResolverError,
+)
 from provenance.durable.detect import detect_watermark
 from provenance.durable.publishing import (
     Published,
@@ -25,14 +33,7 @@ from provenance.durable.repository import (
     RepositoryError,
     StoredManifest,
 )
-from provenance.durable.resolver import (
-    DEFAULT_TIMEOUT,
-    MAX_MANIFEST_BYTES,
-    LocalSource,
-    RemoteMatch,
-    ResolverClient,
-    ResolverError,
-)
+from provenance.durable.resolver import LocalSource
 from provenance.durable.softbinding import (
     FINGERPRINT_ALG,
     IMAGE_MEDIA_TYPES,

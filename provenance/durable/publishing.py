@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import tempfile
 import warnings
@@ -38,9 +39,9 @@ from provenance._atomic import atomic_write
 from provenance.credentials.certcheck import load_certificates
 from provenance.credentials.sign import SignResult, sign_bytes
 from provenance.credentials.trust import eku_config
+from provenance.durable.client import RemotePublication, ResolverClient, store_remote
 from provenance.durable.detect import detect_watermark
 from provenance.durable.repository import Binding, Repository
-from provenance.durable.resolver import ResolverClient
 from provenance.durable.softbinding import (
     FINGERPRINT_ALG,
     IMAGE_MEDIA_TYPES,
@@ -92,6 +93,10 @@ class Published:
     """Where the manifest store was stored (path or URL)."""
     signed: SignResult
     """The signing result (algorithm, signer, timestamp, history, parent)."""
+    stored_as: str | None = None
+    """The identifier the repository keeps it under (a resolver may name it its own way)."""
+    receipt: Path | None = None
+    """The resolver's receipt, saved beside the output as ``<output>.receipt.json``."""
 
     def to_dict(self) -> dict[str, Any]:
         """The signing facts (:meth:`SignResult.to_dict`) and a ``watermark`` object."""
@@ -102,6 +107,8 @@ class Published:
                 "fingerprint": self.fingerprint,
                 "psnr": round(self.psnr, 2) if self.psnr is not None else None,
                 "repository": self.repository,
+                "stored_as": self.stored_as,
+                "receipt": str(self.receipt) if self.receipt is not None else None,
             },
         }
 
@@ -260,8 +267,14 @@ def watermark_video_bytes(
 # ------------------------------------------------------------------------------ publish
 
 
-def _post_manifest(url: str, token: str | None, store: bytes, facts: Mapping[str, Any]) -> str:
-    return ResolverClient(url, token=token).post_manifest(store, facts=facts)
+def _store_remote(
+    url: str,
+    token: str | None,
+    store: bytes,
+    bindings: Sequence[tuple[str, bytes]],
+    facts: Mapping[str, Any],
+) -> RemotePublication:
+    return store_remote(ResolverClient(url, token=token), store, bindings, facts=facts)
 
 
 def _write_atomic(out: Path, data: bytes, *, force: bool) -> None:
@@ -349,7 +362,9 @@ def publish(
     repository
         A local manifest repository to store into.
     repo_url
-        Or a resolver server (``verify serve --allow-writes``) to ``POST /manifests`` to.
+        Or a resolver: any Soft Binding Resolution API 2.4 server (discovery, then
+        ``POST /manifests`` and ``POST /bindings``; its receipt is saved beside the output
+        as ``<output>.receipt.json``), or an older ``verify serve --allow-writes``.
     token
         Bearer token for ``repo_url``.
     wm_key
@@ -413,11 +428,12 @@ def publish(
         "height": info.height,
     }
     mid = manifest_id_hex(ident)
-    bindings = [Binding(WATERMARK_ALG, ident)]
+    pairs = [(WATERMARK_ALG, ident)]
     if fingerprint is not None:
-        bindings.append(Binding(FINGERPRINT_ALG, fingerprint))
-    where = _store(store, mid, bindings, facts, repository=repository, url=repo_url, token=token)
+        pairs.append((FINGERPRINT_ALG, fingerprint))
+    stored = _store(store, mid, pairs, facts, repository=repository, url=repo_url, token=token)
     _write_atomic(out, signed, force=force)
+    receipt_path = _save_receipt(out, stored.receipt)
     return Published(
         path=out,
         manifest_id=mid,
@@ -425,7 +441,9 @@ def publish(
         media_type=media_type,
         fingerprint=fingerprint.hex() if fingerprint is not None else None,
         psnr=measured,
-        repository=where,
+        repository=stored.where,
+        stored_as=stored.manifest_id,
+        receipt=receipt_path,
         signed=SignResult(
             path=out,
             manifest_bytes=len(store),
@@ -488,24 +506,41 @@ def _c2pa_summary(store: bytes) -> _StoreSummary:
     )
 
 
+@dataclass(frozen=True)
+class _Stored:
+    where: str
+    """The repository's path or the resolver's URL."""
+    manifest_id: str
+    """The identifier it is stored under."""
+    receipt: Mapping[str, Any] | None
+    """The resolver's receipt, if it gave one."""
+
+
 def _store(
     store: bytes,
     mid: str,
-    bindings: list[Binding],
+    pairs: list[tuple[str, bytes]],
     facts: dict[str, Any],
     *,
     repository: Repository | None,
     url: str | None,
     token: str | None,
-) -> str:
-    """Store the manifest store locally or on a resolver server; return where."""
+) -> _Stored:
+    """Store the manifest store locally or through a resolver."""
     if repository is not None:
+        bindings = [Binding(alg, value) for alg, value in pairs]
         repository.put(store, manifest_id=mid, bindings=bindings, **facts)
-        return str(repository.path)
+        return _Stored(str(repository.path), mid, None)
     assert url is not None
-    stored = _post_manifest(url, token, store, facts)
-    if stored != mid:
-        raise PublishError(
-            f"the server stored the manifest as {stored}, expected {mid}", code="server_mismatch"
-        )
-    return url
+    remote = _store_remote(url, token, store, pairs, facts)
+    return _Stored(url, remote.manifest_id, remote.receipt)
+
+
+def _save_receipt(out: Path, receipt: Mapping[str, Any] | None) -> Path | None:
+    """Write a resolver's receipt beside the output as ``<output>.receipt.json``."""
+    if receipt is None:
+        return None
+    path = out.with_name(out.name + ".receipt.json")
+    text = json.dumps(receipt, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    _write_atomic(path, text.encode(), force=True)
+    return path

@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from provenance.codes import HARD_BINDING_MISMATCH_CODES, UNTRUSTED_CODES
 from provenance.credentials.chain import ChainResult, build_chain
+from provenance.durable.client import ResolverClient
 from provenance.durable.detect import Mark, content_pdq, find_marks
 from provenance.durable.repository import Repository
-from provenance.durable.resolver import LocalSource, ResolverClient, Source
+from provenance.durable.resolver import LocalSource, Source
 from provenance.durable.softbinding import (
     FINGERPRINT_ALG,
     WATERMARK_ALG,
@@ -202,24 +203,59 @@ def recover(
 
 
 def _lookup(
-    sources: list[Source], found: list[Mark], hashed: Any, notes: list[str]
+    sources: list[Source],
+    found: list[Mark],
+    hashed: Any,
+    data: bytes,
+    media_type: str | None,
+    notes: list[str],
 ) -> list[_Candidate]:
     """Ask every source for the watermark identifiers found, then for the PDQ hash."""
     candidates: list[_Candidate] = []
     for source in sources:
         try:
-            for mark in found:
-                assert mark.payload is not None
-                for m in source.matches(WATERMARK_ALG, mark.payload, 5):
-                    candidates.append(_Candidate(source, m.manifest_id, "watermark", mark, 100))
-            if hashed is not None:
-                for m in source.matches(FINGERPRINT_ALG, hashed.hash.digest, 5):
-                    candidates.append(
-                        _Candidate(source, m.manifest_id, "fingerprint", None, m.similarity)
-                    )
+            candidates += _lookup_one(source, found, hashed, data, media_type, notes)
         except ProvenanceError as exc:
             notes.append(f"Lookup in {source.name} failed: {exc.message}")
     return candidates
+
+
+def _lookup_one(
+    source: Source,
+    found: list[Mark],
+    hashed: Any,
+    data: bytes,
+    media_type: str | None,
+    notes: list[str],
+) -> list[_Candidate]:
+    """Ask one source, using only the queries it supports (resolvers: from discovery)."""
+    info = source.discover() if isinstance(source, ResolverClient) else None
+    wm_ok = info is None or info.answers(WATERMARK_ALG)
+    fp_ok = info is None or info.answers(FINGERPRINT_ALG)
+    out: list[_Candidate] = []
+    for mark in found if wm_ok else []:
+        assert mark.payload is not None
+        for m in source.matches(WATERMARK_ALG, mark.payload, 5):
+            out.append(_Candidate(source, m.manifest_id, "watermark", mark, 100))
+    if hashed is not None and fp_ok:
+        for m in source.matches(FINGERPRINT_ALG, hashed.hash.digest, 5):
+            out.append(_Candidate(source, m.manifest_id, "fingerprint", None, m.similarity))
+    if info is None or (wm_ok and fp_ok):
+        return out
+    assert isinstance(source, ResolverClient)
+    if not wm_ok and not fp_ok and info.supports("queryByContent") and media_type is not None:
+        first = found[0] if found else None
+        for m in source.matches_by_content(data, media_type, max_results=5):
+            method = "watermark" if first is not None else "fingerprint"
+            out.append(_Candidate(source, m.manifest_id, method, first, m.similarity))
+        return out
+    missing = [a for a, ok in ((WATERMARK_ALG, wm_ok), (FINGERPRINT_ALG, fp_ok)) if not ok]
+    notes.append(
+        f"Resolver {source.name} cannot answer {' or '.join(missing)} lookups"
+        + ("" if out else " and offers no queryByContent")
+        + f" ({info.describe()})."
+    )
+    return out
 
 
 def _validate(
@@ -369,7 +405,7 @@ def _recover(
     marks = find_marks(data, media_type, wm_keys)
     found = [m for m in marks if m.payload is not None]
     hashed = content_pdq(data, media_type)
-    candidates = _lookup(sources, found, hashed, notes)
+    candidates = _lookup(sources, found, hashed, data, media_type, notes)
     try:
         info = inspect_bytes(data)
     except ProvenanceError:
