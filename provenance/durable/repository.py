@@ -397,21 +397,15 @@ class Repository:
         if mid is None or not self._exists(mid):
             return False
         key = (binding.alg, bytes(binding.value))
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             if replace:
                 cur = conn.execute("DELETE FROM bindings WHERE alg = ? AND value = ?", key)
-                if cur.rowcount == 0:
-                    conn.execute("ROLLBACK")
+                if cur.rowcount == 0:  # nothing changed: committing is the same as rolling back
                     return False
             conn.execute(
                 "INSERT OR IGNORE INTO bindings (manifest_id, alg, value) VALUES (?, ?, ?)",
                 (mid, *key),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return True
 
     @_locked
@@ -423,18 +417,13 @@ class Repository:
         if mid is None or not self._exists(mid):
             raise RepositoryError(f"no manifest {manifest_id!r}", code="not_found")
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             conn.execute(_RECEIPTS)
             conn.execute(
                 "INSERT OR REPLACE INTO receipts (manifest_id, receipt, public_key, issued_at)"
                 " VALUES (?, ?, ?, ?)",
                 (mid, receipt, bytes(public_key), issued_at),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     @_locked
     def receipt(self, manifest_id: str) -> tuple[str, bytes] | None:
