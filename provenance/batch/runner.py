@@ -706,6 +706,15 @@ def _dask_client(spec: str) -> tuple[Any, Any]:
         ) from None
 
 
+def _chunk_size(chunk: int | None, total: int | None, threads: int) -> int:
+    """Files per Dask task: as asked, else about four tasks per worker thread."""
+    if chunk is not None:
+        return chunk
+    if total is not None:  # about four chunks per worker thread, at most _CHUNK_MAX
+        return max(1, min(_CHUNK_MAX, math.ceil(total / (4 * threads))))
+    return _CHUNK_UNKNOWN
+
+
 def _run_dask(
     items: Iterator[tuple[int, str]],
     options: BatchOptions,
@@ -716,81 +725,102 @@ def _run_dask(
     chunk: int | None,
     total: int | None,
 ) -> Iterator[Record]:
-    from distributed import as_completed  # optional extra: scale (Dask)
-    from distributed.scheduler import KilledWorker  # optional extra: scale (Dask)
-
     client, cluster = _dask_client(spec)
     error_record = _ErrorRecords(options)
     try:
-        threads = max(1, sum(client.nthreads().values()))
-        if chunk is not None:
-            size = chunk
-        elif total is not None:  # about four chunks per worker thread, at most _CHUNK_MAX
-            size = max(1, min(_CHUNK_MAX, math.ceil(total / (4 * threads))))
-        else:
-            size = _CHUNK_UNKNOWN
-        in_flight_chunks = 4 * threads
-        paths: dict[int, str] = {}
-        ready: dict[int, Record] = {}
-        next_out = 0
-        exhausted = False
-        futures = as_completed()  # type: ignore[no-untyped-call]
-        pending: dict[Any, list[tuple[int, str]]] = {}
-
-        def submit(batch: list[tuple[int, str]]) -> None:
-            future = client.submit(_dask_chunk, batch, options, function, timeout, pure=False)
-            pending[future] = batch
-            futures.add(future)  # type: ignore[no-untyped-call]
-
-        def fill() -> bool:
-            nonlocal exhausted
-            while not exhausted and len(pending) < in_flight_chunks:
-                batch: list[tuple[int, str]] = []
-                while len(batch) < size:
-                    item = next(items, None)
-                    if item is None:
-                        exhausted = True
-                        break
-                    paths[item[0]] = item[1]
-                    batch.append(item)
-                if batch:
-                    submit(batch)
-            return bool(pending)
-
-        fill()
-        while pending:
-            future = next(futures)
-            batch = pending.pop(future)
-            try:
-                results = future.result()
-            except KilledWorker:
-                if len(batch) > 1:  # find the culprit: one task per file
-                    for item in batch:
-                        submit([item])
-                    continue
-                index, path = batch[0]
-                message = (
-                    "Every Dask worker that checked this file died; the file may crash the decoder."
-                )
-                results = [(index, error_record(path, "worker_crashed", message))]
-            except ProvenanceError:
-                raise
-            except Exception as exc:
-                raise BatchError(
-                    f"Unexpected error on a Dask worker: {type(exc).__name__}: {exc}",
-                    code="internal_error",
-                ) from exc
-            for index, data in results:
-                ready[index] = Record(index, paths.pop(index), data)
-            while next_out in ready:
-                yield ready.pop(next_out)
-                next_out += 1
-            fill()
+        run = _DaskRun(client, items, options, timeout, function, chunk, total, error_record)
+        yield from run.records()
     finally:
         error_record.close()
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+class _DaskRun:
+    """Chunks of files in flight on a Dask cluster; records yielded in input order."""
+
+    def __init__(
+        self,
+        client: Any,
+        items: Iterator[tuple[int, str]],
+        options: BatchOptions,
+        timeout: float | None,
+        function: CheckFunction,
+        chunk: int | None,
+        total: int | None,
+        error_record: _ErrorRecords,
+    ) -> None:
+        from distributed import as_completed  # optional extra: scale (Dask)
+
+        self.client, self.items, self.options = client, items, options
+        self.timeout, self.function, self.error_record = timeout, function, error_record
+        threads = max(1, sum(client.nthreads().values()))
+        self.size = _chunk_size(chunk, total, threads)
+        self.in_flight = 4 * threads
+        self.paths: dict[int, str] = {}
+        self.ready: dict[int, Record] = {}
+        self.next_out = 0
+        self.exhausted = False
+        self.futures = as_completed()  # type: ignore[no-untyped-call]
+        self.pending: dict[Any, list[tuple[int, str]]] = {}
+
+    def _submit(self, batch: list[tuple[int, str]]) -> None:
+        future = self.client.submit(
+            _dask_chunk, batch, self.options, self.function, self.timeout, pure=False
+        )
+        self.pending[future] = batch
+        self.futures.add(future)  # type: ignore[no-untyped-call]
+
+    def _fill(self) -> None:
+        while not self.exhausted and len(self.pending) < self.in_flight:
+            batch: list[tuple[int, str]] = []
+            while len(batch) < self.size:
+                item = next(self.items, None)
+                if item is None:
+                    self.exhausted = True
+                    break
+                self.paths[item[0]] = item[1]
+                batch.append(item)
+            if batch:
+                self._submit(batch)
+
+    def _results(self, future: Any, batch: list[tuple[int, str]]) -> list[tuple[int, Any]]:
+        """The chunk's records; a chunk whose worker died is split into one task per file."""
+        from distributed.scheduler import KilledWorker  # optional extra: scale (Dask)
+
+        try:
+            results: list[tuple[int, Any]] = future.result()
+        except KilledWorker:
+            if len(batch) > 1:  # find the culprit: one task per file
+                for item in batch:
+                    self._submit([item])
+                return []
+            index, path = batch[0]
+            message = (
+                "Every Dask worker that checked this file died; the file may crash the decoder."
+            )
+            return [(index, self.error_record(path, "worker_crashed", message))]
+        except ProvenanceError:
+            raise
+        except Exception as exc:
+            raise BatchError(
+                f"Unexpected error on a Dask worker: {type(exc).__name__}: {exc}",
+                code="internal_error",
+            ) from exc
+        return results
+
+    def records(self) -> Iterator[Record]:
+        self._fill()
+        while self.pending:
+            future = next(self.futures)
+            batch = self.pending.pop(future)
+            for index, data in self._results(future, batch):
+                self.ready[index] = Record(index, self.paths.pop(index), data)
+            while self.next_out in self.ready:
+                yield self.ready.pop(self.next_out)
+                self.next_out += 1
+            self._fill()
 
 
 # ------------------------------------------------------------------------------ driver
