@@ -468,6 +468,36 @@ def _nothing_recovered(
     )
 
 
+def _recovered_summary(
+    base: Report, cand: _Candidate, root: Any, trusted: bool, lines: list[str]
+) -> list[str]:
+    """Where the credentials came from, why they are believed, who signed them and when."""
+    embedded = (
+        ""
+        if base.verdict is Verdict.NO_CREDENTIALS
+        else f" (the embedded ones are {base.verdict.value.lower().replace('_', ' ')})"
+    )
+    summary = [
+        f"Content Credentials recovered from {cand.source.name} (manifest {cand.manifest_id}): "
+        f"they were not embedded in this file{embedded}.",
+        *lines,
+    ]
+    issuer = root.issuer
+    who = (issuer.organization or issuer.common_name) if issuer is not None else None
+    if who:
+        summary.append(
+            f"Signed by {who}"
+            + (
+                ", a signer on a trust list you use."
+                if trusted
+                else ", who is not on any trust list you configured: identity unconfirmed."
+            )
+        )
+    if root.signing_time:
+        summary.append(f"Signed on {root.signing_time}.")
+    return summary
+
+
 def _recovered_report(
     base: Report,
     data: bytes,
@@ -514,30 +544,7 @@ def _recovered_report(
         ai = assess_ai(data, media_type, root, show_prompts=show_prompts)
     except Exception:  # the AI collectors must not lose the report
         ai = AiAssessment(AiLabel.UNKNOWN)
-    summary = [
-        f"Content Credentials recovered from {cand.source.name} (manifest {cand.manifest_id}): "
-        "they were not embedded in this file"
-        + (
-            ""
-            if base.verdict is Verdict.NO_CREDENTIALS
-            else f" (the embedded ones are {base.verdict.value.lower().replace('_', ' ')})"
-        )
-        + ".",
-        *lines,
-    ]
-    issuer = root.issuer
-    who = (issuer.organization or issuer.common_name) if issuer is not None else None
-    if who:
-        summary.append(
-            f"Signed by {who}"
-            + (
-                ", a signer on a trust list you use."
-                if trusted
-                else ", who is not on any trust list you configured: identity unconfirmed."
-            )
-        )
-    if root.signing_time:
-        summary.append(f"Signed on {root.signing_time}.")
+    summary = _recovered_summary(base, cand, root, trusted, lines)
     if detail["hard_binding"] == "mismatch":
         summary.append(_hard_binding_sentence(media_type, facts, info))
     summary.extend(notes)
