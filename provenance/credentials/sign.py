@@ -881,6 +881,46 @@ def _existing_credentials(
     return isinstance(outcome, _c2pa.SdkStore), []
 
 
+def _parent_ingredient(
+    parent: str | os.PathLike[str] | bytes, parent_label: str | None
+) -> tuple[_c2pa.SdkIngredient, str, bytes]:
+    """The ``parentOf`` ingredient given as a path or bytes, its title and its bytes."""
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
+
+    if isinstance(parent, bytes):
+        parent_data, parent_name = parent, parent_label or "parent"
+    else:
+        parent_path = Path(parent)
+        try:
+            parent_data = read_file(parent_path)
+        except InputFileError as exc:
+            raise InputFileError(f"Parent: {exc.message}", code=exc.code) from None
+        parent_name = parent_path.name
+    parent_type = _media_type_of(parent_data, parent_name, f"The parent {parent_name}")
+    ingredient = _c2pa.SdkIngredient(
+        None,
+        parent_type,
+        {"title": parent_name, "relationship": "parentOf", "instance_id": _PARENT_ID},
+        data=parent_data,
+    )
+    return ingredient, parent_name, parent_data
+
+
+def _ingredient(item: Ingredient) -> _c2pa.SdkIngredient:
+    """An extra ingredient read from its file."""
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
+
+    try:
+        item_data = read_file(item.path)
+    except InputFileError as exc:
+        raise InputFileError(f"Ingredient: {exc.message}", code=exc.code) from None
+    ing: dict[str, Any] = {"title": item.title or item.path.name, "relationship": item.relationship}
+    if item.instance_id:
+        ing["instance_id"] = item.instance_id
+    media_type = _media_type_of(item_data, item.path.name, f"Ingredient {item.path.name}")
+    return _c2pa.SdkIngredient(None, media_type, ing, data=item_data)
+
+
 def _plan(
     data: bytes,
     media_type: str,
@@ -905,33 +945,16 @@ def _plan(
     sdk_ingredients: list[_c2pa.SdkIngredient] = []
     parent_title: str | None = None
     if parent is not None:
-        if isinstance(parent, bytes):
-            parent_data, parent_name = parent, parent_label or "parent"
-        else:
-            parent_path = Path(parent)
-            try:
-                parent_data = read_file(parent_path)
-            except InputFileError as exc:
-                raise InputFileError(f"Parent: {exc.message}", code=exc.code) from None
-            parent_name = parent_path.name
-        parent_type = _media_type_of(parent_data, parent_name, f"The parent {parent_name}")
+        parent_ing, parent_title, parent_data = _parent_ingredient(parent, parent_label)
         if (
             has_credentials
             and hashlib.sha256(parent_data).digest() != hashlib.sha256(data).digest()
         ):
             warnings.append(
                 "the input's own Content Credentials are replaced; its history is kept only "
-                f"through the parent {parent_name}"
+                f"through the parent {parent_title}"
             )
-        parent_title = parent_name
-        sdk_ingredients.append(
-            _c2pa.SdkIngredient(
-                None,
-                parent_type,
-                {"title": parent_name, "relationship": "parentOf", "instance_id": _PARENT_ID},
-                data=parent_data,
-            )
-        )
+        sdk_ingredients.append(parent_ing)
     elif has_credentials:
         parent_title = name
         sdk_ingredients.append(
@@ -945,26 +968,9 @@ def _plan(
     for item in ingredients:
         if item.relationship == "parentOf" and parent_title is not None:
             raise SigningError("Only one parentOf ingredient is allowed", code="bad_manifest")
-        try:
-            item_data = read_file(item.path)
-        except InputFileError as exc:
-            raise InputFileError(f"Ingredient: {exc.message}", code=exc.code) from None
-        ing: dict[str, Any] = {
-            "title": item.title or item.path.name,
-            "relationship": item.relationship,
-        }
-        if item.instance_id:
-            ing["instance_id"] = item.instance_id
+        sdk_ingredients.append(_ingredient(item))
         if item.relationship == "parentOf":
-            parent_title = ing["title"]
-        sdk_ingredients.append(
-            _c2pa.SdkIngredient(
-                None,
-                _media_type_of(item_data, item.path.name, f"Ingredient {item.path.name}"),
-                ing,
-                data=item_data,
-            )
-        )
+            parent_title = item.title or item.path.name
     definition = _definition(
         title=title,
         action=action,
