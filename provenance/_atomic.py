@@ -77,7 +77,8 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = True) -> It
         ``target`` exists and ``overwrite`` is false.
     """
     out = Path(target)
-    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    # The temporary file ends with the target's suffix: some writers choose the format by it.
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".part{out.suffix}", dir=out.parent)
     os.close(fd)
     tmp = Path(name)
     try:

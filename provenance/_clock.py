@@ -16,13 +16,15 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def utc_text(when: dt.datetime | None = None) -> str:
+def utc_text(when: dt.datetime | None = None, *, micro: bool = False) -> str:
     """``YYYY-MM-DDTHH:MM:SSZ`` of a moment (default now); naive datetimes are taken as UTC.
 
     Parameters
     ----------
     when
         The moment, or None for now.
+    micro
+        Keep microseconds (``YYYY-MM-DDTHH:MM:SS.ffffffZ``), for ordering events.
 
     Returns
     -------
@@ -35,8 +37,11 @@ def utc_text(when: dt.datetime | None = None) -> str:
     '2026-01-02T03:04:05Z'
     >>> utc_text(dt.datetime(2026, 1, 2, 3, 4, 5))
     '2026-01-02T03:04:05Z'
+    >>> utc_text(dt.datetime(2026, 1, 2, 3, 4, 5, 7), micro=True)
+    '2026-01-02T03:04:05.000007Z'
     """
     moment = when if when is not None else utc_now()
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    pattern = "%Y-%m-%dT%H:%M:%S.%fZ" if micro else "%Y-%m-%dT%H:%M:%SZ"
+    return moment.astimezone(dt.UTC).strftime(pattern)

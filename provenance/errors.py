@@ -16,6 +16,7 @@ re-export them)::
     ├── BankError, PdqError                                  (matching)
     ├── RepositoryError, PublishError, ResolverError, ReceiptError (durable)
     ├── ImageFileError                                       (media)
+    ├── MonitorError                                         (URL monitoring)
     └── BatchError
 
 :func:`error_record` is the one place that turns any exception into an
@@ -41,6 +42,7 @@ __all__ = [
     "ImageFileError",
     "InputFileError",
     "ManifestError",
+    "MonitorError",
     "PdqError",
     "ProvenanceError",
     "PublishError",
@@ -201,6 +203,12 @@ class ResolverError(ProvenanceError):
     """A resolver could not be reached or answered with an error."""
 
     default_code = "resolver_error"
+
+
+class MonitorError(ProvenanceError):
+    """A monitoring database, URL, reference, template or profile cannot be used."""
+
+    default_code = "monitor_error"
 
 
 class ReceiptError(ProvenanceError):
