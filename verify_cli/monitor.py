@@ -407,7 +407,7 @@ def status_command(
                 _fail(str(db), f"no case named {case!r}")
             rows = store.status(case)
     if fmt is StatusFormat.HTML:
-        with _writer(output, "w") as out:
+        with _guard(str(db)), _writer(output, "w") as out:
             _status_html(rows, out, thumbnails=thumbnails, lang=lang)
         return
     with _writer(output, "w") as out:

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from provenance import __version__
-from provenance.errors import ProvenanceError
-from provenance.render.html import CSP_CASE, now_text, template
+from provenance._clock import utc_text
+from provenance.errors import MonitorError
+from provenance.render.html import CSP_CASE, template
 from provenance.render.messages import Lang, messages
 from provenance.render.thumbnails import Thumbnails, file_thumbnail
 
@@ -80,8 +81,8 @@ class CaseUrl:
     """A note kept with the URL."""
 
 
-def _bad(message: str) -> ProvenanceError:
-    return ProvenanceError(message, code="bad_case_input")
+def _bad(message: str) -> MonitorError:
+    return MonitorError(message, code="bad_case_input")
 
 
 def _text(d: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
@@ -138,7 +139,7 @@ def case_url_from_dict(d: Mapping[str, Any]) -> CaseUrl:
 
     Raises
     ------
-    ProvenanceError
+    MonitorError
         Code ``bad_case_input`` when a field is missing or has the wrong type.
     """
     if not isinstance(d, Mapping):
@@ -207,7 +208,7 @@ def render_case_page(
         "lang": lang.value,
         "csp": CSP_CASE,
         "version": __version__,
-        "generated_at": generated_at or now_text(),
+        "generated_at": generated_at or utc_text(),
         "items": items,
         "thumbs": thumbs,
         "thumbnails": thumbnails.value,

@@ -15,7 +15,6 @@ flat for 10,000 files. Renderers never recompute a verdict: the templates read
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import importlib.resources
 import os
@@ -32,6 +31,7 @@ import jinja2
 from markupsafe import Markup
 
 from provenance import __version__
+from provenance._clock import utc_text
 from provenance.codes import describe
 from provenance.render.messages import Lang, messages
 from provenance.render.thumbnails import Thumbnails, file_thumbnail
@@ -44,7 +44,6 @@ __all__ = [
     "HtmlCheckReport",
     "environment",
     "link_target",
-    "now_text",
     "render_check_report",
     "template",
 ]
@@ -173,11 +172,6 @@ def template(name: str) -> jinja2.Template:
     return _ENV.get_template(name)
 
 
-def now_text() -> str:
-    """The current UTC time in RFC 3339 (seconds)."""
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 class HtmlCheckReport:
     """Streams ``verify check`` reports into one self-contained HTML page.
 
@@ -208,7 +202,7 @@ class HtmlCheckReport:
         self.stream = stream
         self.lang = lang
         self.thumbnails = thumbnails
-        self.generated_at = generated_at or now_text()
+        self.generated_at = generated_at or utc_text()
         self.counts: Counter[Verdict] = Counter()
         self.written = 0
         self._t = messages(lang)
