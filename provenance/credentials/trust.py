@@ -7,6 +7,11 @@ them atomically (temporary file + rename) into the data directory and records wh
 came from in ``trust.json``. ``load()`` reads that back. ``check()`` uses the stored
 lists, the user's ``--trust-anchors`` files and always the EKU configuration shipped in
 ``provenance/data/eku.cfg``.
+
+Until ``update()`` has run, ``load()`` returns the snapshots shipped in the package
+(``provenance/data/trust/``, described with their origin, date and SHA-256 in
+``snapshot.json``), the way certifi ships CA roots: the official C2PA Trust List and TSA
+Trust List, and the interim list the Content Credentials Verify site uses.
 """
 
 from __future__ import annotations
@@ -32,11 +37,14 @@ __all__ = [
     "C2PA_TRUST_LIST_URL",
     "C2PA_TSA_TRUST_LIST_URL",
     "INTERIM_BASE_URL",
+    "STALE_DAYS",
     "StoredList",
     "TrustStore",
+    "bundled",
     "default_data_dir",
     "eku_config",
     "load",
+    "list_age_days",
     "load_pem_bundle",
     "update",
 ]
@@ -54,6 +62,9 @@ INTERIM_BASE_URL: Final = (
 """The CAI interim lists (``anchors.pem``, ``allowed.pem``, ``store.cfg``)."""
 
 MANIFEST_NAME: Final = "trust.json"
+SNAPSHOT_NAME: Final = "snapshot.json"
+STALE_DAYS: Final = 90
+"""A list in use that states an issue date older than this gets a warning in reports."""
 _TIMEOUT: Final = 30.0
 _MAX_BYTES: Final = 16 << 20
 _PEM_RE = re.compile(rb"-----BEGIN CERTIFICATE-----\s*(.+?)\s*-----END CERTIFICATE-----", re.DOTALL)
@@ -73,6 +84,8 @@ class _ListSpec:
     """``anchors`` (trust anchors), ``allowed`` (end-entity allow list) or ``eku``."""
     json_sibling: str | None = None
     """A JSON (LoTE) version next to the PEM, read only for its issue date."""
+    role: str = "signers"
+    """``signers`` (claim signers) or ``tsa`` (time-stamping authorities)."""
 
 
 _OFFICIAL: Final = (
@@ -91,6 +104,7 @@ _OFFICIAL: Final = (
         C2PA_TSA_TRUST_LIST_URL,
         "anchors",
         "C2PA-TSA-TRUST-LIST.json",
+        role="tsa",
     ),
 )
 _INTERIM: Final = (
@@ -138,6 +152,10 @@ class StoredList:
     """Number of certificates (0 for an EKU configuration)."""
     kind: str = "anchors"
     """``anchors``, ``allowed`` or ``eku``."""
+    role: str = "signers"
+    """``signers`` (claim-signer anchors) or ``tsa`` (time-stamping authority anchors)."""
+    bundled: bool = False
+    """True for a snapshot shipped in the package (no ``verify trust update`` has run)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -149,6 +167,7 @@ class StoredList:
             "fetched_at": self.fetched_at,
             "certificates": self.certificates,
             "kind": self.kind,
+            "role": self.role,
         }
 
 
@@ -174,11 +193,20 @@ class TrustStore:
                 parts.append(stored.path.read_text(encoding="utf-8", errors="replace"))
         return "\n".join(parts)
 
+    @property
+    def bundled(self) -> bool:
+        """True when these are the snapshots shipped in the package."""
+        return any(s.bundled for s in self.lists)
+
+    def anchor_lists(self, role: str) -> tuple[StoredList, ...]:
+        """The anchor lists for ``signers`` or for ``tsa`` (time-stamping authorities)."""
+        return tuple(s for s in self.lists if s.kind == "anchors" and s.role == role)
+
     def sources(self) -> tuple[TrustSource, ...]:
         """Describe the stored anchor lists for a report's ``tool.trust_sources``."""
         return tuple(
             TrustSource(
-                name=s.name,
+                name=f"{s.name} (bundled snapshot)" if s.bundled else s.name,
                 location=str(s.path),
                 sha256=s.sha256,
                 certificates=s.certificates,
@@ -437,6 +465,7 @@ def update(
                     fetched_at=fetched_at,
                     certificates=count,
                     kind=spec.kind,
+                    role=spec.role,
                 ),
             )
         )
@@ -470,7 +499,8 @@ def load(data_dir: Path | None = None) -> TrustStore:
     Returns
     -------
     TrustStore
-        Empty when nothing was stored yet.
+        The snapshots shipped in the package (:func:`bundled`) when nothing was stored
+        yet; empty when ``trust.json`` lists no file.
 
     Raises
     ------
@@ -483,7 +513,7 @@ def load(data_dir: Path | None = None) -> TrustStore:
     try:
         raw = manifest_path.read_bytes()
     except FileNotFoundError:
-        return TrustStore(data_dir=target)
+        return bundled(target)
     except OSError as exc:
         raise TrustStoreError(
             f"Cannot read {manifest_path}: {exc.strerror or exc}", code="trust_store_damaged"
@@ -503,6 +533,7 @@ def load(data_dir: Path | None = None) -> TrustStore:
                 fetched_at=str(entry["fetched_at"]),
                 certificates=int(entry["certificates"]),
                 kind=str(entry.get("kind", "anchors")),
+                role=str(entry.get("role") or ("tsa" if "TSA" in path.name else "signers")),
             )
             try:
                 digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -525,3 +556,79 @@ def load(data_dir: Path | None = None) -> TrustStore:
             code="trust_store_damaged",
         ) from None
     return TrustStore(data_dir=target, lists=tuple(lists))
+
+
+def bundled(data_dir: Path | None = None) -> TrustStore:
+    """The trust lists shipped in the package (``provenance/data/trust/``).
+
+    Parameters
+    ----------
+    data_dir
+        Recorded as the store's data directory (where an update would write).
+
+    Returns
+    -------
+    TrustStore
+        Every list of ``snapshot.json``, marked ``bundled``.
+
+    Raises
+    ------
+    TrustStoreError
+        ``trust_store_damaged`` when a shipped file is missing or its SHA-256 differs from
+        the one recorded (a damaged installation).
+    """
+    folder = resources.files("provenance").joinpath("data/trust")
+    try:
+        doc = json.loads(folder.joinpath(SNAPSHOT_NAME).read_text(encoding="utf-8"))
+        lists = []
+        for entry in doc["lists"]:
+            resource = folder.joinpath(str(entry["file"]))
+            data = resource.read_bytes()
+            if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+                raise TrustStoreError(
+                    f"The shipped trust list {entry['file']} does not match its recorded "
+                    "SHA-256; reinstall the package or run the trust update",
+                    code="trust_store_damaged",
+                )
+            lists.append(
+                StoredList(
+                    name=str(entry["name"]),
+                    path=Path(str(resource)),
+                    source=str(entry["origin"]),
+                    issued=entry.get("issued"),
+                    sha256=str(entry["sha256"]),
+                    fetched_at=str(entry["snapshot"]),
+                    certificates=int(entry["certificates"]),
+                    kind=str(entry["kind"]),
+                    role=str(entry["role"]),
+                    bundled=True,
+                )
+            )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TrustStoreError(
+            f"The trust lists shipped with the package cannot be read ({exc})",
+            code="trust_store_damaged",
+        ) from None
+    target = data_dir if data_dir is not None else default_data_dir()
+    return TrustStore(data_dir=target, lists=tuple(lists))
+
+
+def list_age_days(issued: str | None, now: dt.datetime) -> int | None:
+    """Days between a list's stated issue date and ``now``; None when it states none.
+
+    Examples
+    --------
+    >>> list_age_days("2026-08-05T00:11:39Z", dt.datetime(2026, 12, 6, tzinfo=dt.UTC))
+    122
+    >>> list_age_days(None, dt.datetime(2026, 12, 6, tzinfo=dt.UTC)) is None
+    True
+    """
+    if not issued:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(issued.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return (now - when).days
