@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from provenance.codes import UNTRUSTED_CODES
+from provenance.urls import redact_text, redact_url
 
 __all__ = [
     "SCHEMA",
@@ -463,6 +464,25 @@ class Report:
     matches: tuple[BankMatch, ...] = ()
     metadata: tuple[MetadataFact, ...] = ()
     recovery: Recovery | None = None
+
+    def __post_init__(self) -> None:
+        # No credential in a URL ever reaches a renderer, a log or a stored record.
+        redacted = tuple(redact_text(line) for line in self.summary)
+        if redacted != self.summary:
+            object.__setattr__(self, "summary", redacted)
+        if self.remote_manifest_url is not None:
+            object.__setattr__(self, "remote_manifest_url", redact_url(self.remote_manifest_url))
+        if self.error is not None and redact_text(self.error.message) != self.error.message:
+            error = ReportError(self.error.code, redact_text(self.error.message))
+            object.__setattr__(self, "error", error)
+        if self.recovery is not None and redact_url(self.recovery.source) != self.recovery.source:
+            recovery = Recovery(
+                self.recovery.method,
+                self.recovery.manifest_id,
+                redact_url(self.recovery.source),
+                self.recovery.detail,
+            )
+            object.__setattr__(self, "recovery", recovery)
 
     @property
     def ok(self) -> bool:

@@ -23,7 +23,7 @@ import typer
 
 from provenance.errors import ProvenanceError
 from verify_cli.exit_codes import ExitCode
-from verify_cli.inputs import MEDIA_SUFFIXES
+from verify_cli.inputs import MEDIA_SUFFIXES, read_token_file
 
 __all__ = ["register"]
 
@@ -412,7 +412,20 @@ def sign_command(
     repo_token: Annotated[
         str | None,
         typer.Option(
-            "--repo-token", help="Bearer token for --repo-url.", envvar="JINJJA_SERVER_TOKEN"
+            "--repo-token",
+            help="Bearer token for --repo-url on the command line (visible in process "
+            "listings: prefer JINJJA_SERVER_TOKEN or --repo-token-file).",
+            envvar="JINJJA_SERVER_TOKEN",
+            hidden=True,
+        ),
+    ] = None,
+    repo_token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--repo-token-file",
+            help="File holding the bearer token for --repo-url. Or set JINJJA_SERVER_TOKEN.",
+            dir_okay=False,
+            metavar="FILE",
         ),
     ] = None,
 ) -> None:
@@ -445,6 +458,8 @@ def sign_command(
     anchors_pem = _anchors(anchor_paths)
     signer = _signer(cert, key, signer_cmd, alg, tsa)
     cert_warnings = _preflight(signer, anchors_pem)
+    if repo_token_file is not None:
+        repo_token = read_token_file(repo_token_file, fail=_usage)
     publisher = _publisher(watermark, wm_key, repo, repo_url, repo_token, parent)
     jobs = _plan(inputs, output, force=force)
     if not jobs:

@@ -32,6 +32,7 @@ from typing import Any, Final
 
 from provenance.errors import TrustStoreError
 from provenance.report import TrustSource
+from provenance.urls import redact_text, redact_url
 
 __all__ = [
     "C2PA_TRUST_LIST_URL",
@@ -307,8 +308,9 @@ def _now() -> str:
 
 
 def _fetch_url(url: str) -> bytes:
+    shown = redact_url(url)
     if not url.startswith(("http://", "https://")):
-        raise TrustStoreError(f"Not an http(s) URL: {url}", code="trust_source_invalid")
+        raise TrustStoreError(f"Not an http(s) URL: {shown}", code="trust_source_invalid")
     request = urllib.request.Request(url, headers={"User-Agent": "jinjja-trust-update"})
     try:
         with urllib.request.urlopen(request, timeout=_TIMEOUT) as resp:
@@ -316,19 +318,21 @@ def _fetch_url(url: str) -> bytes:
     except urllib.error.HTTPError as exc:
         exc.close()
         raise TrustStoreError(
-            f"Download failed: {url} answered HTTP {exc.code}",
+            f"Download failed: {shown} answered HTTP {exc.code}",
             code="trust_download_failed",
-            detail={"url": url, "status": exc.code},
+            detail={"url": shown, "status": exc.code},
         ) from None
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
         raise TrustStoreError(
-            f"Download failed: {url} ({reason})",
+            f"Download failed: {shown} ({redact_text(str(reason))})",
             code="trust_download_failed",
-            detail={"url": url},
+            detail={"url": shown},
         ) from None
     if len(data) > _MAX_BYTES:
-        raise TrustStoreError(f"{url} is larger than {_MAX_BYTES} bytes", code="trust_list_invalid")
+        raise TrustStoreError(
+            f"{shown} is larger than {_MAX_BYTES} bytes", code="trust_list_invalid"
+        )
     return data
 
 
@@ -341,7 +345,7 @@ def _fetcher(source: str | None) -> tuple[Callable[[_ListSpec, bool], tuple[byte
             if sibling:
                 assert spec.json_sibling is not None
                 url = url.rsplit("/", 1)[0] + "/" + spec.json_sibling
-            return _fetch_url(url), url
+            return _fetch_url(url), redact_url(url)
 
         return fetch_official, True
     if source.startswith(("http://", "https://")):
@@ -353,13 +357,13 @@ def _fetcher(source: str | None) -> tuple[Callable[[_ListSpec, bool], tuple[byte
                 assert spec.json_sibling is not None
                 local = local.rsplit("/", 1)[0] + "/" + spec.json_sibling
             url = prefix + local
-            return _fetch_url(url), url
+            return _fetch_url(url), redact_url(url)
 
         return fetch_prefix, False
     root = Path(source).expanduser()
     if not root.is_dir():
         raise TrustStoreError(
-            f"Trust source {source} is neither an http(s) URL nor a directory",
+            f"Trust source {redact_url(source)} is neither an http(s) URL nor a directory",
             code="trust_source_invalid",
         )
 

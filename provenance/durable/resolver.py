@@ -52,6 +52,7 @@ from provenance.report import (
     Verdict,
     WatermarkFinding,
 )
+from provenance.urls import basic_auth, redact_url, strip_userinfo
 
 if TYPE_CHECKING:
     from provenance.credentials import _c2pa
@@ -136,14 +137,17 @@ class ResolverClient:
             raise ResolverError(
                 f"a resolver is an http:// or https:// URL, not {base_url!r}", code="bad_url"
             )
-        self.base_url = base_url.strip().rstrip("/")
-        """The resolver's base URL."""
-        self.name = self.base_url
+        bare, user, password = strip_userinfo(base_url.strip().rstrip("/"))
+        self.base_url = bare
+        """The resolver's base URL, without user information (sent as a header)."""
+        self.name = redact_url(self.base_url)
+        """The URL as it may be shown: secret query values hidden."""
+        self._basic = basic_auth(user, password)
         self._token = token
         self._timeout = timeout
 
     def __repr__(self) -> str:
-        return f"ResolverClient({self.base_url!r})"
+        return f"ResolverClient({self.name!r})"
 
     def _request(
         self,
@@ -167,6 +171,8 @@ class ResolverClient:
             req.add_header("Content-Type", content_type)
         if auth and self._token:
             req.add_header("Authorization", f"Bearer {self._token}")
+        elif self._basic is not None:
+            req.add_header("Authorization", self._basic)
         try:
             with urllib.request.urlopen(req, timeout=self._timeout) as resp:  # noqa: S310
                 data = resp.read(MAX_MANIFEST_BYTES + 1)
@@ -177,11 +183,11 @@ class ResolverClient:
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             raise ResolverError(
-                f"resolver {self.base_url} could not be reached: {reason}", code="unreachable"
+                f"resolver {self.name} could not be reached: {reason}", code="unreachable"
             ) from None
         if len(data) > MAX_MANIFEST_BYTES:
             raise ResolverError(
-                f"resolver {self.base_url} sent more than {MAX_MANIFEST_BYTES} bytes",
+                f"resolver {self.name} sent more than {MAX_MANIFEST_BYTES} bytes",
                 code="response_too_large",
             )
         return status, data
@@ -199,7 +205,7 @@ class ResolverClient:
             pass
         suffix = f": {message}" if message else ""
         return ResolverError(
-            f"resolver {self.base_url} answered {status} to {what}{suffix}",
+            f"resolver {self.name} answered {status} to {what}{suffix}",
             code="not_found" if status == 404 else "resolver_refused",
             detail={"status": status},
         )
@@ -211,7 +217,7 @@ class ResolverClient:
             return json.loads(raw)
         except ValueError:
             raise ResolverError(
-                f"resolver {self.base_url} sent malformed JSON for {what}", code="bad_response"
+                f"resolver {self.name} sent malformed JSON for {what}", code="bad_response"
             ) from None
 
     @staticmethod

@@ -42,6 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from provenance.errors import InputFileError, ProvenanceError
+from provenance.urls import redact_url
 
 if TYPE_CHECKING:
     from provenance.credentials.sign import SignerSpec, SignResult
@@ -679,7 +680,7 @@ def publish(
                 f"the server stored the manifest as {stored}, expected {mid}",
                 code="server_mismatch",
             )
-        where = repo_url
+        where = redact_url(repo_url)
     _write_atomic(out, signed, force=force)
     from provenance.credentials.certcheck import load_certificates
     from provenance.credentials.sign import SignResult

@@ -171,6 +171,35 @@ def test_serve_usage_errors(tmp_path: Path) -> None:
         app, ["serve", "--repo", str(tmp_path / "r.db"), "--allow-writes", "--token", "short"]
     )
     assert short.exit_code == ExitCode.USAGE and "16 characters" in short.output
+    token_file = tmp_path / "token"
+    token_file.write_text("short\n")
+    from_file = runner.invoke(
+        app,
+        [
+            "serve",
+            "--repo",
+            str(tmp_path / "r.db"),
+            "--allow-writes",
+            "--token-file",
+            str(token_file),
+        ],
+    )
+    assert from_file.exit_code == ExitCode.USAGE and "16 characters" in from_file.output
+    token_file.write_text("\n")
+    empty = runner.invoke(
+        app,
+        [
+            "serve",
+            "--repo",
+            str(tmp_path / "r.db"),
+            "--allow-writes",
+            "--token-file",
+            str(token_file),
+        ],
+    )
+    assert empty.exit_code == ExitCode.USAGE and "token file is empty" in empty.output
+    helped = runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "200"})
+    assert "--token-file" in helped.output and "--token " not in helped.output
 
 
 def test_serve_port_in_use(tmp_path: Path) -> None:
