@@ -207,7 +207,7 @@ def _context(trust: SdkTrust, *, allow_network: bool) -> Any:
     trust_settings: dict[str, str] = {"trust_config": trust.trust_config}
     if trust.anchors_pem.strip():
         trust_settings["trust_anchors"] = trust.anchors_pem
-    settings = {
+    settings: dict[str, Any] = {
         "trust": trust_settings,
         "verify": {
             "remote_manifest_fetch": allow_network,
@@ -216,6 +216,11 @@ def _context(trust: SdkTrust, *, allow_network: bool) -> Any:
             "verify_after_reading": True,
         },
     }
+    if not allow_network:
+        # Offline means no socket at all: an empty host allow-list blocks every fetch of
+        # the SDK's own resolver, CAWG identity (did:web) resolution included; checked by
+        # tests/conformance/test_offline.py with strace over every shared fixture.
+        settings["core"] = {"allowed_network_hosts": []}
     return c2pa.Context.from_dict(settings)
 
 
