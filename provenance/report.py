@@ -426,22 +426,29 @@ class MetadataFact:
 
 @dataclass(frozen=True)
 class Recovery:
-    """How stripped credentials were recovered from a repository."""
+    """How stripped credentials were recovered from a repository, or why recovery failed."""
 
-    method: str
-    """``watermark`` or ``fingerprint``."""
-    manifest_id: str
+    method: str | None
+    """``watermark`` or ``fingerprint``; None when recovery failed (``error``)."""
+    manifest_id: str | None
+    """The recovered manifest; None when recovery failed."""
     source: str
-    """Repository path or resolver URL."""
+    """Repository path or resolver URL (credentials redacted)."""
     detail: Mapping[str, Any] = field(default_factory=dict)
+    error: ReportError | None = None
+    """Why the lookup failed: the resolver could not be reached or answered an error.
+    Finding no match is not an error."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "method": self.method,
             "manifest_id": self.manifest_id,
             "source": self.source,
             "detail": dict(self.detail),
         }
+        if self.error is not None:
+            d["error"] = self.error.to_dict()
+        return d
 
 
 @dataclass(frozen=True)
@@ -481,6 +488,7 @@ class Report:
                 self.recovery.manifest_id,
                 redact_url(self.recovery.source),
                 self.recovery.detail,
+                self.recovery.error,
             )
             object.__setattr__(self, "recovery", recovery)
 

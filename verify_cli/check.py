@@ -245,6 +245,20 @@ def _preflight_banks(banks: Sequence[Path], *, verbose: bool) -> None:
             raise typer.Exit(ExitCode.USAGE) from None
 
 
+def _preflight_repo(repo: Path | None, *, verbose: bool) -> None:
+    """Open ``--repo`` once before any output, so that a file that is not a manifest
+    repository is a usage error, not a silent recovery failure per input."""
+    if repo is None:
+        return
+    from provenance.durable.repository import Repository
+
+    try:
+        Repository.open(repo).close()
+    except ProvenanceError as exc:
+        _say(f"{repo}: {exc.diagnostics() if verbose else exc.message}")
+        raise typer.Exit(ExitCode.USAGE) from None
+
+
 def _resume_skip(resume: Path, inputs: list[Input]) -> tuple[list[Input], int]:
     """Inputs not yet recorded in the resume file (same path and SHA-256; a file that could
     not be read then and still cannot be read counts as recorded)."""
@@ -656,6 +670,7 @@ def check_command(
         raise typer.BadParameter("--wm-key needs --repo or --resolver", param_hint="'--wm-key'")
     _preflight_trust(tuple(trust_anchors or ()), verbose=verbose)
     _preflight_banks(tuple(banks or ()), verbose=verbose)
+    _preflight_repo(repo, verbose=verbose)
     if from_file is not None:
         paths.extend(_read_from_file(from_file))
     try:
@@ -733,6 +748,10 @@ def check_command(
                     if report.verdict is Verdict.ERROR:
                         input_errors += 1
                         _report_bad_input(inputs[record.index], report, say=feedback.say)
+                    elif report.recovery is not None and report.recovery.error is not None:
+                        input_errors += 1
+                        reason = report.recovery.error.message
+                        feedback.say(f"{inputs[record.index].path}: recovery: {reason}")
                     if conditions_met(report, conditions):
                         met += 1
             except KeyboardInterrupt:

@@ -448,7 +448,10 @@ class TextFormat(ReportFormat):
                     )
                 )
 
-        if report.recovery is not None:
+        if report.recovery is not None and report.recovery.error is not None:
+            r = report.recovery
+            parts.append(Text.assemble(("Recovery failed: ", "bold red"), f"{r.error.message}"))
+        elif report.recovery is not None:
             r = report.recovery
             parts.append(
                 Text.assemble(

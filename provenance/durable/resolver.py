@@ -49,6 +49,7 @@ from provenance.report import (
     AiLabel,
     Recovery,
     Report,
+    ReportError,
     Verdict,
     WatermarkFinding,
 )
@@ -641,6 +642,7 @@ def _recover(
     from provenance.credentials.chain import build_chain
 
     notes: list[str] = []
+    failed: list[tuple[str, ProvenanceError]] = []
     marks = _detect(data, media_type, wm_keys)
     found = [m for m in marks if m.payload is not None]
     hashed = _pdq(data, media_type)
@@ -658,6 +660,7 @@ def _recover(
                     )
         except ProvenanceError as exc:
             notes.append(f"Lookup in {source.name} failed: {exc.message}")
+            failed.append((source.name, exc))
     seen: set[tuple[str, str]] = set()
     from provenance.media.inspect import inspect_bytes
 
@@ -674,6 +677,7 @@ def _recover(
             store = cand.source.fetch(cand.manifest_id)
         except ProvenanceError as exc:
             notes.append(f"Manifest {cand.manifest_id} could not be fetched: {exc.message}")
+            failed.append((cand.source.name, exc))
             continue
         if store is None:
             notes.append(f"{cand.source.name} lists manifest {cand.manifest_id} but has no store")
@@ -804,7 +808,16 @@ def _recover(
         base,
         summary=(*base.summary, *notes),
         watermarks=(*base.watermarks, *(m.finding for m in marks if m.finding.found)),
+        recovery=_failed_recovery(failed),
     )
+
+
+def _failed_recovery(failed: Sequence[tuple[str, ProvenanceError]]) -> Recovery | None:
+    """``recovery`` with ``error`` set when a source failed (not when it found nothing)."""
+    if not failed:
+        return None
+    where, exc = failed[0]
+    return Recovery(None, None, where, error=ReportError(exc.code, exc.message))
 
 
 def _recovered_report(
