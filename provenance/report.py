@@ -28,14 +28,18 @@ __all__ = [
     "AiSignal",
     "BankMatch",
     "ChainNode",
+    "Expiry",
     "Failure",
     "Issuer",
     "MetadataFact",
     "Recovery",
     "Report",
     "ReportError",
+    "SignatureFacts",
     "Subject",
+    "Timestamp",
     "ToolInfo",
+    "TrustListUsed",
     "TrustSource",
     "Verdict",
     "WatermarkFinding",
@@ -252,6 +256,7 @@ class ChainNode:
             "trusted": self.trusted,
             "failures": [f.to_dict() for f in self.failures],
             "ingredients": [i.to_dict() for i in self.ingredients],
+            "ingredient_failures": len(self.unreliable_ingredients),
         }
 
 
@@ -452,6 +457,70 @@ class Recovery:
 
 
 @dataclass(frozen=True)
+class Timestamp:
+    """An RFC 3161 timestamp as Jinjja verified it (:mod:`provenance.credentials.timestamp`)."""
+
+    time: str | None
+    """``genTime`` (RFC 3339 UTC) as the token states it; None when unreadable."""
+    tsa: str | None
+    """Common name of the time-stamping authority."""
+    trusted: bool
+    """The token dates this signature and its TSA chains to a TSA anchor."""
+    reason: str | None = None
+    """Why it is not trusted (a plain phrase); None when trusted."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"time": self.time, "tsa": self.tsa, "trusted": self.trusted, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class TrustListUsed:
+    """The trust list a signer's chain reached: the list that decided it is trusted."""
+
+    name: str
+    issued: str | None
+    bundled: bool = False
+    """A snapshot shipped in the package (no ``verify trust update`` has run)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "issued": self.issued, "bundled": self.bundled}
+
+
+class Expiry(enum.StrEnum):
+    """The signing certificate's validity, judged with the trusted signing time."""
+
+    VALID = "valid"
+    """Valid now."""
+    EXPIRED_BEFORE_SIGNING = "expired_before_signing"
+    """It had expired before the time a trusted timestamp gives for the signature."""
+    EXPIRED_SINCE_SIGNING = "expired_since_signing"
+    """It expired later: a trusted timestamp proves it was valid when signed."""
+    EXPIRED_TIME_UNKNOWN = "expired_time_unknown"
+    """It has expired and no trusted time says when the credentials were signed."""
+
+
+@dataclass(frozen=True)
+class SignatureFacts:
+    """What Jinjja checks itself about the active manifest's signature."""
+
+    timestamp: Timestamp | None = None
+    trust_list: TrustListUsed | None = None
+    certificate_expiry: Expiry | None = None
+    not_after: str | None = None
+    """End of the signing certificate's validity (RFC 3339)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "timestamp": self.timestamp.to_dict() if self.timestamp is not None else None,
+            "trust_list": self.trust_list.to_dict() if self.trust_list is not None else None,
+            "certificate_expiry": (
+                self.certificate_expiry.value if self.certificate_expiry is not None else None
+            ),
+            "not_after": self.not_after,
+        }
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything known about one file. ``to_dict()`` is the JSON record."""
 
@@ -471,6 +540,10 @@ class Report:
     matches: tuple[BankMatch, ...] = ()
     metadata: tuple[MetadataFact, ...] = ()
     recovery: Recovery | None = None
+    signature: SignatureFacts | None = None
+    """Our own checks of the active manifest's signature (timestamp, trust list, expiry)."""
+    not_checked: tuple[str, ...] = ()
+    """What was not checked because network access was not allowed."""
 
     def __post_init__(self) -> None:
         # No credential in a URL ever reaches a renderer, a log or a stored record.
@@ -527,4 +600,8 @@ class Report:
             d["metadata"] = [m.to_dict() for m in self.metadata]
         if self.recovery is not None:
             d["recovery"] = self.recovery.to_dict()
+        if self.signature is not None:
+            d["signature"] = self.signature.to_dict()
+        if self.not_checked:
+            d["not_checked"] = list(self.not_checked)
         return d

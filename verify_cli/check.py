@@ -45,6 +45,9 @@ class FailOn(enum.StrEnum):
     """The verdict is NO_CREDENTIALS."""
     AI = "ai"
     """The AI label is AI_GENERATED or AI_EDITED."""
+    INGREDIENT = "ingredient"
+    """A manifest in the chain has an ingredient that failed validation (also one recorded
+    as failed inside a 1.x ingredient assertion), whatever the verdict."""
 
 
 def parse_fail_on(values: Iterable[str]) -> frozenset[FailOn]:
@@ -106,6 +109,8 @@ def conditions_met(report: Report, fail_on: frozenset[FailOn]) -> frozenset[Fail
         met.add(FailOn.NO_CREDENTIALS)
     if report.ai.label in (AiLabel.AI_GENERATED, AiLabel.AI_EDITED):
         met.add(FailOn.AI)
+    if report.unreliable_ingredients:
+        met.add(FailOn.INGREDIENT)
     return frozenset(met & fail_on)
 
 
@@ -589,7 +594,7 @@ def check_command(
         typer.Option(
             "--fail-on",
             help="Exit with 1 when an input meets one of these conditions (comma-separated): "
-            "invalid, untrusted, no-credentials, ai.",
+            "invalid, untrusted, no-credentials, ai, ingredient.",
             metavar="COND[,COND...]",
         ),
     ] = None,

@@ -329,8 +329,8 @@ def _ingredient_qualifier(report: Report) -> str | None:
     if not broken:
         return None
     if broken == 1:
-        return "⚠ an ingredient failed validation"
-    return f"⚠ {broken} ingredients failed validation"
+        return "— but an ingredient failed validation"
+    return f"— but {broken} ingredients failed validation"
 
 
 def _size_words(size: int) -> str:
@@ -415,11 +415,13 @@ class TextFormat(ReportFormat):
 
         style, words = _VERDICT_STYLE[report.verdict]
         parts: list[RenderableType] = []
-        headline = Text.assemble((f" {report.verdict.value} ", style), "  ", (words, "bold"))
         qualifier = _ingredient_qualifier(report)
-        if qualifier is not None:
-            headline.append("  ")
-            headline.append(qualifier, style="bold red")
+        if qualifier is not None:  # "TRUSTED — but an ingredient failed validation"
+            headline = Text.assemble(
+                (f" {report.verdict.value}", style), " ", (qualifier, "bold red")
+            )
+        else:
+            headline = Text.assemble((f" {report.verdict.value} ", style), "  ", (words, "bold"))
         parts.append(headline)
         if report.summary:
             bullets = Table.grid(padding=(0, 1))

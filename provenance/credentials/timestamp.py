@@ -23,17 +23,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from asn1crypto import cms, tsp
 from cryptography import x509
 from rfc3161_client import VerificationError, VerifierBuilder, decode_timestamp_response
 
+from provenance.report import Timestamp
+
 if TYPE_CHECKING:
     from provenance.credentials._c2pa import SignatureParts
 
-__all__ = ["TimestampCheck", "check_timestamp", "countersign_data", "signer_valid_at"]
+__all__ = ["check_timestamp", "countersign_data", "signer_valid_at"]
 
 _HASHES: Final = {
     "2.16.840.1.101.3.4.2.1": "sha256",
@@ -49,23 +50,6 @@ NO_TSA_LIST: Final = "no trust list for time-stamping authorities is in use"
 UNTRUSTED_TSA: Final = (
     "the time-stamping authority is not on the TSA trust list or the anchors given for TSAs"
 )
-
-
-@dataclass(frozen=True)
-class TimestampCheck:
-    """Our verdict on one signature's RFC 3161 timestamp."""
-
-    time: str | None
-    """``genTime`` (RFC 3339 UTC) as the token states it; None when unreadable."""
-    tsa: str | None
-    """Common name of the time-stamping authority (from its certificate)."""
-    trusted: bool
-    """True when the token dates this signature and its TSA chains to a TSA anchor."""
-    reason: str | None = None
-    """Why it is not trusted (a plain phrase); None when trusted."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"time": self.time, "tsa": self.tsa, "trusted": self.trusted, "reason": self.reason}
 
 
 def _cbor_head(major: int, length: int) -> bytes:
@@ -208,7 +192,7 @@ def _chain_problem(response: Any, anchors: Sequence[x509.Certificate]) -> str | 
 
 def check_timestamp(
     parts: SignatureParts, *, tsa_anchors: Sequence[x509.Certificate]
-) -> TimestampCheck | None:
+) -> Timestamp | None:
     """Verify the first RFC 3161 timestamp of a signature.
 
     Parameters
@@ -220,12 +204,12 @@ def check_timestamp(
 
     Returns
     -------
-    TimestampCheck or None
+    Timestamp or None
         None when the signature carries no timestamp.
 
     Examples
     --------
-    >>> TimestampCheck("2026-01-01T00:00:00Z", "Example TSA", True).to_dict()["trusted"]
+    >>> Timestamp("2026-01-01T00:00:00Z", "Example TSA", True).to_dict()["trusted"]
     True
     """
     if not parts.tokens:
@@ -236,13 +220,13 @@ def check_timestamp(
         gen_time = response.tst_info.gen_time
         tsa = _common_name(_tsa_certificate(response))
     except (ValueError, TypeError):
-        return TimestampCheck(None, None, False, UNREADABLE)
+        return Timestamp(None, None, False, UNREADABLE)
     when = _rfc3339(gen_time)
     stamped = countersign_data(parts, version)
     if stamped is None or not _imprint_matches(response, stamped):
-        return TimestampCheck(when, tsa, False, MISMATCH)
+        return Timestamp(when, tsa, False, MISMATCH)
     problem = _chain_problem(response, tsa_anchors)
-    return TimestampCheck(when, tsa, problem is None, problem)
+    return Timestamp(when, tsa, problem is None, problem)
 
 
 def signer_valid_at(signer_der: bytes, moment: str) -> bool | None:

@@ -20,7 +20,7 @@ from verify_cli.app import app
 from verify_cli.exit_codes import ExitCode
 
 WIDE = {"COLUMNS": "200"}
-QUALIFIER = "⚠ an ingredient failed validation"
+QUALIFIER = "— but an ingredient failed validation"
 MISMATCH = Failure(
     "claimSignature.mismatch",
     "The signature does not match the credentials.",
@@ -87,7 +87,7 @@ def test_text_headline_counts_several_broken_ingredients(
     result = runner.invoke(
         app, ["check", "--format", "text", *_files(tmp_path, "edit.jpg")], env=WIDE
     )
-    assert "⚠ 2 ingredients failed validation" in _headline(result.stdout)
+    assert "— but 2 ingredients failed validation" in _headline(result.stdout)
 
 
 def test_text_headline_without_broken_ingredient_has_no_warning(
