@@ -38,8 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from cryptography import x509
+
 from provenance.codes import HARD_BINDING_MISMATCH_CODES, UNTRUSTED_CODES
 from provenance.credentials.chain import ChainResult, build_chain, iter_nodes
+from provenance.credentials.signature import AnchorList, assess
 from provenance.credentials.trust import (
     MANIFEST_NAME,
     TrustStore,
@@ -94,6 +97,10 @@ _MEDIA_EXTENSIONS: Final = frozenset(
 class _Trust:
     sdk: _c2pa.SdkTrust
     sources: tuple[TrustSource, ...]
+    signer_lists: tuple[AnchorList, ...] = ()
+    """Claim-signer anchor lists, parsed, in order (for naming the list that decided)."""
+    tsa_anchors: tuple[x509.Certificate, ...] = ()
+    """TSA trust anchors (the C2PA TSA Trust List), for our own timestamp check."""
 
 
 def _utc_text(when: dt.datetime | None) -> str:
@@ -104,7 +111,7 @@ def _utc_text(when: dt.datetime | None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-_TrustKey = tuple[str, tuple[str, ...]]
+_TrustKey = tuple[str, tuple[str, ...], tuple[str, ...]]
 _Signature = tuple[tuple[int, int, int, int] | None, ...]
 
 _TRUST_CACHE: Final[OrderedDict[_TrustKey, tuple[tuple[Path, ...], _Signature, _Trust]]] = (
@@ -128,7 +135,9 @@ def _signature(paths: Sequence[Path]) -> _Signature:
 
 
 def _prepare_trust(
-    trust_anchors: Sequence[str | os.PathLike[str]], data_dir: Path | None
+    trust_anchors: Sequence[str | os.PathLike[str]],
+    data_dir: Path | None,
+    tsa_anchors: Sequence[str | os.PathLike[str]] = (),
 ) -> _Trust:
     """Trust material for the SDK and the report, parsed once per process while unchanged.
 
@@ -138,7 +147,8 @@ def _prepare_trust(
     """
     target = data_dir if data_dir is not None else default_data_dir()
     anchors = tuple(os.path.abspath(os.fspath(a)) for a in trust_anchors)
-    key = (os.path.abspath(target), anchors)
+    tsa_files = tuple(os.path.abspath(os.fspath(a)) for a in tsa_anchors)
+    key = (os.path.abspath(target), anchors, tsa_files)
     with _TRUST_CACHE_LOCK:
         cached = _TRUST_CACHE.get(key)
     if cached is not None:
@@ -154,11 +164,11 @@ def _prepare_trust(
     watched = (
         manifest_path,
         *(stored.path for stored in store.lists),
-        *(Path(a) for a in anchors),
+        *(Path(a) for a in anchors + tsa_files),
     )
     # Stat before reading: a change made while reading shows up as a mismatch next time.
     seen = before + _signature(watched[1:])
-    trust = _load_trust(store, trust_anchors)
+    trust = _load_trust(store, trust_anchors, tsa_files)
     if _signature([manifest_path]) == before:
         with _TRUST_CACHE_LOCK:
             _TRUST_CACHE[key] = (watched, seen, trust)
@@ -168,9 +178,34 @@ def _prepare_trust(
     return trust
 
 
-def _load_trust(store: TrustStore, trust_anchors: Sequence[str | os.PathLike[str]]) -> _Trust:
+def _anchor_lists(store: TrustStore, role: str) -> list[AnchorList]:
+    out = []
+    for stored in store.anchor_lists(role):
+        certs = x509.load_pem_x509_certificates(stored.path.read_bytes())
+        out.append(AnchorList(stored.name, stored.issued, tuple(certs), stored.bundled))
+    return out
+
+
+def _read_anchor_file(path: Path, option: str) -> tuple[bytes, list[bytes]]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise TrustStoreError(
+            f"Cannot read {option} {path}: {exc.strerror or exc}",
+            code="trust_anchors_unreadable",
+        ) from None
+    return raw, load_pem_bundle(raw, origin=str(path))
+
+
+def _load_trust(
+    store: TrustStore,
+    trust_anchors: Sequence[str | os.PathLike[str]],
+    tsa_files: Sequence[str | os.PathLike[str]] = (),
+) -> _Trust:
     parts: list[str] = []
     sources: list[TrustSource] = []
+    signer_lists = _anchor_lists(store, "signers")
+    tsa_anchors = [c for a in _anchor_lists(store, "tsa") for c in a.certificates]
     if not store.empty:
         parts.append(store.anchors_pem())
         sources.extend(store.sources())
@@ -183,7 +218,10 @@ def _load_trust(store: TrustStore, trust_anchors: Sequence[str | os.PathLike[str
                 f"Cannot read trust anchors {p}: {exc.strerror or exc}",
                 code="trust_anchors_unreadable",
             ) from None
-        count = len(load_pem_bundle(raw, origin=str(p)))
+        ders = load_pem_bundle(raw, origin=str(p))
+        count = len(ders)
+        certs = tuple(x509.load_der_x509_certificate(d) for d in ders)
+        signer_lists.append(AnchorList(f"--trust-anchors {p.name}", None, certs, stored=False))
         parts.append(raw.decode("utf-8", errors="replace"))
         sources.append(
             TrustSource(
@@ -191,6 +229,18 @@ def _load_trust(store: TrustStore, trust_anchors: Sequence[str | os.PathLike[str
                 location=str(p.resolve()),
                 sha256=hashlib.sha256(raw).hexdigest(),
                 certificates=count,
+            )
+        )
+    for tsa_file in tsa_files:
+        p = Path(tsa_file)
+        raw, ders = _read_anchor_file(p, "--tsa-anchors")
+        tsa_anchors.extend(x509.load_der_x509_certificate(d) for d in ders)
+        sources.append(
+            TrustSource(
+                name=f"--tsa-anchors {p.name}",
+                location=str(p.resolve()),
+                sha256=hashlib.sha256(raw).hexdigest(),
+                certificates=len(ders),
             )
         )
     eku = eku_config()
@@ -204,7 +254,12 @@ def _load_trust(store: TrustStore, trust_anchors: Sequence[str | os.PathLike[str
     )
     from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
-    return _Trust(_c2pa.SdkTrust("\n".join(parts), eku), tuple(sources))
+    return _Trust(
+        _c2pa.SdkTrust("\n".join(parts), eku),
+        tuple(sources),
+        tuple(signer_lists),
+        tuple(tsa_anchors),
+    )
 
 
 def _tool(trust: _Trust | None, analyzed_at: str) -> ToolInfo:
@@ -576,8 +631,15 @@ def _check_data(
             ai=ai,
             tool=tool,
         )
+    judged = assess(
+        outcome,
+        signer_lists=trust.signer_lists,
+        tsa_anchors=trust.tsa_anchors,
+        now=_parse_utc(tool.analyzed_at),
+        allow_network=allow_network,
+    )
     chain = build_chain(
-        outcome.store,
+        judged.store,
         outcome.certificates,
         extra_validation=_fragment_failures(outcome.fragment_results),
         active_format=media_type,
@@ -590,7 +652,7 @@ def _check_data(
             ),
             tool,
         )
-    verdict = derive_verdict(outcome.state, chain.validated)
+    verdict = derive_verdict(judged.state, chain.validated)
     ai = _assess_ai(data, media_type, chain.root, show_prompts=show_prompts, marks=marks)
     extra = []
     if media_type == "application/c2pa" and manifest is None:
@@ -605,18 +667,31 @@ def _check_data(
         extra.append(f"{len(fragments)} video fragment(s) were checked with the init segment.")
     if outcome.remote_url:
         extra.append(f"The credentials were fetched from {outcome.remote_url}.")
+    extra.extend(judged.lines)
+    notes = list(judged.timestamp_notes) if judged.facts is not None else None
     return Report(
         subject=subject,
         verdict=verdict,
         summary=_summary(
-            verdict, chain, ai, extra=extra, timestamp_notes=_timestamp_notes(outcome.store)
+            verdict,
+            chain,
+            ai,
+            extra=extra,
+            timestamp_notes=notes if notes is not None else _timestamp_notes(outcome.store),
         ),
         chain=chain.root,
         failures=chain.validated + chain.recorded,
         ai=ai,
         tool=tool,
         remote_manifest_url=outcome.remote_url,
+        signature=judged.facts,
+        not_checked=judged.not_checked,
     )
+
+
+def _parse_utc(text: str) -> dt.datetime:
+    """``tool.analyzed_at`` (RFC 3339 UTC) as an aware datetime."""
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _read_side_files(
@@ -655,6 +730,7 @@ def check(
     repo: str | os.PathLike[str] | None = None,
     resolver: str | None = None,
     wm_keys: Sequence[bytes | str] = (),
+    tsa_anchors: Sequence[str | os.PathLike[str]] = (),
 ) -> Report:
     """Check a file's Content Credentials and return a report.
 
@@ -699,6 +775,9 @@ def check(
         The same through a soft-binding resolution API (``http://host:port``).
     wm_keys
         Private watermark keys to try, after the public key, during recovery.
+    tsa_anchors
+        PEM files of time-stamping authority anchors, trusted for RFC 3161 timestamps in
+        addition to the C2PA TSA Trust List (claim-signer anchors never trust a TSA).
 
     Returns
     -------
@@ -718,7 +797,7 @@ def check(
     if isinstance(fragments, (str, os.PathLike)):
         fragments = (fragments,)
     stamp = _utc_text(analyzed_at)
-    trust = _prepare_trust(trust_anchors, data_dir)
+    trust = _prepare_trust(trust_anchors, data_dir, tsa_anchors)
     tool = _tool(trust, stamp)
     subject_path = os.path.abspath(os.fspath(path))
     try:
@@ -771,6 +850,7 @@ def check_bytes(
     repo: str | os.PathLike[str] | None = None,
     resolver: str | None = None,
     wm_keys: Sequence[bytes | str] = (),
+    tsa_anchors: Sequence[str | os.PathLike[str]] = (),
 ) -> Report:
     """Check Content Credentials of bytes already in memory (uploads, downloads).
 
@@ -782,7 +862,7 @@ def check_bytes(
         A name for the subject (file name or URL); stored as ``subject.path`` unchanged.
     trust_anchors, allow_network, show_prompts, analyzed_at, data_dir
         As for :func:`check`.
-    banks, metadata, show_gps, generator_marks, repo, resolver, wm_keys
+    banks, metadata, show_gps, generator_marks, repo, resolver, wm_keys, tsa_anchors
         As for :func:`check`.
     manifest
         Detached manifest store bytes.
@@ -797,7 +877,7 @@ def check_bytes(
     if isinstance(trust_anchors, (str, os.PathLike)):
         trust_anchors = (trust_anchors,)
     stamp = _utc_text(analyzed_at)
-    trust = _prepare_trust(trust_anchors, data_dir)
+    trust = _prepare_trust(trust_anchors, data_dir, tsa_anchors)
     tool = _tool(trust, stamp)
     if not data:
         return _error_report(

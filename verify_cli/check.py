@@ -505,6 +505,18 @@ def check_command(
             metavar="PEM",
         ),
     ] = None,
+    tsa_anchors: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--tsa-anchors",
+            help="PEM file of time-stamping authority anchors (repeatable), trusted for RFC "
+            "3161 timestamps on top of the C2PA TSA Trust List.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            metavar="PEM",
+        ),
+    ] = None,
     manifest: Annotated[
         Path | None,
         typer.Option(
@@ -673,7 +685,7 @@ def check_command(
         raise typer.BadParameter("give an http:// or https:// URL", param_hint="'--resolver'")
     if wm_keys and repo is None and resolver is None:
         raise typer.BadParameter("--wm-key needs --repo or --resolver", param_hint="'--wm-key'")
-    _preflight_trust(tuple(trust_anchors or ()), verbose=verbose)
+    _preflight_trust(tuple(trust_anchors or ()) + tuple(tsa_anchors or ()), verbose=verbose)
     _preflight_banks(tuple(banks or ()), verbose=verbose)
     _preflight_repo(repo, verbose=verbose)
     if from_file is not None:
@@ -704,7 +716,8 @@ def check_command(
         show_gps=show_gps,
         generator_marks=generator_marks,
         max_pixels=max_pixels,
-        extra=_recovery_options(repo, resolver, wm_keys),
+        extra=_recovery_options(repo, resolver, wm_keys)
+        + ((("tsa_anchors", tuple(str(p) for p in tsa_anchors)),) if tsa_anchors else ()),
     )
     executor = "local" if dask is None else f"dask:{dask}"
     fan_out = False

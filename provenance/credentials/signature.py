@@ -129,6 +129,14 @@ def _day(moment: str | None) -> str:
     return moment[:10] if moment else "an unknown date"
 
 
+def _minute(moment: dt.datetime | str | None) -> str:
+    """``2026-12-06 03:02 UTC``: precise enough to compare a validity with a signing time."""
+    when = _parse(moment) if isinstance(moment, str) or moment is None else moment
+    if when is None:
+        return "an unknown time"
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _parse(moment: str | None) -> dt.datetime | None:
     if not moment:
         return None
@@ -144,7 +152,7 @@ def _expiry(
 ) -> tuple[Expiry, str | None]:
     """The expiry case and its sentence (None while the certificate is valid)."""
     na = cert.not_valid_after_utc
-    until = na.strftime("%Y-%m-%d")
+    until = _minute(na)
     if now <= na:
         return Expiry.VALID, None
     if stamp is not None and stamp.trusted and stamp.time is not None:
@@ -153,11 +161,11 @@ def _expiry(
             return Expiry.EXPIRED_SINCE_SIGNING, (
                 f"The signing certificate expired on {until}, after the credentials were "
                 f"signed: a trusted timestamp{by} proves they were signed on "
-                f"{_day(stamp.time)}, while it was valid."
+                f"{_minute(stamp.time)}, while it was valid."
             )
         return Expiry.EXPIRED_BEFORE_SIGNING, (
             f"The signing certificate had already expired on {until} when the credentials "
-            f"were signed on {_day(stamp.time)} (time proven by a trusted timestamp{by})."
+            f"were signed on {_minute(stamp.time)} (time proven by a trusted timestamp{by})."
         )
     why = ""
     if stamp is not None and stamp.reason:
@@ -283,15 +291,12 @@ def assess(
                 )
         elif expiry is Expiry.EXPIRED_SINCE_SIGNING and EXPIRED in failures:
             removed.add(EXPIRED)
-            if UNTRUSTED in failures and used is not None:
-                # The SDK judged trust at today's date; the chain reaches a list in use.
-                removed.add(UNTRUSTED)
-                active["success"].append({"code": TRUSTED, "explanation": used.name})
-        if used is not None and (state == "Trusted" or TRUSTED in _codes(active["success"])):
-            lines.append(
-                f"The signer is trusted through the {used.name} "
-                f"({'bundled snapshot, ' if used.bundled else ''}dated {_day(used.issued)})."
-            )
+        expired = expiry not in (None, Expiry.VALID) or EXPIRED in failures
+        if expired and UNTRUSTED in failures and used is not None:
+            # The SDK judged trust at today's date, when the certificate had expired; the
+            # chain reaches an anchor in use, so the signer panel says trusted.
+            removed.add(UNTRUSTED)
+            active["success"].append({"code": TRUSTED, "explanation": used.name})
         facts = SignatureFacts(
             timestamp=stamp,
             trust_list=used,
@@ -303,6 +308,10 @@ def assess(
     if removed:
         active["failure"] = _drop(active["failure"], removed)
     state = _state(state, active, changed=bool(removed) or EXPIRED in _codes(active["failure"]))
+    if facts is not None and facts.trust_list is not None and state == "Trusted":
+        used = facts.trust_list
+        when = f" ({'bundled snapshot, ' if used.bundled else ''}dated {_day(used.issued)})"
+        lines.append(f"The signer is trusted through {used.name}{when if used.issued else ''}.")
     stale = _stale_line(signer_lists, now, stale_days)
     if stale:
         lines.append(stale)

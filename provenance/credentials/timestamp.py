@@ -45,6 +45,7 @@ _HASHES: Final = {
 _GRANTED: Final = b"\x30\x03\x02\x01\x00"  # PKIStatusInfo { status granted(0) }
 
 UNREADABLE: Final = "the timestamp could not be read"
+NOT_DER: Final = "the timestamp is not strictly DER-encoded, so it could not be verified"
 MISMATCH: Final = "the timestamp does not match the signature it claims to date"
 NO_TSA_LIST: Final = "no trust list for time-stamping authorities is in use"
 UNTRUSTED_TSA: Final = (
@@ -139,6 +140,23 @@ def _decode(value: bytes) -> Any:
         return decode_timestamp_response(_der_certificate_set(response))
 
 
+def _lenient(value: bytes) -> tuple[str | None, str | None]:
+    """``genTime`` and TSA name read leniently (asn1crypto), for a token the strict
+    verifier refuses; (None, None) when even that fails."""
+    try:
+        signed = tsp.TimeStampResp.load(_as_response(value))["time_stamp_token"]["content"]
+        info = signed["encap_content_info"]["content"].parsed
+        when = _rfc3339(info["gen_time"].native)
+        name = None
+        for choice in signed["certificates"] or ():
+            cert = choice.chosen
+            if not cert.ca and "time_stamping" in (cert.extended_key_usage_value.native or ()):
+                name = cert.subject.native.get("common_name")
+        return when, name if isinstance(name, str) else None
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None, None
+
+
 def _utc(moment: dt.datetime) -> dt.datetime:
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
@@ -220,7 +238,8 @@ def check_timestamp(
         gen_time = response.tst_info.gen_time
         tsa = _common_name(_tsa_certificate(response))
     except (ValueError, TypeError):
-        return Timestamp(None, None, False, UNREADABLE)
+        when, name = _lenient(value)
+        return Timestamp(when, name, False, UNREADABLE if when is None else NOT_DER)
     when = _rfc3339(gen_time)
     stamped = countersign_data(parts, version)
     if stamped is None or not _imprint_matches(response, stamped):
