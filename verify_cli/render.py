@@ -429,6 +429,8 @@ class TextFormat(ReportFormat):
             bullets.add_column()
             for sentence in report.summary:
                 bullets.add_row("•", Text(sentence))
+            for gap in report.not_checked:
+                bullets.add_row("•", Text(gap, style="dim"))
             parts.append(bullets)
 
         if report.error is not None and report.error.message not in report.summary:
