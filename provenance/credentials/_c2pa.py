@@ -37,6 +37,7 @@ from provenance.errors import (
 __all__ = [
     "CertInfo",
     "SignatureParts",
+    "carries_credentials",
     "SdkNoManifest",
     "SdkStore",
     "SdkTrust",
@@ -791,6 +792,21 @@ def read_store(
         fragment_results=tuple(fragment_results),
         signatures=parts,
     )
+
+
+def carries_credentials(data: bytes, *, media_type: str) -> bool:
+    """Whether ``data`` carries Content Credentials of its own, valid or not.
+
+    True for an embedded manifest store (even a damaged one) and for a reference to a
+    remote manifest; False for a file without C2PA data or one the SDK cannot read.
+    """
+    try:
+        outcome = read_store(data, media_type=media_type, trust=SdkTrust("", ""))
+    except (ManifestError, RemoteManifestError):
+        return True
+    except ProvenanceError:
+        return False
+    return not isinstance(outcome, SdkNoManifest)
 
 
 # ------------------------------------------------------------------------------ signing
