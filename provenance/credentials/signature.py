@@ -35,7 +35,7 @@ from provenance.report import (
 )
 
 if TYPE_CHECKING:
-    from provenance.credentials._c2pa import SdkStore
+    from provenance.credentials._c2pa import SdkStore, SignatureParts
 
 __all__ = ["AnchorList", "Assessment", "assess", "reaches"]
 
@@ -252,62 +252,22 @@ def assess(
     if not isinstance(results, dict):
         results = store["validation_results"] = {}
     active = _active(results)
-    state = outcome.state
-    removed: set[str] = set()
-    not_checked: list[str] = []
-    if not allow_network:
-        if DID_UNAVAILABLE in _codes(active["failure"]):
-            removed.add(DID_UNAVAILABLE)
-            not_checked.append(
-                "CAWG identity: the issuer of an identity credential (its DID) was not looked "
-                "up: not checked offline (use --allow-network)."
-            )
-        if _codes(active["informational"]) & _OCSP_NOT_CHECKED:
-            not_checked.append(
-                "Revocation (OCSP) of the signing certificate: not checked offline "
-                "(use --allow-network)."
-            )
+    removed, not_checked = _offline_gaps(active, allow_network=allow_network)
     label = store.get("active_manifest")
     parts = outcome.signatures.get(label) if isinstance(label, str) else None
     facts: SignatureFacts | None = None
     lines: list[str] = []
     notes: tuple[str, ...] = ()
     if parts is not None:
-        cert = _load(parts.chain[0])
         stamp = check_timestamp(parts, tsa_anchors=tsa_anchors)
         if stamp is not None and not stamp.trusted and stamp.reason:
             notes = (stamp.reason,)
-        used = _trust_list(parts.chain, signer_lists)
-        expiry: Expiry | None = None
-        if cert is not None:
-            expiry, sentence = _expiry(cert, stamp, parts.chain[0], now)
-            if sentence:
-                lines.append(sentence)
-        failures = _codes(active["failure"])
-        if expiry in (Expiry.EXPIRED_BEFORE_SIGNING, Expiry.EXPIRED_TIME_UNKNOWN):
-            if EXPIRED not in failures:
-                active["failure"].append(
-                    {"code": EXPIRED, "explanation": lines[-1] if lines else None}
-                )
-        elif expiry is Expiry.EXPIRED_SINCE_SIGNING and EXPIRED in failures:
-            removed.add(EXPIRED)
-        expired = expiry not in (None, Expiry.VALID) or EXPIRED in failures
-        if expired and UNTRUSTED in failures and used is not None:
-            # The SDK judged trust at today's date, when the certificate had expired; the
-            # chain reaches an anchor in use, so the signer panel says trusted.
-            removed.add(UNTRUSTED)
-            active["success"].append({"code": TRUSTED, "explanation": used.name})
-        facts = SignatureFacts(
-            timestamp=stamp,
-            trust_list=used,
-            certificate_expiry=expiry,
-            not_after=cert.not_valid_after_utc.isoformat().replace("+00:00", "Z")
-            if cert is not None
-            else None,
-        )
+        facts, sentence = _judge(parts, stamp, active, removed, signer_lists, now)
+        lines.extend([sentence] if sentence else [])
     if removed:
         active["failure"] = _drop(active["failure"], removed)
-    state = _state(state, active, changed=bool(removed) or EXPIRED in _codes(active["failure"]))
+    changed = bool(removed) or EXPIRED in _codes(active["failure"])
+    state = _state(outcome.state, active, changed=changed)
     if facts is not None and facts.trust_list is not None and state == "Trusted":
         used = facts.trust_list
         when = f" ({'bundled snapshot, ' if used.bundled else ''}dated {_day(used.issued)})"
@@ -316,6 +276,60 @@ def assess(
     if stale:
         lines.append(stale)
     return Assessment(store, state, facts, tuple(lines), tuple(not_checked), notes)
+
+
+def _offline_gaps(active: dict[str, Any], *, allow_network: bool) -> tuple[set[str], list[str]]:
+    """Failure codes that only mean "not looked up offline", and the not-checked lines."""
+    removed: set[str] = set()
+    not_checked: list[str] = []
+    if allow_network:
+        return removed, not_checked
+    if DID_UNAVAILABLE in _codes(active["failure"]):
+        removed.add(DID_UNAVAILABLE)
+        not_checked.append(
+            "CAWG identity: the issuer of an identity credential (its DID) was not looked "
+            "up: not checked offline (use --allow-network)."
+        )
+    if _codes(active["informational"]) & _OCSP_NOT_CHECKED:
+        not_checked.append(
+            "Revocation (OCSP) of the signing certificate: not checked offline "
+            "(use --allow-network)."
+        )
+    return removed, not_checked
+
+
+def _judge(
+    parts: SignatureParts,
+    stamp: Timestamp | None,
+    active: dict[str, Any],
+    removed: set[str],
+    signer_lists: Sequence[AnchorList],
+    now: dt.datetime,
+) -> tuple[SignatureFacts, str | None]:
+    """Expiry and trust of the active signer; adds to ``active``/``removed`` in place."""
+    cert = _load(parts.chain[0])
+    used = _trust_list(parts.chain, signer_lists)
+    expiry: Expiry | None = None
+    sentence: str | None = None
+    if cert is not None:
+        expiry, sentence = _expiry(cert, stamp, parts.chain[0], now)
+    failures = _codes(active["failure"])
+    if expiry in (Expiry.EXPIRED_BEFORE_SIGNING, Expiry.EXPIRED_TIME_UNKNOWN):
+        if EXPIRED not in failures:
+            active["failure"].append({"code": EXPIRED, "explanation": sentence})
+    elif expiry is Expiry.EXPIRED_SINCE_SIGNING and EXPIRED in failures:
+        removed.add(EXPIRED)
+    expired = expiry not in (None, Expiry.VALID) or EXPIRED in failures
+    if expired and UNTRUSTED in failures and used is not None:
+        # The SDK judged trust at today's date, when the certificate had expired; the
+        # chain reaches an anchor in use, so the signer panel says trusted.
+        removed.add(UNTRUSTED)
+        active["success"].append({"code": TRUSTED, "explanation": used.name})
+    not_after = cert.not_valid_after_utc.isoformat().replace("+00:00", "Z") if cert else None
+    facts = SignatureFacts(
+        timestamp=stamp, trust_list=used, certificate_expiry=expiry, not_after=not_after
+    )
+    return facts, sentence
 
 
 def _state(state: str, active: Mapping[str, Any], *, changed: bool) -> str:
