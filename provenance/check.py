@@ -42,7 +42,7 @@ from cryptography import x509
 
 from provenance.codes import HARD_BINDING_MISMATCH_CODES, UNTRUSTED_CODES
 from provenance.credentials.chain import ChainResult, build_chain, iter_nodes
-from provenance.credentials.signature import AnchorList, assess
+from provenance.credentials.signature import AnchorList, assess, with_timestamps
 from provenance.credentials.trust import (
     MANIFEST_NAME,
     TrustStore,
@@ -679,7 +679,7 @@ def _check_data(
             extra=extra,
             timestamp_notes=notes if notes is not None else _timestamp_notes(outcome.store),
         ),
-        chain=chain.root,
+        chain=with_timestamps(chain.root, outcome, trust.tsa_anchors),
         failures=chain.validated + chain.recorded,
         ai=ai,
         tool=tool,

@@ -189,6 +189,23 @@ class Action:
 
 
 @dataclass(frozen=True)
+class Timestamp:
+    """An RFC 3161 timestamp as Jinjja verified it (:mod:`provenance.credentials.timestamp`)."""
+
+    time: str | None
+    """``genTime`` (RFC 3339 UTC) as the token states it; None when unreadable."""
+    tsa: str | None
+    """Common name of the time-stamping authority."""
+    trusted: bool
+    """The token dates this signature and its TSA chains to a TSA anchor."""
+    reason: str | None = None
+    """Why it is not trusted (a plain phrase); None when trusted."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"time": self.time, "tsa": self.tsa, "trusted": self.trusted, "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class ChainNode:
     """One manifest in the provenance chain (the active one, or an ingredient's)."""
 
@@ -214,6 +231,8 @@ class ChainNode:
     """Whether the validator found this manifest's signer on a configured trust list:
     True (``signingCredential.trusted``), False (``signingCredential.untrusted``), None
     when it did not judge it (no credentials; ingredients whose trust was not re-checked)."""
+    timestamp: Timestamp | None = None
+    """This manifest's RFC 3161 timestamp as Jinjja verified it; None without one."""
 
     @property
     def problems(self) -> tuple[Failure, ...]:
@@ -257,6 +276,7 @@ class ChainNode:
             "failures": [f.to_dict() for f in self.failures],
             "ingredients": [i.to_dict() for i in self.ingredients],
             "ingredient_failures": len(self.unreliable_ingredients),
+            "timestamp": self.timestamp.to_dict() if self.timestamp is not None else None,
         }
 
 
@@ -454,23 +474,6 @@ class Recovery:
         if self.error is not None:
             d["error"] = self.error.to_dict()
         return d
-
-
-@dataclass(frozen=True)
-class Timestamp:
-    """An RFC 3161 timestamp as Jinjja verified it (:mod:`provenance.credentials.timestamp`)."""
-
-    time: str | None
-    """``genTime`` (RFC 3339 UTC) as the token states it; None when unreadable."""
-    tsa: str | None
-    """Common name of the time-stamping authority."""
-    trusted: bool
-    """The token dates this signature and its TSA chains to a TSA anchor."""
-    reason: str | None = None
-    """Why it is not trusted (a plain phrase); None when trusted."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"time": self.time, "tsa": self.tsa, "trusted": self.trusted, "reason": self.reason}
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ facts and sentences for the report.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from provenance.credentials.timestamp import check_timestamp, signer_valid_at
 from provenance.report import (
     TRUST_ONLY_CODES,
+    ChainNode,
     Expiry,
     SignatureFacts,
     Timestamp,
@@ -37,7 +39,7 @@ from provenance.report import (
 if TYPE_CHECKING:
     from provenance.credentials._c2pa import SdkStore, SignatureParts
 
-__all__ = ["AnchorList", "Assessment", "assess", "reaches"]
+__all__ = ["AnchorList", "Assessment", "assess", "reaches", "with_timestamps"]
 
 EXPIRED: Final = "signingCredential.expired"
 UNTRUSTED: Final = "signingCredential.untrusted"
@@ -59,6 +61,33 @@ class AnchorList:
     bundled: bool = False
     stored: bool = True
     """A stored or shipped list (its age is checked); False for ``--trust-anchors`` files."""
+
+
+def with_timestamps(
+    node: ChainNode, outcome: SdkStore, tsa_anchors: Sequence[x509.Certificate]
+) -> ChainNode:
+    """The chain with every manifest's timestamp verified (ingredients too).
+
+    Parameters
+    ----------
+    node
+        The root of a chain built from ``outcome``.
+    outcome
+        What the SDK read (its signature pieces per manifest label).
+    tsa_anchors
+        TSA trust anchors.
+
+    Returns
+    -------
+    ChainNode
+        The same tree with ``timestamp`` set on every node whose signature carries one.
+    """
+    children = tuple(with_timestamps(c, outcome, tsa_anchors) for c in node.ingredients)
+    parts = outcome.signatures.get(node.label) if node.label is not None else None
+    stamp = check_timestamp(parts, tsa_anchors=tsa_anchors) if parts is not None else None
+    if stamp is None and children == node.ingredients:
+        return node
+    return dataclasses.replace(node, ingredients=children, timestamp=stamp)
 
 
 @dataclass(frozen=True)

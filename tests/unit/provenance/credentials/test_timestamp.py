@@ -153,3 +153,21 @@ def test_shared_1x_timestamps(shared_dir: Path) -> None:
     active = str(store.store["active_manifest"])
     assert reasons[active] == UNTRUSTED_TSA
     assert set(reasons.values()) == {UNTRUSTED_TSA, MISMATCH}
+
+
+def test_every_manifest_of_the_chain_gets_its_timestamp_checked(shared_dir: Path) -> None:
+    """The report verifies ingredient manifests' timestamps too: CIE-sig-CA's ingredient,
+    whose signature was altered, has a timestamp that no longer matches it."""
+    from provenance import check
+    from provenance.report import ChainNode
+
+    report = check(shared_dir / "c2pa/fixtures/public-testfiles/adobe-20220124-CIE-sig-CA.jpg")
+    assert report.chain is not None
+    (ingredient,) = report.chain.ingredients
+
+    def reason(node: ChainNode) -> str | None:
+        return node.timestamp.reason if node.timestamp is not None else None
+
+    assert reason(report.chain) == NO_TSA_LIST  # the test session uses no trust list
+    assert reason(ingredient) == MISMATCH
+    assert report.to_dict()["chain"]["ingredients"][0]["timestamp"]["reason"] == MISMATCH
