@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
-from provenance.credentials.timestamp import check_timestamp, signer_valid_at
+from provenance.credentials.timestamp import check_timestamp, path_to_anchor, signer_valid_at
 from provenance.report import (
     TRUST_ONLY_CODES,
     ChainNode,
@@ -48,7 +47,6 @@ DID_UNAVAILABLE: Final = "cawg.ica.did_unavailable"
 _OCSP_NOT_CHECKED: Final = frozenset(
     {"signingCredential.ocsp.skipped", "signingCredential.ocsp.inaccessible"}
 )
-_MAX_CHAIN: Final = 12
 
 
 @dataclass(frozen=True)
@@ -114,16 +112,6 @@ def _load(der: bytes) -> x509.Certificate | None:
         return None
 
 
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    if cert.issuer != issuer.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-        return False
-    return True
-
-
 def reaches(chain: Sequence[bytes], anchors: Sequence[x509.Certificate]) -> bool:
     """Whether a signer's certificate chain reaches one of the anchors (signatures checked,
     validity dates not: expiry is judged separately, with the trusted signing time).
@@ -143,15 +131,7 @@ def reaches(chain: Sequence[bytes], anchors: Sequence[x509.Certificate]) -> bool
     certs = [c for c in (_load(d) for d in chain) if c is not None]
     if not certs or not anchors:
         return False
-    current = certs[0]
-    for _ in range(_MAX_CHAIN):
-        if current in anchors or any(_issued_by(current, a) for a in anchors):
-            return True
-        nxt = next((c for c in certs[1:] if c != current and _issued_by(current, c)), None)
-        if nxt is None:
-            return False
-        current = nxt
-    return False
+    return path_to_anchor(certs[0], certs[1:], anchors) is not None
 
 
 def _day(moment: str | None) -> str:

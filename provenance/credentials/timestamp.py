@@ -27,6 +27,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from asn1crypto import cms, tsp
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from rfc3161_client import VerificationError, VerifierBuilder, decode_timestamp_response
 
 from provenance.report import Timestamp
@@ -34,7 +38,7 @@ from provenance.report import Timestamp
 if TYPE_CHECKING:
     from provenance.credentials._c2pa import SignatureParts
 
-__all__ = ["check_timestamp", "countersign_data", "signer_valid_at"]
+__all__ = ["check_timestamp", "countersign_data", "issued_by", "path_to_anchor", "signer_valid_at"]
 
 _HASHES: Final = {
     "2.16.840.1.101.3.4.2.1": "sha256",
@@ -44,6 +48,11 @@ _HASHES: Final = {
 }
 _GRANTED: Final = b"\x30\x03\x02\x01\x00"  # PKIStatusInfo { status granted(0) }
 
+_HASH_CLASSES: Final[dict[str, type[hashes.HashAlgorithm]]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
 UNREADABLE: Final = "the timestamp could not be read"
 NOT_DER: Final = "the timestamp is not strictly DER-encoded, so it could not be verified"
 MISMATCH: Final = "the timestamp does not match the signature it claims to date"
@@ -202,10 +211,104 @@ def _chain_problem(response: Any, anchors: Sequence[x509.Certificate]) -> str | 
         builder.build().verify(response, response.tst_info.message_imprint.message)
     except VerificationError as exc:
         text = str(exc)
+        if "issuer certificate" in text and _partial_chain(response, anchors):
+            return None
         if "verifying certificates" in text:
             return UNTRUSTED_TSA
         return f"the time-stamping certificate is not usable ({text.rstrip('.')})"
     return None
+
+
+def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer`` signed ``cert`` (names and signature checked, not dates)."""
+    if cert.issuer != issuer.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def path_to_anchor(
+    leaf: x509.Certificate,
+    pool: Sequence[x509.Certificate],
+    anchors: Sequence[x509.Certificate],
+    *,
+    limit: int = 12,
+) -> list[x509.Certificate] | None:
+    """The certificates from ``leaf`` up to (not including) the anchor that issued the
+    last of them, or None. Anchors may be intermediate CAs (a partial chain)."""
+    path = [leaf]
+    current = leaf
+    for _ in range(limit):
+        if current in anchors or any(issued_by(current, a) for a in anchors):
+            return path
+        nxt = next((c for c in pool if c not in path and issued_by(current, c)), None)
+        if nxt is None:
+            return None
+        path.append(nxt)
+        current = nxt
+    return None
+
+
+def _partial_chain(response: Any, anchors: Sequence[x509.Certificate]) -> bool:
+    """The TSA chain ends at an anchor that is an intermediate CA (OpenSSL, underneath
+    rfc3161-client, accepts only self-signed roots): check the chain here, valid at
+    genTime, the critical timeStamping EKU, and the CMS signature (asn1crypto parses,
+    cryptography verifies)."""
+    leaf = _tsa_certificate(response)
+    if leaf is None or not _timestamping_leaf(leaf):
+        return False
+    pool = [x509.load_der_x509_certificate(d) for d in response.signed_data.certificates]
+    path = path_to_anchor(leaf, pool, anchors)
+    when = _utc(response.tst_info.gen_time)
+    if path is None or any(
+        not c.not_valid_before_utc <= when <= c.not_valid_after_utc for c in path
+    ):
+        return False
+    return _cms_signature_valid(response.time_stamp_token(), leaf)
+
+
+def _timestamping_leaf(cert: x509.Certificate) -> bool:
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    except x509.ExtensionNotFound:
+        return False
+    return ext.critical and list(ext.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
+
+
+def _cms_signature_valid(token: bytes, signer: x509.Certificate) -> bool:
+    """The SignerInfo signature over the signed attributes, and their message digest over
+    the TSTInfo (RFC 5652 §5.4)."""
+    try:
+        signed = cms.ContentInfo.load(token)["content"]
+        info = signed["signer_infos"][0]
+        digest = info["digest_algorithm"]["algorithm"].native
+        content = signed["encap_content_info"]["content"].contents
+        attrs = info["signed_attrs"]
+        stated = next(a["values"][0].native for a in attrs if a["type"].native == "message_digest")
+        if stated != hashlib.new(digest, content).digest():
+            return False
+        data = b"\x31" + attrs.dump()[1:]  # signed as a SET OF, not as [0]
+        key = signer.public_key()
+        algo = info["signature_algorithm"].signature_algo
+        hash_alg = _HASH_CLASSES[digest]()
+        signature = info["signature"].native
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, data, ec.ECDSA(hash_alg))
+        elif isinstance(key, rsa.RSAPublicKey) and algo == "rsassa_pss":
+            pss = padding.PSS(padding.MGF1(hash_alg), padding.PSS.AUTO)
+            key.verify(signature, data, pss, hash_alg)
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, data, padding.PKCS1v15(), hash_alg)
+        elif isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(signature, data)
+        else:
+            return False
+    except (ValueError, TypeError, KeyError, StopIteration, InvalidSignature):
+        return False
+    return True
 
 
 def check_timestamp(

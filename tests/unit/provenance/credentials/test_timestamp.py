@@ -171,3 +171,37 @@ def test_every_manifest_of_the_chain_gets_its_timestamp_checked(shared_dir: Path
     assert reason(report.chain) == NO_TSA_LIST  # the test session uses no trust list
     assert reason(ingredient) == MISMATCH
     assert report.to_dict()["chain"]["ingredients"][0]["timestamp"]["reason"] == MISMATCH
+
+
+def test_an_intermediate_ca_can_be_the_tsa_anchor(stamped: _c2pa.SignatureParts, pki: Pki) -> None:
+    """OpenSSL (under rfc3161-client) accepts only self-signed roots; an intermediate given
+    as the TSA anchor is checked here (chain, genTime, EKU, CMS signature)."""
+    intermediate = x509.load_pem_x509_certificate(pki.intermediate_pem)
+    result = check_timestamp(stamped, tsa_anchors=[intermediate])
+    assert result is not None and result.trusted, result
+    other = make_pki("Elsewhere", algs=("es256",), seed=b"elsewhere")
+    foreign = x509.load_pem_x509_certificate(other.intermediate_pem)
+    refused = check_timestamp(stamped, tsa_anchors=[foreign])
+    assert refused is not None and refused.reason == UNTRUSTED_TSA
+
+
+def test_the_verify_site_tsa_anchors_excuse_an_expired_adobe_certificate(
+    shared_dir: Path, tmp_path: Path
+) -> None:
+    """With the interim list's time-stamping CAs given as TSA anchors (what the Verify site
+    trusts), the 2022 Adobe sample's DigiCert timestamp is trusted: its certificate expired
+    since it was signed, so it is TRUSTED; without them it is INVALID."""
+    from provenance import check
+    from provenance.report import Expiry, Verdict
+
+    path = shared_dir / "c2pa/fixtures/c2pa-rs/verify.jpeg"
+    interim = shared_dir / "c2pa/trust/cai-verify-site/anchors.pem"
+    fresh = tmp_path / "never-updated"  # the shipped snapshots
+    trusted = check(path, data_dir=fresh, tsa_anchors=[interim])
+    assert trusted.verdict is Verdict.TRUSTED, trusted.summary
+    assert trusted.signature is not None
+    assert trusted.signature.certificate_expiry is Expiry.EXPIRED_SINCE_SIGNING
+    assert any("while it was valid" in s for s in trusted.summary)
+    assert any("trusted through CAI interim trust anchors" in s for s in trusted.summary)
+    strict = check(path, data_dir=fresh)
+    assert strict.verdict is Verdict.INVALID
