@@ -753,7 +753,8 @@ def check(
         Pin ``tool.analyzed_at`` (naive datetimes are taken as UTC).
     data_dir
         Where stored trust lists live; default
-        :func:`provenance.credentials.trust.default_data_dir`.
+        :func:`provenance.credentials.trust.default_data_dir`. When ``verify trust update``
+        never stored lists there, the snapshots shipped in the package are used.
     banks
         Banks of known content (:class:`provenance.matching.bank.Bank` objects, or paths opened
         for this call); matches go to ``matches``. Nothing is hashed when empty.
