@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: demo test lint typecheck pytest bench clean sysdeps
+.PHONY: demo test lint typecheck pytest bench clean node sysdeps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,13 @@ typecheck: $(STAMP)
 sysdeps:
 	@command -v strace >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq strace >/dev/null; }
 
-pytest: $(STAMP) sysdeps
+# The soft-binding conformance suite (tests/integration/cli/test_softbinding_conformance.py)
+# runs on node and npm: install them when missing (CI runs as root on a fresh machine).
+node:
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+		{ apt-get update && apt-get install -y nodejs npm; }
+
+pytest: $(STAMP) node sysdeps
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
