@@ -250,8 +250,17 @@ class ResolverClient:
             ) from None
 
     def _optional_json(self, path: str, *, absolute: bool = False) -> dict[str, Any] | None:
-        """A discovery document, or None when the route is missing or not JSON."""
+        """A discovery document, or None when the route is missing or not JSON.
+
+        Raises
+        ------
+        ResolverError
+            ``resolver_refused`` when the server answers with a server error (5xx): a
+            resolver that is down is not "not a resolver".
+        """
         status, raw = self._request("GET", path, absolute=absolute)
+        if status >= 500:
+            raise self._error(status, raw, "discovery")
         if status != 200:
             return None
         try:
