@@ -117,3 +117,16 @@ def test_three_cases_three_sentences(cases: dict[str, Report]) -> None:
     assert "cannot tell whether it was valid" in text["no_timestamp"]
     assert "not on the TSA trust list" in text["untrusted_tsa"]
     assert not any("at signing time" in t for t in text.values())
+
+
+def test_nikon_sample_is_not_said_to_have_expired_at_signing(shared_dir: Path) -> None:
+    """The 2022 Nikon sample has no timestamp and a certificate that simply expired later:
+    the report says we cannot tell when it was signed, never "expired at signing time"."""
+    path = shared_dir / "c2pa/fixtures/public-testfiles/nikon-20221019-building.jpeg"
+    report = check(path)
+    assert report.verdict is Verdict.INVALID
+    assert report.signature is not None and report.signature.timestamp is None
+    assert report.signature.certificate_expiry is Expiry.EXPIRED_TIME_UNKNOWN
+    text = " ".join(report.summary)
+    assert "no trusted timestamp says when the credentials were signed" in text
+    assert "at signing time" not in text
