@@ -11,9 +11,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from testkit import encode, picture
 
-from provenance.check import _prepare_trust
 from provenance.credentials import _c2pa
 from provenance.credentials.sign import SignerSpec, sign_file
+from provenance.credentials.trust import eku_config
 from provenance.credentials.timestamp import (
     MISMATCH,
     NO_TSA_LIST,
@@ -38,7 +38,7 @@ def pki() -> Pki:
 
 def _parts(path: Path) -> _c2pa.SignatureParts:
     store = _c2pa.read_store(
-        path.read_bytes(), media_type="image/jpeg", trust=_prepare_trust([], None).sdk
+        path.read_bytes(), media_type="image/jpeg", trust=_c2pa.SdkTrust("", eku_config())
     )
     assert isinstance(store, _c2pa.SdkStore)
     return store.signatures[str(store.store["active_manifest"])]
@@ -143,7 +143,7 @@ def test_shared_1x_timestamps(shared_dir: Path) -> None:
     store = _c2pa.read_store(
         (files / "adobe-20220124-CIE-sig-CA.jpg").read_bytes(),
         media_type="image/jpeg",
-        trust=_prepare_trust([], None).sdk,
+        trust=_c2pa.SdkTrust("", eku_config()),
     )
     assert isinstance(store, _c2pa.SdkStore)
     reasons = {
