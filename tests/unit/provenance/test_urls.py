@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from provenance.durable.resolver import ResolverClient, ResolverError
+from provenance.durable.client import ResolverClient
+from provenance.errors import ResolverError
 from provenance.report import (
     AiAssessment,
     AiLabel,
