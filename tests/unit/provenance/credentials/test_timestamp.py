@@ -13,7 +13,6 @@ from testkit import encode, picture
 
 from provenance.credentials import _c2pa
 from provenance.credentials.sign import SignerSpec, sign_file
-from provenance.credentials.trust import eku_config
 from provenance.credentials.timestamp import (
     MISMATCH,
     NO_TSA_LIST,
@@ -23,6 +22,7 @@ from provenance.credentials.timestamp import (
     countersign_data,
     signer_valid_at,
 )
+from provenance.credentials.trust import eku_config
 from provenance.testing.pki import Pki, make_pki
 from provenance.testing.tsa import TimeStampAuthority, serve
 
