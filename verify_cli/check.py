@@ -252,7 +252,7 @@ def _preflight_repo(repo: Path | None, *, verbose: bool) -> None:
     repository is a usage error, not a silent recovery failure per input."""
     if repo is None:
         return
-    from provenance.durable.repository import Repository
+    from provenance.durable.repository import Repository  # lazy: only with --repo
 
     try:
         Repository.open(repo).close()
