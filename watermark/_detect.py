@@ -84,7 +84,7 @@ REACHABLE_LATTICES = (
 all of them, because which ones are evaluated depends on the scores."""
 MAX_DECODES = 2
 """Most hypotheses whose payload is decoded per image."""
-LIST_SIZE = 4
+LIST_SIZE = 256
 """Paths kept by the list Viterbi decoder; each is one CRC trial."""
 CRC_TRIALS = MAX_DECODES * LIST_SIZE
 """``L``: most CRC checks per image."""
@@ -457,12 +457,12 @@ def template_lattices(
         g = g0
         for radius in (4, 2):
             km, fm = _match_peaks(spec, base, g, radius)
-            if len(km) < 4:
+            if len(km) < 3:
                 break
-            sol, *_ = np.linalg.lstsq(km, fm, rcond=None)
-            if not plausible(np.asarray(sol.T, dtype=np.float64), inverse=True):
+            sol = _fit_map(km, fm, g, spec.shape)
+            if not plausible(sol, inverse=True):
                 break
-            g = np.asarray(sol.T, dtype=np.float64)
+            g = sol
         if not plausible(g, inverse=True):
             continue
         basis = np.asarray(np.linalg.inv(g).T, dtype=np.float64)
@@ -476,6 +476,53 @@ def template_lattices(
         if len(out) >= limit:
             break
     return out
+
+
+_GENERAL_FIT = 6
+"""Matched template peaks needed to fit a general 2x2 map; with fewer, a similarity."""
+_OUTLIER_BINS = 1.5
+"""Matches further than this from the fitted map (in spectrum bins) are dropped once."""
+_GENERAL_GAIN = 0.7
+"""A general map replaces the similarity fit only if its RMS residual is this much lower."""
+
+
+def _fit_map(
+    k: NDArray[np.float64],
+    f: NDArray[np.float64],
+    g: NDArray[np.float64],
+    shape: tuple[int, ...],
+) -> NDArray[np.float64]:
+    """Least-squares frequency map ``f = G k`` from matched template peaks.
+
+    Fits ``G = Q g`` with ``Q`` a similarity (a correction of scale and rotation that keeps
+    the aspect and mirror sense of the current map ``g``; two parameters), drops matches
+    further than ``_OUTLIER_BINS`` from it and refits. With at least ``_GENERAL_FIT``
+    matches a general 2x2 map is also fitted, and used if its RMS residual is below
+    ``_GENERAL_GAIN`` times the similarity's (an aspect change or shear).
+    """
+    bins = np.array([shape[0], shape[1]], dtype=np.float64)
+
+    def similarity(kk: NDArray[np.float64], ff: NDArray[np.float64]) -> NDArray[np.float64]:
+        p = kk @ g.T  # Q = [[a, b], [-b, a]]: fy = a py + b px, fx = a px - b py
+        rows = np.concatenate([p, np.stack([p[:, 1], -p[:, 0]], axis=1)])
+        (a, b), *_ = np.linalg.lstsq(rows, np.concatenate([ff[:, 0], ff[:, 1]]), rcond=None)
+        return np.asarray(np.array([[a, b], [-b, a]]) @ g, dtype=np.float64)
+
+    def rms(m: NDArray[np.float64], kk: NDArray[np.float64], ff: NDArray[np.float64]) -> Any:
+        return np.hypot(*((ff - kk @ m.T) * bins).T)
+
+    sim = similarity(k, f)
+    keep = rms(sim, k, f) <= _OUTLIER_BINS
+    if 2 <= int(keep.sum()) < len(k):
+        k, f = k[keep], f[keep]
+        sim = similarity(k, f)
+    if len(k) < _GENERAL_FIT:
+        return sim
+    sol, *_ = np.linalg.lstsq(k, f, rcond=None)
+    gen = np.asarray(sol.T, dtype=np.float64)
+    r_sim = float(np.sqrt(np.mean(rms(sim, k, f) ** 2)))
+    r_gen = float(np.sqrt(np.mean(rms(gen, k, f) ** 2)))
+    return gen if r_gen < _GENERAL_GAIN * r_sim else sim
 
 
 def plausible(m: NDArray[np.float64], *, inverse: bool = False) -> bool:
