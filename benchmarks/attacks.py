@@ -344,3 +344,30 @@ EXTRA_ATTACKS: dict[str, Attack] = {
 pictures down to 256 px)."""
 
 ATTACKS.update(EXTRA_ATTACKS)
+
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "none": ("none",),
+    "JPEG / WebP": ("jpeg90", "jpeg75", "jpeg50", "webp75"),
+    "resize, aspect": (
+        "resize0.5",
+        "resize0.75",
+        "resize0.5_back",
+        "resize0.75_back",
+        "aspect_w0.8",
+    ),
+    "crop": ("crop90", "crop75", "crop50"),
+    "rotation to ±10° (crop-to-fill)": (
+        "rot2",
+        "rot5",
+        "rot-5",
+        "rot10",
+        "rot-10",
+        "rotfill7",
+        "rotfill-10",
+    ),
+    "noise, blur, tone, flip": ("noise5", "blur1", "bright1.2", "contrast0.8", "hflip"),
+    "classic combinations": ("resize0.75+jpeg75", "screenshot"),
+    "small (256 px short side)": ("small256", "small256+jpeg80"),
+    "chains of 2-4 edits": ("social", *(f"chain{i}" for i in range(CHAINS))),
+}
+"""Attack families of the README table (every attack belongs to exactly one)."""
