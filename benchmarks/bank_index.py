@@ -48,9 +48,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from provenance.bank import Bank  # noqa: E402
-from provenance.hamming import FlatIndex  # noqa: E402
-from provenance.pdq import PdqHash  # noqa: E402
+from provenance.matching.bank import Bank  # noqa: E402
+from provenance.matching.hamming import FlatIndex  # noqa: E402
+from provenance.matching.pdq import PdqHash  # noqa: E402
 
 PLANTED = 1000
 RANDOM_QUERIES = 1000

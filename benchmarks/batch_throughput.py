@@ -1,8 +1,8 @@
-"""Batch throughput of ``provenance.batch.run_batch``: 1 and 2 local workers, Dask.
+"""Batch throughput of ``provenance.batch.runner.run_batch``: 1 and 2 local workers, Dask.
 
 Generates (once, in ``--dir``) a folder of mixed, real-world-sized files: photo-like
 JPEG, PNG and WebP pictures of 1 to 3 megapixels (60 % JPEG, 10 % PNG, 20 % WebP), 15 %
-signed JPEGs (test PKI, ``provenance.sign``) and 10 % broken files (truncated JPEG or
+signed JPEGs (test PKI, ``provenance.credentials.sign``) and 10 % broken files (truncated JPEG or
 PNG, empty, text named ``.jpg``). Then times, over the same inputs and options
 (``--fixed-time``, the test root as trust anchor):
 
@@ -111,8 +111,8 @@ def generate(folder: Path, count: int, seed: int = 7) -> tuple[list[Path], Path]
     """
     import numpy as np
 
-    from provenance.pki import make_pki
-    from provenance.sign import capture_manifest, sign_file
+    from provenance.credentials.sign import capture_manifest, sign_file
+    from provenance.testing.pki import make_pki
 
     root_pem = folder / "root.pem"
     done = folder / ".complete"
@@ -174,7 +174,7 @@ def generate(folder: Path, count: int, seed: int = 7) -> tuple[list[Path], Path]
 
 def timed(files: list[Path], options: Any, **kwargs: Any) -> dict[str, Any]:
     """Run one batch; return timings and the records."""
-    from provenance.batch import run_batch
+    from provenance.batch.runner import run_batch
 
     before = _cpu()
     started = time.perf_counter()
@@ -239,7 +239,7 @@ def main() -> None:
     folder = args.dir or Path(tempfile.gettempdir()) / f"jinjja-batch-bench-{args.count}"
     os.environ["JINJJA_DATA_DIR"] = tempfile.mkdtemp(prefix="jinjja-bench-")
 
-    from provenance.batch import BatchOptions
+    from provenance.batch.runner import BatchOptions
 
     files, root = generate(folder, args.count)
     options = BatchOptions(trust_anchors=(root,), analyzed_at=FIXED)

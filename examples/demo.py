@@ -3,7 +3,7 @@
 Run it with ``make demo`` (or ``.venv/bin/python examples/demo.py``). Everything is
 written to ``demo-out/`` next to the repository root:
 
-* a demo certificate authority (``demo-out/ca/``), made with :mod:`provenance.pki`;
+* a demo certificate authority (``demo-out/ca/``), made with :mod:`provenance.testing.pki`;
 * a camera capture signed as ``digitalCapture``;
 * an edit of it (cropped) that keeps the capture as its ``parentOf`` ingredient;
 * a published copy of the edit (a third manifest on top);
@@ -83,7 +83,7 @@ def _shown(path: Path) -> str:
 
 
 def make_ca(demo: Demo) -> None:
-    from provenance.pki import make_pki
+    from provenance.testing.pki import make_pki
 
     pki = make_pki("Jinjja Demo News", algs=("es256",), seed=b"jinjja-demo")
     written = pki.write_to(demo.out / "ca")
@@ -114,7 +114,7 @@ def _scene(width: int, height: int, seed: int) -> object:
 
 
 def make_capture(demo: Demo) -> None:
-    from provenance.sign import capture_manifest, sign_file
+    from provenance.credentials.sign import capture_manifest, sign_file
 
     src = demo.out / "src" / "photo.jpg"
     src.parent.mkdir(parents=True, exist_ok=True)
@@ -138,7 +138,7 @@ def make_capture(demo: Demo) -> None:
 def make_edit(demo: Demo) -> None:
     from PIL import Image
 
-    from provenance.sign import sign_file
+    from provenance.credentials.sign import sign_file
 
     capture = demo.files["capture"]
     cropped = demo.out / "src" / "cropped.jpg"
@@ -174,7 +174,7 @@ def make_edit(demo: Demo) -> None:
 
 
 def make_published(demo: Demo) -> None:
-    from provenance.sign import sign_file
+    from provenance.credentials.sign import sign_file
 
     edit = demo.files["edit"]
     dst = demo.out / "3-published.jpg"
@@ -210,7 +210,7 @@ def make_ai(demo: Demo) -> None:
     import numpy as np
     from PIL import Image
 
-    from provenance.sign import capture_manifest, sign_file
+    from provenance.credentials.sign import capture_manifest, sign_file
 
     rng = np.random.default_rng(7)
     yy, xx = np.mgrid[0:384, 0:512] / 64.0

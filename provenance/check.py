@@ -38,16 +38,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from provenance.ai import assess_ai
-from provenance.chain import ChainResult, build_chain, iter_nodes
 from provenance.codes import HARD_BINDING_MISMATCH_CODES, UNTRUSTED_CODES
+from provenance.credentials.chain import ChainResult, build_chain, iter_nodes
+from provenance.credentials.trust import (
+    MANIFEST_NAME,
+    TrustStore,
+    default_data_dir,
+    eku_config,
+    load,
+    load_pem_bundle,
+)
 from provenance.errors import (
     InputFileError,
     ProvenanceError,
     RemoteManifestError,
     TrustStoreError,
 )
-from provenance.media import (
+from provenance.media.inspect import (
     FRAGMENT_MEDIA_TYPE,
     MediaInfo,
     inspect_bytes,
@@ -69,19 +76,12 @@ from provenance.report import (
     TrustSource,
     Verdict,
 )
-from provenance.trust import (
-    MANIFEST_NAME,
-    TrustStore,
-    default_data_dir,
-    eku_config,
-    load,
-    load_pem_bundle,
-)
+from provenance.signals.ai import assess_ai
 
 if TYPE_CHECKING:
-    from provenance import _c2pa
-    from provenance.bank import Bank
-    from provenance.genmarks import GeneratorMark
+    from provenance.credentials import _c2pa
+    from provenance.matching.bank import Bank
+    from provenance.signals.genmarks import GeneratorMark
 
 __all__ = ["check", "check_bytes", "derive_verdict", "error_report"]
 
@@ -202,14 +202,14 @@ def _load_trust(store: TrustStore, trust_anchors: Sequence[str | os.PathLike[str
             certificates=0,
         )
     )
-    from provenance import _c2pa  # lazy: loads the native c2pa library
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
     return _Trust(_c2pa.SdkTrust("\n".join(parts), eku), tuple(sources))
 
 
 def _tool(trust: _Trust | None, analyzed_at: str) -> ToolInfo:
     import provenance
-    from provenance import _c2pa
+    from provenance.credentials import _c2pa
 
     return ToolInfo(
         version=provenance.__version__,
@@ -501,7 +501,7 @@ def _check_data(
     show_prompts: bool,
     marks: Sequence[GeneratorMark] = (),
 ) -> Report:
-    from provenance import _c2pa
+    from provenance.credentials import _c2pa
 
     try:
         info = inspect_bytes(data, name=name)
@@ -676,23 +676,25 @@ def check(
     analyzed_at
         Pin ``tool.analyzed_at`` (naive datetimes are taken as UTC).
     data_dir
-        Where stored trust lists live; default :func:`provenance.trust.default_data_dir`.
+        Where stored trust lists live; default
+        :func:`provenance.credentials.trust.default_data_dir`.
     banks
-        Banks of known content (:class:`provenance.bank.Bank` objects, or paths opened
+        Banks of known content (:class:`provenance.matching.bank.Bank` objects, or paths opened
         for this call); matches go to ``matches``. Nothing is hashed when empty.
     metadata
-        Add metadata and structure facts (:func:`provenance.metadata.metadata_facts`)
+        Add metadata and structure facts (:func:`provenance.signals.metadata.metadata_facts`)
         to ``metadata``.
     show_gps
         Show GPS coordinates in the metadata facts (implies ``metadata``).
     generator_marks
         Decode the pixels and look for the default invisible watermarks of open image
-        generators (:mod:`provenance.genmarks`): detected marks become AI signals and
+        generators (:mod:`provenance.signals.genmarks`): detected marks become AI signals and
         ``watermarks`` findings.
     repo
-        A manifest repository file (:mod:`provenance.repository`): when the file has no
+        A manifest repository file (:mod:`provenance.durable.repository`): when the file has no
         embedded credentials, or invalid ones, look its watermark and fingerprint up there
-        and report the credentials found as ``RECOVERED`` (:func:`provenance.resolver.recover`).
+        and report the credentials found as ``RECOVERED``
+        (:func:`provenance.durable.resolver.recover`).
     resolver
         The same through a soft-binding resolution API (``http://host:port``).
     wm_keys
@@ -826,8 +828,8 @@ def check_bytes(
 
 def _generator_marks(data: bytes) -> tuple[GeneratorMark, ...]:
     """Detected generator watermarks in a picture; empty when it cannot be decoded."""
-    from provenance import _imageio
-    from provenance.genmarks import detect_generator_marks
+    from provenance.media import _imageio
+    from provenance.signals.genmarks import detect_generator_marks
 
     rgb = _imageio.load_rgb(data)
     if rgb is None:
@@ -840,8 +842,8 @@ def _generator_marks(data: bytes) -> tuple[GeneratorMark, ...]:
 
 def _bank_matches(data: bytes, banks: Sequence[Bank | str | os.PathLike[str]]) -> tuple[Any, ...]:
     """Matches of the picture or video in the banks (banks given as paths are opened here)."""
-    from provenance.bank import Bank, match_file
-    from provenance.pdq import PdqError
+    from provenance.matching.bank import Bank, match_file
+    from provenance.matching.pdq import PdqError
 
     opened: list[Bank] = []
     try:
@@ -880,7 +882,7 @@ def _add_findings(
         if matches:
             changes["matches"] = report.matches + tuple(matches)
     if metadata or show_gps:
-        from provenance.metadata import metadata_facts
+        from provenance.signals.metadata import metadata_facts
 
         facts = metadata_facts(
             data,
@@ -892,7 +894,7 @@ def _add_findings(
             changes["metadata"] = report.metadata + facts
     detected = [m for m in marks if m.detected]
     if detected:
-        from provenance.genmarks import marks_to_findings
+        from provenance.signals.genmarks import marks_to_findings
 
         changes["watermarks"] = report.watermarks + marks_to_findings(detected)
     return dataclasses.replace(report, **changes) if changes else report
@@ -936,7 +938,7 @@ def error_report(
     """
     import stat
 
-    from provenance.media import sniff_media_type
+    from provenance.media.inspect import sniff_media_type
 
     if isinstance(trust_anchors, (str, os.PathLike)):
         trust_anchors = (trust_anchors,)
@@ -979,7 +981,7 @@ def _maybe_recover(
     """Recover credentials from a repository when asked and the embedded ones are absent or bad."""
     if (repo is None and resolver is None) or report.verdict not in _RECOVERABLE:
         return report
-    from provenance.resolver import recover
+    from provenance.durable.resolver import recover
 
     return recover(
         report,

@@ -1,6 +1,6 @@
 """Write ``spec/openapi.json``: the OpenAPI document of the resolver server.
 
-Run ``python spec/gen_openapi.py`` after changing :mod:`provenance.server`; the test
+Run ``python spec/gen_openapi.py`` after changing :mod:`provenance.durable.server`; the test
 ``tests/unit/provenance/test_server.py`` regenerates the document and fails when the saved
 copy differs.
 """
@@ -19,7 +19,7 @@ OUT = HERE / "openapi.json"
 
 def document() -> dict[str, Any]:
     """The OpenAPI document of an app with writes enabled (every route)."""
-    from provenance.server import create_app
+    from provenance.durable.server import create_app
 
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(Path(tmp) / "repo.db", allow_writes=True, token="t" * 32)

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from PIL import Image
 
-from provenance.pki import Pki
+from provenance.testing.pki import Pki
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 
@@ -263,7 +263,7 @@ def _signer(pki: Pki, alg: str, *, ta_url: str | None = None) -> Any:
 def _context(pki: Pki, **verify: Any) -> Any:
     import c2pa
 
-    from provenance.trust import eku_config
+    from provenance.credentials.trust import eku_config
 
     return c2pa.Context.from_dict(
         {

@@ -1,6 +1,6 @@
 """``verify bank``: banks of known content (add, import, export, match, info, remove).
 
-Parse the options, call :mod:`provenance.bank`, write one record per input to stdout (or
+Parse the options, call :mod:`provenance.matching.bank`, write one record per input to stdout (or
 ``--output``) and one line per problem to stderr, and exit with a code from
 ``spec/exit-codes.md``: 0 done; 1 ``--fail-on-match`` and some input matched;
 2 usage error or unusable bank file; 3 some inputs could not be processed (unreadable,
@@ -23,7 +23,8 @@ from typing import Annotated, Any, Final, TextIO, assert_never
 
 import typer
 
-from provenance.bank import (
+from provenance.errors import ProvenanceError
+from provenance.matching.bank import (
     MATCH_MAX,
     REVIEW_MAX,
     Added,
@@ -32,8 +33,7 @@ from provenance.bank import (
     Lookup,
     lookup_file,
 )
-from provenance.errors import ProvenanceError
-from provenance.pdq import NotHashable, PdqError, Variant, parse_hex
+from provenance.matching.pdq import NotHashable, PdqError, Variant, parse_hex
 from provenance.report import BankMatch
 from verify_cli.exit_codes import ExitCode
 
@@ -640,7 +640,7 @@ def info_command(
 
 
 def _info(bank_path: Path) -> dict[str, Any]:
-    from provenance.bank import SCHEMA_VERSION
+    from provenance.matching.bank import SCHEMA_VERSION
 
     bank = _open_bank(bank_path)
     with bank:

@@ -1,7 +1,7 @@
 """``verify check``: read Content Credentials and report a verdict per file.
 
 Parse the options, expand the paths (and ``--from-file`` lists), run
-:func:`provenance.batch.run_batch` (in-process, on local worker processes or on Dask),
+:func:`provenance.batch.runner.run_batch` (in-process, on local worker processes or on Dask),
 stream each record through the chosen renderer in input order, and turn what happened
 into an exit code (``spec/exit-codes.md``). Progress and the summary go to stderr.
 """
@@ -24,7 +24,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from provenance import batch
+from provenance.batch import runner as batch
 from provenance.errors import ProvenanceError
 from provenance.report import AiLabel, Report, Verdict
 from verify_cli.exit_codes import ExitCode
@@ -235,7 +235,7 @@ def _read_from_file(source: str) -> list[Path]:
 
 def _preflight_banks(banks: Sequence[Path], *, verbose: bool) -> None:
     """Open every bank once before any output, so that a bad bank is a usage error."""
-    from provenance.bank import Bank
+    from provenance.matching.bank import Bank
 
     for path in banks:
         try:
@@ -784,7 +784,7 @@ def _isatty(stream: object) -> bool:
 
 def _preflight_trust(trust_anchors: Sequence[Path], *, verbose: bool) -> None:
     """Fail with a usage error before any output when the trust configuration is unusable."""
-    from provenance import trust
+    from provenance.credentials import trust
 
     try:
         trust.load()

@@ -1,6 +1,6 @@
 """``verify serve``: the C2PA soft-binding resolution API over a manifest repository.
 
-Parse the options, build the app with :func:`provenance.server.create_app` and run it with
+Parse the options, build the app with :func:`provenance.durable.server.create_app` and run it with
 uvicorn. Read-only unless started with ``--allow-writes --token T`` (the token can also come
 from the ``JINJJA_SERVER_TOKEN`` environment variable, which keeps it out of process
 listings). Exit codes: 0 stopped cleanly, 2 bad options or unusable repository, 3 the
@@ -70,7 +70,7 @@ def serve(
         raise _fail("--allow-writes needs --token (or JINJJA_SERVER_TOKEN)", ExitCode.USAGE)
     if token and not allow_writes:
         sys.stderr.write("verify serve: --token has no effect without --allow-writes\n")
-    from provenance.server import create_app
+    from provenance.durable.server import create_app
 
     try:
         app = create_app(

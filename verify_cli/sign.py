@@ -1,7 +1,7 @@
 """``verify sign``: sign pictures and videos with Content Credentials (publisher flow).
 
 Parse the options, build the signer, check the certificate once (and stop with exit code
-2 naming every problem), then call :func:`provenance.sign.sign_file` for each input. A
+2 naming every problem), then call :func:`provenance.credentials.sign.sign_file` for each input. A
 folder is signed file by file into the output folder, keeping its layout, with a progress
 bar on stderr; one failure does not stop the others, and a summary ends the run. Exit
 codes are in ``spec/exit-codes.md``.
@@ -97,8 +97,8 @@ def _signer(
     alg: str | None,
     tsa: str | None,
 ) -> Any:
-    from provenance.certcheck import alg_for_key, load_certificates
-    from provenance.sign import SignerSpec
+    from provenance.credentials.certcheck import alg_for_key, load_certificates
+    from provenance.credentials.sign import SignerSpec
 
     if key is not None and signer_cmd is not None:
         raise _usage("give --key or --signer-cmd, not both")
@@ -125,7 +125,7 @@ def _signer(
 
 def _preflight(signer: Any, anchors_pem: bytes | None) -> set[str]:
     """Check the certificate once; exit 2 naming every problem. Returns the warnings."""
-    from provenance.certcheck import CertificateError
+    from provenance.credentials.certcheck import CertificateError
 
     try:
         result = signer.preflight(trust_anchors_pem=anchors_pem)
@@ -144,7 +144,7 @@ def _preflight(signer: Any, anchors_pem: bytes | None) -> set[str]:
 
 
 def _anchors(paths: Sequence[Path]) -> bytes | None:
-    from provenance.certcheck import load_certificates
+    from provenance.credentials.certcheck import load_certificates
 
     parts = []
     for path in paths:
@@ -425,7 +425,7 @@ def sign_command(
     Exit codes: 0 all signed; 2 usage error or unusable certificate/key; 3 some inputs
     failed (the others were signed); 4 internal error; 130 interrupted.
     """
-    from provenance.sign import action_label, sign_file, source_type_uri
+    from provenance.credentials.sign import action_label, sign_file, source_type_uri
 
     try:
         if action is not None:
@@ -533,9 +533,9 @@ def _publisher(
         raise _usage("--parent cannot be combined with --watermark (the input is the parent)")
     if wm_key is not None and not wm_key:
         raise _usage("--wm-key must not be empty")
-    from provenance.repository import Repository
-    from provenance.resolver import ResolverClient
-    from provenance.softbinding import publish
+    from provenance.durable.repository import Repository
+    from provenance.durable.resolver import ResolverClient
+    from provenance.durable.softbinding import publish
 
     repository = None
     try:

@@ -67,7 +67,7 @@ def store_record(store: Any, data_dir: Path) -> dict[str, Any]:
     Parameters
     ----------
     store
-        A ``provenance.trust.TrustStore``.
+        A ``provenance.credentials.trust.TrustStore``.
     data_dir
         The data directory it was loaded from.
 
@@ -171,7 +171,7 @@ def update_command(
     Exit codes: 0 stored, 2 usage error, 3 the lists could not be fetched or stored
     (network error, bad list), 130 interrupted.
     """
-    from provenance import trust
+    from provenance.credentials import trust
 
     try:
         if source is not None and "://" not in source and not Path(source).is_dir():
@@ -195,7 +195,7 @@ def show_command(
     verbose: VerboseOption = False,
 ) -> None:
     """Show the stored trust lists (name, source, issue date, hash, certificates)."""
-    from provenance import trust
+    from provenance.credentials import trust
 
     try:
         data_dir = trust.default_data_dir()

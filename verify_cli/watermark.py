@@ -1,7 +1,7 @@
 """``verify watermark embed`` / ``verify watermark detect``: the invisible watermark.
 
-Pictures are read and written by :mod:`provenance.imagefile` and videos by
-:mod:`provenance.video` (the numeric core in :mod:`watermark` never touches files); this
+Pictures are read and written by :mod:`provenance.media.imagefile` and videos by
+:mod:`provenance.media.video` (the numeric core in :mod:`watermark` never touches files); this
 module parses, renders and exits. ``embed`` keeps the ICC profile and EXIF, writes JPEG at
 quality 95 unless told otherwise, never overwrites its input or an existing output without
 ``--force``, and writes through a temporary file renamed into place. ``detect`` prints one
@@ -129,7 +129,7 @@ def embed_command(
         raise typer.BadParameter(f"{output} is a directory", param_hint="'-o'")
     if not output.parent.is_dir():
         raise typer.BadParameter(f"directory {output.parent} does not exist", param_hint="'-o'")
-    from provenance.video import is_video
+    from provenance.media.video import is_video
 
     if is_video(path):
         if quality is not None:
@@ -141,7 +141,7 @@ def embed_command(
             f"{path} is not a video; --crf and --preset apply to videos only",
             param_hint="'--crf'" if crf is not None else "'--preset'",
         )
-    from provenance.imagefile import ImageFileError, embed_file
+    from provenance.media.imagefile import ImageFileError, embed_file
 
     try:
         result = embed_file(path, output, data, k, psnr=psnr, quality=quality, force=True)
@@ -255,7 +255,7 @@ def detect_command(
 
     def one(path: Path) -> None:
         nonlocal unreadable, missing
-        from provenance.video import is_video
+        from provenance.media.video import is_video
 
         if is_video(path):
             vrec = _detect_video(path, k, span)
@@ -272,7 +272,7 @@ def detect_command(
             _fail(path, message)
             emit(error_record(path, message))
             return
-        from provenance.imagefile import ImageFileError, detect_file
+        from provenance.media.imagefile import ImageFileError, detect_file
 
         try:
             result = detect_file(path, k)
@@ -315,7 +315,7 @@ def _progress(paths: Sequence[Path]) -> Sequence[Path] | Any:
 def _segment(text: str | None) -> tuple[float, float] | None:
     if text is None:
         return None
-    from provenance.video import parse_segment
+    from provenance.media.video import parse_segment
 
     try:
         return parse_segment(text)
@@ -328,7 +328,7 @@ def _detect_video(
 ) -> dict[str, Any] | str:
     """Detect in one video; the record, or why it is unreadable (already said on stderr)."""
     from provenance.errors import ProvenanceError
-    from provenance.video import detect_video
+    from provenance.media.video import detect_video
 
     try:
         result = detect_video(path, key, segment=span)
@@ -356,7 +356,7 @@ def _embed_video(
 ) -> None:
     """``embed`` for a video: PyAV transcode with a Rich progress bar (frames per second)."""
     from provenance.errors import ProvenanceError
-    from provenance.video import PRESETS, embed_video
+    from provenance.media.video import PRESETS, embed_video
 
     if preset is not None and preset not in PRESETS:
         raise typer.BadParameter(f"must be one of {', '.join(PRESETS)}", param_hint="'--preset'")

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from provenance import check
+from provenance.credentials.trust import update
 from provenance.report import Verdict
-from provenance.trust import update
 
 HERE = Path(__file__).parent
 EXPECTATIONS: dict[str, Any] = json.loads((HERE / "expectations.json").read_text())

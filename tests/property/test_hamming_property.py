@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from provenance.hamming import FlatIndex, HammingIndex, MultiIndexHash
+from provenance.matching.hamming import FlatIndex, HammingIndex, MultiIndexHash
 
 _codes = arrays(
     np.uint64,

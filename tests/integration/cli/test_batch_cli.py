@@ -211,7 +211,7 @@ def test_decompression_bomb_guard(runner: CliRunner, tmp_path: Path) -> None:
 
 
 def test_banks_metadata_and_summary(runner: CliRunner, tmp_path: Path) -> None:
-    from provenance.bank import Bank
+    from provenance.matching.bank import Bank
 
     known = tmp_path / "known.jpg"
     known.write_bytes(encode(_blocks(7, (320, 240)), "JPEG", quality=90))

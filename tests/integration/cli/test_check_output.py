@@ -208,7 +208,7 @@ def test_output_file_not_writable(runner: CliRunner, fake_check, tmp_path: Path)
 def test_options_reach_the_library(runner: CliRunner, fake_check, tmp_path: Path) -> None:
     calls = fake_check(REPORTS)
     anchors = tmp_path / "anchors.pem"
-    from provenance.pki import make_pki
+    from provenance.testing.pki import make_pki
 
     anchors.write_bytes(make_pki("Options", algs=("es256",), seed=b"options").root_pem)
     result = runner.invoke(

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from provenance.pki import make_pki
-from provenance.repository import Repository
+from provenance.durable.repository import Repository
+from provenance.testing.pki import make_pki
 from verify_cli.app import app
 from verify_cli.exit_codes import ExitCode
 

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from provenance.pki import make_pki
+from provenance.testing.pki import make_pki
 from verify_cli.app import app
 
 pytestmark = [pytest.mark.network, pytest.mark.video]

@@ -14,8 +14,8 @@ from PIL import Image
 from testkit import encode
 from typer.testing import CliRunner
 
-from provenance.pki import Pki, make_pki
-from provenance.tsa import TimeStampAuthority, serve
+from provenance.testing.pki import Pki, make_pki
+from provenance.testing.tsa import TimeStampAuthority, serve
 from verify_cli.app import app
 from verify_cli.exit_codes import ExitCode
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from provenance.pki import make_pki
+from provenance.testing.pki import make_pki
 from verify_cli.app import app
 from verify_cli.exit_codes import ExitCode
 
@@ -105,7 +105,7 @@ def test_update_from_directory_then_show(
 def test_stored_lists_are_used_by_check(runner: CliRunner, trust_dir: Path, tmp_path: Path) -> None:
     from PIL import Image
 
-    from provenance.sign import capture_manifest, sign_file
+    from provenance.credentials.sign import capture_manifest, sign_file
 
     pki = make_pki("Local Signers", algs=("es256",), seed=b"trust-1")
     Image.new("RGB", (48, 32), (10, 20, 30)).save(tmp_path / "raw.jpg")

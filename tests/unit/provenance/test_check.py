@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from provenance import check, check_bytes
-from provenance.chain import iter_nodes
+from provenance.credentials.chain import iter_nodes
 from provenance.report import Verdict
 
 FIXED = dt.datetime(2026, 5, 1, 12, 0, 0, tzinfo=dt.UTC)

@@ -13,9 +13,10 @@ import zlib
 import pytest
 from testkit import encode, picture, tiny_mp4
 
-from provenance import _c2pa, check, check_bytes
+from provenance import check, check_bytes
+from provenance.credentials import _c2pa
 from provenance.errors import InputFileError, TrustStoreError
-from provenance.media import _bmff_video_size, inspect_bytes
+from provenance.media.inspect import _bmff_video_size, inspect_bytes
 from provenance.report import Verdict
 
 # ``provenance.check`` the attribute is the function; the module is needed here.
@@ -72,7 +73,7 @@ def test_a_damaged_or_removed_anchor_is_noticed_after_caching(signed, tmp_path):
 
 
 def test_stored_lists_changes_are_noticed(signed, tmp_path):
-    from provenance import trust
+    from provenance.credentials import trust
 
     source = tmp_path / "src" / "c2pa-conformance-public"
     source.mkdir(parents=True)

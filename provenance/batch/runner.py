@@ -1,0 +1,1140 @@
+"""Check many files: one JSON record per file, in input order, on local processes or Dask.
+
+The per-file function is :func:`check_one` (``path, options -> record``): it applies the
+decompression-bomb guard, calls :func:`provenance.check` and returns
+``Report.to_dict()``, a plain ``dict`` that crosses process boundaries cheaply.
+:func:`run_batch` runs it over an iterable of paths and yields :class:`Record` objects
+**in input order** (a reorder buffer), so the same inputs and options give the same
+records whatever the number of workers.
+
+Executors
+---------
+``executor="local"``
+    ``jobs == 1`` without a ``timeout`` runs in this process (no isolation). Otherwise
+    ``jobs`` worker processes (``spawn`` start method: the C2PA library and its threads
+    never see a ``fork``) each check one file at a time (with up to two more queued, so
+    that they never wait for this process). A worker that exceeds
+    ``timeout`` seconds on a file is killed and replaced, and the file gets an ``ERROR``
+    record with code ``timeout``; a worker that dies (a crash in native code, the
+    out-of-memory killer) is replaced and the file it was checking gets ``ERROR``
+    ``worker_crashed``. Other files are not affected.
+``executor="dask:ADDRESS"``, ``"dask:local:N"`` (or ``"local:N"``)
+    The same function on ``dask.distributed`` workers: an existing scheduler, or a
+    ``LocalCluster`` of ``N`` single-threaded worker processes started for the run.
+    Files travel in chunks (up to 64 files) to keep the scheduler's per-task cost low. The time
+    limit is enforced on the worker: the file gets ``ERROR`` ``timeout`` at once, but a
+    thread cannot be killed, so a truly stuck one keeps running until its worker is
+    recycled (start workers with ``--lifetime``). A chunk whose worker died is split
+    into one task per file, and a file whose task keeps killing workers gets ``ERROR``
+    ``worker_crashed`` once Dask gives up on it (``distributed.scheduler.allowed-failures``
+    retries). Paths must be readable at the same absolute path on every worker (a shared
+    file system).
+
+A Python exception raised by the per-file function is not a property of the file
+(:func:`provenance.check` never raises for a bad file): it ends the run, re-raised in
+the caller as :class:`BatchError` (or as the original :class:`ProvenanceError` type for
+configuration problems when run in-process).
+
+Resuming
+--------
+:func:`load_resume` reads a JSON Lines file written earlier, cuts off a torn last line
+(a run killed mid-write) and returns the ``(path, sha256)`` pairs already recorded, so
+a caller can skip those inputs and append the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import functools
+import hashlib
+import itertools
+import json
+import math
+import multiprocessing
+import os
+import selectors
+import signal
+import threading
+import time
+import traceback
+import types
+import typing
+import warnings
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Sized
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from provenance.errors import ProvenanceError
+from provenance.report import Report, Verdict
+
+if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+
+    from provenance.matching.bank import Bank
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_TIMEOUT",
+    "FAN_OUT_AFTER",
+    "FAN_OUT_MIN_SECONDS",
+    "BatchError",
+    "BatchOptions",
+    "CheckFunction",
+    "Record",
+    "ResumeState",
+    "check_one",
+    "file_sha256",
+    "load_resume",
+    "parse_executor",
+    "report_from_dict",
+    "run_batch",
+]
+
+DEFAULT_MAX_PIXELS: Final = 200_000_000
+"""Pictures declaring more pixels than this are refused before decoding (``too_large``)."""
+DEFAULT_TIMEOUT: Final = 600.0
+"""Default per-file time limit (seconds) when files are checked in worker processes."""
+
+FAN_OUT_AFTER: Final = 1.0
+"""``run_batch(fan_out=True)``: seconds of in-process work before workers may be started."""
+FAN_OUT_MIN_SECONDS: Final = 4.0
+"""``run_batch(fan_out=True)``: workers are started only when the files left would take
+longer than this in-process (estimated from the files done so far; always when the
+number of inputs is unknown). A spawned worker needs about a second of CPU to start."""
+
+_WINDOW_PER_WORKER: Final = 32
+_MIN_WINDOW: Final = 64
+_CHUNK_MAX: Final = 64
+_CHUNK_UNKNOWN: Final = 16
+_QUEUE_PER_WORKER: Final = 3
+
+
+class BatchError(ProvenanceError):
+    """The batch could not go on: an unexpected exception in the per-file function, or an
+    executor that cannot be started."""
+
+    default_code = "batch_error"
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """Options of :func:`check_one`, the same for every file (picklable)."""
+
+    trust_anchors: tuple[str | os.PathLike[str], ...] = ()
+    """PEM files of extra trust anchors (as for :func:`provenance.check`)."""
+    manifest: str | os.PathLike[str] | None = None
+    """A detached manifest store (only meaningful for a single input)."""
+    fragments: tuple[str | os.PathLike[str], ...] = ()
+    """fMP4 fragments validated with the (single) init segment."""
+    allow_network: bool = False
+    """Fetch remote manifests."""
+    show_prompts: bool = False
+    """Keep generator prompts instead of redacting them."""
+    analyzed_at: dt.datetime | None = None
+    """Pinned analysis time (reproducible records)."""
+    data_dir: str | None = None
+    """Where stored trust lists live (None: the default data directory)."""
+    banks: tuple[str, ...] = ()
+    """Bank files to match every file against (opened once per worker process)."""
+    metadata: bool = False
+    """Add metadata and structure facts."""
+    show_gps: bool = False
+    """Show GPS coordinates in the metadata facts (implies ``metadata``)."""
+    generator_marks: bool = False
+    """Look for generator watermarks in the pixels."""
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    """Decompression-bomb guard: pictures declaring more pixels get ``ERROR too_large``."""
+    extra: tuple[tuple[str, Any], ...] = ()
+    """Further keyword arguments for :func:`provenance.check` (picklable values)."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One file's result, as yielded by :func:`run_batch`."""
+
+    index: int
+    """Position of the input in the iterable given to :func:`run_batch`."""
+    path: str
+    """The input path as given."""
+    data: dict[str, Any]
+    """The JSON record (``Report.to_dict()``, schema ``jinjja.report/v1``)."""
+    report: Report | None = field(default=None, compare=False, repr=False)
+    """The :class:`Report` itself when the file was checked in this process with
+    :func:`check_one` (saves rebuilding it with :func:`report_from_dict`); else None."""
+
+    @property
+    def verdict(self) -> str:
+        """The record's verdict (``TRUSTED`` ... ``ERROR``)."""
+        return str(self.data.get("verdict"))
+
+    @property
+    def error_code(self) -> str | None:
+        """``error.code`` when the file could not be checked, else None."""
+        error = self.data.get("error")
+        if self.data.get("verdict") != Verdict.ERROR.value or not isinstance(error, dict):
+            return None
+        code = error.get("code")
+        return code if isinstance(code, str) else None
+
+
+CheckFunction = Callable[[str, BatchOptions], dict[str, Any]]
+"""The per-file function type: a module-level function (picklable by reference)."""
+
+
+# ----------------------------------------------------------------------------- per file
+
+_BANKS: dict[str, Bank] = {}
+_BANKS_LOCK = threading.Lock()
+
+
+def _open_banks(paths: tuple[str, ...]) -> list[Bank]:
+    """Banks opened once per process and kept open (their index is loaded on first use)."""
+    from provenance.matching.bank import Bank
+
+    out: list[Bank] = []
+    with _BANKS_LOCK:
+        for p in paths:
+            key = os.path.abspath(p)
+            bank = _BANKS.get(key)
+            if bank is None:
+                bank = Bank.open(key)
+                _BANKS[key] = bank
+            out.append(bank)
+    return out
+
+
+def _declared_pixels(path: str) -> tuple[int, int] | None:
+    """Width and height from the picture's header (nothing decoded); None if not a picture.
+
+    Raises
+    ------
+    OverflowError
+        When Pillow itself refuses the header as a decompression bomb.
+    """
+    from PIL import Image
+
+    if not os.path.isfile(path):  # never open a FIFO or a device here
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            with Image.open(path) as im:
+                return int(im.width), int(im.height)
+        except Image.DecompressionBombError as exc:
+            raise OverflowError(str(exc)) from None
+        except Exception:  # not a picture, unreadable, damaged: check() will say so
+            return None
+
+
+def _configure_process(max_pixels: int) -> None:
+    """Pillow's own bomb limit, above ours so that our guard speaks first."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = max(max_pixels, 1)
+
+
+def check_one(path: str, options: BatchOptions) -> dict[str, Any]:
+    """Check one file and return its JSON record.
+
+    The picture's header is read first: one declaring more than ``options.max_pixels``
+    pixels gets an ``ERROR`` record with code ``too_large`` without being decoded.
+    Pillow's process-wide ``Image.MAX_IMAGE_PIXELS`` is set to ``options.max_pixels``
+    (Pillow then refuses outright pictures over twice that, wherever they are opened).
+
+    Parameters
+    ----------
+    path
+        The file to check.
+    options
+        The batch options.
+
+    Returns
+    -------
+    dict
+        ``Report.to_dict()`` of the file.
+
+    Raises
+    ------
+    ProvenanceError
+        Only for bad configuration (trust anchors, trust store, bank files), as
+        :func:`provenance.check`.
+    """
+    return _check_report(path, options).to_dict()
+
+
+def _check_report(path: str, options: BatchOptions) -> Report:
+    """:func:`check_one` without the conversion to a record."""
+    import provenance
+    from provenance.check import error_report
+
+    _configure_process(options.max_pixels)
+    size: tuple[int, int] | None = None
+    too_large: str | None = None
+    try:
+        size = _declared_pixels(path)
+    except OverflowError as exc:
+        too_large = f"The picture's header was refused as a possible decompression bomb ({exc})."
+    else:
+        if size is not None and size[0] * size[1] > options.max_pixels:
+            too_large = (
+                f"The picture declares {size[0]}x{size[1]} pixels (over the limit of "
+                f"{options.max_pixels:,}); refused as a possible decompression bomb."
+            )
+    if too_large is not None:
+        report = error_report(
+            path,
+            "too_large",
+            too_large,
+            trust_anchors=options.trust_anchors,
+            analyzed_at=options.analyzed_at,
+            data_dir=Path(options.data_dir) if options.data_dir is not None else None,
+        )
+        if size is not None:
+            from dataclasses import replace
+
+            report = replace(report, subject=replace(report.subject, width=size[0], height=size[1]))
+        return report
+    kwargs: dict[str, Any] = {
+        "trust_anchors": options.trust_anchors,
+        "manifest": options.manifest,
+        "allow_network": options.allow_network,
+        "fragments": options.fragments,
+        "show_prompts": options.show_prompts,
+        "analyzed_at": options.analyzed_at,
+    }
+    # Only what differs from the defaults: a plain run calls check() exactly as before.
+    if options.data_dir is not None:
+        kwargs["data_dir"] = Path(options.data_dir)
+    if options.banks:
+        kwargs["banks"] = _open_banks(options.banks)
+    if options.metadata:
+        kwargs["metadata"] = True
+    if options.show_gps:
+        kwargs["show_gps"] = True
+    if options.generator_marks:
+        kwargs["generator_marks"] = True
+    kwargs.update(dict(options.extra))
+    return provenance.check(path, **kwargs)
+
+
+def _crash_record(path: str, code: str, message: str, options: BatchOptions) -> dict[str, Any]:
+    from provenance.check import error_report
+
+    return error_report(
+        path,
+        code,
+        message,
+        trust_anchors=options.trust_anchors,
+        analyzed_at=options.analyzed_at,
+        data_dir=Path(options.data_dir) if options.data_dir is not None else None,
+    ).to_dict()
+
+
+def _timeout_message(timeout: float) -> str:
+    return (
+        f"Checking the file took longer than {timeout:g} s; the worker was stopped "
+        "(raise --timeout for very large files)."
+    )
+
+
+# ------------------------------------------------------------------------ local workers
+
+
+def _worker_main(conn: Connection, function: CheckFunction, options: BatchOptions) -> None:
+    """Loop of a worker process: receive ``(index, path)``, send back the result."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
+    _configure_process(options.max_pixels)
+    import provenance.check  # noqa: F401 - imported before the clock of the first file starts
+
+    try:
+        conn.send(("ready",))
+    except (OSError, ValueError):
+        return
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):  # the parent went away
+            return
+        if message is None:
+            return
+        index, path = message
+        try:
+            reply: tuple[Any, ...] = ("ok", index, function(path, options))
+        except ProvenanceError as exc:
+            reply = ("config", index, type(exc).__name__, exc.message, exc.code)
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            reply = ("exception", index, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        try:
+            conn.send(reply)
+        except (OSError, ValueError):
+            return
+
+
+@dataclass
+class _Slot:
+    """One worker process and the files sent to it, checked in order."""
+
+    process: BaseProcess
+    conn: Connection
+    tasks: deque[tuple[int, str]] = field(default_factory=deque)
+    """Files sent and not answered yet; the first is being checked."""
+    started: float = 0.0
+    """When the worker started on the first file of :attr:`tasks`."""
+    ready: bool = False
+    """True once the worker has started and imported the library."""
+
+
+class _LocalPool:
+    """Worker processes, each checking the files sent to it in order; hung or dead ones
+    are replaced."""
+
+    def __init__(self, jobs: int, options: BatchOptions, function: CheckFunction) -> None:
+        self._ctx = multiprocessing.get_context("spawn")
+        self._options = options
+        self._function = function
+        self.slots = [self._start() for _ in range(jobs)]
+
+    def _start(self) -> _Slot:
+        parent, child = self._ctx.Pipe(duplex=True)
+        process = self._ctx.Process(
+            target=_worker_main,
+            args=(child, self._function, self._options),
+            name="jinjja-check-worker",
+            daemon=True,
+        )
+        process.start()
+        child.close()
+        return _Slot(process=process, conn=parent)
+
+    def replace(self, slot: _Slot) -> _Slot:
+        """Kill a worker (if still alive) and start a new one in its place."""
+        self._kill(slot)
+        fresh = self._start()
+        self.slots[self.slots.index(slot)] = fresh
+        return fresh
+
+    @staticmethod
+    def _kill(slot: _Slot) -> None:
+        if slot.process.is_alive():
+            slot.process.kill()
+        slot.process.join(timeout=10)
+        slot.conn.close()
+
+    def close(self) -> None:
+        """Stop every worker: ask nicely, then kill the ones that do not exit."""
+        for slot in self.slots:
+            try:
+                if not slot.tasks:
+                    slot.conn.send(None)
+            except (OSError, ValueError):
+                pass
+        deadline = time.monotonic() + 2.0
+        for slot in self.slots:
+            if not slot.tasks:
+                slot.process.join(timeout=max(0.0, deadline - time.monotonic()))
+            self._kill(slot)
+
+
+def _raise_reply(reply: tuple[Any, ...], path: str) -> None:
+    kind = reply[0]
+    if kind == "config":
+        _, _, name, message, code = reply
+        raise BatchError(message, code=code, detail={"error_type": name, "path": path})
+    _, _, text, trace = reply
+    raise BatchError(
+        f"Unexpected error while checking {path}: {text}",
+        code="internal_error",
+        detail={"traceback": trace},
+    )
+
+
+def _run_local(
+    items: Iterator[tuple[int, str]],
+    options: BatchOptions,
+    *,
+    jobs: int,
+    timeout: float | None,
+    function: CheckFunction,
+) -> Iterator[Record]:
+    first = next(items, None)
+    if first is None:  # nothing to do: start no worker
+        return
+    items = itertools.chain([first], items)
+    pool = _LocalPool(jobs, options, function)
+    window = max(_MIN_WINDOW, _WINDOW_PER_WORKER * jobs)
+    ready: dict[int, Record] = {}
+    retry: deque[tuple[int, str]] = deque()  # sent to a worker that died before them
+    next_out = first[0]  # items are numbered consecutively from here
+    next_in = first[0]
+    exhausted = False
+    failed_starts = 0
+
+    def take() -> tuple[int, str] | None:
+        nonlocal exhausted, next_in
+        if retry:
+            return retry.popleft()
+        if exhausted or next_in - next_out >= window:
+            return None
+        item = next(items, None)
+        if item is None:
+            exhausted = True
+            return None
+        next_in = item[0] + 1
+        return item
+
+    def abandon(slot: _Slot) -> None:
+        """Give the files queued behind the head back, then replace the worker."""
+        slot.tasks.popleft()
+        retry.extendleft(reversed(slot.tasks))
+        slot.tasks.clear()
+        pool.replace(slot)
+
+    # One selector over every worker's pipe and process sentinel, rebuilt only when a
+    # worker is replaced: registering the handles anew on every wake-up costs more than
+    # handling a reply. Poll is level-triggered, so one reply is read per event and any
+    # further reply wakes the next select at once.
+    selector = selectors.DefaultSelector()
+    watched: list[_Slot] = []
+
+    def watch() -> None:
+        nonlocal selector, watched
+        if len(watched) == len(pool.slots) and all(
+            a is b for a, b in zip(watched, pool.slots, strict=True)
+        ):
+            return
+        selector.close()
+        selector = selectors.DefaultSelector()
+        for slot in pool.slots:
+            selector.register(slot.conn.fileno(), selectors.EVENT_READ, (slot, False))
+            selector.register(slot.process.sentinel, selectors.EVENT_READ, (slot, True))
+        watched = list(pool.slots)
+
+    try:
+        while True:
+            for slot in pool.slots:
+                while slot.ready and len(slot.tasks) < _QUEUE_PER_WORKER:
+                    item = take()
+                    if item is None:
+                        break
+                    try:
+                        slot.conn.send(item)
+                    except (OSError, ValueError):
+                        # The worker died after its last reply was read (for instance
+                        # on a file queued before this one) and its pipe is closed.
+                        # This file never reached it: queue it again. If the worker had
+                        # files in hand, its sentinel reports the death and attributes
+                        # the crash to the head one; an idle dead worker is replaced now.
+                        retry.appendleft(item)
+                        if not slot.tasks:
+                            pool.replace(slot)
+                        break
+                    if not slot.tasks:
+                        slot.started = time.monotonic()
+                    slot.tasks.append(item)
+            if exhausted and not retry and not any(s.tasks for s in pool.slots):
+                break
+            busy = [s for s in pool.slots if s.tasks]
+            wait_for: float | None = None
+            if timeout is not None and busy:
+                wait_for = max(0.0, min(s.started for s in busy) + timeout - time.monotonic())
+            watch()
+            readable: dict[int, tuple[_Slot, bool]] = {}  # id(slot) -> (slot, died)
+            for key, _ in selector.select(wait_for):
+                slot, died = key.data
+                seen = readable.get(id(slot))
+                readable[id(slot)] = (slot, died or (seen is not None and seen[1]))
+            for slot, died in readable.values():
+                if not slot.ready:
+                    reply = None if died else _poll(slot)
+                    if reply == ("ready",):
+                        slot.ready = True
+                        failed_starts = 0
+                    elif died or not slot.process.is_alive():
+                        failed_starts += 1
+                        if failed_starts > 3 * jobs:
+                            raise BatchError(
+                                "Worker processes exit before they are ready (exit status "
+                                f"{slot.process.exitcode}); run with --jobs 1 to see why.",
+                                code="internal_error",
+                            )
+                        pool.replace(slot)
+                    continue
+                if not slot.tasks and not died:
+                    _poll(slot)  # nothing is expected from an idle worker: discard it
+                    continue
+                # After a death, read every reply it managed to send; else just one.
+                while slot.tasks and (reply := _poll(slot)) is not None:
+                    index, path = slot.tasks.popleft()
+                    if reply[0] != "ok":
+                        _raise_reply(reply, path)
+                    ready[index] = Record(index, path, reply[2])
+                    slot.started = time.monotonic()
+                    if not died:
+                        break
+                if died:
+                    if slot.tasks:
+                        index, path = slot.tasks[0]
+                        slot.process.join(timeout=10)
+                        status = slot.process.exitcode
+                        message = (
+                            "The worker process checking this file died "
+                            f"(exit status {status}); the file may crash the decoder."
+                        )
+                        ready[index] = Record(
+                            index, path, _crash_record(path, "worker_crashed", message, options)
+                        )
+                        abandon(slot)
+                    else:  # died while idle: replace it before it is given work
+                        pool.replace(slot)
+            if timeout is not None:
+                now = time.monotonic()
+                for slot in [s for s in pool.slots if s.tasks and now - s.started >= timeout]:
+                    index, path = slot.tasks[0]
+                    record = _crash_record(path, "timeout", _timeout_message(timeout), options)
+                    ready[index] = Record(index, path, record)
+                    abandon(slot)
+            while next_out in ready:
+                yield ready.pop(next_out)
+                next_out += 1
+    finally:
+        selector.close()
+        pool.close()
+
+
+def _poll(slot: _Slot) -> tuple[Any, ...] | None:
+    """The worker's message, if one is waiting (None when there is none or it died)."""
+    try:
+        if not slot.conn.poll():
+            return None
+        reply = slot.conn.recv()
+    except (EOFError, OSError):
+        return None
+    return reply if isinstance(reply, tuple) else None
+
+
+# ---------------------------------------------------------------------------------- Dask
+
+
+def _dask_chunk(
+    items: list[tuple[int, str]],
+    options: BatchOptions,
+    function: CheckFunction,
+    timeout: float | None,
+) -> list[tuple[int, dict[str, Any]]]:
+    """Run on a Dask worker: check a few files, each under the time limit."""
+    _configure_process(options.max_pixels)
+    out: list[tuple[int, dict[str, Any]]] = []
+    for index, path in items:
+        if timeout is None:
+            out.append((index, function(path, options)))
+            continue
+        box: dict[str, Any] = {}
+
+        def work(p: str = path, box: dict[str, Any] = box) -> None:
+            try:
+                box["record"] = function(p, options)
+            except BaseException as exc:  # noqa: BLE001 - re-raised below
+                box["error"] = exc
+
+        # A thread cannot be killed: a stuck one is left behind (daemon) and the file gets
+        # its ERROR record now; worker lifetimes (dask worker --lifetime) recycle it.
+        thread = threading.Thread(target=work, name="jinjja-check", daemon=True)
+        thread.start()
+        thread.join(timeout)
+        if thread.is_alive():
+            out.append((index, _crash_record(path, "timeout", _timeout_message(timeout), options)))
+        elif "error" in box:
+            raise box["error"]
+        else:
+            out.append((index, box["record"]))
+    return out
+
+
+def _dask_client(spec: str) -> tuple[Any, Any]:
+    """A ``(client, cluster_or_None)`` pair for ``ADDRESS`` or ``local:N``."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise BatchError(
+            "Dask is not installed: install the 'scale' extra (pip install 'jinjja[scale]').",
+            code="missing_dependency",
+        ) from None
+    if spec.startswith("local:"):
+        n = int(spec.split(":", 1)[1])
+        cluster = LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+        )
+        try:
+            return Client(cluster), cluster  # type: ignore[no-untyped-call]
+        except BaseException:
+            cluster.close()
+            raise
+    try:
+        return Client(spec, timeout="20s"), None  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as exc:
+        raise BatchError(
+            f"Cannot connect to the Dask scheduler at {spec}: {exc}", code="dask_unreachable"
+        ) from None
+
+
+def _run_dask(
+    items: Iterator[tuple[int, str]],
+    options: BatchOptions,
+    *,
+    spec: str,
+    timeout: float | None,
+    function: CheckFunction,
+    chunk: int | None,
+    total: int | None,
+) -> Iterator[Record]:
+    from distributed import as_completed
+    from distributed.scheduler import KilledWorker
+
+    client, cluster = _dask_client(spec)
+    try:
+        threads = max(1, sum(client.nthreads().values()))
+        if chunk is not None:
+            size = chunk
+        elif total is not None:  # about four chunks per worker thread, at most _CHUNK_MAX
+            size = max(1, min(_CHUNK_MAX, math.ceil(total / (4 * threads))))
+        else:
+            size = _CHUNK_UNKNOWN
+        in_flight_chunks = 4 * threads
+        paths: dict[int, str] = {}
+        ready: dict[int, Record] = {}
+        next_out = 0
+        exhausted = False
+        futures = as_completed()  # type: ignore[no-untyped-call]
+        pending: dict[Any, list[tuple[int, str]]] = {}
+
+        def submit(batch: list[tuple[int, str]]) -> None:
+            future = client.submit(_dask_chunk, batch, options, function, timeout, pure=False)
+            pending[future] = batch
+            futures.add(future)  # type: ignore[no-untyped-call]
+
+        def fill() -> bool:
+            nonlocal exhausted
+            while not exhausted and len(pending) < in_flight_chunks:
+                batch: list[tuple[int, str]] = []
+                while len(batch) < size:
+                    item = next(items, None)
+                    if item is None:
+                        exhausted = True
+                        break
+                    paths[item[0]] = item[1]
+                    batch.append(item)
+                if batch:
+                    submit(batch)
+            return bool(pending)
+
+        fill()
+        while pending:
+            future = next(futures)
+            batch = pending.pop(future)
+            try:
+                results = future.result()
+            except KilledWorker:
+                if len(batch) > 1:  # find the culprit: one task per file
+                    for item in batch:
+                        submit([item])
+                    continue
+                index, path = batch[0]
+                message = (
+                    "Every Dask worker that checked this file died; the file may crash the decoder."
+                )
+                results = [(index, _crash_record(path, "worker_crashed", message, options))]
+            except ProvenanceError:
+                raise
+            except Exception as exc:
+                raise BatchError(
+                    f"Unexpected error on a Dask worker: {type(exc).__name__}: {exc}",
+                    code="internal_error",
+                ) from exc
+            for index, data in results:
+                ready[index] = Record(index, paths.pop(index), data)
+            while next_out in ready:
+                yield ready.pop(next_out)
+                next_out += 1
+            fill()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# ------------------------------------------------------------------------------ driver
+
+
+def parse_executor(executor: str) -> tuple[str, str | None]:
+    """Split an executor name into ``("local", None)`` or ``("dask", ADDRESS | "local:N")``.
+
+    Parameters
+    ----------
+    executor
+        ``local``, ``dask:ADDRESS``, ``dask:local:N`` or ``local:N``.
+
+    Returns
+    -------
+    tuple
+        The kind and the Dask target.
+
+    Raises
+    ------
+    ValueError
+        For an unknown executor or a bad worker count.
+
+    Examples
+    --------
+    >>> parse_executor("local:2")
+    ('dask', 'local:2')
+    >>> parse_executor("dask:tcp://10.0.0.5:8786")
+    ('dask', 'tcp://10.0.0.5:8786')
+    """
+    if executor == "local":
+        return "local", None
+    target = executor[len("dask:") :] if executor.startswith("dask:") else executor
+    if target.startswith("local:"):
+        count = target.split(":", 1)[1]
+        if not count.isdigit() or int(count) < 1:
+            raise ValueError(f"{executor!r}: the LocalCluster needs a worker count >= 1")
+        return "dask", f"local:{int(count)}"
+    if executor.startswith("dask:") and target:
+        return "dask", target
+    raise ValueError(
+        f"unknown executor {executor!r} (use local, dask:ADDRESS, dask:local:N or local:N)"
+    )
+
+
+def run_batch(
+    paths: Iterable[str | os.PathLike[str]],
+    options: BatchOptions,
+    *,
+    jobs: int = 1,
+    timeout: float | None = None,
+    executor: str = "local",
+    function: CheckFunction = check_one,
+    chunk: int | None = None,
+    fan_out: bool = False,
+) -> Iterator[Record]:
+    """Check files and yield one :class:`Record` per path, in input order.
+
+    Parameters
+    ----------
+    paths
+        The files (consumed lazily, as workers become free).
+    options
+        Options for every file.
+    jobs
+        Local worker processes (``executor="local"``). ``1`` without ``timeout`` runs in
+        this process, one file at a time.
+    timeout
+        Per-file limit in seconds (None: no limit). Enforced by killing the worker.
+    executor
+        ``local``, ``dask:ADDRESS``, ``dask:local:N`` or ``local:N`` (see the module
+        docstring).
+    function
+        The per-file function (module-level, so it can be pickled by reference).
+    chunk
+        Dask only: files per task. Default: about four tasks per worker thread, at most
+        64 files each (16 when ``paths`` has no length).
+    fan_out
+        Local only, with ``jobs > 1``: start in this process and start the ``jobs``
+        workers only when the batch turns out to be long enough to repay their start-up
+        (see :data:`FAN_OUT_AFTER` and :data:`FAN_OUT_MIN_SECONDS`). Files checked before
+        that run without isolation or ``timeout``; the rest run on the workers.
+
+    Yields
+    ------
+    Record
+        In the order of ``paths``.
+
+    Raises
+    ------
+    BatchError
+        When the per-file function raised, or the executor cannot start.
+    ValueError
+        For a bad ``jobs``, ``timeout`` or ``executor``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "a.txt").write_text("hello")
+    >>> [r.verdict for r in run_batch([d / "a.txt", d / "missing.jpg"], BatchOptions())]
+    ['ERROR', 'ERROR']
+    """
+    kind, target = parse_executor(executor)
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, not {jobs}")
+    if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
+        raise ValueError(f"timeout must be a positive number of seconds, not {timeout}")
+    if chunk is not None and chunk < 1:
+        raise ValueError(f"chunk must be at least 1, not {chunk}")
+    items = ((i, os.fspath(p)) for i, p in enumerate(paths))
+    if kind == "dask":
+        assert target is not None
+        total = len(paths) if isinstance(paths, Sized) else None
+        return _run_dask(
+            items,
+            options,
+            spec=target,
+            timeout=timeout,
+            function=function,
+            chunk=chunk,
+            total=total,
+        )
+    if jobs == 1 and timeout is None:
+        return _run_inline(items, options, function)
+    if fan_out and jobs > 1:
+        total = len(paths) if isinstance(paths, Sized) else None
+        return _run_fan_out(
+            items, options, jobs=jobs, timeout=timeout, function=function, total=total
+        )
+    return _run_local(items, options, jobs=jobs, timeout=timeout, function=function)
+
+
+def _run_fan_out(
+    items: Iterator[tuple[int, str]],
+    options: BatchOptions,
+    *,
+    jobs: int,
+    timeout: float | None,
+    function: CheckFunction,
+    total: int | None,
+) -> Iterator[Record]:
+    """In-process first; hand what is left to ``jobs`` workers once that pays off."""
+    started = time.monotonic()
+    done = 0
+    inline = _run_inline(items, options, function)
+    try:
+        for record in inline:
+            yield record
+            done += 1
+            elapsed = time.monotonic() - started
+            if elapsed < FAN_OUT_AFTER:
+                continue
+            if total is not None:
+                left = total - done
+                if left * elapsed / done < FAN_OUT_MIN_SECONDS:
+                    continue  # finishing here is quicker than starting workers
+            break
+        else:
+            return
+    finally:
+        inline.close()
+    yield from _run_local(items, options, jobs=jobs, timeout=timeout, function=function)
+
+
+def _run_inline(
+    items: Iterator[tuple[int, str]], options: BatchOptions, function: CheckFunction
+) -> Generator[Record, None, None]:
+    from PIL import Image
+
+    saved = Image.MAX_IMAGE_PIXELS
+    try:
+        for index, path in items:
+            _configure_process(options.max_pixels)
+            if function is check_one:  # keep the report: the caller need not rebuild it
+                report = _check_report(path, options)
+                Image.MAX_IMAGE_PIXELS = saved
+                yield Record(index, path, report.to_dict(), report)
+                continue
+            record = function(path, options)
+            Image.MAX_IMAGE_PIXELS = saved
+            yield Record(index, path, record)
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+# ----------------------------------------------------------------------------- resuming
+
+
+@dataclass(frozen=True)
+class ResumeState:
+    """What an earlier run already wrote to a JSON Lines file."""
+
+    recorded: frozenset[tuple[str, str]]
+    """``(subject.path, subject.sha256)`` of every complete record; the hash is ``""`` when
+    the file could not be read then (it matches a file that still cannot be read)."""
+    records: int
+    """Number of complete records."""
+    truncated: int
+    """Bytes of a torn last line that were cut off (0 when the file ended cleanly)."""
+
+
+def load_resume(path: str | os.PathLike[str]) -> ResumeState:
+    """Read a JSON Lines output file for ``--resume``, cutting off a torn last line.
+
+    A missing file is an empty state (the run starts from scratch). The last line is
+    torn when it does not end with a newline or is not a JSON object; it is removed from
+    the file so that appending continues on a clean line boundary.
+
+    Parameters
+    ----------
+    path
+        The JSON Lines file.
+
+    Returns
+    -------
+    ResumeState
+        The recorded inputs.
+
+    Raises
+    ------
+    BatchError
+        When the file cannot be read or written, or a line other than the last is not
+        a JSON record (not an output of this command).
+    """
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        return ResumeState(frozenset(), 0, 0)
+    except OSError as exc:
+        raise BatchError(
+            f"{p}: cannot read the file to resume: {exc.strerror or exc}", code="unreadable"
+        ) from None
+    lines = raw.split(b"\n")
+    tail = lines.pop()  # bytes after the last newline: empty when the file ended cleanly
+    keep = len(raw) - len(tail)
+    recorded: set[tuple[str, str]] = set()
+    count = 0
+    for number, line in enumerate(lines, 1):
+        record = _parse_line(line)
+        if record is None:
+            if number == len(lines) and not tail:
+                keep -= len(line) + 1  # a damaged last line: re-do that input
+                break
+            raise BatchError(
+                f"{p}: line {number} is not a JSON record; cannot resume from this file",
+                code="resume_file_invalid",
+            )
+        count += 1
+        subject = record.get("subject")
+        if isinstance(subject, dict):
+            sp, sha = subject.get("path"), subject.get("sha256")
+            if isinstance(sp, str):
+                recorded.add((sp, sha if isinstance(sha, str) else ""))
+    truncated = len(raw) - keep
+    if truncated:
+        try:
+            with open(p, "r+b") as f:
+                f.truncate(keep)
+        except OSError as exc:
+            raise BatchError(
+                f"{p}: cannot cut off the torn last line: {exc.strerror or exc}",
+                code="unwritable",
+            ) from None
+    return ResumeState(frozenset(recorded), count, truncated)
+
+
+def _parse_line(line: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str | None:
+    """SHA-256 of a regular file's bytes (read in chunks), or None when it cannot be read.
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    str or None
+        Lowercase hex digest.
+    """
+    try:
+        with open(path, "rb") as f:
+            if not os.path.isfile(path):
+                return None
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+# ------------------------------------------------------------------- records -> reports
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+@functools.cache
+def _decoder(tp: Any) -> Callable[[Any], Any]:
+    """A function turning a JSON value back into the type ``tp`` (built once per type)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _decoder(options[0]) if len(options) == 1 else _identity
+    if origin is tuple:
+        inner = _decoder(typing.get_args(tp)[0])
+        if inner is _identity:
+            return lambda value: None if value is None else tuple(value)
+        return lambda value: None if value is None else tuple(inner(v) for v in value)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        cls = tp
+        return lambda value: None if value is None else _from_fields(cls, value)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        enum_type = tp
+        return lambda value: None if value is None else enum_type(value)
+    return _identity  # str, int, float, bool, Any, Mapping
+
+
+_FIELD_DECODERS: dict[type[Any], tuple[tuple[str, Callable[[Any], Any]], ...]] = {}
+
+
+def _field_decoders(cls: type[Any]) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    """``(field name, decoder)`` of a report dataclass (type hints resolved once)."""
+    found = _FIELD_DECODERS.get(cls)
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        found = tuple((f.name, _decoder(hints[f.name])) for f in dataclasses.fields(cls))
+        _FIELD_DECODERS[cls] = found
+    return found
+
+
+def _from_fields(cls: type[Any], d: dict[str, Any]) -> Any:
+    if not isinstance(d, dict):
+        raise TypeError(f"{cls.__name__}: expected an object, got {type(d).__name__}")
+    kwargs = {name: decode(d[name]) for name, decode in _field_decoders(cls) if name in d}
+    return cls(**kwargs)
+
+
+def report_from_dict(d: dict[str, Any]) -> Report:
+    """Rebuild a :class:`Report` from its JSON record (the inverse of ``to_dict()``).
+
+    ``report_from_dict(r.to_dict()).to_dict() == r.to_dict()`` for every report. Keys
+    that are not fields (``schema``, derived values such as ``reliable``) are ignored;
+    fields missing from the record take their defaults.
+
+    Parameters
+    ----------
+    d
+        A ``jinjja.report/v1`` record.
+
+    Returns
+    -------
+    Report
+        The report.
+
+    Raises
+    ------
+    TypeError, ValueError
+        When the record is not a well-formed v1 record.
+    """
+    report: Report = _from_fields(Report, d)
+    return report

@@ -1,0 +1,210 @@
+"""Pictures on disk for the watermark: decode with Pillow, re-encode keeping metadata.
+
+The numeric core in :mod:`watermark` takes and returns arrays and never touches files; this
+module is the thin file adapter used by ``verify watermark`` and by scripts::
+
+    from provenance.media.imagefile import detect_file, embed_file
+
+    embed_file("photo.jpg", "photo-marked.jpg", b"AGENCY01", watermark.PUBLIC_KEY)
+    detect_file("reposted.jpg", watermark.PUBLIC_KEY).payload
+
+``embed_file`` keeps the ICC profile and EXIF, writes JPEG/WebP at quality 95 unless told
+otherwise, never overwrites an existing file without ``force`` (and never its input), and
+writes through a temporary file renamed into place.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+import watermark
+from provenance.errors import ProvenanceError
+
+__all__ = [
+    "EmbedResult",
+    "ImageFileError",
+    "Loaded",
+    "detect_file",
+    "embed_file",
+    "read_image",
+    "write_image",
+]
+
+_LOSSY_QUALITY = {"JPEG": 95, "WEBP": 95}
+
+
+class ImageFileError(ProvenanceError):
+    """A picture file could not be read, or a result could not be written."""
+
+    default_code = "unreadable"
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A decoded picture and what must survive re-encoding."""
+
+    pixels: NDArray[np.uint8]
+    """(H, W, 3) RGB or (H, W) grey."""
+    alpha: NDArray[np.uint8] | None
+    """The alpha channel, if any (re-attached on output)."""
+    info: dict[str, Any]
+    """Pillow save options that carry the ICC profile and EXIF."""
+
+
+def read_image(path: Path) -> Loaded:
+    """Decode ``path`` with Pillow into RGB or grey uint8 pixels.
+
+    Raises
+    ------
+    InputError
+        With a one-line reason when the file is missing or not a readable picture.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if path.is_file() and path.stat().st_size == 0:
+        raise ImageFileError("is empty (0 bytes)")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            info: dict[str, Any] = {}
+            if im.info.get("icc_profile"):
+                info["icc_profile"] = im.info["icc_profile"]
+            exif = im.info.get("exif")
+            if exif:
+                info["exif"] = exif
+            alpha = None
+            conv: Image.Image
+            if im.mode in ("L", "RGB"):
+                conv = im
+            elif im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                rgba = im.convert("RGBA")
+                alpha = np.asarray(rgba.getchannel("A"), dtype=np.uint8)
+                conv = rgba.convert("RGB")
+            elif im.mode in ("I;16", "I", "F", "1"):
+                conv = im.convert("L")
+            else:
+                conv = im.convert("RGB")
+            pixels = np.asarray(conv, dtype=np.uint8).copy()
+    except FileNotFoundError:
+        raise ImageFileError("no such file") from None
+    except IsADirectoryError:
+        raise ImageFileError("is a directory") from None
+    except PermissionError:
+        raise ImageFileError("permission denied") from None
+    except UnidentifiedImageError:
+        raise ImageFileError("not a picture we can read (unknown or damaged format)") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageFileError(f"cannot decode picture ({exc})") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageFileError(f"refused: {exc}") from None
+    return Loaded(pixels=pixels, alpha=alpha, info=info)
+
+
+def write_image(
+    loaded: Loaded, pixels: NDArray[np.uint8], out: Path, *, quality: int | None = None
+) -> None:
+    """Encode ``pixels`` to ``out`` (format from the extension) through a temporary file.
+
+    The ICC profile, EXIF and alpha channel of ``loaded`` are kept; JPEG and WebP use
+    quality 95 unless ``quality`` is given. The file appears only when complete.
+
+    Raises
+    ------
+    ImageFileError
+        When the extension names no format Pillow can write.
+    OSError
+        When the file cannot be written.
+    """
+    from PIL import Image
+
+    fmt = Image.registered_extensions().get(out.suffix.lower())
+    if fmt is None:
+        raise ImageFileError(
+            f"cannot tell the output format from {out.name!r}; use .jpg, .png, .webp, .tif ...",
+            code="unknown_output_format",
+        )
+    im = Image.fromarray(pixels)
+    if loaded.alpha is not None and fmt not in ("JPEG",):
+        im = im.convert("RGBA")
+        im.putalpha(Image.fromarray(loaded.alpha))
+    opts: dict[str, Any] = dict(loaded.info)
+    if fmt in _LOSSY_QUALITY:
+        opts["quality"] = quality if quality is not None else _LOSSY_QUALITY[fmt]
+        if fmt == "JPEG":
+            opts["subsampling"] = 0 if opts["quality"] >= 90 else 2
+    fd, tmp = tempfile.mkstemp(prefix=".verify-", suffix=out.suffix, dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            im.save(fh, format=fmt, **opts)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class EmbedResult:
+    """What :func:`embed_file` wrote."""
+
+    output: Path
+    """The marked file."""
+    psnr: float
+    """PSNR of the marked pixels against the original, in dB (before re-encoding)."""
+
+
+def embed_file(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    payload: bytes,
+    key: bytes | str,
+    *,
+    psnr: float = 40.0,
+    quality: int | None = None,
+    force: bool = False,
+) -> EmbedResult:
+    """Mark the picture ``src`` and write it to ``dst``.
+
+    Raises
+    ------
+    ImageFileError
+        When ``src`` cannot be read, ``dst`` exists (without ``force``) or is ``src``,
+        or the output format is unknown.
+    ValueError
+        From :func:`watermark.embed`: bad payload, key or a picture too small.
+    OSError
+        When ``dst`` cannot be written.
+    """
+    source, out = Path(src), Path(dst)
+    if out.exists():
+        if source.exists() and out.resolve() == source.resolve() and not force:
+            raise ImageFileError(f"{out} is the input; add force to overwrite", code="exists")
+        if not force:
+            raise ImageFileError(f"{out} exists; add force to overwrite", code="exists")
+    loaded = read_image(source)
+    marked = np.asarray(watermark.embed(loaded.pixels, payload, key, psnr=psnr), dtype=np.uint8)
+    write_image(loaded, marked, out, quality=quality)
+    diff = marked.astype(np.float64) - loaded.pixels.astype(np.float64)
+    mse = float(np.mean(diff * diff))
+    measured = math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+    return EmbedResult(output=out, psnr=measured)
+
+
+def detect_file(path: str | os.PathLike[str], key: bytes | str) -> watermark.Detection:
+    """Read the picture at ``path`` and look for the watermark of ``key``.
+
+    Raises
+    ------
+    ImageFileError
+        When the file cannot be read as a picture.
+    ValueError
+        From :func:`watermark.detect` (a picture too small to carry the mark).
+    """
+    return watermark.detect(read_image(Path(path)).pixels, key)

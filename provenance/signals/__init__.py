@@ -1,0 +1,61 @@
+"""Signals about how a picture was made: AI declarations, generator watermarks, metadata facts."""
+
+from provenance.signals.ai import (
+    GENERATORS,
+    DigitalSourceType,
+    assess_ai,
+    classify_digital_source_type,
+    derive_label,
+    match_generator,
+)
+from provenance.signals.genmarks import (
+    FAMILY_BOUND,
+    FAMILY_FALSE_ALARM,
+    GENERATOR_PAYLOADS,
+    PER_TEST_LEVEL,
+    THRESHOLDS,
+    GeneratorMark,
+    GeneratorPayload,
+    binomial_tail,
+    decode_dwtdct_bits,
+    detect_generator_marks,
+    marks_to_findings,
+    marks_to_signals,
+    scan_generator_marks,
+)
+from provenance.signals.metadata import (
+    IJG_CHROMINANCE,
+    IJG_LUMINANCE,
+    QualityEstimate,
+    estimate_jpeg_quality,
+    ijg_tables,
+    metadata_facts,
+)
+
+__all__ = [
+    "DigitalSourceType",
+    "FAMILY_BOUND",
+    "FAMILY_FALSE_ALARM",
+    "GENERATORS",
+    "GENERATOR_PAYLOADS",
+    "GeneratorMark",
+    "GeneratorPayload",
+    "IJG_CHROMINANCE",
+    "IJG_LUMINANCE",
+    "PER_TEST_LEVEL",
+    "QualityEstimate",
+    "THRESHOLDS",
+    "assess_ai",
+    "binomial_tail",
+    "classify_digital_source_type",
+    "decode_dwtdct_bits",
+    "derive_label",
+    "detect_generator_marks",
+    "estimate_jpeg_quality",
+    "ijg_tables",
+    "marks_to_findings",
+    "marks_to_signals",
+    "match_generator",
+    "metadata_facts",
+    "scan_generator_marks",
+]

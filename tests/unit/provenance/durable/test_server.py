@@ -1,0 +1,455 @@
+"""The resolver server on loopback: API shapes, input validation, limits, writes, OpenAPI."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import io
+import json
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from provenance.credentials.sign import SignerSpec
+from provenance.durable.repository import Repository, RepositoryError
+from provenance.durable.resolver import ResolverClient, ResolverError
+from provenance.durable.server import create_app
+from provenance.durable.softbinding import FINGERPRINT_ALG, WATERMARK_ALG, publish
+from provenance.errors import ProvenanceError
+from provenance.testing.pki import make_pki
+
+pytestmark = pytest.mark.network
+
+ROOT = Path(__file__).resolve().parents[4]
+TOKEN = "s3cret-token-for-tests-0123456789"
+LIMIT = 256 * 1024
+
+
+def natural(seed: int, h: int = 384, w: int = 512) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.zeros((h, w, 3), np.float32)
+    for c in range(3):
+        for _ in range(6):
+            fx, fy = rng.uniform(0.005, 0.06, 2)
+            img[..., c] += rng.uniform(10, 40) * np.sin(fx * x + fy * y + rng.uniform(0, 6.28))
+    for _ in range(12):
+        cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(20, 100)
+        img[(y - cy) ** 2 + (x - cx) ** 2 < r * r] += rng.uniform(-60, 60, 3)
+    img += 128 + rng.normal(0, 6, img.shape)
+    return img.clip(0, 255).astype(np.uint8)
+
+
+def jpeg(pixels: np.ndarray, quality: int = 75) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+class Served:
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.app = app
+        config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert self.server.started
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        finally:
+            conn.close()
+
+    def json(self, method: str, path: str, **kw: Any) -> tuple[int, Any]:
+        status, headers, raw = self.request(method, path, **kw)
+        assert headers["content-type"].startswith("application/json"), (status, raw[:200])
+        return status, json.loads(raw)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
+        self.app.state.repository.close()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    d = tmp_path_factory.mktemp("server")
+    pki = make_pki("Server Test", algs=("es256",), seed=b"server-tests")
+    root = d / "root.pem"
+    root.write_bytes(pki.root_pem)
+    signer = SignerSpec.from_pem(pki.chain_pem("es256"), pki.key_pem("es256"))
+    Image.fromarray(natural(1)).save(d / "a.jpg", quality=92)
+    Image.fromarray(natural(2)).save(d / "b.jpg", quality=92)
+    with Repository.open(d / "repo.db", create=True) as repo:
+        a = publish(
+            d / "a.jpg",
+            d / "pa.jpg",
+            signer=signer,
+            repository=repo,
+            source_type="digitalCapture",
+            trust_anchors=[root],
+        )
+    with Repository.open(d / "other.db", create=True) as other:
+        b = publish(
+            d / "b.jpg",
+            d / "pb.jpg",
+            signer=signer,
+            repository=other,
+            source_type="digitalCapture",
+            trust_anchors=[root],
+        )
+        b_store = other.get(b.manifest_id)
+    read_only = Served(create_app(d / "repo.db", max_upload=LIMIT))
+    writable = Served(
+        create_app(d / "writable.db", allow_writes=True, token=TOKEN, max_upload=LIMIT)
+    )
+    with Image.open(a.path) as im:
+        small = np.asarray(im.convert("RGB").resize((256, 192), Image.Resampling.LANCZOS))
+    yield {
+        "ro": read_only,
+        "rw": writable,
+        "a": a,
+        "b": b,
+        "b_store": b_store,
+        "copy": jpeg(small),
+        "dir": d,
+    }
+    read_only.stop()
+    writable.stop()
+
+
+def test_supported_algorithms(world: dict[str, Any]) -> None:
+    status, doc = world["ro"].json("GET", "/services/supportedAlgorithms")
+    assert status == 200
+    assert doc == {
+        "watermarks": [{"alg": WATERMARK_ALG}],
+        "fingerprints": [{"alg": FINGERPRINT_ALG}],
+    }
+    assert ResolverClient(world["ro"].url).supported_algorithms() == {
+        "watermarks": [WATERMARK_ALG],
+        "fingerprints": [FINGERPRINT_ALG],
+    }
+
+
+def test_by_binding_get_and_post(world: dict[str, Any]) -> None:
+    a = world["a"]
+    value = base64.b64encode(bytes.fromhex(a.manifest_id)).decode()
+    q = f"/matches/byBinding?alg={WATERMARK_ALG}&value={value.replace('+', '%2B')}"
+    status, doc = world["ro"].json("GET", q)
+    assert status == 200 and doc == {
+        "matches": [{"manifestId": a.manifest_id, "similarityScore": 100}]
+    }
+    body = json.dumps({"alg": WATERMARK_ALG, "value": value}).encode()
+    status, doc = world["ro"].json(
+        "POST",
+        "/matches/byBinding?maxResults=3",
+        body=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert status == 200 and doc["matches"][0]["manifestId"] == a.manifest_id
+    client = ResolverClient(world["ro"].url)
+    [m] = client.matches(FINGERPRINT_ALG, bytes.fromhex(a.fingerprint))
+    assert m.manifest_id == a.manifest_id and m.similarity == 100
+    assert client.matches(WATERMARK_ALG, bytes(8)) == []
+
+
+@pytest.mark.parametrize(
+    "query,code",
+    [
+        ("", "bad_request"),
+        (f"?alg={WATERMARK_ALG}", "bad_request"),
+        (f"?alg={WATERMARK_ALG}&value=!!!", "bad_value"),
+        (f"?alg={WATERMARK_ALG}&value=AAEC", "bad_value"),
+        ("?alg=com.example.other&value=AAECAwQFBgc%3D", "unsupported_alg"),
+        (f"?alg={WATERMARK_ALG}&value=AAECAwQFBgc%3D&maxResults=0", "bad_max_results"),
+        (f"?alg={WATERMARK_ALG}&value=AAECAwQFBgc%3D&maxResults=abc", "bad_request"),
+    ],
+)
+def test_by_binding_rejects_bad_queries(world: dict[str, Any], query: str, code: str) -> None:
+    status, doc = world["ro"].json("GET", "/matches/byBinding" + query)
+    assert status == 400 and doc["error"]["code"] == code and doc["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "body,status,code",
+    [
+        (b"{not json", 400, "bad_json"),
+        (b"\xff\xfe\x00garbage", 400, "bad_json"),
+        (b"[1, 2]", 400, "bad_request"),
+        (b'{"alg": 1, "value": "x"}', 400, "bad_request"),
+        (b"", 400, "bad_json"),
+        (b'{"alg": "x", "value": "' + b"A" * 70000 + b'"}', 413, "too_large"),
+    ],
+)
+def test_by_binding_post_rejects_bad_bodies(
+    world: dict[str, Any], body: bytes, status: int, code: str
+) -> None:
+    got, doc = world["ro"].json(
+        "POST", "/matches/byBinding", body=body, headers={"Content-Type": "application/json"}
+    )
+    assert (got, doc["error"]["code"]) == (status, code)
+
+
+def test_by_content(world: dict[str, Any]) -> None:
+    a = world["a"]
+    status, doc = world["ro"].json(
+        "POST", "/matches/byContent", body=world["copy"], headers={"Content-Type": "image/jpeg"}
+    )
+    assert status == 200 and doc["matches"][0]["manifestId"] == a.manifest_id
+    client = ResolverClient(world["ro"].url)
+    assert client.matches_by_content(world["copy"], "image/jpeg")[0].manifest_id == a.manifest_id
+    unrelated = jpeg(natural(7))
+    assert client.matches_by_content(unrelated, "image/jpeg") == []
+    only_fp = world["ro"].json(
+        "POST",
+        f"/matches/byContent?alg={FINGERPRINT_ALG}",
+        body=world["copy"],
+        headers={"Content-Type": "image/jpeg"},
+    )[1]
+    assert only_fp["matches"][0]["manifestId"] == a.manifest_id
+
+
+@pytest.mark.parametrize(
+    "body,ctype,status,code",
+    [
+        (b"garbage bytes", "image/jpeg", 415, "unsupported_media_type"),
+        (b"", "image/jpeg", 400, "empty_body"),
+        (b"hello", "text/plain", 415, "unsupported_media_type"),
+        (b"\xff\xd8\xff" + b"\x00" * (LIMIT + 10), "image/jpeg", 413, "too_large"),
+    ],
+)
+def test_by_content_rejects_bad_uploads(
+    world: dict[str, Any], body: bytes, ctype: str, status: int, code: str
+) -> None:
+    got, doc = world["ro"].json(
+        "POST", "/matches/byContent", body=body, headers={"Content-Type": ctype}
+    )
+    assert (got, doc["error"]["code"]) == (status, code)
+
+
+def test_huge_chunked_upload_is_cut_off(world: dict[str, Any]) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", world["ro"].port, timeout=30)
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(64):
+            yield b"\x00" * 8192
+
+    try:
+        conn.request(
+            "POST",
+            "/matches/byContent",
+            body=chunks(),
+            headers={"Content-Type": "image/jpeg"},
+            encode_chunked=True,
+        )
+        resp = conn.getresponse()
+        doc = json.loads(resp.read())
+    except (BrokenPipeError, ConnectionResetError):
+        doc = None  # the server may close before the client finished sending
+    finally:
+        conn.close()
+    if doc is not None:
+        assert resp.status == 413 and doc["error"]["code"] == "too_large"
+    assert world["ro"].request("GET", "/services/supportedAlgorithms")[0] == 200
+
+
+def test_manifests(world: dict[str, Any]) -> None:
+    a = world["a"]
+    status, headers, raw = world["ro"].request("GET", f"/manifests/{a.manifest_id}")
+    assert status == 200 and headers["content-type"] == "application/c2pa"
+    with Repository.open(world["dir"] / "repo.db") as repo:
+        assert raw == repo.get(a.manifest_id)
+    assert world["ro"].request("GET", f"/manifests/{a.manifest_label}")[2] == raw
+    assert (
+        world["ro"].request("GET", f"/manifests/{a.manifest_id}?returnActiveManifest=true")[0]
+        == 200
+    )
+    status, doc = world["ro"].json("GET", "/manifests/ffffffffffffffff")
+    assert status == 404 and doc["error"]["code"] == "not_found"
+    status, doc = world["ro"].json("GET", "/manifests/" + "x" * 300)
+    assert status == 400
+    assert ResolverClient(world["ro"].url).fetch("ffffffffffffffff") is None
+    status, doc = world["ro"].json("DELETE", f"/manifests/{a.manifest_id}")
+    assert status == 405 and doc["error"]["code"] == "method_not_allowed"
+    status, doc = world["ro"].json("GET", "/no/such/route")
+    assert status == 404
+
+
+def test_writes(world: dict[str, Any]) -> None:
+    ro, rw, b = world["ro"], world["rw"], world["b"]
+    store = world["b_store"]
+    ctype = {"Content-Type": "application/c2pa"}
+    status, doc = ro.json(
+        "POST", "/manifests", body=store, headers={**ctype, "Authorization": f"Bearer {TOKEN}"}
+    )
+    assert status == 403 and doc["error"]["code"] == "read_only"
+    assert rw.json("POST", "/manifests", body=store, headers=ctype)[0] == 401
+    wrong = {**ctype, "Authorization": "Bearer wrong-token-wrong-token"}
+    assert rw.json("POST", "/manifests", body=store, headers=wrong)[0] == 401
+    auth = {**ctype, "Authorization": f"Bearer {TOKEN}"}
+    status, doc = rw.json("POST", "/manifests", body=b"garbage", headers=auth)
+    assert status == 400 and doc["error"]["code"] == "bad_store"
+    status, doc = rw.json("POST", "/manifests", body=b"\x00" * (LIMIT + 1), headers=auth)
+    assert status == 413
+    status, doc = rw.json("POST", "/manifests?width=512&height=384", body=store, headers=auth)
+    assert status == 201 and doc == {"manifestId": b.manifest_id}
+    status, doc = rw.json("POST", "/manifests", body=store, headers=auth)
+    assert status == 409 and doc["error"]["code"] == "duplicate_manifest_id"
+    client = ResolverClient(rw.url)
+    assert [m.manifest_id for m in client.matches(WATERMARK_ALG, bytes.fromhex(b.manifest_id))] == [
+        b.manifest_id
+    ]
+    assert client.fetch(b.manifest_id) == store
+    with pytest.raises(ResolverError) as e:
+        ResolverClient(rw.url, token="nope-nope-nope-nope").post_manifest(store)
+    assert "401" in e.value.message
+    # Still serving after all the bad requests above.
+    assert ro.request("GET", "/services/supportedAlgorithms")[0] == 200
+    assert rw.request("GET", "/services/supportedAlgorithms")[0] == 200
+
+
+def test_create_app_errors(tmp_path: Path) -> None:
+    with pytest.raises(ProvenanceError) as e:
+        create_app(tmp_path / "r.db", allow_writes=True)
+    assert e.value.code == "bad_config"
+    with pytest.raises(ProvenanceError) as e:
+        create_app(tmp_path / "r.db", allow_writes=True, token="short")
+    assert e.value.code == "bad_config"
+    with pytest.raises(RepositoryError) as e:
+        create_app(tmp_path / "missing.db")
+    assert e.value.code == "not_found"
+    with pytest.raises(ResolverError):
+        ResolverClient("ftp://example.org")
+    with pytest.raises(ResolverError) as e:
+        ResolverClient("http://127.0.0.1:9", timeout=2).supported_algorithms()
+    assert e.value.code == "unreachable"
+
+
+def test_openapi_document_is_current(world: dict[str, Any]) -> None:
+    sys.path.insert(0, str(ROOT / "spec"))
+    try:
+        import gen_openapi
+    finally:
+        sys.path.remove(str(ROOT / "spec"))
+    saved = (ROOT / "spec" / "openapi.json").read_text(encoding="utf-8")
+    assert gen_openapi.render() == saved, "run: python spec/gen_openapi.py"
+    status, served = world["ro"].json("GET", "/openapi.json")
+    assert status == 200 and served == json.loads(saved)
+    ops = {(p, m) for p, item in served["paths"].items() for m in item}
+    assert {
+        ("/matches/byBinding", "get"),
+        ("/matches/byBinding", "post"),
+        ("/matches/byContent", "post"),
+        ("/manifests/{manifestId}", "get"),
+        ("/services/supportedAlgorithms", "get"),
+        ("/manifests", "post"),
+    } == ops
+
+
+_ROUTES = [
+    ("POST", "/matches/byBinding", "application/json"),
+    ("POST", "/matches/byContent", "image/jpeg"),
+    ("POST", "/matches/byContent", "video/mp4"),
+    ("POST", "/manifests", "application/c2pa"),
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=st.binary(max_size=4096), route=st.sampled_from(_ROUTES))
+def test_arbitrary_bodies_get_a_json_4xx(
+    world: dict[str, Any], body: bytes, route: tuple[str, str, str]
+) -> None:
+    method, path, ctype = route
+    for served in (world["ro"], world["rw"]):
+        headers = {"Content-Type": ctype, "Authorization": f"Bearer {TOKEN}"}
+        status, headers_out, raw = served.request(method, path, body=body, headers=headers)
+        assert headers_out["content-type"].startswith("application/json")
+        doc = json.loads(raw)
+        if status == 200:  # a JSON body that happens to be a valid query
+            assert "matches" in doc
+        else:
+            assert 400 <= status < 500 and doc["error"]["code"], (status, doc)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    alg=st.text(max_size=40),
+    value=st.text(max_size=80),
+    max_results=st.integers(-5, 500),
+)
+def test_arbitrary_queries_get_json(
+    world: dict[str, Any], alg: str, value: str, max_results: int
+) -> None:
+    from urllib.parse import urlencode
+
+    query = urlencode({"alg": alg, "value": value, "maxResults": max_results})
+    status, headers, raw = world["ro"].request("GET", "/matches/byBinding?" + query)
+    assert headers["content-type"].startswith("application/json")
+    assert status in (200, 400)
+    assert ("matches" if status == 200 else "error") in json.loads(raw)
+
+
+@pytest.mark.video
+def test_by_content_finds_a_video(world: dict[str, Any]) -> None:
+    import av
+
+    d = world["dir"]
+    clip = d / "clip.mp4"
+    base = natural(5, 384, 512).astype(np.int16)
+    with av.open(str(clip), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.height, stream.width = 384, 512
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "18", "preset": "veryfast"}
+        for t in range(8):
+            frame = np.clip(np.roll(base, 3 * t, axis=1), 0, 255).astype(np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    pki = make_pki("Server Test", algs=("es256",), seed=b"server-tests")
+    signer = SignerSpec.from_pem(pki.chain_pem("es256"), pki.key_pem("es256"))
+    with Repository.open(d / "repo.db") as repo:
+        done = publish(
+            clip, d / "pclip.mp4", signer=signer, repository=repo, source_type="digitalCapture",
+            trust_anchors=[pki.root_pem],
+        )  # fmt: skip
+    assert done.fingerprint is None and done.media_type == "video/mp4"
+    found = ResolverClient(world["ro"].url).matches_by_content(done.path.read_bytes(), "video/mp4")
+    assert [m.manifest_id for m in found] == [done.manifest_id]
