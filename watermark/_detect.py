@@ -48,6 +48,7 @@ __all__ = [
     "REFINE_MOVES",
     "LIST_SIZE",
     "CRC_TRIALS",
+    "crc_threshold",
     "Candidate",
     "analysis_image",
     "prefilter",
@@ -86,6 +87,8 @@ MAX_DECODES = 2
 """Most hypotheses whose payload is decoded per image."""
 LIST_SIZE = 256
 """Paths kept by the list Viterbi decoder; each is one CRC trial."""
+_SHORT_LIST = 4
+"""Paths tried first (the common case, 30 times cheaper than the full list)."""
 CRC_TRIALS = MAX_DECODES * LIST_SIZE
 """``L``: most CRC checks per image."""
 HYPOTHESES = REACHABLE_LATTICES * 8 * _layout.FOLD * _layout.FOLD
@@ -111,6 +114,14 @@ def p_value(z: float, crc_ok: bool) -> float:
 def threshold() -> float:
     """The sync score at which ``p_value(z, crc_ok=False) == ALPHA``."""
     return math.sqrt(2.0 * math.log(2.0 * HYPOTHESES / ALPHA))
+
+
+@functools.lru_cache(maxsize=1)
+def crc_threshold() -> float:
+    """The sync score below which ``p_value(z, crc_ok=True) > ALPHA`` (6.71): decoding a
+    hypothesis that scores less cannot lead to a detection."""
+    pz = ALPHA / (2.0 * CRC_TRIALS * _CRC_P)
+    return math.sqrt(2.0 * math.log(HYPOTHESES / pz))
 
 
 def analysis_image(image: NDArray[np.float32]) -> tuple[NDArray[np.float32], int]:
@@ -773,8 +784,9 @@ def decode(
     limit = _CLIP * float(np.std(vals))
     vals = np.clip(vals, -limit, limit)  # robust to the heavy tails of the host residual
     soft = np.bincount(lay.data_bit, weights=vals, minlength=_ecc.CODED_BITS).astype(np.float64)
-    for path in _ecc.list_viterbi(soft, LIST_SIZE):
-        payload = _ecc.parse_info(path ^ lay.whiten)
-        if payload is not None:
-            return payload
+    for size in (_SHORT_LIST, LIST_SIZE):  # the short list is a prefix of the long one
+        for path in _ecc.list_viterbi(soft, size):
+            payload = _ecc.parse_info(path ^ lay.whiten)
+            if payload is not None:
+                return payload
     return None
