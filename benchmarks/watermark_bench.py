@@ -279,7 +279,8 @@ def report(args: argparse.Namespace) -> None:
             f"{null['unmarked_claims']} claims, max score {null['unmarked_max_score']:.2f}; "
             f"{null['wrong_key_trials']} wrong-key trials on marked images: "
             f"{null['wrong_key_claims']} claims, max score {null['wrong_key_max_score']:.2f} "
-            f"(threshold {null['threshold']:.2f}, bound 1e-6 per image).",
+            f"(threshold {null['threshold']:.2f}, with a valid CRC "
+            f"{_detect.crc_threshold():.2f}; bound 1e-6 per image).",
             "",
         ]
     timing_path = OUT / "watermark-timing.json"
