@@ -107,7 +107,7 @@ def embed_command(
     ] = False,
     crf: Annotated[
         int | None,
-        typer.Option("--crf", min=0, max=63, help="Video: encoder CRF (default 23, as ffmpeg's libx264)."),
+        typer.Option("--crf", min=0, max=63, help="Video: encoder CRF (default 23, as ffmpeg's)."),
     ] = None,
     preset: Annotated[
         str | None,
