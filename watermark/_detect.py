@@ -140,17 +140,18 @@ def _gauss_transfer(shape: tuple[int, int], sigma: float) -> NDArray[np.float32]
     return np.exp(-2.0 * (np.pi * sigma) ** 2 * (fy * fy + fx * fx)).astype(np.float32)
 
 
-_WEIGHT_POWER = 0.8
-_BAND = (0.3, 1.8)
+_WEIGHT_POWER = 0.6
+"""Exponent of the local energy in the weighting (detector revision 2; was 0.8)."""
+_BAND = (0.3, 1.5)
 """Sigmas (px) of the difference-of-Gaussians band-pass: wide enough upwards to keep the
 cells of a mark downscaled to ~1 px per cell."""
-_ENERGY_SIGMA = 3.0
+_ENERGY_SIGMA = 2.0
 """Sigma (px) of the local energy window: short, so that edges weigh down only their
 immediate neighbourhood."""
 
 
 def prefilter(y: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Band-pass (difference of Gaussians 0.3/1.8 px) then divide by the local RMS (3 px).
+    """Band-pass (difference of Gaussians 0.3/1.5 px), then weight by the local energy (2 px).
 
     The Gaussians are applied in the DFT domain (periodic boundary), so the cost is four
     real FFTs of the analysis image.
