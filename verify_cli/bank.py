@@ -330,6 +330,34 @@ def _read_hash_lines(path: Path) -> list[tuple[int, str, MatchRecord | None]]:
     return out
 
 
+HASH_BATCH: Final = 1024
+"""``--hashes`` lines searched per index call: large enough to amortise each call, small
+enough that the first records come out at once."""
+
+
+def _match_hash_lines(bank: Bank, hashes: Path, max_distance: int) -> Iterator[MatchRecord]:
+    """One record per line of a ``--hashes`` file, searched in batches, in file order."""
+    lines = _read_hash_lines(hashes)
+    where = hashes.absolute()
+    for start in range(0, len(lines), HASH_BATCH):
+        part = lines[start : start + HASH_BATCH]
+        good = [(n, h) for n, h, bad in part if bad is None]
+        found = bank.match_batch(
+            [[parse_hex(h)] for _, h in good],
+            max_distance=max_distance,
+            variants=[Variant.IDENTITY],
+        )
+        by_line = {n: m for (n, _), m in zip(good, found, strict=True)}
+        for number, value, bad in part:
+            if bad is not None:
+                yield bad
+                continue
+            m = by_line[number]
+            yield MatchRecord(
+                input=f"{where}:{number}", kind="hash", status=_status(m), matches=m, pdq=value
+            )
+
+
 def match_command(
     bank_path: Annotated[Path, typer.Argument(metavar="BANK.db", help="The bank file.")],
     files: Annotated[
@@ -409,28 +437,8 @@ def match_command(
             for path in files or ():
                 emit(_match_file(path, [bank], max_distance, fps))
             if hashes is not None:
-                lines = _read_hash_lines(hashes)
-                good = [(n, h) for n, h, bad in lines if bad is None]
-                found = bank.match_batch(
-                    [[parse_hex(h)] for _, h in good],
-                    max_distance=max_distance,
-                    variants=[Variant.IDENTITY],
-                )
-                by_line = {n: m for (n, _), m in zip(good, found, strict=True)}
-                for number, value, bad in lines:
-                    if bad is not None:
-                        emit(bad)
-                        continue
-                    m = by_line[number]
-                    emit(
-                        MatchRecord(
-                            input=f"{hashes.absolute()}:{number}",
-                            kind="hash",
-                            status=_status(m),
-                            matches=m,
-                            pdq=value,
-                        )
-                    )
+                for record in _match_hash_lines(bank, hashes, max_distance):
+                    emit(record)
             writer.finish()
     if failures:
         raise typer.Exit(ExitCode.INPUT_ERROR)
@@ -511,6 +519,7 @@ def add_command(
                 ]
                 writer.write(record, text, rows)
             writer.finish()
+            bank.refresh_index()
     raise typer.Exit(ExitCode.INPUT_ERROR if failures else ExitCode.OK)
 
 
@@ -577,6 +586,7 @@ def import_command(
             except BankError as exc:
                 _say(f"{csv_path}: {exc.message}")
                 raise typer.Exit(ExitCode.INPUT_ERROR) from None
+            bank.refresh_index()
         if errors is not None:
             try:
                 with open(errors, "w", encoding="utf-8", newline="") as f:
@@ -662,6 +672,7 @@ def remove_command(
         bank = _open_bank(bank_path)
         with bank:
             n = bank.remove(entry_ids)
+            bank.refresh_index()
     typer.echo(f"removed {n} entries")
     raise typer.Exit(ExitCode.OK)
 

@@ -25,6 +25,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,8 @@ import numpy.typing as npt
 
 from provenance._sqlite import ensure_schema, open_database
 from provenance.errors import InputFileError, ProvenanceError
-from provenance.matching.hamming import HammingIndex, pack
+from provenance.matching.hamming import FlatIndex, HammingIndex, SearchResult, pack
+from provenance.matching.indexfile import IndexFile, index_path, load_index, save_index
 from provenance.matching.pdq import (
     QUALITY_THRESHOLD,
     Hashed,
@@ -106,6 +108,11 @@ _LABEL_COLUMNS: Final = ("label", "tags", "tag")
 _CASE_COLUMNS: Final = ("case", "case_id", "case_number", "casenumbers", "case_numbers")
 _INSERT_BATCH: Final = 50_000
 _LOAD_BATCH: Final = 100_000
+MIH_MIN_ROWS = 200_000
+"""Banks from this size get multi-index tables in their index file (smaller: a scan)."""
+DELTA_MAX: Final = 50_000
+"""Rows added after the index file was written that are searched by a scan; past this
+many (or 5 % of the bank) the index file is rewritten."""
 
 
 _P = ParamSpec("_P")
@@ -277,9 +284,7 @@ class Bank:
         """Path of the bank file."""
         self.name = name
         """Name reported in matches (``bank_info.name``, by default the file's stem)."""
-        self._index: HammingIndex | None = None
-        self._index_rowids: npt.NDArray[np.int64] = np.empty(0, np.int64)
-        self._index_rowid_base: int | None = None
+        self._index: _Snapshot | None = None
         self._index_version: tuple[int, int] | None = None
         self._writes = 0
         self._lock = threading.RLock()
@@ -334,12 +339,25 @@ class Bank:
             kind="bank",
             bad_code="not_a_bank",
             fill=lambda c: c.execute(
-                "INSERT INTO bank_info VALUES ('name', ?), ('created_at', ?)",
-                (name or p.stem, _now()),
+                "INSERT INTO bank_info VALUES ('name', ?), ('created_at', ?), ('uuid', ?)",
+                (name or p.stem, _now(), str(uuid.uuid4())),
             ),
         )
         row = conn.execute("SELECT value FROM bank_info WHERE key = 'name'").fetchone()
         return str(row[0]) if row else p.stem
+
+    def _info_value(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM bank_info WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    @property
+    def bank_id(self) -> str:
+        """Identity of the bank (``bank_info.uuid``; banks from before it: name and time)."""
+        with self._lock:
+            found = self._info_value("uuid")
+            if found is None:
+                found = f"{self._info_value('name')}|{self._info_value('created_at')}"
+            return found
 
     @_locked
     def close(self) -> None:
@@ -373,10 +391,11 @@ class Bank:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            start = self._next_rowid()
             conn.executemany(
-                "INSERT INTO entries (entry_id, hash, quality, label, case_id, source, added_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
+                "INSERT INTO entries (id, entry_id, hash, quality, label, case_id, source,"
+                " added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                ((start + i, *r) for i, r in enumerate(rows)),
             )
             conn.execute("COMMIT")
         except BaseException:
@@ -529,6 +548,11 @@ class Bank:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # Row ids are never reused (the index file relies on it): remember the highest.
+            conn.execute(
+                "INSERT OR REPLACE INTO bank_info VALUES ('next_rowid', ?)",
+                (str(self._next_rowid()),),
+            )
             deleted = 0
             for eid in entry_ids:
                 escaped = eid.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -696,11 +720,12 @@ class Bank:
                     if r[1] in present
                 )
             fresh = [r[1:] for r in rows if r[1] not in present]
+            start = self._next_rowid()
             for i in range(0, len(fresh), _INSERT_BATCH):
                 conn.executemany(
-                    "INSERT INTO entries (entry_id, hash, quality, label, case_id, source, "
-                    "added_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    fresh[i : i + _INSERT_BATCH],
+                    "INSERT INTO entries (id, entry_id, hash, quality, label, case_id, source, "
+                    "added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    ((start + i + k, *r) for k, r in enumerate(fresh[i : i + _INSERT_BATCH])),
                 )
             conn.execute("COMMIT")
         except BaseException:
@@ -756,43 +781,114 @@ class Bank:
     def _version(self) -> tuple[int, int]:
         return (int(self._conn.execute("PRAGMA data_version").fetchone()[0]), self._writes)
 
+    def _next_rowid(self) -> int:
+        top = self._conn.execute("SELECT max(id) FROM entries").fetchone()[0] or 0
+        kept = self._info_value("next_rowid")
+        return max(int(top) + 1, int(kept) if kept else 1)
+
+    def _load_rows(self, after: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+        """Hashes and row ids of the rows with ``id > after`` (streamed; call in a read
+        transaction)."""
+        n = int(
+            self._conn.execute("SELECT count(*) FROM entries WHERE id > ?", (after,)).fetchone()[0]
+        )
+        codes = np.empty((n, 4), dtype=np.uint64)
+        rowids = np.empty(n, dtype=np.int64)
+        cur = self._conn.execute("SELECT id, hash FROM entries WHERE id > ? ORDER BY id", (after,))
+        i = 0
+        # Streamed in batches: a list of 10 M row tuples would need ~1.5 GB.
+        while (batch := cur.fetchmany(_LOAD_BATCH)) and i < n:
+            k = min(len(batch), n - i)
+            codes[i : i + k] = pack(b"".join(h for _, h in batch[:k]))
+            rowids[i : i + k] = np.fromiter((r for r, _ in batch[:k]), np.int64, count=k)
+            i += k
+        return codes[:i], rowids[:i]
+
+    def _valid_file(self, found: IndexFile | None) -> IndexFile | None:
+        """The index file when it still describes this bank's rows, else None."""
+        if found is None:
+            return None
+        if found.meta["rows"] == 0:
+            return found
+        for key, rowid in (("first_digest", None), ("last_digest", found.max_rowid)):
+            if rowid is None:
+                rowid = (
+                    int(found.rowids[0]) if found.rowids is not None else found.meta["rowid_base"]
+                )
+            row = self._conn.execute("SELECT hash FROM entries WHERE id = ?", (rowid,)).fetchone()
+            # A removed row is fine (matches are checked against the bank); another hash
+            # under the same row id means the file belongs to an older copy of the bank.
+            if row is not None and bytes(row[0]).hex() != found.meta[key]:
+                return None
+        if self._next_rowid() <= found.max_rowid:
+            return None  # the bank was rolled back below the index
+        return found
+
+    def _build_file(self) -> IndexFile:
+        """Build the index over every row, and save it beside the bank when possible."""
+        codes, rowids = self._load_rows(0)
+        mih = HammingIndex(codes, build_after=0, mih_min_rows=MIH_MIN_ROWS).mih
+        path = index_path(self.path)
+        try:
+            save_index(path, bank_id=self.bank_id, codes=codes, rowids=rowids, mih=mih)
+        except OSError:
+            pass  # a read-only directory: the index lives in memory only
+        else:
+            saved = load_index(path, bank_id=self.bank_id)
+            if saved is not None:
+                return saved
+        contiguous = len(rowids) == 0 or int(rowids[-1]) - int(rowids[0]) == len(rowids) - 1
+        meta = {
+            "rows": len(rowids),
+            "max_rowid": int(rowids[-1]) if len(rowids) else 0,
+            "rowid_base": int(rowids[0]) if len(rowids) and contiguous else None,
+        }
+        return IndexFile(meta=meta, codes=codes, rowids=None if contiguous else rowids, mih=mih)
+
     @_locked
-    def index(self) -> HammingIndex:
-        """Return the in-memory index, (re)building it when the file changed.
+    def index(self) -> _Snapshot:
+        """Return the index, loading the index file (or building it) when needed.
+
+        The index file beside the bank (``BANK.db.idx``) covers the rows up to its
+        ``max_rowid``; rows added since are read from the bank and scanned. When they are
+        more than :data:`DELTA_MAX` (or 5 % of the bank), or the file is missing or
+        stale, the file is rebuilt.
 
         Returns
         -------
-        HammingIndex
-            Index over every entry's hash.
+        _Snapshot
+            A consistent view of every row's hash.
         """
         version = self._version()
-        if self._index is None or version != self._index_version:
-            self._conn.execute("BEGIN")  # one snapshot for the count, ids and hashes
-            try:
-                n = int(self._conn.execute("SELECT count(*) FROM entries").fetchone()[0])
-                codes = np.empty((n, 4), dtype=np.uint64)
-                rowids = np.empty(n, dtype=np.int64)
-                cur = self._conn.execute("SELECT id, hash FROM entries ORDER BY id")
-                i = 0
-                # Streamed in batches: a list of 10 M row tuples would need ~1.5 GB.
-                while batch := cur.fetchmany(_LOAD_BATCH):
-                    k = len(batch)
-                    codes[i : i + k] = pack(b"".join(h for _, h in batch))
-                    rowids[i : i + k] = np.fromiter((r for r, _ in batch), np.int64, count=k)
-                    i += k
-            finally:
-                self._conn.execute("COMMIT")
-            # Row ids are usually 1..N in order: then keep only the first (saves 8 B/hash).
-            if n and int(rowids[-1]) - int(rowids[0]) == n - 1:
-                self._index_rowid_base = int(rowids[0])
-                self._index_rowids = np.empty(0, np.int64)
-            else:
-                self._index_rowid_base = None
-                self._index_rowids = rowids
-            del rowids
-            self._index = HammingIndex(codes)
-            self._index_version = version
+        if self._index is not None and version == self._index_version:
+            return self._index
+        self._conn.execute("BEGIN")  # one snapshot for the file check and the new rows
+        try:
+            base = self._valid_file(load_index(index_path(self.path), bank_id=self.bank_id))
+            rebuilt = base is None
+            if base is None:
+                base = self._build_file()
+            codes, rowids = self._load_rows(base.max_rowid)
+            if not rebuilt and len(rowids) > max(DELTA_MAX, int(base.meta["rows"]) // 20):
+                base = self._build_file()
+                codes, rowids = self._load_rows(base.max_rowid)
+        finally:
+            self._conn.execute("COMMIT")
+        self._index = _Snapshot(base, codes, rowids)
+        self._index_version = version
         return self._index
+
+    @_locked
+    def refresh_index(self) -> None:
+        """Bring the index file up to date now (``verify bank`` writes call it, so that
+        readers start fast). A file of which more than a fifth of the rows were removed
+        is rebuilt."""
+        snap = self.index()
+        covered = len(snap)
+        if covered and len(self) < 0.8 * covered:
+            index_path(self.path).unlink(missing_ok=True)
+            self._index = None
+            self.index()
 
     def _search(
         self, queries: Sequence[Sequence[PdqHash]], max_distance: int
@@ -806,13 +902,9 @@ class Bank:
         if len(index) == 0:
             return out
         codes = pack(h.digest for _, _, h in flat)
-        hits = index.search(codes, radius=max_distance)
-        for k, row, d in zip(
-            hits.query.tolist(), hits.row.tolist(), hits.distance.tolist(), strict=True
-        ):
+        qids, rowids, dists = index.search(codes, radius=max_distance)
+        for k, rowid, d in zip(qids.tolist(), rowids.tolist(), dists.tolist(), strict=True):
             qi, vi, _ = flat[k]
-            base = self._index_rowid_base
-            rowid = base + row if base is not None else int(self._index_rowids[row])
             best = out[qi].get(rowid)
             if best is None or (d, vi) < best:
                 out[qi][rowid] = (d, vi)
@@ -820,17 +912,18 @@ class Bank:
 
     def _metadata(
         self, rowids: Iterable[int]
-    ) -> dict[int, tuple[str, str | None, str | None, int | None]]:
+    ) -> dict[int, tuple[str, str | None, str | None, int | None, bytes]]:
         ids = sorted(set(rowids))
-        meta: dict[int, tuple[str, str | None, str | None, int | None]] = {}
+        meta: dict[int, tuple[str, str | None, str | None, int | None, bytes]] = {}
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
             marks = ",".join("?" * len(part))
-            for rid, eid, label, case, quality in self._conn.execute(
-                f"SELECT id, entry_id, label, case_id, quality FROM entries WHERE id IN ({marks})",
+            for rid, eid, label, case, quality, digest in self._conn.execute(
+                "SELECT id, entry_id, label, case_id, quality, hash FROM entries"
+                f" WHERE id IN ({marks})",
                 part,
             ):
-                meta[rid] = (eid, label, case, quality)
+                meta[rid] = (eid, label, case, quality, bytes(digest))
         return meta
 
     @_locked
@@ -865,10 +958,14 @@ class Bank:
         found = self._search(queries, max_distance)
         meta = self._metadata(r for hits in found for r in hits)
         results: list[tuple[BankMatch, ...]] = []
-        for hits in found:
+        for group, hits in zip(queries, found, strict=True):
             matches = []
             for rowid, (d, vi) in hits.items():
-                eid, label, case, quality = meta[rowid]
+                if rowid not in meta:
+                    continue  # removed since the index file was written
+                eid, label, case, quality, digest = meta[rowid]
+                if _distance(digest, group[vi].digest) != d:
+                    continue  # not the row the index file knew (never expected)
                 matches.append(
                     BankMatch(
                         bank=self.name,
@@ -904,6 +1001,52 @@ class Bank:
             One per matching entry, best first.
         """
         return self.match_batch([hashes], max_distance=max_distance)[0]
+
+
+def _distance(a: bytes, b: bytes) -> int:
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
+
+
+class _Snapshot:
+    """The index file's rows plus the rows added after it (scanned), searched together."""
+
+    def __init__(
+        self, base: IndexFile, codes: npt.NDArray[np.uint64], rowids: npt.NDArray[np.int64]
+    ) -> None:
+        self.base = base
+        self.base_index = HammingIndex(base.codes, mih=base.mih, build_after=1 << 62)
+        self.delta = FlatIndex(codes)
+        self.delta_rowids = rowids
+
+    def __len__(self) -> int:
+        return len(self.base_index) + len(self.delta)
+
+    @property
+    def file_rows(self) -> int:
+        """Rows covered by the index file."""
+        return len(self.base_index)
+
+    @property
+    def delta_rows(self) -> int:
+        """Rows added after the index file, searched by a scan."""
+        return len(self.delta)
+
+    def _rowids(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:
+        if self.base.rowids is not None:
+            return np.take(self.base.rowids, rows).astype(np.int64)
+        return rows.astype(np.int64) + int(self.base.meta["rowid_base"] or 0)
+
+    def search(
+        self, codes: npt.NDArray[np.uint64], *, radius: int
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], npt.NDArray[np.int16]]:
+        """Every (query, row id, distance) within ``radius`` (exact)."""
+        a: SearchResult = self.base_index.search(codes, radius=radius)
+        b: SearchResult = self.delta.search(codes, radius=radius)
+        return (
+            np.concatenate([a.query, b.query]),
+            np.concatenate([self._rowids(a.row), np.take(self.delta_rowids, b.row)]),
+            np.concatenate([a.distance, b.distance]),
+        )
 
 
 def _check_id(eid: str) -> None:

@@ -372,6 +372,47 @@ class MultiIndexHash:
             self._orders.append(np.argsort(keys, kind="stable").astype(np.uint32))
             self._offsets.append(offsets)
 
+    @classmethod
+    def from_tables(
+        cls,
+        codes: npt.ArrayLike,
+        tables: list[tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]],
+    ) -> MultiIndexHash:
+        """Wrap tables built earlier (e.g. memory-mapped from an index file).
+
+        Parameters
+        ----------
+        codes
+            ``(N, 4)`` ``uint64`` packed hashes the tables were built over.
+        tables
+            ``(order, offsets)`` per chunk, as returned by :meth:`tables`.
+
+        Returns
+        -------
+        MultiIndexHash
+            An index that searches without building anything.
+
+        Raises
+        ------
+        ValueError
+            When the tables do not fit the codes.
+        """
+        self = cls.__new__(cls)
+        self.codes = _as_codes(codes, "codes")
+        n = int(self.codes.shape[0])
+        self.chunks = len(tables)
+        self.spans = _spans(self.chunks)
+        for (_, length), (order, offsets) in zip(self.spans, tables, strict=True):
+            if order.shape != (n,) or offsets.shape != ((1 << length) + 1,):
+                raise ValueError("multi-index tables do not match the codes")
+        self._orders = [t[0] for t in tables]
+        self._offsets = [t[1] for t in tables]
+        return self
+
+    def tables(self) -> list[tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]]:
+        """Return ``(order, offsets)`` per chunk (what :meth:`from_tables` takes)."""
+        return list(zip(self._orders, self._offsets, strict=True))
+
     def __len__(self) -> int:
         return int(self.codes.shape[0])
 
@@ -511,6 +552,8 @@ class HammingIndex:
     build_after
         Build the tables once this many query hashes have been scanned (default
         :data:`BUILD_AFTER`; 0 builds them at once).
+    mih
+        Tables built earlier over the same codes (e.g. from the bank's index file).
     """
 
     def __init__(
@@ -520,10 +563,11 @@ class HammingIndex:
         mih_min_rows: int = 200_000,
         chunks: int | None = None,
         build_after: int = BUILD_AFTER,
+        mih: MultiIndexHash | None = None,
     ) -> None:
         self.flat = FlatIndex(codes)
         self.codes = self.flat.codes
-        self.mih: MultiIndexHash | None = None
+        self.mih: MultiIndexHash | None = mih
         self._mih_min_rows = mih_min_rows
         self._chunks = chunks
         self._build_after = build_after
