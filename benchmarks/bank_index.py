@@ -102,6 +102,7 @@ def _cli(db: Path, hashes: Path) -> dict[str, object]:
     proc.wait()
     total_s = time.perf_counter() - t
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = usage.ru_utime + usage.ru_stime
     records = [json.loads(line) for line in lines if line.strip()]
     return {
         "first_answer_s": round(first_s, 2),
@@ -109,6 +110,8 @@ def _cli(db: Path, hashes: Path) -> dict[str, object]:
         "queries": len(records),
         "qps_through_cli": round(len(records) / total_s, 1),
         "qps_after_first_answer": round((len(records) - 1) / max(total_s - first_s, 1e-9), 1),
+        "cpu_s": round(cpu_s, 2),
+        "qps_per_cpu_s": round(len(records) / cpu_s, 1),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "records": records,
     }

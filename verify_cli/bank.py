@@ -331,16 +331,18 @@ def _read_hash_lines(path: Path) -> list[tuple[int, str, MatchRecord | None]]:
 
 
 HASH_BATCH: Final = 1024
-"""``--hashes`` lines searched per index call: large enough to amortise each call, small
-enough that the first records come out at once."""
+"""Most ``--hashes`` lines searched per index call (the first calls take 16, 32, ... so
+that the first records come out at once; later ones amortise the call)."""
 
 
 def _match_hash_lines(bank: Bank, hashes: Path, max_distance: int) -> Iterator[MatchRecord]:
     """One record per line of a ``--hashes`` file, searched in batches, in file order."""
     lines = _read_hash_lines(hashes)
     where = hashes.absolute()
-    for start in range(0, len(lines), HASH_BATCH):
-        part = lines[start : start + HASH_BATCH]
+    start, size = 0, 16
+    while start < len(lines):
+        part = lines[start : start + size]
+        start, size = start + size, min(2 * size, HASH_BATCH)
         good = [(n, h) for n, h, bad in part if bad is None]
         found = bank.match_batch(
             [[parse_hex(h)] for _, h in good],
@@ -677,6 +679,102 @@ def remove_command(
     raise typer.Exit(ExitCode.OK)
 
 
+def _read_token(token_file: Path | None) -> str | None:
+    if token_file is None:
+        return os.environ.get("JINJJA_SERVER_TOKEN") or None
+    try:
+        return token_file.read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        _say(f"{token_file}: cannot read the token file: {reason}")
+        raise typer.Exit(ExitCode.USAGE) from None
+
+
+def serve_command(
+    bank_paths: Annotated[list[Path], typer.Argument(metavar="DB...", help="Bank files to serve.")],
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)
+    ] = 5000,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token-file",
+            help="File holding the bearer token that writes need (16+ characters; "
+            "default: JINJJA_SERVER_TOKEN).",
+            dir_okay=False,
+            metavar="FILE",
+        ),
+    ] = None,
+    allow_writes: Annotated[
+        bool,
+        typer.Option("--allow-writes", help="Enable adding and deleting content (needs a token)."),
+    ] = False,
+    allow_network: Annotated[
+        bool,
+        typer.Option("--allow-network", help="Let lookups and adds fetch a url= themselves."),
+    ] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Worker processes sharing the bank files.", min=1)
+    ] = 1,
+    max_upload_mb: Annotated[
+        float, typer.Option("--max-upload-mb", help="Largest upload in MB.", min=0.01)
+    ] = 50.0,
+) -> None:
+    """Serve banks over HTTP with Hasher-Matcher-Actioner 2.x's API (/m, /h, /c routes).
+
+    Read-only unless started with --allow-writes and a token. See README for running it
+    behind a reverse proxy.
+    """
+    try:
+        import uvicorn  # the `server` extra, only needed here
+    except ImportError:
+        _say("the bank service needs uvicorn and FastAPI: pip install 'jinjja[server]'")
+        raise typer.Exit(ExitCode.INPUT_ERROR) from None
+    from provenance.matching import service  # imports FastAPI: only when serving
+
+    token = _read_token(token_file)
+    if allow_writes and (token is None or len(token) < 16):
+        _say("--allow-writes needs a token of 16+ characters (--token-file or JINJJA_SERVER_TOKEN)")
+        raise typer.Exit(ExitCode.USAGE)
+    options = {
+        "allow_writes": allow_writes,
+        "allow_network": allow_network,
+        "max_upload": max(1024, int(max_upload_mb * 1024 * 1024)),
+    }
+    os.environ[service.ENV_BANKS] = os.pathsep.join(str(p.absolute()) for p in bank_paths)
+    os.environ[service.ENV_OPTIONS] = json.dumps(options)
+    if token is not None:
+        os.environ["JINJJA_SERVER_TOKEN"] = token
+    try:
+        app = service.app_from_env()  # also checks every bank before any worker starts
+    except ProvenanceError as exc:
+        _say(exc.message)
+        raise typer.Exit(ExitCode.USAGE) from None
+    mode = "read and write" if allow_writes else "read-only"
+    shown = f"[{host}]" if ":" in host else host
+    _say(f"serving {len(bank_paths)} bank(s) ({mode}) at http://{shown}:{port}")
+    target: Any = app
+    if workers > 1:
+        target = "provenance.matching.service:app_from_env"
+    try:
+        uvicorn.run(
+            target,
+            host=host,
+            port=port,
+            workers=workers,
+            factory=workers > 1,
+            log_level="warning",
+            access_log=False,
+        )
+    except KeyboardInterrupt:
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    except (OSError, SystemExit):
+        _say(f"could not serve on {host}:{port} (address in use, or not allowed)")
+        raise typer.Exit(ExitCode.USAGE) from None
+    raise typer.Exit(ExitCode.OK)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``verify bank`` (add, import, export, match, info, remove) to the application.
 
@@ -696,4 +794,5 @@ def register(app: typer.Typer) -> None:
     bank_app.command("match")(match_command)
     bank_app.command("info")(info_command)
     bank_app.command("remove")(remove_command)
+    bank_app.command("serve")(serve_command)
     app.add_typer(bank_app, name="bank")

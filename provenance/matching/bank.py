@@ -927,6 +927,57 @@ class Bank:
         return meta
 
     @_locked
+    def search_rows(
+        self, queries: Sequence[Sequence[PdqHash]], *, max_distance: int = MATCH_MAX
+    ) -> list[list[tuple[int, int]]]:
+        """For each query (a group of variants), ``(row id, distance)`` of every entry within
+        ``max_distance`` (best variant), closest first: what the HMA-style service returns.
+
+        Parameters
+        ----------
+        queries
+            One group of hashes per query.
+        max_distance
+            Largest distance reported.
+
+        Returns
+        -------
+        list of list of (int, int)
+            Row ids (stable integer ids of entries) and distances.
+        """
+        found = self._search(queries, max_distance)
+        meta = self._metadata(r for hits in found for r in hits)
+        out = []
+        for group, hits in zip(queries, found, strict=True):
+            rows = [
+                (rowid, d)
+                for rowid, (d, vi) in hits.items()
+                if rowid in meta and _distance(meta[rowid][4], group[vi].digest) == d
+            ]
+            out.append(sorted(rows, key=lambda r: (r[1], r[0])))
+        return out
+
+    @_locked
+    def entry(self, rowid: int) -> BankEntry | None:
+        """Return the entry with this row id (the integer id the service shows), or None."""
+        row = self._conn.execute(
+            "SELECT entry_id, hash, quality, label, case_id, source, added_at FROM entries"
+            " WHERE id = ?",
+            (rowid,),
+        ).fetchone()
+        if row is None:
+            return None
+        eid, digest, quality, label, case, source, added = row
+        return BankEntry(eid, bytes(digest).hex(), quality, label, case, source, added)
+
+    @_locked
+    def rowid_of(self, entry_id: str) -> int | None:
+        """Return the row id of an entry id, or None."""
+        row = self._conn.execute("SELECT id FROM entries WHERE entry_id = ?", (entry_id,))
+        found = row.fetchone()
+        return None if found is None else int(found[0])
+
+    @_locked
     def match_batch(
         self,
         queries: Sequence[Sequence[PdqHash]],
