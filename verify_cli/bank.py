@@ -9,6 +9,7 @@ not a picture, not hashable, invalid import rows); 4 internal error.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import enum
 import json
@@ -31,7 +32,15 @@ from provenance.matching.bank import (
     Bank,
     BankError,
     Lookup,
+    apply_allow_lists,
     lookup_file,
+    negative_names,
+)
+from provenance.matching.exchange import (
+    export_hma_csv,
+    export_stopncii,
+    import_hma_csv,
+    import_stopncii,
 )
 from provenance.matching.pdq import NotHashable, PdqError, Variant, parse_hex
 from provenance.report import BankMatch
@@ -74,6 +83,16 @@ class ExportFormat(enum.StrEnum):
 
     CSV = "csv"
     JSONL = "jsonl"
+    HMA = "hma"
+    STOPNCII = "stopncii"
+
+
+class ImportFormat(enum.StrEnum):
+    """Input formats of ``bank import``."""
+
+    CSV = "csv"
+    HMA = "hma"
+    STOPNCII = "stopncii"
 
 
 @dataclass(frozen=True)
@@ -124,9 +143,11 @@ class MatchRecord:
 
 
 def _status(matches: tuple[BankMatch, ...]) -> str:
-    if any(m.band == "MATCH" for m in matches):
-        return "MATCH"
-    return "REVIEW" if matches else "NO_MATCH"
+    bands = {m.band for m in matches}
+    for status in ("MATCH", "SUPPRESSED", "REVIEW"):
+        if status in bands:
+            return status
+    return "NO_MATCH"
 
 
 # -- plumbing -------------------------------------------------------------------------
@@ -266,10 +287,12 @@ def _without_path(message: str, path: Path) -> str:
     return message[: -len(suffix)] if message.endswith(suffix) else message
 
 
-def _match_file(path: Path, banks: list[Bank], max_distance: int, fps: float) -> MatchRecord:
+def _match_file(
+    path: Path, banks: list[Bank], allowed: list[Bank], max_distance: int, fps: float
+) -> MatchRecord:
     name = str(path.absolute())
     try:
-        result = lookup_file(path, banks, max_distance=max_distance, fps=fps)
+        result = lookup_file(path, banks, max_distance=max_distance, fps=fps, allow_lists=allowed)
     except ProvenanceError as exc:
         return MatchRecord(
             input=name,
@@ -335,7 +358,9 @@ HASH_BATCH: Final = 1024
 that the first records come out at once; later ones amortise the call)."""
 
 
-def _match_hash_lines(bank: Bank, hashes: Path, max_distance: int) -> Iterator[MatchRecord]:
+def _match_hash_lines(
+    banks: list[Bank], negative: set[str], hashes: Path, max_distance: int
+) -> Iterator[MatchRecord]:
     """One record per line of a ``--hashes`` file, searched in batches, in file order."""
     lines = _read_hash_lines(hashes)
     where = hashes.absolute()
@@ -344,12 +369,18 @@ def _match_hash_lines(bank: Bank, hashes: Path, max_distance: int) -> Iterator[M
         part = lines[start : start + size]
         start, size = start + size, min(2 * size, HASH_BATCH)
         good = [(n, h) for n, h, bad in part if bad is None]
-        found = bank.match_batch(
-            [[parse_hex(h)] for _, h in good],
-            max_distance=max_distance,
-            variants=[Variant.IDENTITY],
-        )
-        by_line = {n: m for (n, _), m in zip(good, found, strict=True)}
+        queries = [[parse_hex(h)] for _, h in good]
+        found: list[list[BankMatch]] = [[] for _ in good]
+        for bank in banks:
+            per_bank = bank.match_batch(
+                queries, max_distance=max_distance, variants=[Variant.IDENTITY]
+            )
+            for acc, ms in zip(found, per_bank, strict=True):
+                acc.extend(ms)
+        by_line = {
+            n: apply_allow_lists(sorted(m, key=lambda x: (x.distance, x.bank)), negative)
+            for (n, _), m in zip(good, found, strict=True)
+        }
         for number, value, bad in part:
             if bad is not None:
                 yield bad
@@ -410,6 +441,15 @@ def match_command(
     fps: Annotated[
         float, typer.Option("--fps", help="Video: frames sampled per second.", min=0.01)
     ] = 1.0,
+    allow_list: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--allow-list",
+            help="A negative bank (e.g. stock pictures that collide): its matches suppress "
+            "the bank's matches of the same input (repeatable).",
+            metavar="DB",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Tracebacks on bugs.")] = False,
 ) -> None:
     """Look up pictures, videos or PDQ hashes in a bank.
@@ -421,9 +461,12 @@ def match_command(
         raise typer.BadParameter("give FILES... or --hashes FILE", param_hint="'FILES...'")
     with _guard(verbose):
         bank = _open_bank(bank_path)
+        allowed = [_open_bank(p) for p in allow_list or ()]
         chosen = fmt if fmt is not None else _default_format(output)
         failures = matched = 0
-        with bank, _output(output) as stream:
+        with bank, contextlib.ExitStack() as stack, _output(output) as stream:
+            for b in allowed:
+                stack.enter_context(b)
             writer = _Writer(chosen, stream, CSV_COLUMNS)
 
             def emit(record: MatchRecord) -> None:
@@ -437,9 +480,10 @@ def match_command(
                     matched += 1
 
             for path in files or ():
-                emit(_match_file(path, [bank], max_distance, fps))
+                emit(_match_file(path, [bank], allowed, max_distance, fps))
             if hashes is not None:
-                for record in _match_hash_lines(bank, hashes, max_distance):
+                negative = negative_names([bank]) | {b.name for b in allowed}
+                for record in _match_hash_lines([bank, *allowed], negative, hashes, max_distance):
                     emit(record)
             writer.finish()
     if failures:
@@ -572,9 +616,18 @@ def import_command(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    list_format: Annotated[
+        ImportFormat,
+        typer.Option(
+            "--format",
+            help="csv (this toolkit's CSV, any header as in spec/bank.md), hma (HMA / "
+            "python-threatexchange data-set CSV) or stopncii (StopNCII hash records, JSON).",
+            case_sensitive=False,
+        ),
+    ] = ImportFormat.CSV,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Tracebacks on bugs.")] = False,
 ) -> None:
-    """Import a hash list (HMA/StopNCII-style CSV) into a bank.
+    """Import a hash list (CSV, HMA data-set CSV, StopNCII records) into a bank.
 
     Valid rows are imported in one transaction. Invalid rows (bad hash, quality outside
     0-100 or below 50, duplicate id) are listed on stderr with line numbers, and in
@@ -584,7 +637,12 @@ def import_command(
         bank = _open_bank(bank_path, create=True)
         with bank:
             try:
-                result = bank.import_csv(csv_path, label=label, case=case)
+                if list_format is ImportFormat.HMA:
+                    result = import_hma_csv(bank, csv_path)
+                elif list_format is ImportFormat.STOPNCII:
+                    result = import_stopncii(bank, csv_path)
+                else:
+                    result = bank.import_csv(csv_path, label=label, case=case)
             except BankError as exc:
                 _say(f"{csv_path}: {exc.message}")
                 raise typer.Exit(ExitCode.INPUT_ERROR) from None
@@ -618,7 +676,12 @@ def export_command(
     bank_path: Annotated[Path, typer.Argument(metavar="BANK.db", help="The bank file.")],
     fmt: Annotated[
         ExportFormat,
-        typer.Option("--format", help="csv (importable again) or jsonl.", case_sensitive=False),
+        typer.Option(
+            "--format",
+            help="csv (importable again), jsonl, hma (HMA data-set CSV) or stopncii "
+            "(StopNCII hash records); each imports back unchanged.",
+            case_sensitive=False,
+        ),
     ] = ExportFormat.CSV,
     output: Annotated[
         Path | None,
@@ -630,7 +693,12 @@ def export_command(
     with _guard(verbose):
         bank = _open_bank(bank_path)
         with bank, _output(output) as stream:
-            n = bank.export(stream, format=fmt.value)
+            if fmt is ExportFormat.HMA:
+                n = export_hma_csv(bank, stream)
+            elif fmt is ExportFormat.STOPNCII:
+                n = export_stopncii(bank, stream)
+            else:
+                n = bank.export(stream, format="csv" if fmt is ExportFormat.CSV else "jsonl")
         if output is not None:
             _say(f"wrote {n} entries to {output}")
     raise typer.Exit(ExitCode.OK)
@@ -676,6 +744,98 @@ def remove_command(
             n = bank.remove(entry_ids)
             bank.refresh_index()
     typer.echo(f"removed {n} entries")
+    raise typer.Exit(ExitCode.OK)
+
+
+def config_command(
+    bank_path: Annotated[Path, typer.Argument(metavar="BANK.db", help="The bank file.")],
+    threshold: Annotated[
+        int | None,
+        typer.Option(
+            "--threshold",
+            help=f"Largest distance reported as MATCH in this bank (default {MATCH_MAX}).",
+            min=0,
+            max=REVIEW_MAX,
+        ),
+    ] = None,
+    negative: Annotated[
+        bool | None,
+        typer.Option(
+            "--negative/--positive",
+            help="A negative bank (allow-list) suppresses the matches of the other banks.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Show or set a bank's match threshold and kind (positive, or negative: an allow-list)."""
+    with _guard(False):
+        bank = _open_bank(bank_path)
+        with bank:
+            try:
+                bank.configure(
+                    threshold=threshold,
+                    kind=None if negative is None else ("negative" if negative else "positive"),
+                )
+            except BankError as exc:
+                _say(exc.message)
+                raise typer.Exit(ExitCode.USAGE) from None
+            typer.echo(
+                json.dumps({"name": bank.name, "threshold": bank.threshold, "kind": bank.kind})
+            )
+    raise typer.Exit(ExitCode.OK)
+
+
+def _state_command(bank_path: Path, entry_ids: list[str], state: str, reason: str | None) -> None:
+    with _guard(False):
+        bank = _open_bank(bank_path)
+        with bank:
+            n = bank.set_state(
+                entry_ids, "active" if state == "active" else "disabled", reason=reason
+            )
+            missing = [e for e in entry_ids if bank.state_of(e) is None and not bank.history(e)]
+    typer.echo(f"{'enabled' if state == 'active' else 'disabled'} {n} entries")
+    for e in missing:
+        _say(f"{bank_path}: no entry {e!r}")
+    raise typer.Exit(ExitCode.INPUT_ERROR if missing else ExitCode.OK)
+
+
+def disable_command(
+    bank_path: Annotated[Path, typer.Argument(metavar="BANK.db", help="The bank file.")],
+    entry_ids: Annotated[list[str], typer.Argument(metavar="IDS...", help="Entry ids.")],
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why (kept in the entry's history).")
+    ] = None,
+) -> None:
+    """Disable entries (e.g. withdrawn by an exchange): kept, with their history, never matched."""
+    _state_command(bank_path, entry_ids, "disabled", reason)
+
+
+def enable_command(
+    bank_path: Annotated[Path, typer.Argument(metavar="BANK.db", help="The bank file.")],
+    entry_ids: Annotated[list[str], typer.Argument(metavar="IDS...", help="Entry ids.")],
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why (kept in the entry's history).")
+    ] = None,
+) -> None:
+    """Enable disabled entries again."""
+    _state_command(bank_path, entry_ids, "active", reason)
+
+
+def history_command(
+    bank_path: Annotated[Path, typer.Argument(metavar="BANK.db", help="The bank file.")],
+    entry_id: Annotated[str, typer.Argument(metavar="ID", help="Entry id.")],
+) -> None:
+    """Show an entry's states over time, one JSON object per line."""
+    with _guard(False):
+        bank = _open_bank(bank_path)
+        with bank:
+            lines = bank.history(entry_id)
+            state = bank.state_of(entry_id)
+    if state is None and not lines:
+        _say(f"{bank_path}: no entry {entry_id!r}")
+        raise typer.Exit(ExitCode.INPUT_ERROR)
+    for line in lines:
+        typer.echo(json.dumps({"entry_id": entry_id, **line}, sort_keys=True))
     raise typer.Exit(ExitCode.OK)
 
 
@@ -795,4 +955,8 @@ def register(app: typer.Typer) -> None:
     bank_app.command("info")(info_command)
     bank_app.command("remove")(remove_command)
     bank_app.command("serve")(serve_command)
+    bank_app.command("config")(config_command)
+    bank_app.command("disable")(disable_command)
+    bank_app.command("enable")(enable_command)
+    bank_app.command("history")(history_command)
     app.add_typer(bank_app, name="bank")

@@ -18,7 +18,9 @@ file changed since it was built (by this or another process).
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -60,15 +62,18 @@ __all__ = [
     "Bank",
     "BankEntry",
     "BankError",
+    "ExchangeRow",
     "ImportResult",
     "InvalidRow",
     "Lookup",
+    "apply_allow_lists",
+    "negative_names",
     "band",
     "lookup_file",
     "match_file",
 ]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 """Version of the bank file format written by this code (``schema_version`` table)."""
 APPLICATION_ID: Final = 0x4A4A424B
 """SQLite ``application_id`` of a bank file ("JJBK")."""
@@ -79,7 +84,30 @@ REVIEW_MAX: Final = 52
 FRAME_SEPARATOR: Final = "#t="
 """Entry ids ``ID#t=SECONDS`` are frames of the video ``ID`` (W3C media-fragment style)."""
 
-_SCHEMA: Final = """
+_V2: Final = """;
+CREATE TABLE entry_history (
+    id INTEGER PRIMARY KEY,
+    entry_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    at TEXT NOT NULL,
+    reason TEXT
+);
+CREATE INDEX entry_history_entry ON entry_history (entry_id);
+CREATE TABLE videos (
+    id INTEGER PRIMARY KEY,
+    entry_id TEXT NOT NULL UNIQUE CHECK (length(entry_id) BETWEEN 1 AND 512),
+    vpdq TEXT NOT NULL,
+    md5 TEXT,
+    label TEXT,
+    case_id TEXT,
+    source TEXT,
+    added_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'disabled')),
+    exchange TEXT
+);
+"""
+_SCHEMA: Final = (
+    """
 CREATE TABLE schema_version (
     version INTEGER NOT NULL,
     applied_at TEXT NOT NULL
@@ -97,9 +125,24 @@ CREATE TABLE entries (
     label TEXT,
     case_id TEXT,
     source TEXT,
-    added_at TEXT NOT NULL
+    added_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'disabled')),
+    exchange TEXT
 );
 """
+    + _V2
+)
+
+_MIGRATE_1_TO_2: Final = (
+    """
+ALTER TABLE entries ADD COLUMN state TEXT NOT NULL DEFAULT 'active'
+    CHECK (state IN ('active', 'disabled'));
+ALTER TABLE entries ADD COLUMN exchange TEXT
+"""
+    + _V2
+)
+KINDS: Final = ("positive", "negative")
+"""A negative bank (allow-list) suppresses the matches of the other banks."""
 
 _HASH_COLUMNS: Final = ("pdq", "hash", "pdq_hash", "hash_value", "hashvalue", "signal_value")
 _ID_COLUMNS: Final = ("id", "entry_id", "hash_id", "content_id", "bank_content_id")
@@ -223,6 +266,29 @@ class InvalidRow:
 
 
 @dataclass(frozen=True)
+class ExchangeRow:
+    """One record received from a hash exchange, ready for :meth:`Bank.upsert`."""
+
+    line: int
+    """Line (or record number) in the file, for error reports."""
+    entry_id: str
+    digest: bytes | None
+    """PDQ hash (32 bytes), or None for a video MD5 record."""
+    md5: str | None
+    """Video MD5 (32 lowercase hex digits), or None."""
+    quality: int | None
+    label: str | None
+    case: str | None
+    source: str | None
+    state: str
+    """``active`` or ``disabled``."""
+    reason: str | None
+    """Why the state is what it is (kept in the history)."""
+    exchange: str | None
+    """The exchange's own record, JSON text, kept verbatim for export."""
+
+
+@dataclass(frozen=True)
 class ImportResult:
     """Outcome of importing a hash list."""
 
@@ -343,6 +409,9 @@ class Bank:
                 (name or p.stem, _now(), str(uuid.uuid4())),
             ),
         )
+        found = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+        if found < SCHEMA_VERSION:
+            _migrate(conn, p, found)
         row = conn.execute("SELECT value FROM bank_info WHERE key = 'name'").fetchone()
         return str(row[0]) if row else p.stem
 
@@ -920,7 +989,7 @@ class Bank:
             marks = ",".join("?" * len(part))
             for rid, eid, label, case, quality, digest in self._conn.execute(
                 "SELECT id, entry_id, label, case_id, quality, hash FROM entries"
-                f" WHERE id IN ({marks})",
+                f" WHERE id IN ({marks}) AND state = 'active'",
                 part,
             ):
                 meta[rid] = (eid, label, case, quality, bytes(digest))
@@ -977,6 +1046,235 @@ class Bank:
         found = row.fetchone()
         return None if found is None else int(found[0])
 
+    # -- settings, states ------------------------------------------------------------
+    @property
+    def threshold(self) -> int:
+        """Largest distance reported as ``MATCH`` in this bank (default 31; 32-52 REVIEW)."""
+        with self._lock:
+            found = self._info_value("threshold")
+        return int(found) if found is not None else MATCH_MAX
+
+    @property
+    def kind(self) -> str:
+        """``positive`` (matches are reported) or ``negative`` (an allow-list: its matches
+        suppress the other banks' matches of the same query)."""
+        with self._lock:
+            return self._info_value("kind") or "positive"
+
+    @_locked
+    def configure(self, *, threshold: int | None = None, kind: str | None = None) -> None:
+        """Set the bank's match threshold (0-52) and/or kind (positive, negative).
+
+        Raises
+        ------
+        BankError
+            For a threshold outside 0-52 or an unknown kind.
+        """
+        if threshold is not None and not 0 <= threshold <= REVIEW_MAX:
+            raise BankError(f"the threshold is 0-{REVIEW_MAX}, not {threshold}", code="bad_config")
+        if kind is not None and kind not in KINDS:
+            raise BankError(f"a bank is {' or '.join(KINDS)}, not {kind!r}", code="bad_config")
+        with self._transaction():
+            for key, value in (("threshold", threshold), ("kind", kind)):
+                if value is not None:
+                    self._conn.execute(
+                        "INSERT OR REPLACE INTO bank_info VALUES (?, ?)", (key, str(value))
+                    )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._writes += 1
+
+    def set_state(
+        self, entry_ids: Sequence[str], state: Literal["active", "disabled"], *, reason: str | None
+    ) -> int:
+        """Enable or disable entries (a video id takes its frames), keeping the history.
+
+        A disabled entry (e.g. withdrawn by the exchange it came from) stays in the bank
+        and in its history but never matches.
+
+        Returns
+        -------
+        int
+            Entries whose state changed.
+        """
+        if state not in ("active", "disabled"):
+            raise BankError(f"unknown state {state!r}", code="bad_state")
+        changed = 0
+        now = _now()
+        with self._transaction() as conn:
+            for eid in entry_ids:
+                escaped = eid.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                ids = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT entry_id FROM entries WHERE (entry_id = ? OR entry_id LIKE ?"
+                        " ESCAPE '\\') AND state != ?",
+                        (eid, escaped + FRAME_SEPARATOR + "%", state),
+                    )
+                ]
+                for one in ids:
+                    conn.execute("UPDATE entries SET state = ? WHERE entry_id = ?", (state, one))
+                    conn.execute(
+                        "INSERT INTO entry_history (entry_id, state, at, reason)"
+                        " VALUES (?, ?, ?, ?)",
+                        (one, state, now, reason),
+                    )
+                changed += len(ids)
+        return changed
+
+    def upsert(self, rows: Sequence[ExchangeRow]) -> tuple[int, list[InvalidRow]]:
+        """Insert or update records received from an exchange, in one transaction.
+
+        A new id is inserted; an id already present with the same hash (or video MD5) has
+        its exchange record, label and case replaced and, when the state differs, its state
+        changed with a history line. The same id with another hash is refused.
+
+        Parameters
+        ----------
+        rows
+            The records, in file order.
+
+        Returns
+        -------
+        tuple
+            Rows inserted or updated, and the refused rows.
+        """
+        invalid: list[InvalidRow] = []
+        done = 0
+        now = _now()
+        with self._transaction() as conn:
+            next_id = self._next_rowid()
+            for r in rows:
+                table, key = ("videos", "md5") if r.md5 is not None else ("entries", "hash")
+                value: Any = r.md5 if r.md5 is not None else r.digest
+                found = conn.execute(
+                    f"SELECT {key}, state FROM {table} WHERE entry_id = ?", (r.entry_id,)
+                ).fetchone()
+                if found is None:
+                    if table == "entries":
+                        conn.execute(
+                            "INSERT INTO entries (id, entry_id, hash, quality, label, case_id,"
+                            " source, added_at, state, exchange) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                            (
+                                next_id,
+                                r.entry_id,
+                                r.digest,
+                                r.quality,
+                                r.label,
+                                r.case,
+                                r.source,
+                                now,
+                                r.state,
+                                r.exchange,
+                            ),
+                        )
+                        next_id += 1
+                    else:
+                        conn.execute(
+                            "INSERT INTO videos (entry_id, vpdq, md5, label, case_id, source,"
+                            " added_at, state, exchange) VALUES (?, '[]', ?, ?, ?, ?, ?, ?, ?)",
+                            (
+                                r.entry_id,
+                                r.md5,
+                                r.label,
+                                r.case,
+                                r.source,
+                                now,
+                                r.state,
+                                r.exchange,
+                            ),
+                        )
+                elif found[0] != value:
+                    invalid.append(
+                        InvalidRow(
+                            r.line, f"id {r.entry_id!r} is already in the bank with another hash"
+                        )
+                    )
+                    continue
+                else:
+                    conn.execute(
+                        f"UPDATE {table} SET exchange = ?, label = ?, case_id = ?, state = ?"
+                        " WHERE entry_id = ?",
+                        (r.exchange, r.label, r.case, r.state, r.entry_id),
+                    )
+                if found is None or found[1] != r.state:
+                    conn.execute(
+                        "INSERT INTO entry_history (entry_id, state, at, reason) VALUES (?,?,?,?)",
+                        (r.entry_id, r.state, now, r.reason),
+                    )
+                done += 1
+        return done, invalid
+
+    @_locked
+    def exchange_rows(self) -> list[dict[str, Any]]:
+        """Every entry and video with what exchanges need: ``entry_id``, ``pdq`` or
+        ``md5``, ``quality``, ``label``, ``case``, ``added_at``, ``state``, ``exchange`` (the
+        stored exchange record, JSON text or None); entries first, in insertion order."""
+        out: list[dict[str, Any]] = []
+        for eid, digest, quality, label, case, added, state, exchange in self._conn.execute(
+            "SELECT entry_id, hash, quality, label, case_id, added_at, state, exchange"
+            " FROM entries ORDER BY id"
+        ):
+            out.append(
+                dict(
+                    entry_id=eid,
+                    pdq=bytes(digest).hex(),
+                    md5=None,
+                    quality=quality,
+                    label=label,
+                    case=case,
+                    added_at=added,
+                    state=state,
+                    exchange=exchange,
+                )
+            )
+        for eid, md5, label, case, added, state, exchange in self._conn.execute(
+            "SELECT entry_id, md5, label, case_id, added_at, state, exchange FROM videos"
+            " WHERE md5 IS NOT NULL ORDER BY id"
+        ):
+            out.append(
+                dict(
+                    entry_id=eid,
+                    pdq=None,
+                    md5=md5,
+                    quality=None,
+                    label=label,
+                    case=case,
+                    added_at=added,
+                    state=state,
+                    exchange=exchange,
+                )
+            )
+        return out
+
+    @_locked
+    def history(self, entry_id: str) -> list[dict[str, Any]]:
+        """Every state an entry has had: ``[{"state", "at", "reason"}]``, oldest first."""
+        return [
+            {"state": st, "at": at, "reason": reason}
+            for st, at, reason in self._conn.execute(
+                "SELECT state, at, reason FROM entry_history WHERE entry_id = ? ORDER BY id",
+                (entry_id,),
+            )
+        ]
+
+    @_locked
+    def state_of(self, entry_id: str) -> str | None:
+        """``active``, ``disabled``, or None when there is no such entry."""
+        row = self._conn.execute("SELECT state FROM entries WHERE entry_id = ?", (entry_id,))
+        found = row.fetchone()
+        return None if found is None else str(found[0])
+
     @_locked
     def match_batch(
         self,
@@ -1006,6 +1304,7 @@ class Bank:
         if not 0 <= max_distance <= REVIEW_MAX:
             raise ValueError(f"max_distance must be 0-{REVIEW_MAX}, got {max_distance}")
         names = tuple(variants) if variants is not None else tuple(Variant)
+        threshold = self.threshold
         found = self._search(queries, max_distance)
         meta = self._metadata(r for hits in found for r in hits)
         results: list[tuple[BankMatch, ...]] = []
@@ -1013,7 +1312,7 @@ class Bank:
             matches = []
             for rowid, (d, vi) in hits.items():
                 if rowid not in meta:
-                    continue  # removed since the index file was written
+                    continue  # removed since the index file was written, or disabled
                 eid, label, case, quality, digest = meta[rowid]
                 if _distance(digest, group[vi].digest) != d:
                     continue  # not the row the index file knew (never expected)
@@ -1022,7 +1321,7 @@ class Bank:
                         bank=self.name,
                         entry_id=eid,
                         distance=d,
-                        band=band(d) or "REVIEW",
+                        band="MATCH" if d <= threshold else "REVIEW",
                         variant=names[vi].value,
                         label=label,
                         case=case,
@@ -1052,6 +1351,27 @@ class Bank:
             One per matching entry, best first.
         """
         return self.match_batch([hashes], max_distance=max_distance)[0]
+
+
+def _migrate(conn: sqlite3.Connection, p: Path, found: int) -> None:
+    """Bring a format-1 bank to format 2 (entry states, history, vPDQ videos), in place."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise BankError(
+            f"{p} uses bank format {found}; open it once with write access to upgrade it ({exc})",
+            code="needs_upgrade",
+        ) from None
+    try:
+        if conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] < 2:
+            for statement in _MIGRATE_1_TO_2.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT INTO schema_version VALUES (2, ?)", (_now(),))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _distance(a: bytes, b: bytes) -> int:
@@ -1192,12 +1512,61 @@ def _video_matches(
     return tuple(out), len(frames)
 
 
+def apply_allow_lists(
+    matches: Sequence[BankMatch], negative: Iterable[str]
+) -> tuple[BankMatch, ...]:
+    """Let negative banks (allow-lists) suppress the other banks' matches of one query.
+
+    A ``MATCH`` in a negative bank becomes band ``ALLOWED``; when there is one, every
+    ``MATCH`` or ``REVIEW`` of the other banks becomes band ``SUPPRESSED`` with
+    ``detail.suppressed_by`` naming the allow-list entry (``BANK/ENTRY``). The record thus
+    shows both what matched and why it is not acted on.
+
+    Parameters
+    ----------
+    matches
+        A query's matches in every bank.
+    negative
+        Names of the negative banks.
+
+    Returns
+    -------
+    tuple of BankMatch
+        The matches, in the same order.
+    """
+    neg = set(negative)
+    if not neg:
+        return tuple(matches)
+    allowed = [m for m in matches if m.bank in neg and m.band == "MATCH"]
+    out = []
+    for m in matches:
+        if m.bank in neg:
+            if m.band == "MATCH":
+                m = dataclasses.replace(m, band="ALLOWED")
+        elif allowed:
+            by = allowed[0]
+            detail = {**(m.detail or {}), "suppressed_by": f"{by.bank}/{by.entry_id}"}
+            m = dataclasses.replace(m, band="SUPPRESSED", detail=detail)
+        out.append(m)
+    return tuple(out)
+
+
+def negative_names(banks: Sequence[Bank]) -> set[str]:
+    """Names of the banks configured ``negative`` (allow-lists)."""
+    return _negative(banks)
+
+
+def _negative(banks: Sequence[Bank]) -> set[str]:
+    return {b.name for b in banks if b.kind == "negative"}
+
+
 def lookup_file(
     data_or_path: bytes | str | Path,
     banks: Sequence[Bank],
     *,
     max_distance: int = REVIEW_MAX,
     fps: float = 1.0,
+    allow_lists: Sequence[Bank] = (),
 ) -> Lookup | NotHashable:
     """Hash a picture or video and look it up in banks.
 
@@ -1212,6 +1581,9 @@ def lookup_file(
         ``MATCH``).
     fps
         Video frame sampling rate.
+    allow_lists
+        Banks searched as negative banks whatever their configured kind (banks
+        configured ``negative`` among ``banks`` act so too): see :func:`apply_allow_lists`.
 
     Returns
     -------
@@ -1228,6 +1600,8 @@ def lookup_file(
     """
     data = data_or_path if isinstance(data_or_path, bytes) else _read(data_or_path)
     hashed = _hash_media(data, fps=fps)
+    negative = _negative(banks) | {b.name for b in allow_lists}
+    banks = [*banks, *allow_lists]
     if isinstance(hashed, NotHashable):
         return hashed
     if isinstance(hashed, Hashed):
@@ -1236,7 +1610,10 @@ def lookup_file(
             found.extend(bank.match_hashes(hashed.variants, max_distance=max_distance))
         found.sort(key=lambda m: (m.distance, m.bank, m.entry_id))
         return Lookup(
-            media="picture", pdq=hashed.hash, quality=hashed.quality, matches=tuple(found)
+            media="picture",
+            pdq=hashed.hash,
+            quality=hashed.quality,
+            matches=apply_allow_lists(found, negative),
         )
     frames = hashed.hashable
     if not frames:
@@ -1250,7 +1627,7 @@ def lookup_file(
         media="video",
         pdq=None,
         quality=qualities[len(qualities) // 2],
-        matches=tuple(video_found),
+        matches=apply_allow_lists(video_found, negative),
         frames=len(frames),
     )
 

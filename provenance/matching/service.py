@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from provenance.durable.server import DEFAULT_MAX_UPLOAD
 from provenance.errors import ProvenanceError
-from provenance.matching.bank import MATCH_MAX, Bank
+from provenance.matching.bank import Bank
 from provenance.matching.pdq import Hashed, NotHashable, PdqError, PdqHash, hash_bytes, parse_hex
 
 if TYPE_CHECKING:
@@ -109,11 +109,14 @@ def _lookup(
     """HMA's ``TMatchByBank``: bank name -> ``[{"bank_content_id", "distance"}]``."""
     out: dict[str, list[dict[str, Any]]] = {}
     for k, bank in banks:
-        rows = bank.search_rows([variants], max_distance=MATCH_MAX)[0]
+        rows = bank.search_rows([variants], max_distance=bank.threshold)[0]
         if rows:
             out[bank.name] = [
                 {"bank_content_id": (k << BANK_ID_SHIFT) + r, "distance": str(d)} for r, d in rows
             ]
+    negative = {b.name for _, b in banks if b.kind == "negative"}
+    if negative & set(out):  # an allow-list matched: the other banks' matches are suppressed
+        return {name: ms for name, ms in out.items() if name in negative}
     return out
 
 
@@ -149,7 +152,8 @@ def _content_body(k: int, bank: Bank, rowid: int, include_signals: bool) -> dict
         return None
     body: dict[str, Any] = {
         "id": (k << BANK_ID_SHIFT) + rowid,
-        "disable_until_ts": 1,  # HMA's BankContentConfig.ENABLED
+        # HMA's BankContentConfig.ENABLED (1) and DISABLED (0).
+        "disable_until_ts": 1 if bank.state_of(entry.entry_id) == "active" else 0,
         "original_media_uri": None,
         "bank": {"name": bank.name, "matching_enabled_ratio": 1.0},
         "metadata": {"content_id": entry.entry_id},
