@@ -4,13 +4,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench clean sysdeps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
+# vpdq (extra `video`) is built from source against FFmpeg: cmake, pkg-config and the libav*
+# development headers must be there before pip runs. Installed when missing (as root, with
+# apt-get, as on CI); otherwise stop with a message that says what to install.
+VPDQ_APT := cmake pkg-config libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev
+
+sysdeps:
+	@if ! command -v cmake >/dev/null 2>&1 || ! pkg-config --exists libavcodec libavformat libavutil libswscale libavdevice 2>/dev/null; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(VPDQ_APT); \
+	  else \
+	    echo "error: vpdq (vPDQ video hashing) is built from source and needs: $(VPDQ_APT)" >&2; \
+	    echo "       install them (Debian/Ubuntu: sudo apt-get install -y $(VPDQ_APT)) and re-run make" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+$(STAMP): $(BIN)/python pyproject.toml | sysdeps
 	$(BIN)/python -m pip install --quiet -e '.[dev,video,scale,server]'
 	# invisible-watermark (reference encoder for generator-watermark tests) declares torch,
 	# which its dwtDct code never uses: install it without dependencies (they are in [dev]).

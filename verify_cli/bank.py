@@ -115,6 +115,10 @@ class MatchRecord:
     """``picture`` or ``video`` for files."""
     frames: int | None = None
     """Video: hashable frames searched."""
+    vpdq: str | None = None
+    """Video: its vPDQ hash (pytx signal string), kept so ``bank rescan`` need not decode."""
+    md5: str | None = None
+    """Video: the file's MD5."""
     error: dict[str, str] | None = None
     """``{"code", "message"}`` when status is ERROR or NOT_HASHABLE."""
 
@@ -137,6 +141,10 @@ class MatchRecord:
             d["media"] = self.media
         if self.frames is not None:
             d["frames"] = self.frames
+        if self.vpdq is not None:
+            d["vpdq"] = self.vpdq
+        if self.md5 is not None:
+            d["md5"] = self.md5
         if self.error is not None:
             d["error"] = self.error
         return d
@@ -319,6 +327,8 @@ def _match_file(
         quality=result.quality,
         media=result.media,
         frames=result.frames,
+        vpdq=result.vpdq.to_signal() if result.vpdq is not None else None,
+        md5=result.vpdq.md5 if result.vpdq is not None else None,
     )
 
 

@@ -28,7 +28,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Concatenate, Final, Literal, ParamSpec, TypeVar
@@ -51,6 +51,15 @@ from provenance.matching.pdq import (
     hash_bytes,
     hash_video,
 )
+from provenance.matching.vpdq import (
+    COMPARED_MATCH_PERCENT,
+    QUERY_MATCH_PERCENT,
+    VpdqHash,
+    compare,
+    hash_video_vpdq,
+    vpdq_available,
+)
+from provenance.matching.vpdq import DISTANCE as VPDQ_DISTANCE
 from provenance.report import BankMatch
 
 __all__ = [
@@ -250,6 +259,8 @@ class Added:
     """How many of them were new (the rest were already present)."""
     quality: int
     """PDQ quality (the lowest over the stored frames, for a video)."""
+    vpdq: bool = False
+    """Video: whether its vPDQ hash was stored too (needs the ``vpdq`` package)."""
 
 
 @dataclass(frozen=True)
@@ -286,6 +297,8 @@ class ExchangeRow:
     """Why the state is what it is (kept in the history)."""
     exchange: str | None
     """The exchange's own record, JSON text, kept verbatim for export."""
+    vpdq: str | None = None
+    """A video's vPDQ signal string (then ``digest`` and ``md5`` are None)."""
 
 
 @dataclass(frozen=True)
@@ -326,6 +339,8 @@ class Lookup:
     """Matches in every bank, best first (``MATCH`` before ``REVIEW``)."""
     frames: int | None = None
     """Video only: how many sampled frames were hashable and searched."""
+    vpdq: VpdqHash | None = None
+    """Video only: its vPDQ hash and MD5 (None without the ``vpdq`` package)."""
 
 
 class Bank:
@@ -351,6 +366,7 @@ class Bank:
         self.name = name
         """Name reported in matches (``bank_info.name``, by default the file's stem)."""
         self._index: _Snapshot | None = None
+        self._videos: tuple[tuple[int, int], _VideoIndex] | None = None
         self._index_version: tuple[int, int] | None = None
         self._writes = 0
         self._lock = threading.RLock()
@@ -594,10 +610,96 @@ class Bank:
         ]
         if rows:
             self._write(rows)
+        stored_vpdq = False
+        if not isinstance(hashed, Hashed) and vpdq_available():
+            video = hash_video_vpdq(data)
+            self.add_video(base, video, label=label, case=case, source=source)
+            stored_vpdq = True
         return Added(
             entry_ids=tuple(ids),
             new=len(rows),
             quality=min(h.quality if h.quality is not None else 100 for _, h in items),
+            vpdq=stored_vpdq,
+        )
+
+    def add_video(
+        self,
+        entry_id: str,
+        video: VpdqHash,
+        *,
+        label: str | None = None,
+        case: str | None = None,
+        source: str | None = None,
+    ) -> bool:
+        """Store a video's vPDQ hash (and MD5). Returns False when the id is present."""
+        _check_id(entry_id)
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM videos WHERE entry_id = ?", (entry_id,)).fetchone():
+                return False
+            conn.execute(
+                "INSERT INTO videos (entry_id, vpdq, md5, label, case_id, source, added_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (entry_id, video.to_signal(), video.md5, label, case, source, _now()),
+            )
+            conn.execute(
+                "INSERT INTO entry_history (entry_id, state, at, reason) VALUES (?, ?, ?, ?)",
+                (entry_id, "active", _now(), "added"),
+            )
+        return True
+
+    @_locked
+    def video_rowid_of(self, entry_id: str) -> int | None:
+        """Return the row id of a video (vPDQ / MD5) entry, or None."""
+        found = self._conn.execute(
+            "SELECT id FROM videos WHERE entry_id = ?", (entry_id,)
+        ).fetchone()
+        return None if found is None else int(found[0])
+
+    def video_ids(self) -> set[str]:
+        """Ids of the active videos that have a vPDQ hash."""
+        return {v[0] for v in self._video_index().videos if v[1].features}
+
+    @_locked
+    def _video_index(self) -> _VideoIndex:
+        version = self._version()
+        if self._videos is None or self._videos[0] != version:
+            rows = self._conn.execute(
+                "SELECT id, entry_id, vpdq, md5, label, case_id FROM videos"
+                " WHERE state = 'active' ORDER BY id"
+            ).fetchall()
+            self._videos = (version, _VideoIndex(rows))
+        return self._videos[1]
+
+    def match_video(
+        self,
+        query: VpdqHash,
+        *,
+        query_percent: float = QUERY_MATCH_PERCENT,
+        compared_percent: float = COMPARED_MATCH_PERCENT,
+    ) -> tuple[BankMatch, ...]:
+        """Match a video's vPDQ hash against the bank's videos (HMA semantics, see
+        :mod:`provenance.matching.vpdq`); an identical file (same MD5) matches too.
+
+        Returns
+        -------
+        tuple of BankMatch
+            ``entry_id`` the banked video, ``distance`` the closest frame pair, and in
+            ``detail``: ``signal`` (``vpdq`` or ``video_md5``), ``query_match_percent``,
+            ``compared_match_percent``.
+        """
+        found = self._video_index().search(query, query_percent, compared_percent)
+        return tuple(
+            BankMatch(
+                bank=self.name,
+                entry_id=eid,
+                distance=d,
+                band="MATCH",
+                variant="identity",
+                label=label,
+                case=case,
+                detail=detail,
+            )
+            for eid, d, label, case, detail in found
         )
 
     @_locked
@@ -630,6 +732,7 @@ class Bank:
                     (eid, escaped + FRAME_SEPARATOR + "%"),
                 )
                 deleted += cur.rowcount
+                conn.execute("DELETE FROM videos WHERE entry_id = ?", (eid,))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -1155,8 +1258,13 @@ class Bank:
         with self._transaction() as conn:
             next_id = self._next_rowid()
             for r in rows:
-                table, key = ("videos", "md5") if r.md5 is not None else ("entries", "hash")
-                value: Any = r.md5 if r.md5 is not None else r.digest
+                table, key, value = (
+                    ("videos", "md5", r.md5)
+                    if r.md5 is not None
+                    else ("videos", "vpdq", r.vpdq)
+                    if r.vpdq is not None
+                    else ("entries", "hash", r.digest)
+                )
                 found = conn.execute(
                     f"SELECT {key}, state FROM {table} WHERE entry_id = ?", (r.entry_id,)
                 ).fetchone()
@@ -1182,9 +1290,10 @@ class Bank:
                     else:
                         conn.execute(
                             "INSERT INTO videos (entry_id, vpdq, md5, label, case_id, source,"
-                            " added_at, state, exchange) VALUES (?, '[]', ?, ?, ?, ?, ?, ?, ?)",
+                            " added_at, state, exchange) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             (
                                 r.entry_id,
+                                r.vpdq or "[]",
                                 r.md5,
                                 r.label,
                                 r.case,
@@ -1221,15 +1330,19 @@ class Bank:
         ``md5``, ``quality``, ``label``, ``case``, ``added_at``, ``state``, ``exchange`` (the
         stored exchange record, JSON text or None); entries first, in insertion order."""
         out: list[dict[str, Any]] = []
+        videos = {r[0] for r in self._conn.execute("SELECT entry_id FROM videos")}
         for eid, digest, quality, label, case, added, state, exchange in self._conn.execute(
             "SELECT entry_id, hash, quality, label, case_id, added_at, state, exchange"
             " FROM entries ORDER BY id"
         ):
+            if FRAME_SEPARATOR in eid and eid.split(FRAME_SEPARATOR, 1)[0] in videos:
+                continue  # frames of a video exchanged as vPDQ / MD5
             out.append(
                 dict(
                     entry_id=eid,
                     pdq=bytes(digest).hex(),
                     md5=None,
+                    vpdq=None,
                     quality=quality,
                     label=label,
                     case=case,
@@ -1238,23 +1351,24 @@ class Bank:
                     exchange=exchange,
                 )
             )
-        for eid, md5, label, case, added, state, exchange in self._conn.execute(
-            "SELECT entry_id, md5, label, case_id, added_at, state, exchange FROM videos"
-            " WHERE md5 IS NOT NULL ORDER BY id"
+        for eid, md5, vpdq, label, case, added, state, exchange in self._conn.execute(
+            "SELECT entry_id, md5, vpdq, label, case_id, added_at, state, exchange FROM videos"
+            " ORDER BY id"
         ):
-            out.append(
-                dict(
-                    entry_id=eid,
-                    pdq=None,
-                    md5=md5,
-                    quality=None,
-                    label=label,
-                    case=case,
-                    added_at=added,
-                    state=state,
-                    exchange=exchange,
-                )
+            common = dict(
+                entry_id=eid,
+                pdq=None,
+                quality=None,
+                label=label,
+                case=case,
+                added_at=added,
+                state=state,
+                exchange=exchange,
             )
+            if md5:
+                out.append({**common, "md5": md5, "vpdq": None})
+            if vpdq and vpdq != "[]":
+                out.append({**common, "md5": None, "vpdq": vpdq})
         return out
 
     @_locked
@@ -1378,6 +1492,54 @@ def _distance(a: bytes, b: bytes) -> int:
     return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
 
 
+class _VideoIndex:
+    """The bank's vPDQ videos: every prepared frame in one scan index, frame -> video."""
+
+    def __init__(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        self.videos: list[tuple[str, VpdqHash, str | None, str | None]] = []
+        self.by_md5: dict[str, int] = {}
+        owners: list[npt.NDArray[np.intp]] = []
+        codes: list[npt.NDArray[np.uint64]] = []
+        for _rowid, eid, signal, md5, label, case in rows:
+            k = len(self.videos)
+            video = VpdqHash.from_signal(signal, md5=md5)
+            self.videos.append((eid, video, label, case))
+            if md5:
+                self.by_md5.setdefault(md5, k)
+            c = video.codes()
+            codes.append(c)
+            owners.append(np.full(len(c), k, dtype=np.intp))
+        self.frames = FlatIndex(np.concatenate(codes) if codes else np.empty((0, 4), np.uint64))
+        self.owner = np.concatenate(owners) if owners else np.empty(0, np.intp)
+
+    def search(
+        self, query: VpdqHash, query_percent: float, compared_percent: float
+    ) -> list[tuple[str, int, str | None, str | None, dict[str, Any]]]:
+        out: list[tuple[str, int, str | None, str | None, dict[str, Any]]] = []
+        hit_md5 = self.by_md5.get(query.md5) if query.md5 else None
+        if hit_md5 is not None:
+            eid, _, label, case = self.videos[hit_md5]
+            out.append((eid, 0, label, case, {"media": "video", "signal": "video_md5"}))
+        q = query.codes()
+        if len(q) and len(self.frames):
+            hits = self.frames.search(q, radius=VPDQ_DISTANCE)
+            for k in sorted(set(self.owner[hits.row].tolist())):
+                if k == hit_md5:
+                    continue
+                eid, video, label, case = self.videos[k]
+                qp, cp = compare(query, video)
+                if qp >= query_percent and cp >= compared_percent:
+                    best = int(hits.distance[self.owner[hits.row] == k].min())
+                    detail = {
+                        "media": "video",
+                        "signal": "vpdq",
+                        "query_match_percent": round(qp, 2),
+                        "compared_match_percent": round(cp, 2),
+                    }
+                    out.append((eid, best, label, case, detail))
+        return sorted(out, key=lambda r: (r[1], r[0]))
+
+
 class _Snapshot:
     """The index file's rows plus the rows added after it (scanned), searched together."""
 
@@ -1466,7 +1628,10 @@ def _best_unhashable(video: VideoHashes) -> NotHashable:
 
 
 def _video_matches(
-    video: VideoHashes, bank: Bank, max_distance: int
+    video: VideoHashes,
+    bank: Bank,
+    max_distance: int,
+    skip: Collection[str] = (),
 ) -> tuple[tuple[BankMatch, ...], int]:
     frames = video.hashable
     per_frame = bank.match_batch(
@@ -1477,6 +1642,8 @@ def _video_matches(
     for frame, matches in zip(frames, per_frame, strict=True):
         for m in matches:
             key = m.entry_id.split(FRAME_SEPARATOR, 1)[0]
+            if key in skip:
+                continue
             g = groups.setdefault(key, {"best": m, "matched": set(), "first": None})
             if (m.distance, m.entry_id) < (g["best"].distance, g["best"].entry_id):
                 g["best"] = m
@@ -1489,6 +1656,7 @@ def _video_matches(
         best: BankMatch = g["best"]
         detail: dict[str, Any] = {
             "media": "video",
+            "signal": "frame_pdq",
             "frames_searched": len(frames),
             "frames_matched": len(g["matched"]),
             "frame_share": round(len(g["matched"]) / len(frames), 4),
@@ -1618,9 +1786,15 @@ def lookup_file(
     frames = hashed.hashable
     if not frames:
         return _best_unhashable(hashed)
+    vq = hash_video_vpdq(data) if vpdq_available() else None
     video_found: list[BankMatch] = []
     for bank in banks:
-        video_found.extend(_video_matches(hashed, bank, max_distance)[0])
+        by_vpdq = bank.match_video(vq) if vq is not None else ()
+        video_found.extend(by_vpdq)
+        # Frame PDQ adds what vPDQ cannot see (mirrored/rotated copies, excerpts below its
+        # 80 % share, pictures seen in the video); a video vPDQ matched is not repeated.
+        skip = {m.entry_id for m in by_vpdq}
+        video_found.extend(_video_matches(hashed, bank, max_distance, skip)[0])
     video_found.sort(key=lambda m: (m.distance, m.bank, m.entry_id))
     qualities = sorted(f.result.quality for f in frames if isinstance(f.result, Hashed))
     return Lookup(
@@ -1629,6 +1803,7 @@ def lookup_file(
         quality=qualities[len(qualities) // 2],
         matches=apply_allow_lists(video_found, negative),
         frames=len(frames),
+        vpdq=vq,
     )
 
 

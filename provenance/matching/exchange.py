@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Final
 
 from provenance.matching.bank import Bank, BankError, ExchangeRow, ImportResult, InvalidRow
+from provenance.matching.vpdq import VpdqHash
 
 __all__ = [
     "HMA_COLUMNS",
@@ -64,6 +66,14 @@ def _md5(value: str) -> str | None:
     if len(v) != 32 or any(c not in "0123456789abcdef" for c in v):
         return None
     return v
+
+
+def _vpdq(value: str) -> str | None:
+    try:
+        parsed = VpdqHash.from_signal(value)
+    except ValueError:
+        return None
+    return value if parsed.features else None
 
 
 def _open_text(source: str | Path | IO[str]) -> tuple[IO[str], str | None, bool]:
@@ -99,16 +109,19 @@ def _hma_rows(f: IO[str], source: str | None) -> Iterator[ExchangeRow | InvalidR
         )
         digest = _pdq_digest(value) if signal_type == "pdq" else None
         md5 = _md5(value) if signal_type == "video_md5" else None
-        if digest is None and md5 is None:
-            what = "PDQ hash" if signal_type == "pdq" else "video MD5"
+        vpdq = _vpdq(value) if signal_type == "vpdq" else None
+        if digest is None and md5 is None and vpdq is None:
+            what = {"pdq": "PDQ hash", "video_md5": "video MD5", "vpdq": "vPDQ signal"}
             yield InvalidRow(
                 line,
-                f"not a {what}: {value[:70]!r}"
-                if signal_type in ("pdq", "video_md5")
-                else f"signal type {signal_type!r} is not kept in banks (pdq, video_md5)",
+                f"not a {what[signal_type]}: {value[:70]!r}"
+                if signal_type in what
+                else f"signal type {signal_type!r} is not kept in banks (pdq, video_md5, vpdq)",
             )
             continue
         key = value.strip().lower()
+        if vpdq is not None:  # a long JSON list: named by its digest
+            key = "vpdq-" + hashlib.sha256(value.encode()).hexdigest()[:32]
         yield ExchangeRow(
             line=line,
             entry_id=f"{collab}/{key}" if collab else key,
@@ -121,6 +134,7 @@ def _hma_rows(f: IO[str], source: str | None) -> Iterator[ExchangeRow | InvalidR
             state="active",
             reason=f"imported from {source or 'an HMA CSV'}",
             exchange=record,
+            vpdq=vpdq,
         )
 
 
@@ -203,8 +217,9 @@ def export_hma_csv(bank: Bank, out: IO[str]) -> int:
             )
         else:
             collab, category, tags = bank.name, "", row["label"] or ""
-            value = row["pdq"] or row["md5"]
-        writer.writerow(["pdq" if row["pdq"] else "video_md5", value, collab, category, tags])
+            value = row["pdq"] or row["md5"] or row["vpdq"]
+        kind = "pdq" if row["pdq"] else "video_md5" if row["md5"] else "vpdq"
+        writer.writerow([kind, value, collab, category, tags])
         n += 1
     return n
 
@@ -321,6 +336,8 @@ def export_stopncii(bank: Bank, out: IO[str]) -> int:
     """
     n = 0
     for row in bank.exchange_rows():
+        if row["vpdq"]:
+            continue  # StopNCII exchanges video MD5s, not vPDQ
         disabled = row["state"] != "active"
         kept = json.loads(row["exchange"]) if row["exchange"] else None
         if isinstance(kept, dict) and "hashValue" in kept:

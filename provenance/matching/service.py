@@ -42,6 +42,7 @@ from provenance.durable.server import DEFAULT_MAX_UPLOAD
 from provenance.errors import ProvenanceError
 from provenance.matching.bank import Bank
 from provenance.matching.pdq import Hashed, NotHashable, PdqError, PdqHash, hash_bytes, parse_hex
+from provenance.matching.vpdq import VpdqHash, hash_video_vpdq
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -50,6 +51,8 @@ __all__ = ["BANK_ID_SHIFT", "MAX_JSON", "ServiceError", "app_from_env", "create_
 
 BANK_ID_SHIFT: Final = 40
 """``bank_content_id = row id + (bank position << 40)``."""
+VIDEO_ID: Final = 1 << 39
+"""Added to a video's row id (videos are numbered apart from pictures)."""
 MAX_JSON: Final = 64 * 1024
 """Largest JSON body (as the resolution server)."""
 ENV_BANKS: Final = "JINJJA_BANK_FILES"
@@ -118,6 +121,47 @@ def _lookup(
     if negative & set(out):  # an allow-list matched: the other banks' matches are suppressed
         return {name: ms for name, ms in out.items() if name in negative}
     return out
+
+
+def _video_signal(signal_type: str, signal: str) -> VpdqHash:
+    try:
+        if signal_type == "video_md5":
+            v = VpdqHash((), md5=signal.strip().lower())
+            if len(v.md5 or "") != 32 or any(c not in "0123456789abcdef" for c in v.md5 or ""):
+                raise ValueError("not 32 hex digits")
+            return v
+        return VpdqHash.from_signal(signal)
+    except ValueError as exc:
+        raise ServiceError(400, f"invalid signal: {exc}") from None
+
+
+def _lookup_video(
+    banks: list[tuple[int, Bank]], video: VpdqHash
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """``{"vpdq": {BANK: [...]}, "video_md5": {BANK: [...]}}``; a vPDQ distance is HMA's
+    ``"QUERY%[COMPARED%]"``."""
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {"vpdq": {}, "video_md5": {}}
+    for k, bank in banks:
+        for m in bank.match_video(video):
+            rowid = bank.video_rowid_of(m.entry_id)
+            if rowid is None:
+                continue
+            detail = m.detail or {}
+            signal = str(detail.get("signal"))
+            q, c = detail.get("query_match_percent", 100), detail.get("compared_match_percent", 100)
+            distance = "0" if signal == "video_md5" else f"{q:.0f}%[{c:.0f}%]"
+            cid = (k << BANK_ID_SHIFT) + VIDEO_ID + rowid
+            out[signal].setdefault(bank.name, []).append(
+                {"bank_content_id": cid, "distance": distance}
+            )
+    return out
+
+
+def _hash_video_upload(data: bytes) -> VpdqHash:
+    try:
+        return hash_video_vpdq(data)
+    except PdqError as exc:
+        raise ServiceError(400, f"cannot hash the video: {exc.message}") from None
 
 
 def _hash_upload(data: bytes, content_type: str) -> Hashed:
@@ -349,8 +393,11 @@ def _matching_routes(app: "FastAPI", banks: _Banks, io: _Io, allow_network: bool
         banks_: str | None = Query(None, alias="banks"),
         include_distance: bool = False,
     ) -> dict[str, Any]:
-        h = _signal(signal_type, signal)
-        found = _lookup(banks.select(banks_), [h])
+        if signal_type in ("vpdq", "video_md5"):
+            video = _video_signal(signal_type, signal)
+            found = _lookup_video(banks.select(banks_), video)[signal_type]
+        else:
+            found = _lookup(banks.select(banks_), [_signal(signal_type, signal)])
         matches = [m for ms in found.values() for m in ms]
         if include_distance:
             return {"matches": matches}
@@ -374,19 +421,28 @@ def _matching_routes(app: "FastAPI", banks: _Banks, io: _Io, allow_network: bool
             return found if signal_type == "pdq" else {"pdq": found}
         if not signal or not signal_type:
             raise ServiceError(400, "Either url or both signal and signal_type are required")
+        if signal_type in ("vpdq", "video_md5"):
+            video = _video_signal(signal_type, signal)
+            return (await run_in_threadpool(_lookup_video, selected, video))[signal_type]
         h = _signal(signal_type, signal)
         return await run_in_threadpool(_lookup, selected, [h])
 
     @app.post("/m/lookup", tags=["matching"])
     async def lookup_post(request: Request) -> dict[str, Any]:
         kind, data, _ = await io.upload(request)
-        hashed = await run_in_threadpool(_hash_upload, data, kind)
         selected = banks.select(request.query_params.get("banks"))
+        if kind == "video":
+            video = await run_in_threadpool(_hash_video_upload, data)
+            return await run_in_threadpool(_lookup_video, selected, video)
+        hashed = await run_in_threadpool(_hash_upload, data, kind)
         return {"pdq": await run_in_threadpool(_lookup, selected, list(hashed.variants))}
 
     @app.post("/h/hash", tags=["hashing"])
     async def hash_post(request: Request) -> dict[str, str]:
         kind, data, _ = await io.upload(request)
+        if kind == "video":
+            video = await run_in_threadpool(_hash_video_upload, data)
+            return {"video_md5": video.md5 or "", "vpdq": video.to_signal()}
         hashed = await run_in_threadpool(_hash_upload, data, kind)
         return {"pdq": hashed.hash.hex}
 

@@ -333,3 +333,51 @@ def test_allow_network_fetches_a_url_for_lookup(tmp_path: Path) -> None:
         _stop(proc)
         site.shutdown()
         site.server_close()
+
+
+def _clip(path: Path, names: tuple[str, ...], skip_s: float = 0.0) -> Path:
+    """Shots of photos held 2 s each at 4 fps (640x360), optionally trimmed at the start."""
+    av = pytest.importorskip("av")
+    frames = []
+    for name in names:
+        photo = np.asarray(Image.fromarray(getattr(data, name)()).convert("RGB").resize((640, 360)))
+        frames += [photo] * 8
+    frames = frames[int(skip_s * 4) :]
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=4)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        stream.options = {"crf": "30" if skip_s else "18", "preset": "veryfast"}
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.mark.video
+def test_video_hash_and_lookup_answer_with_vpdq_and_md5(tmp_path: Path) -> None:
+    original = _clip(tmp_path / "o.mp4", ("astronaut", "coffee", "chelsea"))
+    trimmed = _clip(tmp_path / "t.mp4", ("astronaut", "coffee", "chelsea"), skip_s=1.5)
+    bank_path = tmp_path / "v.db"
+    with Bank.open(bank_path, create=True, name="VIDEOS") as bank:
+        assert bank.add_file(original, entry_id="v1").vpdq  # type: ignore[union-attr]
+    proc, url = _serve([bank_path], tmp_path)
+    try:
+        c = HMAClient(url)
+        hashed = c.hash_file(original.read_bytes(), content_type="video").json()
+        assert set(hashed) == {"video_md5", "vpdq"} and len(hashed["video_md5"]) == 32
+        same = c.lookup_file(original.read_bytes(), content_type="video").json()
+        assert list(same["video_md5"]) == ["VIDEOS"]
+        found = c.lookup_file(trimmed.read_bytes(), content_type="video").json()
+        assert found["video_md5"] == {}
+        (match,) = found["vpdq"]["VIDEOS"]
+        assert match["bank_content_id"] == (1 << 39) + 1
+        query_pct = int(match["distance"].split("%")[0])
+        assert query_pct >= 80 and match["distance"].endswith("%]")
+        raw = c.http.get(
+            "/m/raw_lookup", params={"signal_type": "video_md5", "signal": hashed["video_md5"]}
+        )
+        assert raw.json() == {"matches": [(1 << 39) + 1]}
+    finally:
+        _stop(proc)

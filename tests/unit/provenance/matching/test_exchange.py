@@ -96,7 +96,7 @@ def test_hma_csv_reports_rows_it_cannot_keep(tmp_path: Path) -> None:
     assert result.imported == 1
     assert [(r.line, r.reason.split(":")[0]) for r in result.invalid] == [
         (3, "not a PDQ hash"),
-        (4, "signal type 'tmk' is not kept in banks (pdq, video_md5)"),
+        (4, "signal type 'tmk' is not kept in banks (pdq, video_md5, vpdq)"),
         (5, f"duplicate id 'c/{_hex(3)}' (line 2)"),
         (6, "2 columns, the header has 5"),
     ]
