@@ -117,6 +117,8 @@ class MatchRecord:
     """Video: hashable frames searched."""
     vpdq: str | None = None
     """Video: its vPDQ hash (pytx signal string), kept so ``bank rescan`` need not decode."""
+    pdq_variants: tuple[str, ...] = ()
+    """Picture: the hashes of its 8 rotations/flips, kept for ``bank rescan``."""
     md5: str | None = None
     """Video: the file's MD5."""
     error: dict[str, str] | None = None
@@ -143,6 +145,8 @@ class MatchRecord:
             d["frames"] = self.frames
         if self.vpdq is not None:
             d["vpdq"] = self.vpdq
+        if self.pdq_variants:
+            d["pdq_variants"] = list(self.pdq_variants)
         if self.md5 is not None:
             d["md5"] = self.md5
         if self.error is not None:
@@ -328,6 +332,7 @@ def _match_file(
         media=result.media,
         frames=result.frames,
         vpdq=result.vpdq.to_signal() if result.vpdq is not None else None,
+        pdq_variants=tuple(h.hex for h in result.variants),
         md5=result.vpdq.md5 if result.vpdq is not None else None,
     )
 
@@ -849,6 +854,84 @@ def history_command(
     raise typer.Exit(ExitCode.OK)
 
 
+RESCAN_SCHEMA: Final = "jinjja.bank-rescan/v1"
+"""``schema`` of a ``bank rescan`` record."""
+
+
+def rescan_command(
+    bank_path: Annotated[Path, typer.Argument(metavar="DB", help="The bank file.")],
+    records_path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="RECORDS.jsonl",
+            help="Earlier records (e.g. `verify bank match` output) with their stored hashes.",
+            dir_okay=False,
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write records to FILE.", dir_okay=False, metavar="FILE"
+        ),
+    ] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Write a record for every input, not only new hits.")
+    ] = False,
+    allow_list: Annotated[
+        list[Path] | None,
+        typer.Option("--allow-list", help="A negative bank (repeatable).", metavar="DB"),
+    ] = None,
+    max_distance: Annotated[
+        int, typer.Option("--max-distance", help="Largest distance reported.", min=0, max=52)
+    ] = REVIEW_MAX,
+    fail_on_match: Annotated[
+        bool, typer.Option("--fail-on-match", help="Exit with 1 when a new MATCH was found.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Tracebacks on bugs.")] = False,
+) -> None:
+    """Match earlier records again from their stored hashes (no file is read or decoded).
+
+    Writes one JSON line per record that has new hits (matches the record did not list),
+    with `new_matches` and all current `matches`. Records without stored hashes are
+    reported on stderr (exit code 3).
+    """
+    from provenance.matching.rescan import Unusable, read_records, rescan
+
+    with _guard(verbose):
+        bank = _open_bank(bank_path)
+        allowed = [_open_bank(p) for p in allow_list or ()]
+        unusable = new_match = 0
+        with bank, contextlib.ExitStack() as stack, _output(output) as stream:
+            for b in allowed:
+                stack.enter_context(b)
+            try:
+                records = list(read_records(records_path))
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                _say(f"{records_path}: cannot read the records: {reason}")
+                raise typer.Exit(ExitCode.INPUT_ERROR) from None
+            found = rescan([bank], records, max_distance=max_distance, allow_lists=allowed)
+            for item in found:
+                if isinstance(item, Unusable):
+                    unusable += 1
+                    _say(f"{records_path}:{item.line}: {item.reason}")
+                    continue
+                new_match += any(m.band == "MATCH" for m in item.new)
+                if item.new or everything:
+                    record = {
+                        "schema": RESCAN_SCHEMA,
+                        "line": item.line,
+                        "input": item.input,
+                        "status": _status(item.matches),
+                        "new_matches": [m.to_dict() for m in item.new],
+                        "matches": [m.to_dict() for m in item.matches],
+                    }
+                    stream.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+    if unusable:
+        raise typer.Exit(ExitCode.INPUT_ERROR)
+    raise typer.Exit(ExitCode.CONDITION_MET if fail_on_match and new_match else ExitCode.OK)
+
+
 def _read_token(token_file: Path | None) -> str | None:
     if token_file is None:
         return os.environ.get("JINJJA_SERVER_TOKEN") or None
@@ -969,4 +1052,5 @@ def register(app: typer.Typer) -> None:
     bank_app.command("disable")(disable_command)
     bank_app.command("enable")(enable_command)
     bank_app.command("history")(history_command)
+    bank_app.command("rescan")(rescan_command)
     app.add_typer(bank_app, name="bank")

@@ -341,6 +341,8 @@ class Lookup:
     """Video only: how many sampled frames were hashable and searched."""
     vpdq: VpdqHash | None = None
     """Video only: its vPDQ hash and MD5 (None without the ``vpdq`` package)."""
+    variants: tuple[PdqHash, ...] = ()
+    """Picture only: the hashes of its 8 rotations/flips (:class:`Variant` order)."""
 
 
 class Bank:
@@ -1782,6 +1784,7 @@ def lookup_file(
             pdq=hashed.hash,
             quality=hashed.quality,
             matches=apply_allow_lists(found, negative),
+            variants=hashed.variants,
         )
     frames = hashed.hashable
     if not frames:
