@@ -749,6 +749,8 @@ def _info(bank_path: Path) -> dict[str, Any]:
             "entries": len(bank),
             "format_version": SCHEMA_VERSION,
             "journal_mode": bank.journal_mode,
+            "threshold": bank.threshold,
+            "kind": bank.kind,
         }
 
 
