@@ -680,6 +680,17 @@ class Bank:
         ).fetchone()
         return None if found is None else int(found[0])
 
+    @_locked
+    def video(self, rowid: int) -> dict[str, Any] | None:
+        """A stored video by row id: ``entry_id``, ``vpdq`` (signal string), ``md5``,
+        ``label``, ``state``; None when there is none."""
+        row = self._conn.execute(
+            "SELECT entry_id, vpdq, md5, label, state FROM videos WHERE id = ?", (rowid,)
+        ).fetchone()
+        if row is None:
+            return None
+        return dict(zip(("entry_id", "vpdq", "md5", "label", "state"), row, strict=True))
+
     def video_ids(self) -> set[str]:
         """Ids of the active videos that have a vPDQ hash."""
         return {v[0] for v in self._video_index().videos if v[1].features}

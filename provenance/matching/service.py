@@ -191,21 +191,30 @@ def _fetch(url: str, limit: int) -> bytes:
 
 
 def _content_body(k: int, bank: Bank, rowid: int, include_signals: bool) -> dict[str, Any] | None:
-    entry = bank.entry(rowid)
-    if entry is None:
-        return None
+    if rowid >= VIDEO_ID:
+        video = bank.video(rowid - VIDEO_ID)
+        if video is None:
+            return None
+        eid, label, active = video["entry_id"], video["label"], video["state"] == "active"
+        signals = {"video_md5": video["md5"], "vpdq": video["vpdq"]}
+        signals = {k: v for k, v in signals.items() if v and v != "[]"}
+    else:
+        entry = bank.entry(rowid)
+        if entry is None:
+            return None
+        eid, label, signals = entry.entry_id, entry.label, {"pdq": entry.pdq}
+        active = bank.state_of(entry.entry_id) == "active"
     body: dict[str, Any] = {
         "id": (k << BANK_ID_SHIFT) + rowid,
-        # HMA's BankContentConfig.ENABLED (1) and DISABLED (0).
-        "disable_until_ts": 1 if bank.state_of(entry.entry_id) == "active" else 0,
+        "disable_until_ts": 1 if active else 0,  # HMA's ENABLED (1) and DISABLED (0)
         "original_media_uri": None,
         "bank": {"name": bank.name, "matching_enabled_ratio": 1.0},
-        "metadata": {"content_id": entry.entry_id},
+        "metadata": {"content_id": eid},
     }
-    if entry.label:
-        body["note"] = entry.label
+    if label:
+        body["note"] = label
     if include_signals:
-        body["signals"] = {"pdq": entry.pdq}
+        body["signals"] = signals
     return body
 
 

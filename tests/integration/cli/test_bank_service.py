@@ -379,5 +379,9 @@ def test_video_hash_and_lookup_answer_with_vpdq_and_md5(tmp_path: Path) -> None:
             "/m/raw_lookup", params={"signal_type": "video_md5", "signal": hashed["video_md5"]}
         )
         assert raw.json() == {"matches": [(1 << 39) + 1]}
+        shown = c.content("VIDEOS", (1 << 39) + 1).json()
+        assert shown["metadata"] == {"content_id": "v1"}
+        assert shown["signals"]["video_md5"] == hashed["video_md5"]
+        assert shown["signals"]["vpdq"] == hashed["vpdq"]
     finally:
         _stop(proc)
