@@ -1,32 +1,24 @@
-"""Benchmark the bank index: queries/s, exact recall, memory, import time.
+"""Benchmark the bank index through the CLI, side by side with a numpy scan and faiss.
 
 Synthetic banks of random 256-bit hashes (1 M and 10 M by default) go through the real
-path: rows are written to a SQLite bank, the bank is opened, and its index is loaded
-and built from the file. Queries are half planted near-duplicates (a bank row with
-0-31 random bits flipped, so each must be found) and half random hashes.
+path: rows are written to a SQLite bank, the index file is built and saved as ``verify
+bank import`` does (``Bank.refresh_index``), then ``verify bank match BANK --hashes
+Q.txt`` runs in a fresh process on ``--cli-queries`` hashes (half planted near-duplicates
+of bank rows at 0-31 random bits, half random). Measured per bank size, each in a fresh
+process:
 
-A large index scans until it has answered ``BUILD_AFTER`` query hashes and then builds
-its multi-index tables; here the tables are built explicitly after one picture, so the
-load, the first (scanned) picture and the build are timed apart.
+* ``cli``: seconds to the first record (start-up), query hashes per second of wall clock
+  and per CPU-second, peak memory (``ru_maxrss``) of the CLI process;
+* ``cli_planted_found_exact``: planted rows reported at their exact distance (recall);
+* ``pictures_8_variants_*``: pictures (8 rotations/flips each, the planted hash at a random
+  position) through ``Bank.match_batch``; their recall;
+* ``same_as_brute_force_100_queries``: the (query, row, distance) pairs of the index equal
+  a brute-force scan's;
+* ``peers``: a flat numpy scan, faiss-cpu ``IndexBinaryFlat`` and ``IndexBinaryMultiHash``
+  (16 x 16 bits, nflip 1: HMA's configuration) on the same hashes, one thread each.
 
-Measured, per bank size, each in a fresh process (so peak memory is per size):
-
-* ``qps_hash``: query hashes per second at radius 31, one batch of 2,000 hashes (best of
-  3 runs), on one
-  core (numpy's kernels here are single-threaded). ``*_cpu_time`` variants divide by the
-  process CPU time instead of wall time: on a shared machine they are the fairer
-  one-core figure.
-* ``qps_image``: pictures per second, a picture being its 8 rotations/flips searched
-  together (``Bank.match_hashes`` path, one picture per call, metadata included).
-* ``latency_ms_hash``: one hash per call.
-* ``qps_hash_review``: radius 52 (the REVIEW band).
-* ``recall``: planted near-duplicates found at their exact distance, and the
-  multi-index result compared pair-for-pair with a brute-force scan on a sample.
-* ``peak_rss_mb`` (``ru_maxrss``) and ``index_mb`` (arrays held by the index).
-* ``import_1m_s``: ``verify bank import`` path for a 1 M-row CSV (parse, validate, insert).
-
-Run: ``python benchmarks/bank_index.py [--sizes 1000000 10000000]``; results go to
-``bench-out/bank.json``. Not run by the tests.
+Run: ``python benchmarks/bank_index.py [--sizes 1000000 10000000]`` (faiss-cpu from the
+``bench`` extra); results go to ``bench-out/bank.json``. Not run by the tests.
 """
 
 from __future__ import annotations
