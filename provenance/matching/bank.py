@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
-import datetime as dt
 import functools
 import hashlib
 import itertools
@@ -38,8 +37,9 @@ from typing import IO, Any, Concatenate, Final, Literal, ParamSpec, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from provenance._sqlite import ensure_schema, open_database
-from provenance.errors import InputFileError, ProvenanceError
+from provenance._clock import utc_text
+from provenance._sqlite import ensure_schema, open_database, transaction
+from provenance.errors import BankError
 from provenance.matching.hamming import FlatIndex, HammingIndex, SearchResult, pack
 from provenance.matching.indexfile import IndexFile, index_path, load_index, save_index
 from provenance.matching.pdq import (
@@ -52,6 +52,7 @@ from provenance.matching.pdq import (
     VideoHashes,
     hash_bytes,
     hash_video,
+    read_input,
 )
 from provenance.matching.vpdq import (
     COMPARED_MATCH_PERCENT,
@@ -205,12 +206,6 @@ def _csv_field(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
-class BankError(ProvenanceError):
-    """A bank file cannot be opened, created or written, or an import file is unusable."""
-
-    default_code = "bank_error"
-
-
 def band(distance: int) -> str | None:
     """Return the match band of a distance: ``MATCH``, ``REVIEW`` or None (no match).
 
@@ -234,10 +229,6 @@ def band(distance: int) -> str | None:
     if distance <= REVIEW_MAX:
         return "REVIEW"
     return None
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -447,7 +438,7 @@ class Bank:
             bad_code="not_a_bank",
             fill=lambda c: c.execute(
                 "INSERT INTO bank_info VALUES ('name', ?), ('created_at', ?), ('uuid', ?)",
-                (name or p.stem, _now(), str(uuid.uuid4())),
+                (name or p.stem, utc_text(), str(uuid.uuid4())),
             ),
         )
         found = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
@@ -499,18 +490,14 @@ class Bank:
     def _write(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """Insert entry rows in one transaction (raises sqlite3.IntegrityError on conflict)."""
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            start = self._next_rowid()
-            conn.executemany(
-                "INSERT INTO entries (id, entry_id, hash, quality, label, case_id, source,"
-                " added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                ((start + i, *r) for i, r in enumerate(rows)),
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            with transaction(conn):
+                start = self._next_rowid()
+                conn.executemany(
+                    "INSERT INTO entries (id, entry_id, hash, quality, label, case_id, source,"
+                    " added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    ((start + i, *r) for i, r in enumerate(rows)),
+                )
         finally:
             self._writes += 1
 
@@ -567,7 +554,7 @@ class Bank:
         _check_id(eid)
         if self._existing([eid]):
             return False
-        self._write([(eid, pdq.digest, pdq.quality, label, case, source, _now())])
+        self._write([(eid, pdq.digest, pdq.quality, label, case, source, utc_text())])
         return True
 
     def add_file(
@@ -608,7 +595,7 @@ class Bank:
         PdqError
             When it is neither a decodable picture nor (with PyAV) a video.
         """
-        data = _read(path)
+        data = read_input(path)
         base = entry_id if entry_id is not None else hashlib.sha256(data).hexdigest()[:16]
         _check_id(base)
         source = Path(path).name
@@ -627,7 +614,7 @@ class Bank:
                 return _best_unhashable(hashed)
         ids = [eid for eid, _ in items]
         present = self._existing(ids)
-        now = _now()
+        now = utc_text()
         rows = [
             (eid, h.digest, h.quality, label, case, source, now)
             for eid, h in items
@@ -664,11 +651,11 @@ class Bank:
             conn.execute(
                 "INSERT INTO videos (entry_id, vpdq, md5, label, case_id, source, added_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (entry_id, video.to_signal(), video.md5, label, case, source, _now()),
+                (entry_id, video.to_signal(), video.md5, label, case, source, utc_text()),
             )
             conn.execute(
                 "INSERT INTO entry_history (entry_id, state, at, reason) VALUES (?, ?, ?, ?)",
-                (entry_id, "active", _now(), "added"),
+                (entry_id, "active", utc_text(), "added"),
             )
         return True
 
@@ -753,26 +740,22 @@ class Bank:
             Number of entries deleted.
         """
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            # Row ids are never reused (the index file relies on it): remember the highest.
-            conn.execute(
-                "INSERT OR REPLACE INTO bank_info VALUES ('next_rowid', ?)",
-                (str(self._next_rowid()),),
-            )
-            deleted = 0
-            for eid in entry_ids:
-                escaped = eid.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                cur = conn.execute(
-                    "DELETE FROM entries WHERE entry_id = ? OR entry_id LIKE ? ESCAPE '\\'",
-                    (eid, escaped + FRAME_SEPARATOR + "%"),
+            with transaction(conn):
+                # Row ids are never reused (the index file relies on it): keep the highest.
+                conn.execute(
+                    "INSERT OR REPLACE INTO bank_info VALUES ('next_rowid', ?)",
+                    (str(self._next_rowid()),),
                 )
-                deleted += cur.rowcount
-                conn.execute("DELETE FROM videos WHERE entry_id = ?", (eid,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+                deleted = 0
+                for eid in entry_ids:
+                    escaped = eid.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                    cur = conn.execute(
+                        "DELETE FROM entries WHERE entry_id = ? OR entry_id LIKE ? ESCAPE '\\'",
+                        (eid, escaped + FRAME_SEPARATOR + "%"),
+                    )
+                    deleted += cur.rowcount
+                    conn.execute("DELETE FROM videos WHERE entry_id = ?", (eid,))
         finally:
             self._writes += 1
         return deleted
@@ -852,7 +835,7 @@ class Bank:
         c_id, c_q = column(_ID_COLUMNS), column(_QUALITY_COLUMNS)
         c_label, c_case = column(_LABEL_COLUMNS), column(_CASE_COLUMNS)
         width = 1 + max(c for c in (c_hash, c_id, c_q, c_label, c_case) if c is not None)
-        now = _now()
+        now = utc_text()
         invalid: list[InvalidRow] = []
         rows: list[tuple[Any, ...]] = []
         seen: dict[str, int] = {}
@@ -921,28 +904,24 @@ class Bank:
         if not rows:
             return 0
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")  # the id check and the insert see the same bank
         try:
-            empty = conn.execute("SELECT 1 FROM entries LIMIT 1").fetchone() is None
-            present = set() if empty else self._existing([r[1] for r in rows])
-            if present:
-                invalid.extend(
-                    InvalidRow(r[0], f"id {r[1]!r} is already in the bank")
-                    for r in rows
-                    if r[1] in present
-                )
-            fresh = [r[1:] for r in rows if r[1] not in present]
-            start = self._next_rowid()
-            for i in range(0, len(fresh), _INSERT_BATCH):
-                conn.executemany(
-                    "INSERT INTO entries (id, entry_id, hash, quality, label, case_id, source, "
-                    "added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    ((start + i + k, *r) for k, r in enumerate(fresh[i : i + _INSERT_BATCH])),
-                )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            with transaction(conn):  # the id check and the insert see the same bank
+                empty = conn.execute("SELECT 1 FROM entries LIMIT 1").fetchone() is None
+                present = set() if empty else self._existing([r[1] for r in rows])
+                if present:
+                    invalid.extend(
+                        InvalidRow(r[0], f"id {r[1]!r} is already in the bank")
+                        for r in rows
+                        if r[1] in present
+                    )
+                fresh = [r[1:] for r in rows if r[1] not in present]
+                start = self._next_rowid()
+                for i in range(0, len(fresh), _INSERT_BATCH):
+                    conn.executemany(
+                        "INSERT INTO entries (id, entry_id, hash, quality, label, case_id, "
+                        "source, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        ((start + i + k, *r) for k, r in enumerate(fresh[i : i + _INSERT_BATCH])),
+                    )
         finally:
             self._writes += 1
         return len(fresh)
@@ -1074,8 +1053,8 @@ class Bank:
         version = self._version()
         if self._index is not None and version == self._index_version:
             return self._index
-        self._conn.execute("BEGIN")  # one snapshot for the file check and the new rows
-        try:
+        # One snapshot for the file check and the new rows.
+        with transaction(self._conn, immediate=False):
             base = self._valid_file(load_index(index_path(self.path), bank_id=self.bank_id))
             rebuilt = base is None
             if base is None:
@@ -1084,8 +1063,6 @@ class Bank:
             if not rebuilt and len(rowids) > max(DELTA_MAX, int(base.meta["rows"]) // 20):
                 base = self._build_file()
                 codes, rowids = self._load_rows(base.max_rowid)
-        finally:
-            self._conn.execute("COMMIT")
         self._index = _Snapshot(base, codes, rowids)
         self._index_version = version
         return self._index
@@ -1253,7 +1230,7 @@ class Bank:
         if state not in ("active", "disabled"):
             raise BankError(f"unknown state {state!r}", code="bad_state")
         changed = 0
-        now = _now()
+        now = utc_text()
         with self._transaction() as conn:
             for eid in entry_ids:
                 escaped = eid.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -1294,7 +1271,7 @@ class Bank:
         """
         invalid: list[InvalidRow] = []
         done = 0
-        now = _now()
+        now = utc_text()
         with self._transaction() as conn:
             next_id = self._next_rowid()
             for r in rows:
@@ -1521,7 +1498,7 @@ def _migrate(conn: sqlite3.Connection, p: Path, found: int) -> None:
             for statement in _MIGRATE_1_TO_2.split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            conn.execute("INSERT INTO schema_version VALUES (2, ?)", (_now(),))
+            conn.execute("INSERT INTO schema_version VALUES (2, ?)", (utc_text(),))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -1625,18 +1602,6 @@ class _Snapshot:
 def _check_id(eid: str) -> None:
     if not eid or len(eid) > 512:
         raise BankError("an entry id has 1 to 512 characters", code="bad_id")
-
-
-def _read(path: str | Path) -> bytes:
-    p = Path(path)
-    try:
-        return p.read_bytes()
-    except FileNotFoundError:
-        raise InputFileError(f"no such file: {p}", code="not_found") from None
-    except IsADirectoryError:
-        raise InputFileError(f"is a directory: {p}", code="is_directory") from None
-    except OSError as exc:
-        raise InputFileError(f"cannot read {p}: {exc.strerror or exc}") from None
 
 
 def _hash_media(data: bytes, *, fps: float) -> Hashed | NotHashable | VideoHashes:
@@ -1806,7 +1771,7 @@ def lookup_file(
     PdqError
         When the bytes are neither a decodable picture nor (with PyAV) a video.
     """
-    data = data_or_path if isinstance(data_or_path, bytes) else _read(data_or_path)
+    data = data_or_path if isinstance(data_or_path, bytes) else read_input(data_or_path)
     hashed = _hash_media(data, fps=fps)
     negative = _negative(banks) | {b.name for b in allow_lists}
     banks = [*banks, *allow_lists]

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 
 __all__ = [
     "MAX_TEXT_BYTES",
@@ -394,7 +395,6 @@ def load_exif(tiff: bytes) -> Any | None:
     -------
     PIL.Image.Exif or None
     """
-    from PIL import Image
 
     try:
         exif = Image.Exif()
@@ -452,7 +452,6 @@ def load_rgb(
     numpy.ndarray or None
         None when Pillow cannot decode the data.
     """
-    from PIL import Image
 
     try:
         with warnings.catch_warnings():

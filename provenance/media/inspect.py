@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from PIL import Image, ImageFile, UnidentifiedImageError
+
 from provenance.errors import InputFileError
 
 __all__ = [
@@ -419,7 +421,6 @@ def _picture_size(data: bytes, media_type: str) -> tuple[int | None, int | None]
         size = _jpeg_size(data)
         if size is not None:
             return _checked_size(*size, media_type=media_type)
-    from PIL import Image, ImageFile, UnidentifiedImageError
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -533,7 +534,7 @@ def _video_size(data: bytes) -> tuple[int | None, int | None]:
         if size is not None:
             return size
     try:
-        import av
+        import av  # optional extra: video (PyAV)
     except ImportError:
         return None, None
     try:
