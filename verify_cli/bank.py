@@ -47,6 +47,7 @@ from provenance.matching.records import (
     match_status,
     without_path,
 )
+from provenance.matching.rescan import Unusable, read_records, rescan
 from provenance.report import BankMatch
 from verify_cli.exit_codes import ExitCode
 from verify_cli.formats import FORMAT_METAVAR
@@ -770,8 +771,6 @@ def rescan_command(
     with `new_matches` and all current `matches`. Records without stored hashes are
     reported on stderr (exit code 3).
     """
-    from provenance.matching.rescan import Unusable, read_records, rescan
-
     with _guard(verbose):
         bank = _open_bank(bank_path)
         allowed = [_open_bank(p) for p in allow_list or ()]
