@@ -330,6 +330,7 @@ def _public_key() -> bytes:
     return watermark.PUBLIC_KEY
 
 
+# Over 60 lines only for its public keyword signature and docstring; the body is ~45 lines.
 def publish(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
@@ -397,8 +398,7 @@ def publish(
     out = _destination(src_path, Path(dst), force=force)
     key: bytes | str = wm_key if wm_key is not None else watermark.PUBLIC_KEY
     key_name = "public" if wm_key is None else "private"
-    taken = repository.info if repository is not None else None
-    ident = new_manifest_id((lambda h: taken(h) is not None) if taken is not None else None)
+    ident = _new_identifier(repository)
     _refuse_marked(data, media_type, key)
     marked, measured, fingerprint = _mark(data, media_type, ident, key=key, psnr=psnr)
     parent = data if _has_credentials(data, media_type) else None
@@ -419,19 +419,9 @@ def publish(
         trust_anchors=trust_anchors,
     )
     summary = _c2pa_summary(store)
-    info = inspect_bytes(signed, name=out.name)
-    facts: dict[str, Any] = {
-        "label": str(summary.label) if summary.label else None,
-        "media_type": media_type,
-        "title": title if title is not None else out.name,
-        "sha256": hashlib.sha256(signed).hexdigest(),
-        "width": info.width,
-        "height": info.height,
-    }
+    facts = _facts(signed, out, media_type, title, summary)
     mid = manifest_id_hex(ident)
-    pairs = [(WATERMARK_ALG, ident)]
-    if fingerprint is not None:
-        pairs.append((FINGERPRINT_ALG, fingerprint))
+    pairs = _binding_pairs(ident, fingerprint)
     stored = _store(store, mid, pairs, facts, repository=repository, url=repo_url, token=token)
     _write_atomic(out, signed, force=force)
     receipt_path = _save_receipt(out, stored.receipt)
@@ -445,17 +435,67 @@ def publish(
         repository=stored.where,
         stored_as=stored.manifest_id,
         receipt=receipt_path,
-        signed=SignResult(
-            path=out,
-            manifest_bytes=len(store),
-            media_type=media_type,
-            manifest_label=facts["label"],
-            alg=signer.alg,
-            signer=load_certificates(signer.cert_chain_pem)[0].subject.rfc4514_string(),
-            timestamp=summary.time,
-            history=summary.history,
+        signed=_sign_result(
+            out,
+            store,
+            media_type,
+            facts["label"],
+            signer,
+            summary,
             parent=src_path.name if parent is not None else None,
         ),
+    )
+
+
+def _new_identifier(repository: Repository | None) -> bytes:
+    """A fresh manifest identifier, unused in ``repository`` when one is given."""
+    taken = repository.info if repository is not None else None
+    return new_manifest_id((lambda h: taken(h) is not None) if taken is not None else None)
+
+
+def _facts(
+    signed: bytes, out: Path, media_type: str, title: str | None, summary: _StoreSummary
+) -> dict[str, Any]:
+    """What the repository records about the published file."""
+    info = inspect_bytes(signed, name=out.name)
+    return {
+        "label": str(summary.label) if summary.label else None,
+        "media_type": media_type,
+        "title": title if title is not None else out.name,
+        "sha256": hashlib.sha256(signed).hexdigest(),
+        "width": info.width,
+        "height": info.height,
+    }
+
+
+def _binding_pairs(ident: bytes, fingerprint: bytes | None) -> list[tuple[str, bytes]]:
+    """The soft bindings to store: the watermark identifier, and the fingerprint if any."""
+    pairs = [(WATERMARK_ALG, ident)]
+    if fingerprint is not None:
+        pairs.append((FINGERPRINT_ALG, fingerprint))
+    return pairs
+
+
+def _sign_result(
+    out: Path,
+    store: bytes,
+    media_type: str,
+    label: str | None,
+    signer: SignerSpec,
+    summary: _StoreSummary,
+    *,
+    parent: str | None,
+) -> SignResult:
+    return SignResult(
+        path=out,
+        manifest_bytes=len(store),
+        media_type=media_type,
+        manifest_label=label,
+        alg=signer.alg,
+        signer=load_certificates(signer.cert_chain_pem)[0].subject.rfc4514_string(),
+        timestamp=summary.time,
+        history=summary.history,
+        parent=parent,
     )
 
 

@@ -557,75 +557,107 @@ def _xmp_signals(data: bytes, show_prompts: bool) -> list[AiSignal]:
     out: list[AiSignal] = []
     for where, packet in _imageio.xmp_packets(data):
         fields = _parse_xmp(packet)
-        packet_ai: AiLabel | None = None
-        for value in fields.get("DigitalSourceType", []):
-            dst = classify_digital_source_type(value)
-            if dst.implies in _AI_LABELS:
-                packet_ai = packet_ai or dst.implies
+        source_types, packet_ai = _xmp_source_types(fields, where)
+        out.extend(source_types)
+        ai_system = _xmp_ai_system(fields, where, packet_ai, show_prompts)
+        if ai_system is not None:
+            out.append(ai_system)
+        out.extend(_xmp_creator_tools(fields, where))
+        out.extend(_xmp_descriptions(fields, where, show_prompts))
+    return out
+
+
+def _xmp_source_types(
+    fields: Mapping[str, list[str]], where: str
+) -> tuple[list[AiSignal], AiLabel | None]:
+    """One signal per IPTC digital source type, and the first AI label they imply."""
+    out: list[AiSignal] = []
+    packet_ai: AiLabel | None = None
+    for value in fields.get("DigitalSourceType", []):
+        dst = classify_digital_source_type(value)
+        if dst.implies in _AI_LABELS:
+            packet_ai = packet_ai or dst.implies
+        out.append(
+            AiSignal(
+                kind="xmp.DigitalSourceType",
+                value=dst.term if dst.known else _clip(dst.term),
+                source=where,
+                signed=False,
+                strength=STRONG,
+                implies=dst.implies,
+                detail={"uri": _clip(value), "meaning": dst.meaning, "form": dst.form},
+            )
+        )
+    return out, packet_ai
+
+
+def _xmp_ai_system(
+    fields: Mapping[str, list[str]], where: str, packet_ai: AiLabel | None, show_prompts: bool
+) -> AiSignal | None:
+    """The IPTC AI system / prompt fields as one signal (prompts redacted unless shown)."""
+    systems = fields.get("AISystemUsed", [])
+    prompts = fields.get("AIPromptInformation", [])
+    if not systems and not prompts:
+        return None
+    detail: dict[str, Any] = {}
+    versions = fields.get("AISystemVersionUsed", [])
+    if versions:
+        detail["version"] = _clip(versions[0])
+    if prompts:
+        detail["prompt"] = _redact(prompts[0], show_prompts)
+    writers = fields.get("AIPromptWriterName", [])
+    if writers:
+        detail["prompt_writer"] = _redact(writers[0], show_prompts, "name")
+    implied = AiLabel.AI_EDITED if packet_ai is AiLabel.AI_EDITED else AiLabel.AI_GENERATED
+    return AiSignal(
+        kind="xmp.AISystemUsed" if systems else "xmp.AIPromptInformation",
+        value=_clip(systems[0]) if systems else detail["prompt"],
+        source=where,
+        signed=False,
+        strength=STRONG,
+        implies=implied,
+        detail=detail,
+    )
+
+
+def _xmp_creator_tools(fields: Mapping[str, list[str]], where: str) -> list[AiSignal]:
+    out: list[AiSignal] = []
+    for tool in fields.get("CreatorTool", []):
+        gen = match_generator(tool)
+        if gen is not None:
             out.append(
                 AiSignal(
-                    kind="xmp.DigitalSourceType",
-                    value=dst.term if dst.known else _clip(dst.term),
+                    kind="xmp.CreatorTool",
+                    value=_clip(tool),
                     source=where,
                     signed=False,
-                    strength=STRONG,
-                    implies=dst.implies,
-                    detail={"uri": _clip(value), "meaning": dst.meaning, "form": dst.form},
+                    strength=WEAK,
+                    implies=gen.implies,
+                    detail={"generator": gen.name},
                 )
             )
-        systems = fields.get("AISystemUsed", [])
-        prompts = fields.get("AIPromptInformation", [])
-        if systems or prompts:
-            detail: dict[str, Any] = {}
-            versions = fields.get("AISystemVersionUsed", [])
-            if versions:
-                detail["version"] = _clip(versions[0])
-            if prompts:
-                detail["prompt"] = _redact(prompts[0], show_prompts)
-            writers = fields.get("AIPromptWriterName", [])
-            if writers:
-                detail["prompt_writer"] = _redact(writers[0], show_prompts, "name")
-            implied = AiLabel.AI_EDITED if packet_ai is AiLabel.AI_EDITED else AiLabel.AI_GENERATED
+    return out
+
+
+def _xmp_descriptions(
+    fields: Mapping[str, list[str]], where: str, show_prompts: bool
+) -> list[AiSignal]:
+    out: list[AiSignal] = []
+    for desc in fields.get("description", []):
+        worded = _ai_wording(desc)
+        if worded is None and _JOB_ID.search(desc):
+            worded = AiLabel.AI_GENERATED
+        if worded is not None:
             out.append(
                 AiSignal(
-                    kind="xmp.AISystemUsed" if systems else "xmp.AIPromptInformation",
-                    value=_clip(systems[0]) if systems else detail["prompt"],
+                    kind="xmp.description",
+                    value=_redact(desc, show_prompts, "description"),
                     source=where,
                     signed=False,
-                    strength=STRONG,
-                    implies=implied,
-                    detail=detail,
+                    strength=WEAK,
+                    implies=worded,
                 )
             )
-        for tool in fields.get("CreatorTool", []):
-            gen = match_generator(tool)
-            if gen is not None:
-                out.append(
-                    AiSignal(
-                        kind="xmp.CreatorTool",
-                        value=_clip(tool),
-                        source=where,
-                        signed=False,
-                        strength=WEAK,
-                        implies=gen.implies,
-                        detail={"generator": gen.name},
-                    )
-                )
-        for desc in fields.get("description", []):
-            worded = _ai_wording(desc)
-            if worded is None and _JOB_ID.search(desc):
-                worded = AiLabel.AI_GENERATED
-            if worded is not None:
-                out.append(
-                    AiSignal(
-                        kind="xmp.description",
-                        value=_redact(desc, show_prompts, "description"),
-                        source=where,
-                        signed=False,
-                        strength=WEAK,
-                        implies=worded,
-                    )
-                )
     return out
 
 
@@ -764,83 +796,94 @@ def _generator_signal(
 
 
 def _png_signals(data: bytes, show: bool) -> list[AiSignal]:
-    out: list[AiSignal] = []
     chunks = _imageio.png_text_chunks(data)
     by_key: dict[str, list[_imageio.TextChunk]] = {}
     for c in chunks:
         by_key.setdefault(c.key, []).append(c)
     keys = set(by_key)
     novelai = any(c.text.strip().lower().startswith("novelai") for c in by_key.get("Software", []))
+    out: list[AiSignal] = []
     for c in chunks:
-        source = f"PNG {c.chunk_type} chunk {c.key!r}"
-        kind = f"png.{c.key}"
-        if c.key == "parameters":
-            obj = _json(c.text) if c.text.lstrip().startswith("{") else None
-            if obj is not None:
-                name = (
-                    "Fooocus"
-                    if ("fooocus_scheme" in keys or "fooocus" in c.text.lower())
-                    else ("JSON generation parameters")
-                )
-                summary = _json_summary(obj, show)
-                out.append(_generator_signal(kind, source, name, _describe(summary), summary))
-            elif _looks_a1111(c.text):
-                out.append(_a1111_signal(c.text, kind, source, show))
-        elif c.key in ("prompt", "workflow"):
-            obj = _json(c.text)
-            classes = _comfy_nodes(obj)
-            if classes is not None:
-                summary = _json_summary(obj, show)
-                summary["nodes"] = len(classes)
-                summary["node_types"] = sorted(set(classes))[:12]
-                out.append(
-                    _generator_signal(
-                        kind,
-                        source,
-                        "ComfyUI",
-                        f"{'API prompt graph' if c.key == 'prompt' else 'workflow'} with "
-                        f"{len(classes)} nodes; {_describe(summary)}",
-                        summary,
-                    )
-                )
-        elif c.key in ("invokeai_metadata", "invokeai_graph", "sd-metadata"):
-            obj = _json(c.text)
-            if obj is not None:
-                summary = _json_summary(obj, show)
-                out.append(_generator_signal(kind, source, "InvokeAI", _describe(summary), summary))
-        elif c.key == "Dream":
-            out.append(
-                _generator_signal(
-                    kind,
-                    source,
-                    "InvokeAI (legacy)",
-                    _redact(c.text, show),
-                    {"command": _redact(c.text, show)},
-                )
-            )
-        elif c.key == "Software":
-            gen = match_generator(c.text)
-            if gen is not None:
-                out.append(
-                    _generator_signal(
-                        kind,
-                        source,
-                        gen.name,
-                        _clip(c.text),
-                        {},
-                        gen.implies,
-                        STRONG if gen.name == "NovelAI" else WEAK,
-                    )
-                )
-        elif c.key == "Comment" and novelai:
-            obj = _json(c.text)
-            summary = _json_summary(obj, show) if obj is not None else {}
-            out.append(_generator_signal(kind, source, "NovelAI", _describe(summary), summary))
-        elif c.key == "Source" and (gen := match_generator(c.text)) is not None:
-            out.append(
-                _generator_signal(kind, source, gen.name, _clip(c.text), {}, gen.implies, WEAK)
-            )
+        signal = _png_chunk_signal(c, keys, novelai, show)
+        if signal is not None:
+            out.append(signal)
     return out
+
+
+def _png_chunk_signal(
+    c: _imageio.TextChunk, keys: set[str], novelai: bool, show: bool
+) -> AiSignal | None:
+    """What one PNG text chunk says about a generator, by its key (None: nothing)."""
+    source = f"PNG {c.chunk_type} chunk {c.key!r}"
+    kind = f"png.{c.key}"
+    if c.key == "parameters":
+        return _png_parameters(c, kind, source, keys, show)
+    if c.key in ("prompt", "workflow"):
+        return _png_comfy(c, kind, source, show)
+    if c.key in ("invokeai_metadata", "invokeai_graph", "sd-metadata"):
+        obj = _json(c.text)
+        if obj is None:
+            return None
+        summary = _json_summary(obj, show)
+        return _generator_signal(kind, source, "InvokeAI", _describe(summary), summary)
+    if c.key == "Dream":
+        return _generator_signal(
+            kind,
+            source,
+            "InvokeAI (legacy)",
+            _redact(c.text, show),
+            {"command": _redact(c.text, show)},
+        )
+    if c.key == "Software":
+        gen = match_generator(c.text)
+        if gen is None:
+            return None
+        strength = STRONG if gen.name == "NovelAI" else WEAK
+        return _generator_signal(kind, source, gen.name, _clip(c.text), {}, gen.implies, strength)
+    if c.key == "Comment" and novelai:
+        obj = _json(c.text)
+        summary = _json_summary(obj, show) if obj is not None else {}
+        return _generator_signal(kind, source, "NovelAI", _describe(summary), summary)
+    if c.key == "Source" and (gen := match_generator(c.text)) is not None:
+        return _generator_signal(kind, source, gen.name, _clip(c.text), {}, gen.implies, WEAK)
+    return None
+
+
+def _png_parameters(
+    c: _imageio.TextChunk, kind: str, source: str, keys: set[str], show: bool
+) -> AiSignal | None:
+    """A ``parameters`` chunk: JSON (Fooocus and others) or AUTOMATIC1111-style text."""
+    obj = _json(c.text) if c.text.lstrip().startswith("{") else None
+    if obj is not None:
+        name = (
+            "Fooocus"
+            if ("fooocus_scheme" in keys or "fooocus" in c.text.lower())
+            else ("JSON generation parameters")
+        )
+        summary = _json_summary(obj, show)
+        return _generator_signal(kind, source, name, _describe(summary), summary)
+    if _looks_a1111(c.text):
+        return _a1111_signal(c.text, kind, source, show)
+    return None
+
+
+def _png_comfy(c: _imageio.TextChunk, kind: str, source: str, show: bool) -> AiSignal | None:
+    """A ComfyUI ``prompt`` (API graph) or ``workflow`` chunk."""
+    obj = _json(c.text)
+    classes = _comfy_nodes(obj)
+    if classes is None:
+        return None
+    summary = _json_summary(obj, show)
+    summary["nodes"] = len(classes)
+    summary["node_types"] = sorted(set(classes))[:12]
+    return _generator_signal(
+        kind,
+        source,
+        "ComfyUI",
+        f"{'API prompt graph' if c.key == 'prompt' else 'workflow'} with "
+        f"{len(classes)} nodes; {_describe(summary)}",
+        summary,
+    )
 
 
 def _describe(summary: Mapping[str, Any]) -> str:
