@@ -330,7 +330,7 @@ def _public_key() -> bytes:
     return watermark.PUBLIC_KEY
 
 
-# Over 60 lines only for its public keyword signature and docstring; the body is ~45 lines.
+# Over 60 lines only for its public keyword signature and docstring; the body is ~40 lines.
 def publish(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
@@ -396,14 +396,10 @@ def publish(
         )
     src_path, data, media_type = _read_source(Path(src))
     out = _destination(src_path, Path(dst), force=force)
-    key: bytes | str = wm_key if wm_key is not None else watermark.PUBLIC_KEY
-    key_name = "public" if wm_key is None else "private"
-    ident = _new_identifier(repository)
-    _refuse_marked(data, media_type, key)
-    marked, measured, fingerprint = _mark(data, media_type, ident, key=key, psnr=psnr)
+    m = _mark_new(data, media_type, repository, wm_key, psnr)
     parent = data if _has_credentials(data, media_type) else None
     signed, store = sign_bytes(
-        marked,
+        m.data,
         media_type,
         signer=signer,
         title=title if title is not None else out.name,
@@ -412,39 +408,55 @@ def publish(
         parent=parent,
         author=author,
         manifest=manifest,
-        assertions=[
-            *assertions,
-            *soft_binding_assertions(ident, fingerprint=fingerprint, key_name=key_name),
-        ],
+        assertions=[*assertions, *m.bindings],
         trust_anchors=trust_anchors,
     )
     summary = _c2pa_summary(store)
     facts = _facts(signed, out, media_type, title, summary)
-    mid = manifest_id_hex(ident)
-    pairs = _binding_pairs(ident, fingerprint)
+    mid = manifest_id_hex(m.ident)
+    pairs = _binding_pairs(m.ident, m.fingerprint)
     stored = _store(store, mid, pairs, facts, repository=repository, url=repo_url, token=token)
     _write_atomic(out, signed, force=force)
     receipt_path = _save_receipt(out, stored.receipt)
+    parent_name = src_path.name if parent is not None else None
     return Published(
         path=out,
         manifest_id=mid,
         manifest_label=facts["label"],
         media_type=media_type,
-        fingerprint=fingerprint.hex() if fingerprint is not None else None,
-        psnr=measured,
+        fingerprint=m.fingerprint.hex() if m.fingerprint is not None else None,
+        psnr=m.psnr,
         repository=stored.where,
         stored_as=stored.manifest_id,
         receipt=receipt_path,
-        signed=_sign_result(
-            out,
-            store,
-            media_type,
-            facts["label"],
-            signer,
-            summary,
-            parent=src_path.name if parent is not None else None,
-        ),
+        signed=_sign_result(out, store, media_type, facts["label"], signer, summary, parent_name),
     )
+
+
+@dataclass(frozen=True)
+class _Marked:
+    ident: bytes
+    data: bytes
+    psnr: float | None
+    fingerprint: bytes | None
+    bindings: list[dict[str, Any]]
+
+
+def _mark_new(
+    data: bytes,
+    media_type: str,
+    repository: Repository | None,
+    wm_key: bytes | str | None,
+    psnr: float,
+) -> _Marked:
+    """Mark the input with a fresh identifier; the soft-binding assertions that name it."""
+    key: bytes | str = wm_key if wm_key is not None else watermark.PUBLIC_KEY
+    key_name = "public" if wm_key is None else "private"
+    ident = _new_identifier(repository)
+    _refuse_marked(data, media_type, key)
+    marked, measured, fingerprint = _mark(data, media_type, ident, key=key, psnr=psnr)
+    bindings = soft_binding_assertions(ident, fingerprint=fingerprint, key_name=key_name)
+    return _Marked(ident, marked, measured, fingerprint, bindings)
 
 
 def _new_identifier(repository: Repository | None) -> bytes:
@@ -483,7 +495,6 @@ def _sign_result(
     label: str | None,
     signer: SignerSpec,
     summary: _StoreSummary,
-    *,
     parent: str | None,
 ) -> SignResult:
     return SignResult(

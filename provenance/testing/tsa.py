@@ -218,7 +218,7 @@ class TimeStampAuthority:
         bytes
             The response body (``application/timestamp-reply``).
         """
-        algos, cms, core, tsp, ax509 = _asn1()
+        _, _, _, tsp, _ = _asn1()
         try:
             req = tsp.TimeStampReq.load(request)
             imprint = req["message_imprint"]
@@ -232,6 +232,16 @@ class TimeStampAuthority:
             return self._failure("bad_alg", f"unsupported hash algorithm {hash_name}")
         if not isinstance(digest, bytes) or len(digest) != _HASH_SIZES[hash_name]:
             return self._failure("bad_data_format", "the message imprint has the wrong length")
+        content = self._tst_info(imprint, nonce)
+        signed_attrs = self._signed_attrs(content)
+        token = self._token(content, self._signer_info(signed_attrs), cert_req=cert_req)
+        return bytes(
+            tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
+        )
+
+    def _tst_info(self, imprint: Any, nonce: Any) -> bytes:
+        """The DER ``TSTInfo``: policy, imprint, a fresh serial, the time (whole seconds)."""
+        _, _, _, tsp, _ = _asn1()
         when = self.clock().astimezone(dt.UTC).replace(microsecond=0)
         info: dict[str, Any] = {
             "version": "v1",
@@ -242,9 +252,12 @@ class TimeStampAuthority:
         }
         if nonce is not None:
             info["nonce"] = nonce
-        content = tsp.TSTInfo(info).dump()
-        cert = ax509.Certificate.load(self.cert_der)
-        signed_attrs = cms.CMSAttributes(
+        return bytes(tsp.TSTInfo(info).dump())
+
+    def _signed_attrs(self, content: bytes) -> Any:
+        """Content type, message digest and the ESS signing-certificate-v2 attribute."""
+        _, cms, _, _, _ = _asn1()
+        return cms.CMSAttributes(
             [
                 cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
                 cms.CMSAttribute(
@@ -267,8 +280,13 @@ class TimeStampAuthority:
                 ),
             ]
         )
+
+    def _signer_info(self, signed_attrs: Any) -> Any:
+        """The ``SignerInfo``: the signature over ``signed_attrs``, by issuer and serial."""
+        algos, cms, _, _, ax509 = _asn1()
+        cert = ax509.Certificate.load(self.cert_der)
         sig_alg, signature = self._sign(signed_attrs.dump())
-        signer_info = cms.SignerInfo(
+        return cms.SignerInfo(
             {
                 "version": "v1",
                 "sid": cms.SignerIdentifier(
@@ -285,6 +303,10 @@ class TimeStampAuthority:
                 "signature": signature,
             }
         )
+
+    def _token(self, content: bytes, signer_info: Any, *, cert_req: bool) -> Any:
+        """The CMS ``SignedData`` token; with the certificates when the request asked."""
+        algos, cms, core, _, ax509 = _asn1()
         signed: dict[str, Any] = {
             "version": "v3",
             "digest_algorithms": [algos.DigestAlgorithm({"algorithm": "sha256"})],
@@ -298,10 +320,7 @@ class TimeStampAuthority:
             signed["certificates"] = [
                 ax509.Certificate.load(d) for d in (self.cert_der, *self.chain_der)
             ]
-        token = cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(signed)})
-        return bytes(
-            tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
-        )
+        return cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(signed)})
 
 
 def _handler(authority: TimeStampAuthority) -> type[http.server.BaseHTTPRequestHandler]:
