@@ -601,9 +601,18 @@ def _out_of_order(index: int) -> Finding:
 def _chain_findings(
     certs: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate] | None
 ) -> list[Finding]:
+    out, stopped = _link_findings(certs)
+    if stopped:
+        return out
+    return [*out, *_chain_end_findings(certs, anchors)]
+
+
+def _link_findings(certs: Sequence[x509.Certificate]) -> tuple[list[Finding], bool]:
+    """Chain order: every certificate must be issued by the next one.
+
+    Returns the findings and whether the chain is too broken to judge its end.
+    """
     out: list[Finding] = []
-    ee = certs[0]
-    # Chain order: every certificate must be issued by the next one.
     for i in range(len(certs) - 1):
         cert, nxt = certs[i], certs[i + 1]
         if _issued_by(cert, nxt):
@@ -621,7 +630,7 @@ def _chain_findings(
             _issued_by(cert, other) for other in certs if other is not nxt
         ):
             out.append(_out_of_order(i))
-            return out
+            return out, True
         out.append(
             Finding(
                 "chain_broken",
@@ -632,14 +641,22 @@ def _chain_findings(
                 i,
             )
         )
-        return out
+        return out, True
+    ee = certs[0]
     if _is_ca(ee) and len(certs) > 1 and any(_issued_by(c, ee) for c in certs[1:]):
         out.append(_out_of_order(0))
-        return out
+        return out, True
+    return out, False
+
+
+def _chain_end_findings(
+    certs: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate] | None
+) -> list[Finding]:
+    """Where the chain ends: a root (anchor or not), an anchor's child, or a gap."""
     last = certs[-1]
     if _self_signed(last):
         if anchors is not None and not any(a == last for a in anchors):
-            out.append(
+            return [
                 Finding(
                     "root_not_anchor",
                     f"the chain ends at self-signed {_name(last)}, which is not among the "
@@ -647,11 +664,11 @@ def _chain_findings(
                     Severity.WARNING,
                     len(certs) - 1,
                 )
-            )
-        return out
+            ]
+        return []
     if anchors is not None:
         if not any(_issued_by(last, a) for a in anchors):
-            out.append(
+            return [
                 Finding(
                     "chain_incomplete",
                     f"certificate #{len(certs)} ({_name(last)}) is issued by "
@@ -660,19 +677,19 @@ def _chain_findings(
                     Severity.ERROR,
                     len(certs) - 1,
                 )
-            )
+            ]
     elif len(certs) == 1:
-        out.append(
+        return [
             Finding(
                 "chain_single",
                 f"the chain holds only the signing certificate; unless its issuer "
-                f"('{ee.issuer.rfc4514_string()}') is a root that validators trust, add the "
-                "intermediate certificate after it",
+                f"('{certs[0].issuer.rfc4514_string()}') is a root that validators trust, "
+                "add the intermediate certificate after it",
                 Severity.WARNING,
                 0,
             )
-        )
-    return out
+        ]
+    return []
 
 
 def _alg_findings(alg: str | None, key_alg: str | None) -> list[Finding]:
@@ -712,6 +729,25 @@ def _key_match_findings(
             None,
         )
     ]
+
+
+def _certificate_findings(
+    certs: Sequence[x509.Certificate], moment: dt.datetime, *, timestamped: bool
+) -> list[Finding]:
+    """Key, signature and validity findings of each certificate, in chain order."""
+    findings: list[Finding] = []
+    for i, cert in enumerate(certs):
+        findings.extend(_key_findings(cert, i))
+        findings.extend(_signature_findings(cert, i))
+        findings.extend(_validity_findings(cert, i, moment, timestamped=timestamped))
+    return findings
+
+
+def _public_key_or_none(cert: x509.Certificate) -> object:
+    try:
+        return cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        return None
 
 
 def check_certificate(
@@ -763,17 +799,10 @@ def check_certificate(
         key = load_private_key(key_pem)
     moment = (at or utc_now()).astimezone(dt.UTC)
     ee = certs[0]
-    findings: list[Finding] = []
-    findings.extend(_ee_findings(ee))
-    for i, cert in enumerate(certs):
-        findings.extend(_key_findings(cert, i))
-        findings.extend(_signature_findings(cert, i))
-        findings.extend(_validity_findings(cert, i, moment, timestamped=timestamped))
+    findings = _ee_findings(ee)
+    findings.extend(_certificate_findings(certs, moment, timestamped=timestamped))
     findings.extend(_chain_findings(certs, anchors))
-    try:
-        ee_pub: object = ee.public_key()
-    except (ValueError, UnsupportedAlgorithm):
-        ee_pub = None
+    ee_pub = _public_key_or_none(ee)
     key_alg = alg_for_key(ee_pub)
     findings.extend(_alg_findings(alg, key_alg))
     findings.extend(_key_match_findings(key, ee, ee_pub))
