@@ -758,16 +758,7 @@ def read_store(
             ctx = _context(trust, allow_network=allow_network)
         reader = c2pa.Reader(media_type, io.BytesIO(data), manifest, ctx)
         with reader:
-            fragment_results: list[Mapping[str, Any]] = []
-            for frag in fragments:
-                reader.with_fragment(media_type, io.BytesIO(data), io.BytesIO(frag))
-                fragment_results.append(reader.get_validation_results() or {})
-            # Parsed once: ``get_validation_state()`` would parse the same JSON again.
-            store = json.loads(reader.json())
-            state = str(store.get("validation_state") if isinstance(store, Mapping) else None)
-            certs, parts = _signer_certificates(reader, store)
-            remote = reader.get_remote_url()
-            embedded = bool(reader.is_embedded())
+            result = _read_open(reader, data, media_type, fragments)
     except c2pa.C2paError as exc:
         outcome = _translate(exc, media_type=media_type)
         if isinstance(outcome, SdkNoManifest):
@@ -782,9 +773,24 @@ def read_store(
             f"The C2PA library failed unexpectedly: {type(exc).__name__}: {exc}",
             detail={"sdk_error": type(exc).__name__},
         ) from exc
-    if not isinstance(store, Mapping):
+    if not isinstance(result.store, Mapping):
         raise ManifestError("The C2PA library returned an unexpected manifest store.")
-    return SdkStore(
+    return result
+
+
+def _read_open(reader: Any, data: bytes, media_type: str, fragments: Sequence[bytes]) -> SdkStore:
+    """Everything ``read_store`` needs from an open reader (fragments validated first)."""
+    fragment_results: list[Mapping[str, Any]] = []
+    for frag in fragments:
+        reader.with_fragment(media_type, io.BytesIO(data), io.BytesIO(frag))
+        fragment_results.append(reader.get_validation_results() or {})
+    # Parsed once: ``get_validation_state()`` would parse the same JSON again.
+    store = json.loads(reader.json())
+    state = str(store.get("validation_state") if isinstance(store, Mapping) else None)
+    certs, parts = _signer_certificates(reader, store)
+    remote = reader.get_remote_url()
+    embedded = bool(reader.is_embedded())
+    return SdkStore(  # ``store`` is checked to be a mapping by the caller, outside its try
         store=store,
         state=state,
         certificates=certs,
@@ -884,6 +890,20 @@ def _sign_error(exc: Exception, *, signer: SdkSigner, media_type: str) -> Proven
     msg = _scrub(_sdk_message(exc))
     low = msg.lower()
     detail: dict[str, Any] = {"sdk_error": type(exc).__name__.lstrip("_"), "sdk_message": msg}
+    found = _sign_input_error(exc, msg, low, media_type, detail)
+    if found is None:
+        found = _sign_credential_error(msg, low, signer, detail)
+    if found is None:
+        found = _sign_manifest_error(exc, msg, low, detail)
+    if found is None:
+        found = SdkError(f"Signing failed: {msg}", code="sign_failed", detail=detail)
+    return found
+
+
+def _sign_input_error(
+    exc: Exception, msg: str, low: str, media_type: str, detail: dict[str, Any]
+) -> ProvenanceError | None:
+    """The input cannot carry credentials: an unsupported format or a damaged file."""
     if isinstance(exc, c2pa.C2paError.NotSupported) or "type is unsupported" in low:
         return InputFileError(
             f"Content Credentials cannot be written into {media_type} files with this SDK.",
@@ -896,6 +916,13 @@ def _sign_error(exc: Exception, *, signer: SdkSigner, media_type: str) -> Proven
             code="corrupt",
             detail=detail,
         )
+    return None
+
+
+def _sign_credential_error(
+    msg: str, low: str, signer: SdkSigner, detail: dict[str, Any]
+) -> ProvenanceError | None:
+    """The time-stamping authority, the certificate, the key or the signature failed."""
     if "http resolver" in low or "time stamp" in low or "timestamp" in low:
         reason = re.search(r"(?:resolver|timestamp|time stamp)[^:]*: ([^()]+)", msg, re.I)
         return SdkError(
@@ -937,6 +964,13 @@ def _sign_error(exc: Exception, *, signer: SdkSigner, media_type: str) -> Proven
             code="signature_mismatch",
             detail=detail,
         )
+    return None
+
+
+def _sign_manifest_error(
+    exc: Exception, msg: str, low: str, detail: dict[str, Any]
+) -> ProvenanceError | None:
+    """The new manifest would not validate, or its definition was refused."""
     if isinstance(exc, c2pa.C2paError.Verify) or "failed validation" in low:
         failures = _validation_failures(str(exc))
         shown = "; ".join(f"{code}: {text}" for code, text in failures) or msg
@@ -950,7 +984,7 @@ def _sign_error(exc: Exception, *, signer: SdkSigner, media_type: str) -> Proven
             code="manifest_invalid",
             detail=detail,
         )
-    return SdkError(f"Signing failed: {msg}", code="sign_failed", detail=detail)
+    return None
 
 
 def _builder_context(trust: SdkTrust | None) -> Any:
@@ -1023,40 +1057,47 @@ def sign_stream(
 
     sdk_signer = None
     try:
-        if signer.callback is not None:
-            sdk_signer = c2pa.Signer.from_callback(
-                _callback,
-                c2pa.C2paSigningAlg[signer.alg.upper()],
-                signer.chain_pem.decode("ascii", "replace"),
-                signer.tsa_url,
-            )
-        else:
-            sdk_signer = c2pa.Signer.from_info(
-                c2pa.C2paSignerInfo(signer.alg, signer.chain_pem, signer.key_pem, signer.tsa_url)
-            )
+        sdk_signer = _sdk_signer(signer, _callback)
         with _builder_context(trust) as ctx, c2pa.Builder(dict(manifest), context=ctx) as builder:
-            for ing in ingredients:
-                if ing.data is not None:
-                    builder.add_ingredient(
-                        dict(ing.ingredient), ing.media_type, io.BytesIO(ing.data)
-                    )
-                elif ing.path is not None:
-                    with open(ing.path, "rb") as stream:
-                        builder.add_ingredient(dict(ing.ingredient), ing.media_type, stream)
+            _add_ingredients(builder, ingredients)
             return bytes(builder.sign(sdk_signer, media_type, source, dest))
     except c2pa.C2paError as exc:
         if callback_errors:
-            first = callback_errors[0]
-            if isinstance(first, ProvenanceError):
-                raise first from None
-            raise SdkError(
-                f"The external signer failed: {type(first).__name__}",
-                code="signer_failed",
-            ) from None
+            raise _callback_failure(callback_errors[0]) from None
         raise _sign_error(exc, signer=signer, media_type=media_type) from None
     finally:
         if sdk_signer is not None:
             sdk_signer.close()
+
+
+def _sdk_signer(signer: SdkSigner, callback: Callable[[bytes], bytes]) -> Any:
+    """The SDK's signer: through ``callback`` when the signer has one, else the key."""
+    if signer.callback is not None:
+        return c2pa.Signer.from_callback(
+            callback,
+            c2pa.C2paSigningAlg[signer.alg.upper()],
+            signer.chain_pem.decode("ascii", "replace"),
+            signer.tsa_url,
+        )
+    return c2pa.Signer.from_info(
+        c2pa.C2paSignerInfo(signer.alg, signer.chain_pem, signer.key_pem, signer.tsa_url)
+    )
+
+
+def _add_ingredients(builder: Any, ingredients: Sequence[SdkIngredient]) -> None:
+    for ing in ingredients:
+        if ing.data is not None:
+            builder.add_ingredient(dict(ing.ingredient), ing.media_type, io.BytesIO(ing.data))
+        elif ing.path is not None:
+            with open(ing.path, "rb") as stream:
+                builder.add_ingredient(dict(ing.ingredient), ing.media_type, stream)
+
+
+def _callback_failure(first: BaseException) -> ProvenanceError:
+    """What to raise when the external signer callback failed inside the SDK."""
+    if isinstance(first, ProvenanceError):
+        return first
+    return SdkError(f"The external signer failed: {type(first).__name__}", code="signer_failed")
 
 
 def store_summary(store: bytes) -> Mapping[str, Any]:
