@@ -330,44 +330,8 @@ class _Builder:
         for ing in _list(manifest.get("ingredients")):
             ing = _mapping(ing)
             child = _str(ing.get("active_manifest"))
-            failures: list[Failure] = []
-            # Status recorded when the ingredient was added (1.x list and 2.x results).
-            recorded_for = child
-            recorded = _failures(
-                _list(ing.get("validation_status")),
-                manifest=recorded_for,
-                origin=ORIGIN_RECORD,
-                only_failures=True,
-            )
-            vr = _mapping(ing.get("validation_results"))
-            recorded += _failures(
-                _list(_mapping(vr.get("activeManifest")).get("failure")),
-                manifest=recorded_for,
-                origin=ORIGIN_RECORD,
-            )
-            for delta in _list(vr.get("ingredientDeltas")):
-                recorded += _failures(
-                    _list(_mapping(_mapping(delta).get("validationDeltas")).get("failure")),
-                    manifest=recorded_for,
-                    origin=ORIGIN_RECORD,
-                )
-            # Validated now by the SDK, keyed by the ingredient assertion's URI.
-            assertion_label = _str(ing.get("label"))
-            validated: list[Failure] = []
-            success: set[str] = set()
-            if assertion_label is not None:
-                uri = f"self#jumbf=/c2pa/{parent}/c2pa.assertions/{assertion_label}"
-                success = self.delta_success.get(uri, set())
-                if uri in self.deltas:
-                    self.used_deltas.add(uri)
-                    for entry in self.deltas[uri]:
-                        f = _failure(
-                            entry,
-                            manifest=child or _manifest_of_url(_str(_mapping(entry).get("url"))),
-                            origin=ORIGIN_VALIDATION,
-                        )
-                        if f is not None:
-                            validated.append(f)
+            recorded = _recorded_failures(ing, child)
+            validated, success = self._validated(parent, ing, child)
             # "Untrusted" at ingest only says the creator's tool did not know the signer;
             # trust is judged by this validator (see the ingredient deltas), so drop it.
             recorded = [f for f in recorded if f.code not in UNTRUSTED_CODES]
@@ -391,6 +355,28 @@ class _Builder:
                 self.node(child, path=path, ingredient=ing, own_failures=failures, success=success)
             )
         return out
+
+    def _validated(
+        self, parent: str, ing: Mapping[str, Any], child: str | None
+    ) -> tuple[list[Failure], set[str]]:
+        """Validated now by the SDK, keyed by the ingredient assertion's URI."""
+        assertion_label = _str(ing.get("label"))
+        validated: list[Failure] = []
+        success: set[str] = set()
+        if assertion_label is not None:
+            uri = f"self#jumbf=/c2pa/{parent}/c2pa.assertions/{assertion_label}"
+            success = self.delta_success.get(uri, set())
+            if uri in self.deltas:
+                self.used_deltas.add(uri)
+                for entry in self.deltas[uri]:
+                    f = _failure(
+                        entry,
+                        manifest=child or _manifest_of_url(_str(_mapping(entry).get("url"))),
+                        origin=ORIGIN_VALIDATION,
+                    )
+                    if f is not None:
+                        validated.append(f)
+        return validated, success
 
     def build(self, active: str) -> ChainResult:
         own = _failures(self.active_failures, manifest=None, origin=ORIGIN_VALIDATION)
@@ -454,3 +440,26 @@ def build_chain(
     if result.root.format is None and active_format is not None:
         result = replace(result, root=replace(result.root, format=active_format))
     return result
+
+
+def _recorded_failures(ing: Mapping[str, Any], child: str | None) -> list[Failure]:
+    """Status recorded when the ingredient was added (1.x list and 2.x results)."""
+    recorded = _failures(
+        _list(ing.get("validation_status")),
+        manifest=child,
+        origin=ORIGIN_RECORD,
+        only_failures=True,
+    )
+    vr = _mapping(ing.get("validation_results"))
+    recorded += _failures(
+        _list(_mapping(vr.get("activeManifest")).get("failure")),
+        manifest=child,
+        origin=ORIGIN_RECORD,
+    )
+    for delta in _list(vr.get("ingredientDeltas")):
+        recorded += _failures(
+            _list(_mapping(_mapping(delta).get("validationDeltas")).get("failure")),
+            manifest=child,
+            origin=ORIGIN_RECORD,
+        )
+    return recorded
