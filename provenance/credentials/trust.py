@@ -429,36 +429,48 @@ def update(
     fetch, _official = _fetcher(source)
     specs = _OFFICIAL + (_INTERIM if interim else ())
     fetched_at = utc_text()
-    staged: list[tuple[_ListSpec, bytes, StoredList]] = []
-    for spec in specs:
-        data, location = fetch(spec, False)
-        if spec.kind == "eku":
-            count = _eku_lines(data, origin=location)
-        else:
-            count = len(load_pem_bundle(data, origin=location))
-        sibling = None
-        if spec.json_sibling is not None:
-            try:
-                sibling, _ = fetch(spec, True)
-            except TrustStoreError:
-                sibling = None
-        staged.append(
-            (
-                spec,
-                data,
-                StoredList(
-                    name=spec.title,
-                    path=target / spec.name,
-                    source=location,
-                    issued=_issue_date(data, sibling),
-                    sha256=hashlib.sha256(data).hexdigest(),
-                    fetched_at=fetched_at,
-                    certificates=count,
-                    kind=spec.kind,
-                    role=spec.role,
-                ),
-            )
-        )
+    staged = [_stage(spec, fetch, target, fetched_at) for spec in specs]
+    lists = _write_staged(target, staged)
+    # Files of lists no longer requested (interim dropped) stay on disk but are not listed.
+    return TrustStore(data_dir=target, lists=lists)
+
+
+def _stage(
+    spec: _ListSpec,
+    fetch: Callable[[_ListSpec, bool], tuple[bytes, str]],
+    target: Path,
+    fetched_at: str,
+) -> tuple[_ListSpec, bytes, StoredList]:
+    """Fetch and parse one list (and its JSON sibling, when it has one); nothing is written."""
+    data, location = fetch(spec, False)
+    if spec.kind == "eku":
+        count = _eku_lines(data, origin=location)
+    else:
+        count = len(load_pem_bundle(data, origin=location))
+    sibling = None
+    if spec.json_sibling is not None:
+        try:
+            sibling, _ = fetch(spec, True)
+        except TrustStoreError:
+            sibling = None
+    stored = StoredList(
+        name=spec.title,
+        path=target / spec.name,
+        source=location,
+        issued=_issue_date(data, sibling),
+        sha256=hashlib.sha256(data).hexdigest(),
+        fetched_at=fetched_at,
+        certificates=count,
+        kind=spec.kind,
+        role=spec.role,
+    )
+    return spec, data, stored
+
+
+def _write_staged(
+    target: Path, staged: Sequence[tuple[_ListSpec, bytes, StoredList]]
+) -> tuple[StoredList, ...]:
+    """Write every staged list, then the manifest that names them."""
     try:
         target.mkdir(parents=True, exist_ok=True)
         for _spec, data, stored in staged:
@@ -474,8 +486,7 @@ def update(
             f"Cannot write trust lists to {target}: {exc.strerror or exc}",
             code="trust_store_unwritable",
         ) from None
-    # Files of lists no longer requested (interim dropped) stay on disk but are not listed.
-    return TrustStore(data_dir=target, lists=lists)
+    return lists
 
 
 def load(data_dir: Path | None = None) -> TrustStore:
@@ -513,39 +524,44 @@ def load(data_dir: Path | None = None) -> TrustStore:
         entries: Sequence[Any] = doc["lists"]
         lists = []
         for entry in entries:
-            path = target / str(entry["file"])
-            stored = StoredList(
-                name=str(entry["name"]),
-                path=path,
-                source=str(entry["source"]),
-                issued=entry.get("issued"),
-                sha256=str(entry["sha256"]),
-                fetched_at=str(entry["fetched_at"]),
-                certificates=int(entry["certificates"]),
-                kind=str(entry.get("kind", "anchors")),
-                role=str(entry.get("role") or ("tsa" if "TSA" in path.name else "signers")),
-            )
-            try:
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            except OSError:
-                raise TrustStoreError(
-                    f"Trust list {path} is listed in {manifest_path} but missing; "
-                    "run the trust update again",
-                    code="trust_store_damaged",
-                ) from None
-            if digest != stored.sha256:
-                raise TrustStoreError(
-                    f"Trust list {path} changed since it was stored (SHA-256 differs); "
-                    "run the trust update again",
-                    code="trust_store_damaged",
-                )
-            lists.append(stored)
+            lists.append(_stored_entry(entry, target, manifest_path))
     except (ValueError, KeyError, TypeError) as exc:
         raise TrustStoreError(
             f"{manifest_path} is damaged ({exc}); run the trust update again",
             code="trust_store_damaged",
         ) from None
     return TrustStore(data_dir=target, lists=tuple(lists))
+
+
+def _stored_entry(entry: Any, target: Path, manifest_path: Path) -> StoredList:
+    """One entry of ``trust.json``, its file checked to be there and unchanged."""
+    path = target / str(entry["file"])
+    stored = StoredList(
+        name=str(entry["name"]),
+        path=path,
+        source=str(entry["source"]),
+        issued=entry.get("issued"),
+        sha256=str(entry["sha256"]),
+        fetched_at=str(entry["fetched_at"]),
+        certificates=int(entry["certificates"]),
+        kind=str(entry.get("kind", "anchors")),
+        role=str(entry.get("role") or ("tsa" if "TSA" in path.name else "signers")),
+    )
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        raise TrustStoreError(
+            f"Trust list {path} is listed in {manifest_path} but missing; "
+            "run the trust update again",
+            code="trust_store_damaged",
+        ) from None
+    if digest != stored.sha256:
+        raise TrustStoreError(
+            f"Trust list {path} changed since it was stored (SHA-256 differs); "
+            "run the trust update again",
+            code="trust_store_damaged",
+        )
+    return stored
 
 
 def bundled(data_dir: Path | None = None) -> TrustStore:

@@ -159,6 +159,19 @@ def watermark_image_bytes(
             f"{media_type} pictures cannot be watermarked (use JPEG, PNG, WebP or TIFF)",
             code="unsupported_format",
         )
+    rgb, alpha, info = _decode_picture(data)
+    h, w = rgb.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise PublishError(
+            f"the picture is {w}x{h}; the watermark needs at least {MIN_SIDE} px on both sides",
+            code="too_small",
+        )
+    marked = np.asarray(watermark.embed(rgb, ident, key, psnr=psnr), dtype=np.uint8)
+    return _encode_picture(marked, alpha, fmt, info), _psnr(rgb, marked)
+
+
+def _decode_picture(data: bytes) -> tuple[NDArray[np.uint8], Image.Image | None, dict[str, Any]]:
+    """The picture as RGB, its alpha channel (if any) and the ICC profile and EXIF to keep."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -189,13 +202,13 @@ def watermark_image_bytes(
         raise PublishError("not a picture that can be decoded", code="corrupt") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise PublishError(f"the picture could not be decoded: {exc}", code="corrupt") from None
-    h, w = rgb.shape[:2]
-    if min(h, w) < MIN_SIDE:
-        raise PublishError(
-            f"the picture is {w}x{h}; the watermark needs at least {MIN_SIDE} px on both sides",
-            code="too_small",
-        )
-    marked = np.asarray(watermark.embed(rgb, ident, key, psnr=psnr), dtype=np.uint8)
+    return rgb, alpha, info
+
+
+def _encode_picture(
+    marked: NDArray[np.uint8], alpha: Image.Image | None, fmt: str, info: Mapping[str, Any]
+) -> bytes:
+    """Re-encode in ``fmt`` (alpha kept except in JPEG; lossy formats at quality 95)."""
     out = Image.fromarray(marked, mode="RGB")
     if alpha is not None and fmt != "JPEG":
         out = out.convert("RGBA")
@@ -207,7 +220,7 @@ def watermark_image_bytes(
         opts["subsampling"] = 0
     buf = io.BytesIO()
     out.save(buf, format=fmt, **opts)
-    return buf.getvalue(), _psnr(rgb, marked)
+    return buf.getvalue()
 
 
 # -------------------------------------------------------------------------------- video

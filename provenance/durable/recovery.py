@@ -518,6 +518,31 @@ def _recovered_summary(
     return summary
 
 
+def _recovered_root(root: Any, trusted: bool) -> Any:
+    """The recovered chain's root without its hard-binding failures, trust set.
+
+    The hard binding of a recovered manifest cannot match a changed copy (C2PA §18.14.10):
+    it is reported, with that explanation, but does not make the recovered claims
+    unreliable. Every other failure already rejected the candidate.
+    """
+    changes: dict[str, Any] = {
+        "failures": tuple(f for f in root.failures if f.code not in HARD_BINDING_MISMATCH_CODES)
+    }
+    if "trusted" in {f.name for f in dataclasses.fields(root)}:
+        changes["trusted"] = trusted
+    return dataclasses.replace(root, **changes)
+
+
+def _recovered_failures(chain: Any) -> tuple[Any, ...]:
+    """All failures, the top manifest's hard-binding mismatch explained as expected."""
+    return tuple(
+        dataclasses.replace(f, message=_EXPECTED_MISMATCH)
+        if f.code in HARD_BINDING_MISMATCH_CODES and f.manifest is None
+        else f
+        for f in (*chain.validated, *chain.recorded)
+    )
+
+
 def _recovered_report(
     base: Report,
     data: bytes,
@@ -545,21 +570,8 @@ def _recovered_report(
         if any(f.code in HARD_BINDING_MISMATCH_CODES for f in chain.validated)
         else "match"
     )
-    # The hard binding of a recovered manifest cannot match a changed copy (C2PA §18.14.10):
-    # it is reported, with that explanation, but does not make the recovered claims
-    # unreliable. Every other failure already rejected the candidate.
-    changes: dict[str, Any] = {
-        "failures": tuple(f for f in root.failures if f.code not in HARD_BINDING_MISMATCH_CODES)
-    }
-    if "trusted" in {f.name for f in dataclasses.fields(root)}:
-        changes["trusted"] = trusted
-    root = dataclasses.replace(root, **changes)
-    failures = tuple(
-        dataclasses.replace(f, message=_EXPECTED_MISMATCH)
-        if f.code in HARD_BINDING_MISMATCH_CODES and f.manifest is None
-        else f
-        for f in (*chain.validated, *chain.recorded)
-    )
+    root = _recovered_root(root, trusted)
+    failures = _recovered_failures(chain)
     try:
         ai = assess_ai(data, media_type, root, show_prompts=show_prompts)
     except Exception:  # the AI collectors must not lose the report

@@ -318,16 +318,8 @@ class Repository:
             ``duplicate_manifest_id`` (an identifier is never reused).
         """
         mid = check_manifest_id(manifest_id)
-        if not store:
-            raise RepositoryError("the manifest store is empty", code="empty_store")
-        if len(store) > MAX_STORE_BYTES:
-            raise RepositoryError(
-                f"the manifest store is {len(store)} bytes; at most {MAX_STORE_BYTES}",
-                code="store_too_large",
-            )
-        items = list(dict.fromkeys(bindings))
-        for b in items:
-            _check_binding(b)
+        _check_store(store)
+        items = _checked_bindings(bindings)
         stamp = utc_text()
         conn = self._conn
         with transaction(conn):
@@ -641,3 +633,21 @@ def _check_binding(b: Binding) -> None:
     if not isinstance(b.value, bytes | bytearray) or len(b.value) != want:
         size = len(b.value) if isinstance(b.value, bytes | bytearray) else "?"
         raise RepositoryError(f"a {b.alg} value is {want} bytes, not {size}", code="bad_binding")
+
+
+def _check_store(store: bytes) -> None:
+    if not store:
+        raise RepositoryError("the manifest store is empty", code="empty_store")
+    if len(store) > MAX_STORE_BYTES:
+        raise RepositoryError(
+            f"the manifest store is {len(store)} bytes; at most {MAX_STORE_BYTES}",
+            code="store_too_large",
+        )
+
+
+def _checked_bindings(bindings: Iterable[Binding]) -> list[Binding]:
+    """The bindings without repeats, each checked."""
+    items = list(dict.fromkeys(bindings))
+    for b in items:
+        _check_binding(b)
+    return items
