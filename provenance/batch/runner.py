@@ -934,6 +934,16 @@ def plan_workers(
     return WorkerPlan("local", workers, limit, jobs is None and timeout is None)
 
 
+def _check_limits(jobs: int, timeout: float | None, chunk: int | None) -> None:
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, not {jobs}")
+    if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
+        raise ValueError(f"timeout must be a positive number of seconds, not {timeout}")
+    if chunk is not None and chunk < 1:
+        raise ValueError(f"chunk must be at least 1, not {chunk}")
+
+
+# Over 60 lines only for its public signature and docstring (with a doctest); the body is ~25.
 def run_batch(
     paths: Iterable[str | os.PathLike[str]],
     options: BatchOptions,
@@ -993,12 +1003,7 @@ def run_batch(
     ['ERROR', 'ERROR']
     """
     kind, target = parse_executor(executor)
-    if jobs < 1:
-        raise ValueError(f"jobs must be at least 1, not {jobs}")
-    if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
-        raise ValueError(f"timeout must be a positive number of seconds, not {timeout}")
-    if chunk is not None and chunk < 1:
-        raise ValueError(f"chunk must be at least 1, not {chunk}")
+    _check_limits(jobs, timeout, chunk)
     items = ((i, os.fspath(p)) for i, p in enumerate(paths))
     if kind == "dask":
         assert target is not None
@@ -1139,22 +1144,33 @@ def load_resume(path: str | os.PathLike[str]) -> ResumeState:
                 code="resume_file_invalid",
             )
         count += 1
-        subject = record.get("subject")
-        if isinstance(subject, dict):
-            sp, sha = subject.get("path"), subject.get("sha256")
-            if isinstance(sp, str):
-                recorded.add((sp, sha if isinstance(sha, str) else ""))
+        recorded.update(_recorded_input(record))
     truncated = len(raw) - keep
     if truncated:
-        try:
-            with open(p, "r+b") as f:
-                f.truncate(keep)
-        except OSError as exc:
-            raise BatchError(
-                f"{p}: cannot cut off the torn last line: {exc.strerror or exc}",
-                code="unwritable",
-            ) from None
+        _truncate(p, keep)
     return ResumeState(frozenset(recorded), count, truncated)
+
+
+def _truncate(p: Path, keep: int) -> None:
+    """Cut the file to its first ``keep`` bytes (the torn last line goes)."""
+    try:
+        with open(p, "r+b") as f:
+            f.truncate(keep)
+    except OSError as exc:
+        raise BatchError(
+            f"{p}: cannot cut off the torn last line: {exc.strerror or exc}",
+            code="unwritable",
+        ) from None
+
+
+def _recorded_input(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """The ``(path, sha256)`` a record was made for (none when it names no path)."""
+    subject = record.get("subject")
+    if isinstance(subject, dict):
+        sp, sha = subject.get("path"), subject.get("sha256")
+        if isinstance(sp, str):
+            return [(sp, sha if isinstance(sha, str) else "")]
+    return []
 
 
 def _parse_line(line: bytes) -> dict[str, Any] | None:
