@@ -410,38 +410,11 @@ def template_lattices(
     times ``BASE_TILE`` analysis pixels are looked for (above ``MAX_TILE_SCALE`` the log-polar
     grid reaches down to lower frequencies, with the same number of radii).
     """
-    from scipy.ndimage import map_coordinates
-
-    h, wd = spec.shape
     rho0 = _LP_RHO[0] * min(1.0, MAX_TILE_SCALE / max_scale)
-    rho, ang, dl = _logpolar_grid(rho0)
-    fy = rho[:, None] * np.sin(ang)[None, :]
-    fx = rho[:, None] * np.cos(ang)[None, :]
-    lp = map_coordinates(
-        max3(spec, (0, 1), wrap=False), [fy * h + h // 2, fx * wd + wd // 2], order=1, mode="wrap"
-    )
-    lp = np.minimum(lp, 6.0)
-    lp = lp - lp.mean(axis=1, keepdims=True)
+    lp, dl = _logpolar_spectrum(spec, rho0)
     base = _layout.layout(key).template.astype(np.float64)
-    variants: list[tuple[NDArray[np.float64], float, bool]] = []
-    images = []
-    for mirror in (False, True):
-        for aspect in _ASPECTS:
-            k = base * np.array([1.0, (-1.0 if mirror else 1.0) / aspect])
-            variants.append((k, aspect, mirror))
-            images.append(_template_image(k, dl, rho0))
-    tmpl = np.asarray(images)
-    pad = np.zeros((2 * _LP_RADII, _LP_ANGLES))
-    pad[:_LP_RADII] = lp
-    tpad = np.zeros((len(variants), 2 * _LP_RADII, _LP_ANGLES))
-    tpad[:, :_LP_RADII] = tmpl
-    corr = np.fft.irfft2(
-        np.fft.rfft2(pad)[None] * np.conj(np.fft.rfft2(tpad)), s=pad.shape
-    )  # corr[v, dr, da] = sum lp(r + dr, a + da) tmpl_v(r, a)
-    dr = np.arange(2 * _LP_RADII)
-    dr = np.where(dr > _LP_RADII, dr - 2 * _LP_RADII, dr)
-    valid = (dr >= math.log(1 / max_scale) / dl) & (dr <= math.log(1 / 0.3) / dl)
-    corr[:, ~valid, :] = -np.inf
+    variants, tmpl = _template_variants(base, dl, rho0)
+    corr, dr = _logpolar_correlation(lp, tmpl, dl, max_scale)
     peaks = corr == max3(max3(corr, (1, 2), wrap=True), (1, 2), wrap=True)
     peaks &= np.isfinite(corr)
     flat = np.flatnonzero(peaks)
@@ -457,24 +430,7 @@ def template_lattices(
         scale = math.exp(-dl * float(dr[ir]))
         if not 0.3 <= scale <= max_scale:
             continue
-        theta = math.pi * float(da) / _LP_ANGLES
-        c, sn = math.cos(theta), math.sin(theta)
-        g0 = (
-            np.array([[c, sn], [-sn, c]])
-            @ np.diag([1.0, 1.0 / aspect])
-            / (_layout.BASE_TILE * scale)
-        )
-        if mirror:
-            g0 = g0 @ np.diag([1.0, -1.0])
-        g = g0
-        for radius in (4, 2):
-            km, fm = _match_peaks(spec, base, g, radius)
-            if len(km) < 3:
-                break
-            sol = _fit_map(km, fm, g, spec.shape)
-            if not plausible(sol, inverse=True):
-                break
-            g = sol
+        g = _refined_map(spec, base, _similarity(float(da), aspect, scale, mirror))
         if not plausible(g, inverse=True):
             continue
         basis = np.asarray(np.linalg.inv(g).T, dtype=np.float64)
@@ -488,6 +444,82 @@ def template_lattices(
         if len(out) >= limit:
             break
     return out
+
+
+def _logpolar_spectrum(spec: NDArray[np.float32], rho0: float) -> tuple[NDArray[np.float64], float]:
+    """The spectrum resampled on the log-polar grid (clipped, each radius centred); the step."""
+    from scipy.ndimage import map_coordinates  # measured start-up cost: SciPy loads slowly
+
+    h, wd = spec.shape
+    rho, ang, dl = _logpolar_grid(rho0)
+    fy = rho[:, None] * np.sin(ang)[None, :]
+    fx = rho[:, None] * np.cos(ang)[None, :]
+    lp = map_coordinates(
+        max3(spec, (0, 1), wrap=False), [fy * h + h // 2, fx * wd + wd // 2], order=1, mode="wrap"
+    )
+    lp = np.minimum(lp, 6.0)
+    lp = lp - lp.mean(axis=1, keepdims=True)
+    return lp, dl
+
+
+def _template_variants(
+    base: NDArray[np.float64], dl: float, rho0: float
+) -> tuple[list[tuple[NDArray[np.float64], float, bool]], NDArray[np.float64]]:
+    """The template for each aspect ratio and mirror sense, and its log-polar images."""
+    variants: list[tuple[NDArray[np.float64], float, bool]] = []
+    images = []
+    for mirror in (False, True):
+        for aspect in _ASPECTS:
+            k = base * np.array([1.0, (-1.0 if mirror else 1.0) / aspect])
+            variants.append((k, aspect, mirror))
+            images.append(_template_image(k, dl, rho0))
+    return variants, np.asarray(images)
+
+
+def _logpolar_correlation(
+    lp: NDArray[np.float64], tmpl: NDArray[np.float64], dl: float, max_scale: float
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """FFT cross-correlation of the spectrum with each template image over (radius, angle).
+
+    Shifts outside the tile scales looked for are ``-inf``; also returns the radial shifts.
+    """
+    pad = np.zeros((2 * _LP_RADII, _LP_ANGLES))
+    pad[:_LP_RADII] = lp
+    tpad = np.zeros((len(tmpl), 2 * _LP_RADII, _LP_ANGLES))
+    tpad[:, :_LP_RADII] = tmpl
+    corr = np.fft.irfft2(
+        np.fft.rfft2(pad)[None] * np.conj(np.fft.rfft2(tpad)), s=pad.shape
+    )  # corr[v, dr, da] = sum lp(r + dr, a + da) tmpl_v(r, a)
+    dr = np.arange(2 * _LP_RADII)
+    dr = np.where(dr > _LP_RADII, dr - 2 * _LP_RADII, dr)
+    valid = (dr >= math.log(1 / max_scale) / dl) & (dr <= math.log(1 / 0.3) / dl)
+    corr[:, ~valid, :] = -np.inf
+    return corr, dr
+
+
+def _similarity(da: float, aspect: float, scale: float, mirror: bool) -> NDArray[np.float64]:
+    """The 2x2 map of a log-polar peak: rotation, aspect ratio, scale, mirror."""
+    theta = math.pi * da / _LP_ANGLES
+    c, sn = math.cos(theta), math.sin(theta)
+    g0 = np.array([[c, sn], [-sn, c]]) @ np.diag([1.0, 1.0 / aspect]) / (_layout.BASE_TILE * scale)
+    if mirror:
+        g0 = g0 @ np.diag([1.0, -1.0])
+    return np.asarray(g0, dtype=np.float64)
+
+
+def _refined_map(
+    spec: NDArray[np.float32], base: NDArray[np.float64], g: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Refit ``g`` to the nearest spectrum peaks (radius 4, then 2) while it stays plausible."""
+    for radius in (4, 2):
+        km, fm = _match_peaks(spec, base, g, radius)
+        if len(km) < 3:
+            break
+        sol = _fit_map(km, fm, g, spec.shape)
+        if not plausible(sol, inverse=True):
+            break
+        g = sol
+    return g
 
 
 _GENERAL_FIT = 6
