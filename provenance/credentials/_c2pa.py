@@ -143,6 +143,27 @@ def _sdk_message(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
+def _remote_error(msg: str, low: str, detail: dict[str, str]) -> RemoteManifestError:
+    """A remote manifest: not fetched (network not allowed) or unavailable."""
+    m = _URL_RE.search(msg)
+    url = m.group(1).rstrip(".,;)") if m else None
+    if "must fetch" in low:
+        return RemoteManifestError(
+            f"The Content Credentials are stored remotely at {url or 'an unknown URL'}, "
+            "not fetched (network access was not allowed).",
+            url=url,
+            code="remote_manifest_not_fetched",
+            detail=detail,
+        )
+    return RemoteManifestError(
+        f"The Content Credentials are stored remotely at {url or 'an unknown URL'}, "
+        "but they could not be fetched.",
+        url=url,
+        code="remote_manifest_unavailable",
+        detail=detail,
+    )
+
+
 def _translate(exc: Exception, *, media_type: str | None) -> ProvenanceError | SdkNoManifest:
     """Map one SDK exception to an outcome with a plain sentence."""
     msg = _sdk_message(exc)
@@ -151,23 +172,7 @@ def _translate(exc: Exception, *, media_type: str | None) -> ProvenanceError | S
     if isinstance(exc, c2pa.C2paError.ManifestNotFound) or "no jumbf data found" in low:
         return SdkNoManifest(msg)
     if low.startswith("remote:") or isinstance(exc, c2pa.C2paError.RemoteManifest):
-        m = _URL_RE.search(msg)
-        url = m.group(1).rstrip(".,;)") if m else None
-        if "must fetch" in low:
-            return RemoteManifestError(
-                f"The Content Credentials are stored remotely at {url or 'an unknown URL'}, "
-                "not fetched (network access was not allowed).",
-                url=url,
-                code="remote_manifest_not_fetched",
-                detail=detail,
-            )
-        return RemoteManifestError(
-            f"The Content Credentials are stored remotely at {url or 'an unknown URL'}, "
-            "but they could not be fetched.",
-            url=url,
-            code="remote_manifest_unavailable",
-            detail=detail,
-        )
+        return _remote_error(msg, low, detail)
     if isinstance(exc, c2pa.C2paError.NotSupported):
         kind = media_type or "this kind of file"
         return InputFileError(

@@ -278,13 +278,17 @@ def assess(
     changed = bool(removed) or EXPIRED in _codes(active["failure"])
     state = _state(outcome.state, active, changed=changed)
     if facts is not None and facts.trust_list is not None and state == "Trusted":
-        used = facts.trust_list
-        when = f" ({'bundled snapshot, ' if used.bundled else ''}dated {_day(used.issued)})"
-        lines.append(f"The signer is trusted through {used.name}{when if used.issued else ''}.")
+        lines.append(_trusted_through(facts.trust_list))
     stale = _stale_line(signer_lists, now, stale_days)
     if stale:
         lines.append(stale)
     return Assessment(store, state, facts, tuple(lines), tuple(not_checked), notes)
+
+
+def _trusted_through(used: TrustListUsed) -> str:
+    """The sentence naming the trust list that decided (and its date)."""
+    when = f" ({'bundled snapshot, ' if used.bundled else ''}dated {_day(used.issued)})"
+    return f"The signer is trusted through {used.name}{when if used.issued else ''}."
 
 
 def _offline_gaps(active: dict[str, Any], *, allow_network: bool) -> tuple[set[str], list[str]]:
