@@ -23,6 +23,7 @@ import jsonschema
 import pytest
 
 from provenance import check
+from provenance.batch import report_from_dict
 from provenance.report import (
     SCHEMA,
     AiAssessment,
@@ -193,6 +194,7 @@ def test_stored_hashes_validate(validator):
         "frames": 3,
     }
     _valid(validator, record)
+    assert report_from_dict(record).hashes == video  # survives worker processes
     picture = ContentHashes("picture", 70, "1" * 64, ("1" * 64,) * 8)
     good = dataclasses.replace(base, hashes=picture).to_dict()
     assert len(good["hashes"]["pdq_variants"]) == 8
