@@ -943,7 +943,7 @@ def _check_limits(jobs: int, timeout: float | None, chunk: int | None) -> None:
         raise ValueError(f"chunk must be at least 1, not {chunk}")
 
 
-# Over 60 lines only for its public signature and docstring (with a doctest); the body is ~25.
+# Over 60 lines only for its public signature and docstring (with a doctest); the body is ~23 lines.
 def run_batch(
     paths: Iterable[str | os.PathLike[str]],
     options: BatchOptions,

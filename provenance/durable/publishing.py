@@ -343,7 +343,7 @@ def _public_key() -> bytes:
     return watermark.PUBLIC_KEY
 
 
-# Over 60 lines only for its public keyword signature and docstring; the body is ~40 lines.
+# Over 60 lines only for its public keyword signature and docstring; the body is ~42 lines.
 def publish(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],

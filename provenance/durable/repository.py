@@ -279,6 +279,7 @@ class Repository:
             return str(self._conn.execute("PRAGMA journal_mode").fetchone()[0])
 
     # -- writing -----------------------------------------------------------------------
+    # Over 60 lines only for its signature and docstring; the body is ~32 lines.
     @_locked
     def put(
         self,
