@@ -463,6 +463,9 @@ class Report:
     matches: tuple[BankMatch, ...] = ()
     metadata: tuple[MetadataFact, ...] = ()
     recovery: Recovery | None = None
+    notes: tuple[str, ...] = ()
+    """Warnings and messages of the decoders that read the file (Pillow, libtiff, PyAV),
+    one line each, instead of raw on stderr."""
 
     @property
     def ok(self) -> bool:
@@ -499,4 +502,6 @@ class Report:
             d["metadata"] = [m.to_dict() for m in self.metadata]
         if self.recovery is not None:
             d["recovery"] = self.recovery.to_dict()
+        if self.notes:
+            d["notes"] = list(self.notes)
         return d

@@ -61,7 +61,6 @@ import time
 import traceback
 import types
 import typing
-import warnings
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sized
 from dataclasses import dataclass, field
@@ -70,6 +69,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from provenance.errors import ProvenanceError
+from provenance.media import budget
 from provenance.report import Report, Verdict
 
 if TYPE_CHECKING:
@@ -80,6 +80,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_TIMEOUT",
+    "RETRIED_ON_RESUME",
     "FAN_OUT_AFTER",
     "FAN_OUT_MIN_SECONDS",
     "BatchError",
@@ -95,8 +96,9 @@ __all__ = [
     "run_batch",
 ]
 
-DEFAULT_MAX_PIXELS: Final = 200_000_000
-"""Pictures declaring more pixels than this are refused before decoding (``too_large``)."""
+DEFAULT_MAX_PIXELS: Final = budget.DEFAULT_MAX_PIXELS
+"""Pictures declaring more pixels than this are refused before decoding (``too_large``);
+the one decode budget of :mod:`provenance.media.budget`."""
 DEFAULT_TIMEOUT: Final = 600.0
 """Default per-file time limit (seconds) when files are checked in worker processes."""
 
@@ -107,6 +109,9 @@ FAN_OUT_MIN_SECONDS: Final = 4.0
 longer than this in-process (estimated from the files done so far; always when the
 number of inputs is unknown). A spawned worker needs about a second of CPU to start."""
 
+_PILLOW_BACKSTOP: Final = 32
+_HEADER_BYTES: Final = 1 << 20
+"""Bytes read to find a picture's declared size (headers sit in the first megabyte)."""
 _WINDOW_PER_WORKER: Final = 32
 _MIN_WINDOW: Final = 64
 _CHUNK_MAX: Final = 64
@@ -216,26 +221,24 @@ def _declared_pixels(path: str) -> tuple[int, int] | None:
     OverflowError
         When Pillow itself refuses the header as a decompression bomb.
     """
-    from PIL import Image
-
     if not os.path.isfile(path):  # never open a FIFO or a device here
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            with Image.open(path) as im:
-                return int(im.width), int(im.height)
-        except Image.DecompressionBombError as exc:
-            raise OverflowError(str(exc)) from None
-        except Exception:  # not a picture, unreadable, damaged: check() will say so
-            return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HEADER_BYTES)
+        return budget.declared_size(head)
+    except OSError:  # unreadable: check() will say so
+        return None
+    except budget.DecodeError as exc:
+        raise OverflowError(exc.message) from None
 
 
 def _configure_process(max_pixels: int) -> None:
-    """Pillow's own bomb limit, above ours so that our guard speaks first."""
+    """Pillow's own bomb limit, far above ours so that our guard (which reads the header
+    and names the dimensions) speaks first; Pillow's stays a backstop."""
     from PIL import Image
 
-    Image.MAX_IMAGE_PIXELS = max(max_pixels, 1)
+    Image.MAX_IMAGE_PIXELS = max(max_pixels, 1) * _PILLOW_BACKSTOP
 
 
 def check_one(path: str, options: BatchOptions) -> dict[str, Any]:
@@ -319,7 +322,11 @@ def _check_report(path: str, options: BatchOptions) -> Report:
     if options.generator_marks:
         kwargs["generator_marks"] = True
     kwargs.update(dict(options.extra))
-    return provenance.check(path, **kwargs)
+    with budget.pixel_limit(options.max_pixels), budget.collecting() as notes:
+        report = provenance.check(path, **kwargs)
+    if notes:
+        report = dataclasses.replace(report, notes=report.notes + tuple(notes))
+    return report
 
 
 def _crash_record(path: str, code: str, message: str, options: BatchOptions) -> dict[str, Any]:
@@ -970,17 +977,26 @@ class ResumeState:
     """Bytes of a torn last line that were cut off (0 when the file ended cleanly)."""
 
 
-def load_resume(path: str | os.PathLike[str]) -> ResumeState:
+RETRIED_ON_RESUME: Final = frozenset({"timeout", "worker_crashed"})
+"""Error codes whose records ``--resume`` drops and checks again (the file may well pass
+another time); ``--retry-errors`` drops every ``ERROR`` record."""
+
+
+def load_resume(path: str | os.PathLike[str], *, retry_errors: bool = False) -> ResumeState:
     """Read a JSON Lines output file for ``--resume``, cutting off a torn last line.
 
     A missing file is an empty state (the run starts from scratch). The last line is
     torn when it does not end with a newline or is not a JSON object; it is removed from
-    the file so that appending continues on a clean line boundary.
+    the file so that appending continues on a clean line boundary. Records that ended
+    ``timeout`` or ``worker_crashed`` (with ``retry_errors``, every ``ERROR`` record) are
+    removed too, so that those files are checked again and keep one record each.
 
     Parameters
     ----------
     path
         The JSON Lines file.
+    retry_errors
+        Check again every file whose record is an ``ERROR``.
 
     Returns
     -------
@@ -1004,36 +1020,52 @@ def load_resume(path: str | os.PathLike[str]) -> ResumeState:
         ) from None
     lines = raw.split(b"\n")
     tail = lines.pop()  # bytes after the last newline: empty when the file ended cleanly
-    keep = len(raw) - len(tail)
+    kept: list[bytes] = []
     recorded: set[tuple[str, str]] = set()
-    count = 0
+    torn = len(tail)
     for number, line in enumerate(lines, 1):
         record = _parse_line(line)
         if record is None:
             if number == len(lines) and not tail:
-                keep -= len(line) + 1  # a damaged last line: re-do that input
+                torn = len(line) + 1  # a damaged last line: re-do that input
                 break
             raise BatchError(
                 f"{p}: line {number} is not a JSON record; cannot resume from this file",
                 code="resume_file_invalid",
             )
-        count += 1
+        if _retried(record, retry_errors):
+            continue
+        kept.append(line)
         subject = record.get("subject")
         if isinstance(subject, dict):
             sp, sha = subject.get("path"), subject.get("sha256")
             if isinstance(sp, str):
                 recorded.add((sp, sha if isinstance(sha, str) else ""))
-    truncated = len(raw) - keep
-    if truncated:
-        try:
-            with open(p, "r+b") as f:
-                f.truncate(keep)
-        except OSError as exc:
-            raise BatchError(
-                f"{p}: cannot cut off the torn last line: {exc.strerror or exc}",
-                code="unwritable",
-            ) from None
-    return ResumeState(frozenset(recorded), count, truncated)
+    if torn or len(kept) != len(lines):
+        _rewrite(p, b"".join(line + b"\n" for line in kept))
+    return ResumeState(frozenset(recorded), len(kept), torn)
+
+
+def _retried(record: dict[str, Any], retry_errors: bool) -> bool:
+    """Whether a recorded file is to be checked again on resume."""
+    if record.get("verdict") != Verdict.ERROR.value:
+        return False
+    error = record.get("error")
+    code = error.get("code") if isinstance(error, dict) else None
+    return retry_errors or code in RETRIED_ON_RESUME
+
+
+def _rewrite(p: Path, content: bytes) -> None:
+    """Replace the resume file's content (through a temporary file renamed into place)."""
+    tmp = p.with_name(f".{p.name}.resume-tmp")
+    try:
+        tmp.write_bytes(content)
+        os.replace(tmp, p)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise BatchError(
+            f"{p}: cannot rewrite the file to resume: {exc.strerror or exc}", code="unwritable"
+        ) from None
 
 
 def _parse_line(line: bytes) -> dict[str, Any] | None:

@@ -32,7 +32,6 @@ import io
 import os
 import secrets
 import tempfile
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from provenance.errors import InputFileError, ProvenanceError
+from provenance.media import budget
+from provenance.media.budget import DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:
     from provenance.credentials.sign import SignerSpec, SignResult
@@ -85,7 +86,7 @@ VIDEO_MEDIA_TYPES: Final = {"video/mp4": "mp4", "video/quicktime": "mov"}
 
 MIN_SIDE: Final = 256
 """Pictures and frames need at least this many pixels on both sides to be watermarked."""
-MAX_PIXELS: Final = 100_000_000
+MAX_PIXELS: Final = DEFAULT_MAX_PIXELS
 """Refuse to decode larger pictures (decompression bombs)."""
 
 _LOSSY_QUALITY: Final = 95
@@ -339,7 +340,7 @@ def watermark_image_bytes(
     PublishError
         ``unsupported_format``, ``too_small`` or ``corrupt``.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     import watermark
 
@@ -350,35 +351,23 @@ def watermark_image_bytes(
             code="unsupported_format",
         )
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as im:
-                if im.width * im.height > MAX_PIXELS:
-                    raise PublishError(
-                        f"the picture is {im.width}x{im.height}; at most {MAX_PIXELS} pixels",
-                        code="too_large",
-                    )
-                im.load()
-                info: dict[str, Any] = {}
-                if im.info.get("icc_profile"):
-                    info["icc_profile"] = im.info["icc_profile"]
-                if im.info.get("exif"):
-                    info["exif"] = im.info["exif"]
-                alpha = None
-                if im.mode in ("RGBA", "LA", "PA") or (
-                    im.mode == "P" and "transparency" in im.info
-                ):
-                    rgba = im.convert("RGBA")
-                    alpha = rgba.getchannel("A")
-                    rgb = np.asarray(rgba.convert("RGB"), dtype=np.uint8).copy()
-                else:
-                    rgb = np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-    except PublishError:
-        raise
-    except UnidentifiedImageError:
-        raise PublishError("not a picture that can be decoded", code="corrupt") from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise PublishError(f"the picture could not be decoded: {exc}", code="corrupt") from None
+        im = budget.open_picture(data, limit=min(MAX_PIXELS, budget.max_pixels()))
+        with budget.decoding("picture"):
+            info: dict[str, Any] = {}
+            if im.info.get("icc_profile"):
+                info["icc_profile"] = im.info["icc_profile"]
+            if im.info.get("exif"):
+                info["exif"] = im.info["exif"]
+            alpha = None
+            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                rgba = im.convert("RGBA")
+                alpha = rgba.getchannel("A")
+                rgb = np.asarray(rgba.convert("RGB"), dtype=np.uint8).copy()
+            else:
+                rgb = np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+    except budget.DecodeError as exc:
+        code = "too_large" if exc.code == "too_large" else "corrupt"
+        raise PublishError(exc.message, code=code) from None
     h, w = rgb.shape[:2]
     if min(h, w) < MIN_SIDE:
         raise PublishError(
