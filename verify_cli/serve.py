@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from provenance.errors import ProvenanceError
+from provenance.media.budget import SERVER_DECODES, SERVER_MAX_PIXELS
 from verify_cli.exit_codes import ExitCode
 
 __all__ = ["register"]
@@ -57,6 +58,20 @@ def serve(
             "--wm-key", help="Private watermark key tried by /matches/byContent (repeatable)."
         ),
     ] = None,
+    max_pixels: Annotated[
+        int,
+        typer.Option(
+            "--max-pixels",
+            help="Uploads declaring more pixels get 413 before decoding.",
+            min=1,
+        ),
+    ] = SERVER_MAX_PIXELS,
+    max_decodes: Annotated[
+        int,
+        typer.Option(
+            "--max-decodes", help="Uploads decoded at the same time (others wait).", min=1
+        ),
+    ] = SERVER_DECODES,
 ) -> None:
     """Serve the soft-binding resolution API (C2PA 2.2) for a manifest repository."""
     try:
@@ -79,6 +94,8 @@ def serve(
             token=token if allow_writes else None,
             max_upload=max(1024, int(max_upload_mb * 1024 * 1024)),
             wm_keys=tuple(wm_key or ()),
+            max_pixels=max_pixels,
+            max_decodes=max_decodes,
         )
     except ProvenanceError as exc:
         code = ExitCode.INPUT_ERROR if exc.code == "missing_dependency" else ExitCode.USAGE

@@ -27,10 +27,22 @@ import binascii
 import hmac
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from provenance.durable._limits import (
+    DEFAULT_DECODES,
+    MAX_DIMENSION,
+    MAX_TEXT,
+    DecodeGate,
+    LimitError,
+    check_int,
+    check_text,
+    log_disconnect,
+    refuse_large,
+)
 from provenance.durable.softbinding import (
     FINGERPRINT_ALG,
     IMAGE_MEDIA_TYPES,
@@ -39,6 +51,7 @@ from provenance.durable.softbinding import (
     WATERMARK_ALG,
 )
 from provenance.errors import ProvenanceError
+from provenance.media.budget import SERVER_MAX_PIXELS
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -54,6 +67,7 @@ DEFAULT_MAX_UPLOAD: Final = 50 * 1024 * 1024
 MAX_RESULTS: Final = 100
 """Largest ``maxResults`` accepted."""
 _MAX_JSON: Final = 64 * 1024
+_SHA256: Final = re.compile(r"[0-9a-fA-F]{64}")
 
 _MATCHES_SCHEMA: Final[dict[str, Any]] = {
     "type": "object",
@@ -178,6 +192,8 @@ def create_app(
     token: str | None = None,
     max_upload: int = DEFAULT_MAX_UPLOAD,
     wm_keys: Sequence[bytes | str] = (),
+    max_pixels: int = SERVER_MAX_PIXELS,
+    max_decodes: int = DEFAULT_DECODES,
 ) -> "FastAPI":
     """Build the resolver application for one repository file.
 
@@ -194,6 +210,10 @@ def create_app(
         Largest accepted request body in bytes (uploads and stored manifests).
     wm_keys
         Private watermark keys tried, after the public key, by ``/matches/byContent``.
+    max_pixels
+        Uploads whose header declares more pixels get 413 before decoding.
+    max_decodes
+        Uploads decoded at the same time (the others wait their turn).
 
     Returns
     -------
@@ -212,6 +232,7 @@ def create_app(
         from fastapi.responses import JSONResponse, Response
         from starlette.concurrency import run_in_threadpool
         from starlette.exceptions import HTTPException as StarletteHTTPException
+        from starlette.requests import ClientDisconnect
     except ImportError:
         raise ProvenanceError(
             "the resolver server needs FastAPI and uvicorn: pip install 'jinjja[server]'",
@@ -226,6 +247,9 @@ def create_app(
         )
     if not isinstance(max_upload, int) or max_upload < 1024:
         raise ProvenanceError("max_upload must be at least 1024 bytes", code="bad_config")
+    if max_pixels < 1:
+        raise ProvenanceError("max_pixels must be at least 1", code="bad_config")
+    gate = DecodeGate(max_decodes, max_pixels)
     repo = Repository.open(Path(repo_path), create=allow_writes)
     keys = tuple(wm_keys)
 
@@ -252,6 +276,10 @@ def create_app(
 
     @app.exception_handler(_ApiError)
     async def _api_error(request: Request, exc: _ApiError) -> JSONResponse:
+        return error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(LimitError)
+    async def _limit_error(request: Request, exc: LimitError) -> JSONResponse:
         return error(exc.status, exc.code, exc.message)
 
     @app.exception_handler(RepositoryError)
@@ -289,11 +317,15 @@ def create_app(
                 )
         chunks: list[bytes] = []
         total = 0
-        async for chunk in request.stream():
-            total += len(chunk)
-            if total > limit:
-                raise _ApiError(413, "too_large", f"the body exceeds {limit} bytes")
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > limit:
+                    raise _ApiError(413, "too_large", f"the body exceeds {limit} bytes")
+                chunks.append(chunk)
+        except ClientDisconnect:
+            log_disconnect(request.url.path)
+            raise _ApiError(400, "client_disconnected", "the client went away") from None
         return b"".join(chunks)
 
     @app.get(
@@ -385,6 +417,7 @@ def create_app(
         from provenance.media.inspect import sniff_media_type
 
         limit = _check_max(maxResults)
+        check_text("hintValue", hintValue, 4 * MAX_TEXT)
         if alg is not None and alg not in SUPPORTED_ALGS:
             raise _ApiError(400, "unsupported_alg", f"unsupported algorithm {alg!r}")
         declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -400,8 +433,9 @@ def create_app(
                 "unsupported_media_type",
                 "the body is not a JPEG, PNG, WebP, TIFF, MP4 or MOV file",
             )
-        result = await run_in_threadpool(
-            _by_content, repo, data, media_type, alg=alg, max_results=limit, wm_keys=keys
+        refuse_large(data, media_type, max_pixels)
+        result = await gate.run(
+            lambda: _by_content(repo, data, media_type, alg=alg, max_results=limit, wm_keys=keys)
         )
         if hintAlg is not None and hintValue is not None and hintAlg in SUPPORTED_ALGS:
             try:
@@ -517,6 +551,12 @@ def create_app(
             presented.strip().encode(), token.encode()
         ):
             raise _ApiError(401, "unauthorized", "missing or wrong bearer token")
+        check_int("width", width, 1, MAX_DIMENSION)
+        check_int("height", height, 1, MAX_DIMENSION)
+        check_text("title", title)
+        check_text("mediaType", mediaType, 255)
+        if sha256 is not None and not _SHA256.fullmatch(sha256):
+            raise _ApiError(400, "bad_sha256", "sha256 must be 64 hexadecimal digits")
         store = await read_body(request, max_upload)
         if not store:
             raise _ApiError(400, "empty_body", "the body is empty")

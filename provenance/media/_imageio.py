@@ -436,6 +436,7 @@ def load_rgb(
     *,
     max_pixels: int | None = None,
     max_side: int | None = None,
+    min_short_side: int | None = None,
     notes: list[str] | None = None,
 ) -> npt.NDArray[np.uint8] | None:
     """Decode a picture to a ``uint8 (H, W, 3)`` RGB array within the decode budget.
@@ -452,6 +453,9 @@ def load_rgb(
     max_side : int or None, optional
         When given, return a copy reduced to at most this many pixels on a side (JPEG
         files are decoded at a reduced DCT scale first, which is much faster).
+    min_short_side : int or None, optional
+        Reduce by a power of two keeping the shorter side at least this long
+        (:func:`provenance.media.budget.analysis_factor`).
     notes : list of str or None, optional
         Where decoder warnings go.
 
@@ -463,7 +467,13 @@ def load_rgb(
     from provenance.media import budget
 
     try:
-        return budget.load_rgb(data, limit=max_pixels, max_side=max_side, notes=notes)
+        return budget.load_rgb(
+            data,
+            limit=max_pixels,
+            max_side=max_side,
+            min_short_side=min_short_side,
+            notes=notes,
+        )
     except budget.DecodeError:
         return None
 

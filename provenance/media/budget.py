@@ -45,11 +45,14 @@ import numpy.typing as npt
 from provenance.errors import InputFileError, ProvenanceError
 
 __all__ = [
+    "ANALYSIS_SIDE",
     "BYTES_PER_PIXEL",
     "DEFAULT_MAX_PIXELS",
     "REDUCED_SIDE",
+    "SERVER_DECODES",
     "SERVER_MAX_PIXELS",
     "DecodeError",
+    "analysis_factor",
     "check_pixels",
     "collecting",
     "decoding",
@@ -67,8 +70,12 @@ DEFAULT_MAX_PIXELS: Final = 50_000_000
 (``too_large``); ``--max-pixels`` overrides it. The CLI, the library and the server share it."""
 SERVER_MAX_PIXELS: Final = DEFAULT_MAX_PIXELS
 """The server's default per-request limit (``verify serve --max-pixels``): the same number."""
+SERVER_DECODES: Final = 2
+"""Uploads the server decodes at the same time (``verify serve --max-decodes``)."""
 REDUCED_SIDE: Final = 1024
 """Longest side kept by reduced decodes (PDQ hashing, generator marks, thumbnails)."""
+ANALYSIS_SIDE: Final = 1024
+"""Shorter side kept when reading a picture for the watermark (see :func:`analysis_factor`)."""
 BYTES_PER_PIXEL: Final = 28
 """Peak bytes per declared pixel of the heaviest full-resolution reader (the watermark
 detector: 24 B/px measured, plus the RGB copy); 50 M pixels -> about 1.3 GiB."""
@@ -284,11 +291,28 @@ def declared_size(data: bytes) -> tuple[int, int] | None:
             return None
 
 
+def analysis_factor(width: int, height: int, min_short_side: int = ANALYSIS_SIDE) -> int:
+    """The largest power of two that keeps the shorter side at least ``min_short_side``.
+
+    The watermark detector block-averages its input by a power of two itself
+    (``spec/watermark.md``), so reading a picture reduced by this factor gives it the same
+    analysis image at a fraction of the memory.
+
+    >>> analysis_factor(8000, 6000), analysis_factor(1000, 800), analysis_factor(4096, 2048)
+    (4, 1, 2)
+    """
+    factor = 1
+    while min(width, height) // (factor * 2) >= min_short_side:
+        factor *= 2
+    return factor
+
+
 def open_picture(
     data: bytes,
     *,
     limit: int | None = None,
     max_side: int | None = None,
+    min_short_side: int | None = None,
     notes: list[str] | None = None,
 ) -> Any:
     """Open and decode a picture within the budget; returns a loaded ``PIL.Image.Image``.
@@ -303,6 +327,9 @@ def open_picture(
     max_side
         Reduce to at most this many pixels on a side: JPEG at the DCT scale while
         decoding, other formats right after.
+    min_short_side
+        Reduce by :func:`analysis_factor` (a power of two keeping the shorter side at
+        least this long), the same ways.
     notes
         Where decoder warnings go.
 
@@ -318,6 +345,9 @@ def open_picture(
     with decoding("picture", notes):
         im: Any = Image.open(io.BytesIO(data))
         check_pixels(int(im.width), int(im.height), limit)
+        if min_short_side is not None:
+            factor = analysis_factor(int(im.width), int(im.height), min_short_side)
+            max_side = -(-max(im.size) // factor) if factor > 1 else max_side
         if max_side is not None and im.format == "JPEG":
             im.draft("RGB", (max_side, max_side))
         with native_messages(notes) if im.format in _NATIVE_FORMATS else nullcontext():
@@ -334,11 +364,13 @@ def load_rgb(
     *,
     limit: int | None = None,
     max_side: int | None = None,
+    min_short_side: int | None = None,
     notes: list[str] | None = None,
 ) -> npt.NDArray[np.uint8]:
     """Decode a picture to ``uint8 (H, W, 3)`` RGB within the budget (orientation as stored).
 
-    With ``max_side`` the result has at most ``max_side`` pixels on a side.
+    With ``max_side`` the result has at most ``max_side`` pixels on a side; with
+    ``min_short_side`` it is reduced by :func:`analysis_factor`.
 
     Raises
     ------
@@ -347,7 +379,9 @@ def load_rgb(
     """
     from PIL import Image
 
-    im = open_picture(data, limit=limit, max_side=max_side, notes=notes)
+    im = open_picture(
+        data, limit=limit, max_side=max_side, min_short_side=min_short_side, notes=notes
+    )
     with decoding("picture", notes):
         rgb = im.convert("RGB")
         if max_side is not None:
