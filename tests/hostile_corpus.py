@@ -139,6 +139,9 @@ def seeds() -> dict[str, bytes]:
         "svg": _svg(),
     }
     out["heic"] = _heic(out["avif"])
+    wide = _picture(192, 160, seed=2)  # large enough for the watermark reader
+    out["w.jpg"] = _save(wide, "JPEG", quality=90)
+    out["w.png"] = _save(wide, "PNG")
     try:
         out["mp4"] = _video("mp4")
         out["mov"] = _video("mov")
@@ -187,6 +190,10 @@ def _huge_dimensions(data: bytes, ext: str, rng: random.Random) -> bytes:
             return data[: i + 5] + hw + data[i + 9 :]
     if ext == "gif":
         return data[:6] + struct.pack("<HH", min(w, 65535), min(h, 65535)) + data[10:]
+    if ext == "webp" and b"\x9d\x01\x2a" in data and rng.random() < 0.5:
+        at = data.index(b"\x9d\x01\x2a") + 3  # the VP8 key frame's 14-bit width and height
+        dims = struct.pack("<HH", min(w, 16383), min(h, 16383))
+        return data[:at] + dims + data[at + 4 :]
     if ext == "webp":
         vp8x = b"VP8X" + struct.pack("<I", 10) + b"\x00\x00\x00\x00"
         dims = struct.pack("<I", (min(w, 1 << 24) - 1) & 0xFFFFFF)[:3]
@@ -374,7 +381,7 @@ def make_corpus(
     ``extra`` adds further seeds (e.g. signed files, keyed ``name.ext``).
     """
     rng = random.Random(seed)
-    base = {f"seed.{ext}": data for ext, data in seeds().items()}
+    base = {f"seed.{ext}": data for ext, data in seeds().items()}  # w.jpg -> seed.w.jpg
     base.update(extra or {})
     names = sorted(base)
     kinds = sorted(MUTATIONS)

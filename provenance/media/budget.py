@@ -27,6 +27,7 @@ own bytes, so :data:`DEFAULT_MAX_PIXELS` bounds it to about 1.3 GiB; reduced dec
 from __future__ import annotations
 
 import io
+import logging
 import os
 import struct
 import sys
@@ -116,6 +117,26 @@ def _note(notes: list[str] | None, text: str) -> None:
     target = notes if notes is not None else _SINK.get()
     if target is not None and text not in target and len(target) < _MAX_NOTES:
         target.append(text)
+
+
+class _NotesHandler(logging.Handler):
+    """Log records of the decoders (Pillow's ``PIL`` logger, PyAV's ``libav``) become notes.
+
+    Having a handler also keeps Python's last-resort handler from printing them raw on
+    stderr when the application configured no logging.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage().strip().splitlines()
+        except Exception:  # a malformed log call must not break a decode
+            return
+        if text:
+            _note(None, f"decoder {record.levelname.lower()}: {text[0]}")
+
+
+for _name in ("PIL", "libav"):
+    logging.getLogger(_name).addHandler(_NotesHandler(logging.WARNING))
 
 
 @contextmanager
