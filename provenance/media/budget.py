@@ -61,6 +61,7 @@ __all__ = [
     "load_rgb",
     "max_pixels",
     "native_messages",
+    "open_header",
     "open_picture",
     "peak_bytes",
     "pixel_limit",
@@ -292,22 +293,35 @@ def native_messages(notes: list[str] | None) -> Iterator[None]:
                     _note(notes, f"decoder message: {line.strip()}")
 
 
-def declared_size(data: bytes) -> tuple[int, int] | None:
-    """Width and height a picture's header declares (nothing decoded); None if not a picture.
+def open_header(data: bytes) -> Any:
+    """``Image.open`` without Pillow's own process-wide bomb limit (ours is checked next).
 
-    Raises
-    ------
-    DecodeError
-        ``too_large`` when Pillow itself refuses the header as a bomb.
+    Pillow refuses pictures over twice ``Image.MAX_IMAGE_PIXELS`` inside ``Image.open``,
+    with a message naming neither the size nor our limit; the plugin that recognised the
+    header is then called directly, as ``Image.open`` does, to read the declared size.
     """
     from PIL import Image
 
+    try:
+        return Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        Image.init()
+        for ident in Image.ID:
+            factory, accept = Image.OPEN[ident]
+            if accept is None or accept(data[:16]):
+                try:
+                    return factory(io.BytesIO(data), "")
+                except (SyntaxError, IndexError, TypeError, struct.error, OSError, ValueError):
+                    continue
+        raise
+
+
+def declared_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height a picture's header declares (nothing decoded); None if not a picture."""
     with decoding():
         try:
-            with Image.open(io.BytesIO(data)) as im:
+            with open_header(data) as im:
                 return int(im.width), int(im.height)
-        except Image.DecompressionBombError:
-            raise
         except Exception:  # not a picture Pillow knows, or a damaged header
             return None
 
@@ -359,12 +373,11 @@ def open_picture(
     DecodeError
         ``too_large``, ``unsupported_format`` or ``corrupt``.
     """
-    from PIL import Image
 
     if not data:
         raise DecodeError("the file is empty", code="empty_file")
     with decoding("picture", notes):
-        im: Any = Image.open(io.BytesIO(data))
+        im: Any = open_header(data)
         check_pixels(int(im.width), int(im.height), limit)
         if min_short_side is not None:
             factor = analysis_factor(int(im.width), int(im.height), min_short_side)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from provenance.errors import InputFileError
-from provenance.media.budget import DEFAULT_MAX_PIXELS, max_pixels, native_messages
+from provenance.media.budget import DEFAULT_MAX_PIXELS, max_pixels, native_messages, open_header
 
 __all__ = [
     "MAX_PIXELS",
@@ -427,7 +427,7 @@ def _picture_size(data: bytes, media_type: str) -> tuple[int | None, int | None]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # bomb warnings: our own limit speaks; others: errors
         try:
-            im = Image.open(io.BytesIO(data))
+            im = open_header(data)
         except Image.DecompressionBombError as exc:
             raise InputFileError(
                 f"The picture declares absurd dimensions ({exc}); refused as a "

@@ -453,3 +453,56 @@ def test_by_content_finds_a_video(world: dict[str, Any]) -> None:
     assert done.fingerprint is None and done.media_type == "video/mp4"
     found = ResolverClient(world["ro"].url).matches_by_content(done.path.read_bytes(), "video/mp4")
     assert [m.manifest_id for m in found] == [done.manifest_id]
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("width=99999999999999999999", "bad_width"),  # past 64 bits: once a 500 (OverflowError)
+        ("width=-1", "bad_width"),
+        ("height=0", "bad_height"),
+        ("height=1000001", "bad_height"),
+        ("title=" + "t" * 1025, "bad_title"),
+        ("mediaType=image%2Fjpeg%0A", "bad_mediatype"),
+        ("sha256=abc", "bad_sha256"),
+    ],
+)
+def test_store_fields_are_ranged(world: dict[str, Any], query: str, code: str) -> None:
+    auth = {"Content-Type": "application/c2pa", "Authorization": f"Bearer {TOKEN}"}
+    status, doc = world["rw"].json("POST", f"/manifests?{query}", body=b"x", headers=auth)
+    assert status == 400 and doc["error"]["code"] == code, doc
+    # Without the token: 401 first, whatever the fields say.
+    headers = {"Content-Type": "application/c2pa"}
+    assert world["rw"].json("POST", f"/manifests?{query}", body=b"x", headers=headers)[0] == 401
+
+
+def test_upload_over_the_pixel_limit_is_413_before_decoding(world: dict[str, Any]) -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(buf, "WEBP", quality=50)
+    data = bytearray(buf.getvalue())
+    at = data.index(b"\x9d\x01\x2a") + 3  # the VP8 key frame's width and height
+    data[at : at + 4] = (12000).to_bytes(2, "little") + (12000).to_bytes(2, "little")
+    status, doc = world["ro"].json(
+        "POST", "/matches/byContent", body=bytes(data), headers={"Content-Type": "image/webp"}
+    )
+    assert status == 413 and doc["error"]["code"] == "too_large"
+    assert "12000x12000" in doc["error"]["message"]
+
+
+def test_server_limits_configurable(tmp_path: Path) -> None:
+    Repository.open(tmp_path / "r.db", create=True).close()
+    with pytest.raises(ProvenanceError):
+        create_app(tmp_path / "r.db", max_decodes=0)
+    with pytest.raises(ProvenanceError):
+        create_app(tmp_path / "r.db", max_pixels=0)
+    served = Served(create_app(tmp_path / "r.db", max_pixels=1000))
+    try:
+        status, doc = served.json(
+            "POST",
+            "/matches/byContent",
+            body=jpeg(natural(3)),
+            headers={"Content-Type": "image/jpeg"},
+        )
+        assert status == 413 and "1,000" in doc["error"]["message"]
+    finally:
+        served.stop()
