@@ -392,7 +392,7 @@ def video_watermark(demo: Demo) -> None:
         out.mux(stream.encode())
     marked = demo.out / "9-marked.mp4"
     embed = ["watermark", "embed", str(src), "-o", str(marked), "--text", "NEWS0001",
-             "--key", "demo-key", "--preset", "veryfast"]  # fmt: skip
+             "--wm-key", "demo-key", "--preset", "veryfast"]  # fmt: skip
     say(f"  $ verify {' '.join(_shown(Path(a)) if a.startswith(str(ROOT)) else a for a in embed)}")
     if _run_verify(embed) != 0:
         raise SystemExit("marking the clip failed")
@@ -406,7 +406,7 @@ def video_watermark(demo: Demo) -> None:
             out.mux(stream.encode(small))
         out.mux(stream.encode())
     say(f"\n  A platform re-encodes it: {_shown(reposted)} is 720p at CRF 28 (no audio).")
-    detect = ["watermark", "detect", str(reposted), "--key", "demo-key", "--segment", "2-4"]
+    detect = ["watermark", "detect", str(reposted), "--wm-key", "demo-key", "--segment", "2-4"]
     shown = " ".join(_shown(Path(a)) if a.startswith(str(ROOT)) else a for a in detect)
     say(f"\n  $ verify {shown}\n")
     _run_verify(detect)

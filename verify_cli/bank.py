@@ -36,6 +36,7 @@ from provenance.matching.bank import (
 from provenance.matching.pdq import NotHashable, PdqError, Variant, parse_hex
 from provenance.report import BankMatch
 from verify_cli.exit_codes import ExitCode
+from verify_cli.formats import FORMAT_METAVAR
 
 __all__ = ["MATCH_SCHEMA", "MatchRecord", "register"]
 
@@ -61,8 +62,9 @@ CSV_COLUMNS: Final = (
 
 
 class MatchFormat(enum.StrEnum):
-    """Output formats of ``bank match`` and ``bank add``."""
+    """Output formats of ``bank match`` and ``bank add`` (``text`` is the old ``table``)."""
 
+    TABLE = "table"
     TEXT = "text"
     JSON = "json"
     JSONL = "jsonl"
@@ -160,9 +162,9 @@ def _output(output: Path | None) -> Iterator[TextIO]:
 
 def _default_format(output: Path | None) -> MatchFormat:
     if output is not None:
-        suffixes = {".json": MatchFormat.JSON, ".csv": MatchFormat.CSV, ".txt": MatchFormat.TEXT}
+        suffixes = {".json": MatchFormat.JSON, ".csv": MatchFormat.CSV, ".txt": MatchFormat.TABLE}
         return suffixes.get(output.suffix.lower(), MatchFormat.JSONL)
-    return MatchFormat.TEXT if sys.stdout.isatty() else MatchFormat.JSONL
+    return MatchFormat.TABLE if sys.stdout.isatty() else MatchFormat.JSONL
 
 
 @contextmanager
@@ -215,7 +217,7 @@ class _Writer:
             writer = self.csv or csv.writer(self.stream, lineterminator="\n")
             for row in rows:
                 writer.writerow(["" if v is None else v for v in row])
-        elif fmt is MatchFormat.TEXT:
+        elif fmt is MatchFormat.TABLE or fmt is MatchFormat.TEXT:
             self.stream.write(text + "\n")
         else:
             assert_never(fmt)
@@ -352,7 +354,8 @@ def match_command(
         MatchFormat | None,
         typer.Option(
             "--format",
-            help="Output format. Default: text on a terminal, jsonl otherwise.",
+            metavar=FORMAT_METAVAR,
+            help="Output format. Default: table on a terminal, jsonl otherwise.",
             case_sensitive=False,
             show_default=False,
         ),
@@ -463,7 +466,8 @@ def add_command(
         MatchFormat | None,
         typer.Option(
             "--format",
-            help="Output format. Default: text on a terminal, jsonl otherwise.",
+            metavar=FORMAT_METAVAR,
+            help="Output format. Default: table on a terminal, jsonl otherwise.",
             case_sensitive=False,
             show_default=False,
         ),

@@ -28,7 +28,10 @@ from provenance.batch import runner as batch
 from provenance.errors import ProvenanceError
 from provenance.report import AiLabel, Report, Verdict
 from verify_cli.exit_codes import ExitCode
+from verify_cli.formats import FORMAT_METAVAR
 from verify_cli.inputs import Input, expand_inputs, read_path_list
+from verify_cli.keys import WM_KEY_ENV, WmKeyFileOption
+from verify_cli.keys import wm_keys as wm_keys_of
 from verify_cli.render import OutputFormat, make_format
 
 __all__ = ["FailOn", "conditions_met", "decide_exit_code", "parse_fail_on", "register"]
@@ -169,11 +172,11 @@ def _default_format(output: Path | None, stdout: TextIO) -> OutputFormat:
             ".jsonl": OutputFormat.JSONL,
             ".ndjson": OutputFormat.JSONL,
             ".csv": OutputFormat.CSV,
-            ".txt": OutputFormat.TEXT,
+            ".txt": OutputFormat.TABLE,
         }
         return by_suffix.get(output.suffix.lower(), OutputFormat.JSONL)
     isatty = getattr(stdout, "isatty", None)
-    return OutputFormat.TEXT if isatty is not None and isatty() else OutputFormat.JSONL
+    return OutputFormat.TABLE if isatty is not None and isatty() else OutputFormat.JSONL
 
 
 @contextmanager
@@ -380,6 +383,7 @@ class _Feedback:
 
 
 def check_command(
+    ctx: typer.Context,
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
@@ -409,7 +413,8 @@ def check_command(
         OutputFormat | None,
         typer.Option(
             "--format",
-            help="Output format. Default: text on a terminal, jsonl otherwise "
+            metavar=FORMAT_METAVAR,
+            help="Output format. Default: table on a terminal, jsonl otherwise "
             "(with --output: from its extension, else jsonl).",
             case_sensitive=False,
             show_default=False,
@@ -542,11 +547,11 @@ def check_command(
     generator_marks: Annotated[
         bool,
         typer.Option(
-            "--generator-marks",
+            "--generator-marks/--no-generator-marks",
             help="Look for the default invisible watermarks of open image generators "
-            "(decodes the pixels).",
+            "(decodes the pixels; on by default, --no-generator-marks skips it).",
         ),
-    ] = False,
+    ] = True,
     repo: Annotated[
         Path | None,
         typer.Option(
@@ -571,10 +576,13 @@ def check_command(
         list[str] | None,
         typer.Option(
             "--wm-key",
-            help="Private watermark key tried during recovery (repeatable).",
-            metavar="K",
+            help="Private watermark key tried during recovery (repeatable; env JINJJA_WM_KEY).",
+            metavar="KEY",
+            envvar=WM_KEY_ENV,
+            show_envvar=False,
         ),
     ] = None,
+    wm_key_files: WmKeyFileOption = None,
     allow_network: Annotated[
         bool,
         typer.Option(
@@ -665,8 +673,10 @@ def check_command(
         raise typer.BadParameter("--retry-errors goes with --resume", param_hint="'--retry-errors'")
     if resolver is not None and not resolver.startswith(("http://", "https://")):
         raise typer.BadParameter("give an http:// or https:// URL", param_hint="'--resolver'")
-    if wm_keys and repo is None and resolver is None:
+    from_env = getattr(ctx.get_parameter_source("wm_keys"), "name", None) == "ENVIRONMENT"
+    if (wm_keys and not from_env or wm_key_files) and repo is None and resolver is None:
         raise typer.BadParameter("--wm-key needs --repo or --resolver", param_hint="'--wm-key'")
+    keys = wm_keys_of(wm_keys, wm_key_files) if repo is not None or resolver is not None else []
     _preflight_trust(tuple(trust_anchors or ()), verbose=verbose)
     _preflight_banks(tuple(banks or ()), verbose=verbose)
     if from_file is not None:
@@ -697,7 +707,7 @@ def check_command(
         show_gps=show_gps,
         generator_marks=generator_marks,
         max_pixels=max_pixels,
-        extra=_recovery_options(repo, resolver, wm_keys),
+        extra=_recovery_options(repo, resolver, keys),
     )
     executor = "local" if dask is None else f"dask:{dask}"
     fan_out = False
@@ -840,7 +850,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _recovery_options(
-    repo: Path | None, resolver: str | None, wm_keys: list[str] | None
+    repo: Path | None, resolver: str | None, wm_keys: list[bytes | str]
 ) -> tuple[tuple[str, Any], ...]:
     """``provenance.check`` keyword arguments for manifest recovery (--repo/--resolver)."""
     out: list[tuple[str, Any]] = []

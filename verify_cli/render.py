@@ -42,8 +42,9 @@ __all__ = [
 
 
 class OutputFormat(enum.StrEnum):
-    """The values of ``--format``."""
+    """The values of ``--format`` (see :mod:`verify_cli.formats`: ``text`` is ``table``)."""
 
+    TABLE = "table"
     TEXT = "text"
     JSON = "json"
     JSONL = "jsonl"
@@ -643,7 +644,7 @@ def make_format(fmt: OutputFormat, stream: TextIO, *, verbose: bool = False) -> 
         A fresh formatter bound to ``stream``.
     """
     match fmt:
-        case OutputFormat.TEXT:
+        case OutputFormat.TABLE | OutputFormat.TEXT:
             return TextFormat(stream, verbose=verbose)
         case OutputFormat.JSON:
             return JsonFormat(stream)

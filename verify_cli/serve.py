@@ -18,6 +18,7 @@ import typer
 from provenance.errors import ProvenanceError
 from provenance.media.budget import SERVER_DECODES, SERVER_MAX_PIXELS
 from verify_cli.exit_codes import ExitCode
+from verify_cli.keys import WM_KEY_ENV, WmKeyFileOption, wm_keys
 
 __all__ = ["register"]
 
@@ -55,9 +56,15 @@ def serve(
     wm_key: Annotated[
         list[str] | None,
         typer.Option(
-            "--wm-key", help="Private watermark key tried by /matches/byContent (repeatable)."
+            "--wm-key",
+            help="Private watermark key tried by /matches/byContent (repeatable; env "
+            "JINJJA_WM_KEY).",
+            envvar=WM_KEY_ENV,
+            metavar="KEY",
+            show_envvar=False,
         ),
     ] = None,
+    wm_key_file: WmKeyFileOption = None,
     max_pixels: Annotated[
         int,
         typer.Option(
@@ -93,7 +100,7 @@ def serve(
             allow_writes=allow_writes,
             token=token if allow_writes else None,
             max_upload=max(1024, int(max_upload_mb * 1024 * 1024)),
-            wm_keys=tuple(wm_key or ()),
+            wm_keys=tuple(wm_keys(wm_key, wm_key_file)),
             max_pixels=max_pixels,
             max_decodes=max_decodes,
         )

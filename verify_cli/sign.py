@@ -9,7 +9,6 @@ codes are in ``spec/exit-codes.md``.
 
 from __future__ import annotations
 
-import enum
 import json
 import os
 import sys
@@ -23,16 +22,25 @@ import typer
 
 from provenance.errors import ProvenanceError
 from verify_cli.exit_codes import ExitCode
+from verify_cli.formats import FORMAT_METAVAR, Format, RecordWriter
 from verify_cli.inputs import MEDIA_SUFFIXES
+from verify_cli.keys import WM_KEY_ENV, wm_keys
 
 __all__ = ["register"]
 
 
-class SignFormat(enum.StrEnum):
-    """Output formats of ``verify sign``."""
-
-    TEXT = "text"
-    JSONL = "jsonl"
+SIGN_COLUMNS = (
+    "input",
+    "output",
+    "status",
+    "media_type",
+    "manifest",
+    "alg",
+    "signer",
+    "timestamp",
+    "error.message",
+)
+"""Columns of ``verify sign --format csv``."""
 
 
 @dataclass(frozen=True)
@@ -270,6 +278,7 @@ def _record(job: Job, result: Any = None, error: ProvenanceError | None = None) 
 
 
 def sign_command(
+    ctx: typer.Context,
     inputs: Annotated[
         list[Path],
         typer.Argument(help="Files or folders to sign.", metavar="IN", show_default=False),
@@ -373,8 +382,14 @@ def sign_command(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")] = False,
     fmt: Annotated[
-        SignFormat, typer.Option("--format", help="One line per file: text or jsonl.")
-    ] = SignFormat.TEXT,
+        Format,
+        typer.Option(
+            "--format",
+            help="table: one line per signed file; json, jsonl, csv: one record per input.",
+            case_sensitive=False,
+            metavar=FORMAT_METAVAR,
+        ),
+    ] = Format.TABLE,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Error codes and details; tracebacks.")
     ] = False,
@@ -391,9 +406,16 @@ def sign_command(
         str | None,
         typer.Option(
             "--wm-key",
-            help="Private watermark key (default: the public key, readable by anyone).",
-            envvar="JINJJA_WM_KEY",
+            help="Private watermark key (default: the public key, readable by anyone; "
+            "env JINJJA_WM_KEY).",
+            envvar=WM_KEY_ENV,
+            metavar="KEY",
+            show_envvar=False,
         ),
+    ] = None,
+    wm_key_file: Annotated[
+        Path | None,
+        typer.Option("--wm-key-file", help="Read the watermark key from FILE.", metavar="FILE"),
     ] = None,
     repo: Annotated[
         Path | None,
@@ -445,26 +467,38 @@ def sign_command(
     anchors_pem = _anchors(anchor_paths)
     signer = _signer(cert, key, signer_cmd, alg, tsa)
     cert_warnings = _preflight(signer, anchors_pem)
-    publisher = _publisher(watermark, wm_key, repo, repo_url, repo_token, parent)
+    from_env = getattr(ctx.get_parameter_source("wm_key"), "name", None) == "ENVIRONMENT"
+    if not watermark and (wm_key_file is not None or (wm_key is not None and not from_env)):
+        raise _usage("--wm-key needs --watermark")
+    if wm_key is not None and wm_key_file is not None and not from_env:
+        raise _usage("give --wm-key or --wm-key-file, not both")
+    keys = wm_keys([wm_key] if wm_key is not None else None, [wm_key_file] if wm_key_file else None)
+    key = keys[-1] if keys else None
+    publisher = _publisher(
+        watermark, key.encode() if isinstance(key, str) else key, repo, repo_url, repo_token, parent
+    )
     jobs = _plan(inputs, output, force=force)
     if not jobs:
         _say("no media files found in the given folders")
     signed = failed = 0
+    # table: one line per signed file on stdout, problems on stderr; others: every record.
+    table = fmt.canonical is Format.TABLE
+    writer = RecordWriter(fmt, sys.stdout, columns=SIGN_COLUMNS, line=str)
     try:
         for job in _progress(jobs):
             if job.dst is None:
                 failed += 1
                 _say(f"{job.src}: {job.problem}")
-                if fmt is SignFormat.JSONL:
-                    typer.echo(json.dumps(_record(job)))
+                if not table:
+                    writer.write(_record(job))
                 continue
             try:
                 job.dst.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 failed += 1
                 _say(f"{job.src}: cannot create {job.dst.parent}: {exc.strerror or exc}")
-                if fmt is SignFormat.JSONL:
-                    typer.echo(json.dumps(_record(job)))
+                if not table:
+                    writer.write(_record(job))
                 continue
             try:
                 result = (publisher or sign_file)(
@@ -483,17 +517,17 @@ def sign_command(
             except ProvenanceError as exc:
                 failed += 1
                 _say(f"{job.src}: {exc.diagnostics() if verbose else exc.message}")
-                if fmt is SignFormat.JSONL:
-                    typer.echo(json.dumps(_record(job, error=exc)))
+                if not table:
+                    writer.write(_record(job, error=exc))
                 continue
             signed += 1
             for warning in result.warnings:
                 if warning not in cert_warnings:
                     _say(f"{job.src}: warning: {warning}")
-            if fmt is SignFormat.JSONL:
-                typer.echo(json.dumps({**_record(job, result), **_watermark_fields(result)}))
-            else:
+            if table:
                 typer.echo(_text_line(result) + _watermark_text(result))
+            else:
+                writer.write({**_record(job, result), **_watermark_fields(result)})
     except KeyboardInterrupt:
         _say(f"interrupted after signing {signed} file(s)")
         raise typer.Exit(ExitCode.INTERRUPTED) from None
@@ -501,6 +535,7 @@ def sign_command(
         raise
     except Exception as exc:  # a bug: one line, not a traceback
         raise _internal_error(exc, verbose=verbose) from None
+    writer.finish()
     if len(jobs) > 1:
         total = signed + failed
         _say(f"signed {signed} of {total} file(s)" + (f"; {failed} failed" if failed else ""))
@@ -515,7 +550,7 @@ _PUBLISHED: dict[Path, Any] = {}
 
 def _publisher(
     watermark: bool,
-    wm_key: str | None,
+    wm_key: bytes | None,
     repo: Path | None,
     repo_url: str | None,
     repo_token: str | None,
@@ -523,7 +558,7 @@ def _publisher(
 ) -> Any:
     """With ``--watermark``: a ``sign_file``-like callable running the publish step."""
     if not watermark:
-        for flag, value in (("--wm-key", wm_key), ("--repo", repo), ("--repo-url", repo_url)):
+        for flag, value in (("--repo", repo), ("--repo-url", repo_url)):
             if value is not None:
                 raise _usage(f"{flag} needs --watermark")
         return None
@@ -531,8 +566,6 @@ def _publisher(
         raise _usage("--watermark needs a manifest repository: --repo PATH or --repo-url URL")
     if parent is not None:
         raise _usage("--parent cannot be combined with --watermark (the input is the parent)")
-    if wm_key is not None and not wm_key:
-        raise _usage("--wm-key must not be empty")
     from provenance.durable.repository import Repository
     from provenance.durable.resolver import ResolverClient
     from provenance.durable.softbinding import publish
@@ -555,7 +588,7 @@ def _publisher(
             repository=repository,
             repo_url=repo_url,
             token=repo_token,
-            wm_key=wm_key.encode() if wm_key is not None else None,
+            wm_key=wm_key,
             **kw,
         )
         _PUBLISHED[done.path] = done

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import os
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ import typer
 
 from provenance.errors import ProvenanceError
 from verify_cli.exit_codes import ExitCode
+from verify_cli.formats import FORMAT_METAVAR, Format, RecordWriter
 from verify_cli.render import dumps_record
 
 __all__ = ["ShowFormat", "register", "store_record"]
@@ -29,11 +29,11 @@ trust_app = typer.Typer(
 )
 
 
-class ShowFormat(enum.StrEnum):
-    """The values of ``verify trust show --format``."""
+ShowFormat = Format
+"""The values of ``verify trust show --format`` (the shared :class:`Format`)."""
 
-    TEXT = "text"
-    JSON = "json"
+LIST_COLUMNS = ("name", "source", "issued", "sha256", "certificates", "fetched_at")
+"""Columns of ``verify trust show --format csv`` (one row per stored list)."""
 
 
 def _plain(value: Any) -> Any:
@@ -120,14 +120,20 @@ def _print_table(record: dict[str, Any]) -> None:
 
 
 def _emit(record: dict[str, Any], fmt: ShowFormat) -> None:
-    match fmt:
-        case ShowFormat.TEXT:
+    match fmt.canonical:
+        case Format.TABLE | Format.TEXT:
             _print_table(record)
-        case ShowFormat.JSON:
+        case Format.JSON:
             sys.stdout.write(dumps_record(record, indent=2) + "\n")
-            sys.stdout.flush()
-        case _:
-            assert_never(fmt)
+        case Format.JSONL:
+            sys.stdout.write(dumps_record(record) + "\n")
+        case Format.CSV:
+            writer = RecordWriter(Format.CSV, sys.stdout, columns=LIST_COLUMNS, line=str)
+            for row in record["lists"]:
+                writer.write(row)
+        case other:
+            assert_never(other)
+    sys.stdout.flush()
 
 
 def _fail(exc: ProvenanceError, *, verbose: bool, code: ExitCode) -> typer.Exit:
@@ -137,7 +143,7 @@ def _fail(exc: ProvenanceError, *, verbose: bool, code: ExitCode) -> typer.Exit:
 
 FormatOption = Annotated[
     ShowFormat,
-    typer.Option("--format", help="Output format.", case_sensitive=False),
+    typer.Option("--format", help="Output format.", case_sensitive=False, metavar=FORMAT_METAVAR),
 ]
 VerboseOption = Annotated[
     bool, typer.Option("--verbose", "-v", help="Show diagnostic details on errors.")
@@ -163,7 +169,7 @@ def update_command(
             "2026-01-01).",
         ),
     ] = False,
-    fmt: FormatOption = ShowFormat.TEXT,
+    fmt: FormatOption = Format.TABLE,
     verbose: VerboseOption = False,
 ) -> None:
     """Download the trust lists and store them in the data directory.
@@ -191,7 +197,7 @@ def update_command(
 
 @trust_app.command("show")
 def show_command(
-    fmt: FormatOption = ShowFormat.TEXT,
+    fmt: FormatOption = Format.TABLE,
     verbose: VerboseOption = False,
 ) -> None:
     """Show the stored trust lists (name, source, issue date, hash, certificates)."""

@@ -10,8 +10,6 @@ record per input (``--format text|json|jsonl``); exit codes are in ``spec/exit-c
 
 from __future__ import annotations
 
-import enum
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,35 +19,49 @@ import typer
 
 import watermark
 from verify_cli.exit_codes import ExitCode
+from verify_cli.formats import FORMAT_METAVAR, Format, RecordWriter
+from verify_cli.keys import WM_KEY_ENV, read_key_file, wm_keys
 
 __all__ = ["register", "record"]
 
 
-class DetectFormat(enum.StrEnum):
-    """Output formats of ``verify watermark detect``."""
+DETECT_COLUMNS = (
+    "subject.path",
+    "found",
+    "payload_hex",
+    "payload_text",
+    "score",
+    "p_value",
+    "frames_used",
+    "error.message",
+)
+"""Columns of ``watermark detect --format csv``."""
 
-    TEXT = "text"
-    JSON = "json"
-    JSONL = "jsonl"
 
-
-def _key(key: str | None, key_file: Path | None) -> bytes | str:
-    if key is not None and key_file is not None:
-        raise typer.BadParameter("give --key or --key-file, not both", param_hint="'--key'")
-    if key_file is not None:
-        try:
-            raw = key_file.read_bytes()
-        except OSError as exc:
-            raise typer.BadParameter(f"cannot read {key_file}: {exc.strerror}") from None
-        raw = raw.rstrip(b"\r\n")
-        if not raw:
-            raise typer.BadParameter(f"{key_file} is empty", param_hint="'--key-file'")
-        return raw
-    if key is not None:
-        if not key:
-            raise typer.BadParameter("the key must not be empty", param_hint="'--key'")
-        return key
+def _key(ctx: typer.Context, wm_key: str | None, wm_key_file: Path | None) -> bytes | str:
+    """The one key of ``--wm-key``/``--wm-key-file``; a file wins over ``JINJJA_WM_KEY``."""
+    source = ctx.get_parameter_source("wm_key")
+    from_env = getattr(source, "name", None) == "ENVIRONMENT" and not ctx.params.get("old_key")
+    if wm_key is not None and wm_key_file is not None and not from_env:
+        raise typer.BadParameter(
+            "give --wm-key or --wm-key-file, not both", param_hint="'--wm-key'"
+        )
+    if wm_key_file is not None:
+        return read_key_file(wm_key_file)
+    if wm_key is not None:
+        keys = wm_keys([wm_key], None)
+        return keys[0]
     return watermark.PUBLIC_KEY
+
+
+def _refuse_credentials(path: Path) -> None:
+    from provenance.media.imagefile import ImageFileError, refuse_credentials
+
+    try:
+        refuse_credentials(path)
+    except ImageFileError as exc:
+        sys.stderr.write(f"verify: {path}: {exc.message}\n")
+        raise typer.Exit(ExitCode.USAGE) from None
 
 
 def _payload(payload_hex: str | None, text: str | None) -> bytes:
@@ -83,6 +95,7 @@ def _fail(path: object, message: str) -> None:
 
 
 def embed_command(
+    ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Picture or video to mark.", show_default=False)],
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the result.")],
     payload: Annotated[
@@ -91,12 +104,22 @@ def embed_command(
     text: Annotated[
         str | None, typer.Option("--text", help="Payload as text, up to 8 UTF-8 bytes.")
     ] = None,
-    key: Annotated[
-        str | None, typer.Option("--key", help="Marking key (default: the public key).")
+    wm_key: Annotated[
+        str | None,
+        typer.Option(
+            "--wm-key",
+            envvar=WM_KEY_ENV,
+            help=f"Marking key (default: the public key; env {WM_KEY_ENV}).",
+            metavar="KEY",
+            show_envvar=False,
+        ),
     ] = None,
-    key_file: Annotated[
-        Path | None, typer.Option("--key-file", help="Read the key from a file.")
+    wm_key_file: Annotated[
+        Path | None,
+        typer.Option("--wm-key-file", help="Read the key from FILE.", metavar="FILE"),
     ] = None,
+    old_key: Annotated[str | None, typer.Option("--key", hidden=True)] = None,
+    old_key_file: Annotated[Path | None, typer.Option("--key-file", hidden=True)] = None,
     psnr: Annotated[float, typer.Option("--psnr", help="Target PSNR in dB (20-60).")] = 40.0,
     quality: Annotated[
         int | None,
@@ -104,6 +127,15 @@ def embed_command(
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite OUT, even if it is the input.")
+    ] = False,
+    drop_credentials: Annotated[
+        bool,
+        typer.Option(
+            "--drop-credentials",
+            help="Mark a file that carries Content Credentials and write it without them "
+            "(marking changes the pixels, so they would no longer match; 'verify sign "
+            "--watermark' marks and signs anew instead).",
+        ),
     ] = False,
     crf: Annotated[
         int | None,
@@ -118,7 +150,7 @@ def embed_command(
 ) -> None:
     """Mark a picture or video with an invisible, robust watermark carrying up to 64 bits."""
     data = _payload(payload, text)
-    k = _key(key, key_file)
+    k = _key(ctx, old_key or wm_key, old_key_file or wm_key_file)
     if not 20.0 <= psnr <= 60.0:
         raise typer.BadParameter("must be between 20 and 60 dB", param_hint="'--psnr'")
     if output.exists() and not force:
@@ -131,6 +163,8 @@ def embed_command(
         raise typer.BadParameter(f"directory {output.parent} does not exist", param_hint="'-o'")
     from provenance.media.video import is_video
 
+    if not drop_credentials:
+        _refuse_credentials(path)
     if is_video(path):
         if quality is not None:
             raise typer.BadParameter("use --crf for videos", param_hint="'--quality'")
@@ -144,7 +178,9 @@ def embed_command(
     from provenance.media.imagefile import ImageFileError, embed_file
 
     try:
-        result = embed_file(path, output, data, k, psnr=psnr, quality=quality, force=True)
+        result = embed_file(
+            path, output, data, k, psnr=psnr, quality=quality, force=True, drop_credentials=True
+        )
     except ImageFileError as exc:
         if exc.code == "unknown_output_format":
             raise typer.BadParameter(exc.message, param_hint="'-o'") from None
@@ -220,38 +256,44 @@ def _text_line(rec: dict[str, Any]) -> str:
 
 
 def detect_command(
+    ctx: typer.Context,
     paths: Annotated[
         list[Path], typer.Argument(help="Pictures or videos to inspect.", show_default=False)
     ],
-    key: Annotated[
-        str | None, typer.Option("--key", help="Key to look for (default: the public key).")
+    wm_key: Annotated[
+        str | None,
+        typer.Option(
+            "--wm-key",
+            envvar=WM_KEY_ENV,
+            help=f"Key to look for (default: the public key; env {WM_KEY_ENV}).",
+            metavar="KEY",
+            show_envvar=False,
+        ),
     ] = None,
-    key_file: Annotated[
-        Path | None, typer.Option("--key-file", help="Read the key from a file.")
+    wm_key_file: Annotated[
+        Path | None,
+        typer.Option("--wm-key-file", help="Read the key from FILE.", metavar="FILE"),
     ] = None,
+    old_key: Annotated[str | None, typer.Option("--key", hidden=True)] = None,
+    old_key_file: Annotated[Path | None, typer.Option("--key-file", hidden=True)] = None,
     fmt: Annotated[
-        DetectFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
-    ] = DetectFormat.TEXT,
+        Format,
+        typer.Option(
+            "--format", help="Output format.", case_sensitive=False, metavar=FORMAT_METAVAR
+        ),
+    ] = Format.TABLE,
     segment: Annotated[
         str | None,
         typer.Option("--segment", help="Video: only START-END seconds, e.g. 12-14 or 1:02-1:05."),
     ] = None,
 ) -> None:
     """Look for the watermark of a key in pictures or videos and read its payload."""
-    k = _key(key, key_file)
+    k = _key(ctx, old_key or wm_key, old_key_file or wm_key_file)
     span = _segment(segment)
-    records: list[dict[str, Any]] = []
+    writer = RecordWriter(fmt, sys.stdout, columns=DETECT_COLUMNS, line=_text_line)
     unreadable = 0
     missing = 0
-
-    def emit(rec: dict[str, Any]) -> None:
-        if fmt is DetectFormat.JSONL:
-            sys.stdout.write(json.dumps(rec) + "\n")
-        elif fmt is DetectFormat.TEXT:
-            sys.stdout.write(_text_line(rec) + "\n")
-        else:
-            records.append(rec)
-        sys.stdout.flush()
+    emit = writer.write
 
     def one(path: Path) -> None:
         nonlocal unreadable, missing
@@ -287,8 +329,7 @@ def detect_command(
 
     for path in _progress(paths):
         one(path)
-    if fmt is DetectFormat.JSON:
-        sys.stdout.write(json.dumps(records, indent=2) + "\n")
+    writer.finish()
     if unreadable:
         raise typer.Exit(ExitCode.INPUT_ERROR)
     if missing:

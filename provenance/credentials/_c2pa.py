@@ -36,6 +36,7 @@ from provenance.errors import (
 
 __all__ = [
     "CertInfo",
+    "carries_credentials",
     "SdkNoManifest",
     "SdkStore",
     "SdkTrust",
@@ -697,6 +698,21 @@ def read_store(
         embedded=embedded,
         fragment_results=tuple(fragment_results),
     )
+
+
+def carries_credentials(data: bytes, *, media_type: str) -> bool:
+    """Whether ``data`` carries Content Credentials of its own, valid or not.
+
+    True for an embedded manifest store (even a damaged one) and for a reference to a
+    remote manifest; False for a file without C2PA data or one the SDK cannot read.
+    """
+    try:
+        outcome = read_store(data, media_type=media_type, trust=SdkTrust("", ""))
+    except (ManifestError, RemoteManifestError):
+        return True
+    except ProvenanceError:
+        return False
+    return not isinstance(outcome, SdkNoManifest)
 
 
 # ------------------------------------------------------------------------------ signing

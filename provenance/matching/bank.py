@@ -22,7 +22,9 @@ import csv
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -99,6 +101,8 @@ CREATE TABLE entries (
 );
 """
 
+_EXPORT_COLUMNS: Final = ("id", "pdq", "quality", "label", "case", "source", "added_at")
+_HEX64: Final = re.compile(r"[0-9a-fA-F]{64}")
 _HASH_COLUMNS: Final = ("pdq", "hash", "pdq_hash", "hash_value", "hashvalue", "signal_value")
 _ID_COLUMNS: Final = ("id", "entry_id", "hash_id", "content_id", "bank_content_id")
 _QUALITY_COLUMNS: Final = ("quality", "pdq_quality")
@@ -121,6 +125,25 @@ def _locked(method: Callable[Concatenate[Bank, _P], _R]) -> Callable[Concatenate
             return method(self, *args, **kwargs)
 
     return wrapper
+
+
+def _headerless_names(first: list[str]) -> list[str] | None:
+    """Column names for a CSV without a header row, or None when ``first`` is a header.
+
+    A first row holding a PDQ hash is data. With the hash in the first column the order is
+    the PDQ reference tools' ``hash,quality,name`` (name read as the label, then a case
+    id); otherwise it is the order ``verify bank export`` writes.
+    """
+    cells = [c.strip() for c in first]
+    if not any(_HEX64.fullmatch(c) for c in cells):
+        return None
+    if _HEX64.fullmatch(cells[0]) and not (len(cells) > 1 and _HEX64.fullmatch(cells[1])):
+        return ["pdq", "quality", "label", "case"][: len(cells)] + [""] * max(0, len(cells) - 4)
+    return list(_EXPORT_COLUMNS[: len(cells)]) + [""] * max(0, len(cells) - len(_EXPORT_COLUMNS))
+
+
+def _csv_field(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
 
 
 class BankError(ProvenanceError):
@@ -602,7 +625,11 @@ class Bank:
             raise BankError(f"line 1: not valid CSV: {exc}", code="bad_import") from None
         if header is None:
             raise BankError("the import file is empty", code="bad_import")
-        names = [h.strip().lower() for h in header]
+        names = _headerless_names(header)
+        if names is not None:  # no header row: read the first line again as data
+            reader = csv.reader(itertools.chain([",".join(map(_csv_field, header))], f))
+        else:
+            names = [h.strip().lower() for h in header]
 
         def column(options: tuple[str, ...]) -> int | None:
             return next((names.index(o) for o in options if o in names), None)
@@ -740,7 +767,7 @@ class Bank:
         n = 0
         if format == "csv":
             writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(["id", "pdq", "quality", "label", "case", "source", "added_at"])
+            writer.writerow(_EXPORT_COLUMNS)
             for e in self.entries():
                 writer.writerow(["" if v is None else v for v in e.to_dict().values()])
                 n += 1

@@ -26,8 +26,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 import watermark
+from provenance.credentials._c2pa import carries_credentials
 from provenance.errors import ProvenanceError
 from provenance.media import budget
+from provenance.media.inspect import read_file, sniff_media_type
 
 __all__ = [
     "EmbedResult",
@@ -103,6 +105,9 @@ def _loaded(im: Any) -> Loaded:
     exif = im.info.get("exif")
     if exif:
         info["exif"] = exif
+    xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
+    if xmp:
+        info["xmp"] = xmp.encode("utf-8") if isinstance(xmp, str) else bytes(xmp)
     alpha = None
     if im.mode in ("L", "RGB"):
         conv = im
@@ -149,6 +154,12 @@ def write_image(
         opts["quality"] = quality if quality is not None else _LOSSY_QUALITY[fmt]
         if fmt == "JPEG":
             opts["subsampling"] = 0 if opts["quality"] >= 90 else 2
+    if fmt == "PNG" and "xmp" in opts:  # PNG keeps XMP in an iTXt chunk of its own name
+        from PIL import PngImagePlugin
+
+        chunks = PngImagePlugin.PngInfo()
+        chunks.add_itxt("XML:com.adobe.xmp", opts.pop("xmp").decode("utf-8", "replace"))
+        opts["pnginfo"] = chunks
     fd, tmp = tempfile.mkstemp(prefix=".verify-", suffix=out.suffix, dir=out.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -178,14 +189,20 @@ def embed_file(
     psnr: float = 40.0,
     quality: int | None = None,
     force: bool = False,
+    drop_credentials: bool = False,
 ) -> EmbedResult:
     """Mark the picture ``src`` and write it to ``dst``.
+
+    Marking changes the pixels, so Content Credentials in ``src`` would no longer match
+    them: such a file is refused (:func:`refuse_credentials`) unless ``drop_credentials``
+    is true, and then the output carries none. EXIF, XMP and the ICC profile are kept.
 
     Raises
     ------
     ImageFileError
         When ``src`` cannot be read, ``dst`` exists (without ``force``) or is ``src``,
-        or the output format is unknown.
+        the output format is unknown, or ``src`` carries Content Credentials (code
+        ``has_credentials``) and ``drop_credentials`` is false.
     ValueError
         From :func:`watermark.embed`: bad payload, key or a picture too small.
     OSError
@@ -197,6 +214,8 @@ def embed_file(
             raise ImageFileError(f"{out} is the input; add force to overwrite", code="exists")
         if not force:
             raise ImageFileError(f"{out} exists; add force to overwrite", code="exists")
+    if not drop_credentials:
+        refuse_credentials(source)
     loaded = read_image(source)
     marked = np.asarray(watermark.embed(loaded.pixels, payload, key, psnr=psnr), dtype=np.uint8)
     write_image(loaded, marked, out, quality=quality)
@@ -204,6 +223,30 @@ def embed_file(
     mse = float(np.mean(diff * diff))
     measured = math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
     return EmbedResult(output=out, psnr=measured)
+
+
+def refuse_credentials(path: str | os.PathLike[str]) -> None:
+    """Raise when the picture or video at ``path`` carries Content Credentials.
+
+    Raises
+    ------
+    ImageFileError
+        Code ``has_credentials``, saying that marking would break the credentials and that
+        ``verify sign --watermark`` marks first and signs after.
+    """
+    source = Path(path)
+    try:
+        data = read_file(source)
+    except ProvenanceError:
+        return  # unreadable: the decoder says why, with its own message
+    media_type = sniff_media_type(data)
+    if media_type and carries_credentials(data, media_type=media_type):
+        raise ImageFileError(
+            "carries Content Credentials; marking changes the pixels, so they would no "
+            "longer match. Use 'verify sign --watermark' to mark and sign anew, or "
+            "--drop-credentials to mark without them",
+            code="has_credentials",
+        )
 
 
 def detect_file(path: str | os.PathLike[str], key: bytes | str) -> watermark.Detection:

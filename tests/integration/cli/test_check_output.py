@@ -352,11 +352,11 @@ def test_default_format_follows_the_destination(tmp_path: Path) -> None:
         def isatty(self) -> bool:
             return True
 
-    assert _default_format(None, Terminal()) is OutputFormat.TEXT
+    assert _default_format(None, Terminal()) is OutputFormat.TABLE
     assert _default_format(None, io.StringIO()) is OutputFormat.JSONL
     assert _default_format(tmp_path / "r.csv", Terminal()) is OutputFormat.CSV
     assert _default_format(tmp_path / "r.JSON", Terminal()) is OutputFormat.JSON
-    assert _default_format(tmp_path / "r.txt", io.StringIO()) is OutputFormat.TEXT
+    assert _default_format(tmp_path / "r.txt", io.StringIO()) is OutputFormat.TABLE
     assert _default_format(tmp_path / "r.out", Terminal()) is OutputFormat.JSONL
 
 
