@@ -212,3 +212,77 @@ def test_limits_agree() -> None:
     assert DEFAULT_MAX_PIXELS == MAX_PIXELS == budget.DEFAULT_MAX_PIXELS
     assert budget.SERVER_MAX_PIXELS == 50_000_000
     assert budget.peak_bytes(budget.DEFAULT_MAX_PIXELS) < MEMORY_BUDGET
+
+
+def test_watermark_embed(corpus: list[Path], tmp_path: Path) -> None:
+    """Every tenth file marked in-process: a refusal or an error line, never exit 4."""
+    from typer.testing import CliRunner
+
+    from verify_cli.app import app
+
+    runner = CliRunner()
+    for i, path in enumerate(corpus[::10]):
+        out = tmp_path / f"out{i}{path.suffix}"
+        result = runner.invoke(
+            app, ["watermark", "embed", str(path), "-o", str(out), "--payload", "01"]
+        )
+        assert result.exit_code in (0, 2, 3), (path.name, result.exit_code, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def _avif_raising_runtime_error() -> bytes:
+    """A damaged AVIF on which Pillow's decoder raises RuntimeError (found by a seeded search)."""
+    import io
+    import random
+
+    from hostile_corpus import MUTATIONS, seeds
+    from PIL import Image
+
+    base = seeds()["avif"]
+    for n in range(500):
+        data = MUTATIONS["flip"](base, "avif", random.Random(n))
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                im.load()
+        except RuntimeError:
+            return data
+        except Exception:  # other damage: keep looking
+            continue
+    pytest.fail("no AVIF mutation raised RuntimeError")
+
+
+def test_damaged_avif_and_huge_webp_in_process(
+    tmp_path: Path, stores: dict[str, Path], signed: Signed
+) -> None:
+    """The two files of the report: a RuntimeError AVIF, a 66-byte 12000x12000 WebP."""
+    from typer.testing import CliRunner
+
+    from verify_cli.app import app
+
+    avif = tmp_path / "damaged.avif"
+    avif.write_bytes(_avif_raising_runtime_error())
+    webp = tmp_path / "huge.webp"
+    webp.write_bytes(_huge_webp())
+    good = signed.jpeg_es256
+    runner = CliRunner()
+    args = ["check", str(avif), str(webp), str(good), "--bank", str(stores["bank"])]
+    args += ["--generator-marks", "--metadata", "--format", "jsonl", "--jobs", "1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 3, result.stderr
+    records = _records(result.stdout)
+    assert [Path(r["subject"]["path"]).name for r in records] == [
+        "damaged.avif",
+        "huge.webp",
+        good.name,
+    ]
+    assert records[1]["error"]["code"] == "too_large"
+    assert "12000x12000" in records[1]["error"]["message"]
+    assert records[2]["verdict"] != "ERROR"
+    for command in (["watermark", "detect"], ["bank", "match", str(stores["bank"])]):
+        for path in (avif, webp):
+            out = runner.invoke(app, [*command, str(path)])
+            assert out.exit_code == 3, (command, path.name, out.stderr)
+            assert out.exception is None or isinstance(out.exception, SystemExit)
+            lines = out.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith(f"verify: {path}"), out.stderr
