@@ -4,14 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: demo test lint typecheck pytest bench fuzz clean
+.PHONY: demo test lint typecheck pytest bench fuzz clean node system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev,video,scale,server]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,video,scale,server,monitor]'
 	# invisible-watermark (reference encoder for generator-watermark tests) declares torch,
 	# which its dwtDct code never uses: install it without dependencies (they are in [dev]).
 	$(BIN)/python -m pip install --quiet --no-deps 'invisible-watermark==0.2.0'
@@ -28,7 +28,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+# The soft-binding conformance suite (tests/integration/cli/test_softbinding_conformance.py)
+# runs on node and npm: install them when missing (CI runs as root on a fresh machine).
+node:
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+		{ apt-get update && apt-get install -y nodejs npm; }
+
+# Chromium for `verify monitor run --screenshot` (tests/unit/provenance/monitor).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "make: install Chromium (apt-get install chromium) for the screenshot test"; fi
+
+pytest: $(STAMP) node system-deps
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest

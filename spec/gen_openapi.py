@@ -1,7 +1,7 @@
 """Write ``spec/openapi.json``: the OpenAPI document of the resolver server.
 
 Run ``python spec/gen_openapi.py`` after changing :mod:`provenance.durable.server`; the test
-``tests/unit/provenance/test_server.py`` regenerates the document and fails when the saved
+``tests/unit/provenance/durable/test_server.py`` regenerates the document and fails when the saved
 copy differs.
 """
 

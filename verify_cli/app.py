@@ -57,6 +57,7 @@ _COMMAND_MODULES = (
     "verify_cli.bank",
     "verify_cli.sign",
     "verify_cli.serve",
+    "verify_cli.monitor",
 )
 
 for _name in _COMMAND_MODULES:

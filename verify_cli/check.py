@@ -568,7 +568,8 @@ def check_command(
         str | None,
         typer.Option(
             "--resolver",
-            help="Soft-binding resolution API (verify serve) to recover credentials from.",
+            help="Soft Binding Resolution API server (2.4 discovery, or 2.2) to recover "
+            "credentials from.",
             metavar="URL",
         ),
     ] = None,

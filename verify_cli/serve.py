@@ -1,10 +1,12 @@
-"""``verify serve``: the C2PA soft-binding resolution API over a manifest repository.
+"""``verify serve``: the C2PA Soft Binding Resolution API 2.4.0 over a manifest repository.
 
 Parse the options, build the app with :func:`provenance.durable.server.create_app` and run it with
 uvicorn. Read-only unless started with ``--allow-writes --token T`` (the token can also come
 from the ``JINJJA_SERVER_TOKEN`` environment variable, which keeps it out of process
-listings). Exit codes: 0 stopped cleanly, 2 bad options or unusable repository, 3 the
-server extra is not installed, 130 Ctrl-C.
+listings). With writes, receipts are signed with the Ed25519 key in ``--receipt-key``
+(default ``<repo>.receipt-key.pem``, created with mode 0600 when missing). Exit codes: 0
+stopped cleanly, 2 bad options or unusable repository, 3 the server extra is not installed,
+130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -79,8 +81,25 @@ def serve(
             "--max-decodes", help="Uploads decoded at the same time (others wait).", min=1
         ),
     ] = SERVER_DECODES,
+    receipt_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--receipt-key",
+            help="Ed25519 PEM key that signs receipts (default <repo>.receipt-key.pem, "
+            "created when missing; writes only).",
+            dir_okay=False,
+            metavar="PATH",
+        ),
+    ] = None,
+    private_references: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-references",
+            help="Let /matches/byReference fetch from loopback and private addresses.",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the soft-binding resolution API (C2PA 2.2) for a manifest repository."""
+    """Serve the Soft Binding Resolution API 2.4.0 for a manifest repository."""
     try:
         import uvicorn
     except ImportError:
@@ -92,9 +111,18 @@ def serve(
         raise _fail("--allow-writes needs --token (or JINJJA_SERVER_TOKEN)", ExitCode.USAGE)
     if token and not allow_writes:
         sys.stderr.write("verify serve: --token has no effect without --allow-writes\n")
-    from provenance.durable.server import create_app
+    from provenance.durable.receipts import ReceiptKey
+    from provenance.durable.server import API_VERSION, create_app
 
+    if receipt_key is not None and not allow_writes:
+        sys.stderr.write("verify serve: --receipt-key has no effect without --allow-writes\n")
+    if allow_writes and token is not None and len(token) < 16:
+        raise _fail("writes need a token of at least 16 characters (--token)", ExitCode.USAGE)
     try:
+        key = None
+        if allow_writes:
+            key_path = receipt_key or repo.with_name(repo.name + ".receipt-key.pem")
+            key = ReceiptKey.load_or_create(key_path, create=receipt_key is None)
         app = create_app(
             repo,
             allow_writes=allow_writes,
@@ -103,6 +131,8 @@ def serve(
             wm_keys=tuple(wm_keys(wm_key, wm_key_file)),
             max_pixels=max_pixels,
             max_decodes=max_decodes,
+            receipt_key=key,
+            private_references=private_references,
         )
     except ProvenanceError as exc:
         code = ExitCode.INPUT_ERROR if exc.code == "missing_dependency" else ExitCode.USAGE
@@ -111,7 +141,7 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     sys.stderr.write(
         f"verify serve: repository {repo} ({mode}) at http://{shown}:{port} "
-        f"(API document: /openapi.json)\n"
+        f"(Soft Binding Resolution API {API_VERSION}; API document: /openapi.json)\n"
     )
     sys.stderr.flush()
     try:

@@ -427,7 +427,10 @@ def sign_command(
         str | None,
         typer.Option(
             "--repo-url",
-            help="Resolver server that accepts manifests (verify serve --allow-writes).",
+            "--resolver",
+            help="Soft Binding Resolution API 2.4 server that stores manifests and bindings "
+            "(verify serve --allow-writes, or another); its receipt is kept as "
+            "OUTPUT.receipt.json.",
             metavar="URL",
         ),
     ] = None,
@@ -607,6 +610,8 @@ def _watermark_fields(result: Any) -> dict[str, Any]:
             "fingerprint": done.fingerprint,
             "psnr": round(done.psnr, 2) if done.psnr is not None else None,
             "repository": done.repository,
+            "stored_as": done.stored_as,
+            "receipt": str(done.receipt) if done.receipt is not None else None,
         }
     }
 
@@ -615,7 +620,11 @@ def _watermark_text(result: Any) -> str:
     done = _PUBLISHED.get(result.path)
     if done is None:
         return ""
-    return f"; watermark {done.manifest_id} stored in {done.repository}"
+    where = done.repository
+    if done.stored_as not in (None, done.manifest_id):
+        where += f" as {done.stored_as}"
+    receipt = f" (receipt {done.receipt.name})" if done.receipt is not None else ""
+    return f"; watermark {done.manifest_id} stored in {where}{receipt}"
 
 
 def register(app: typer.Typer) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from typing import Final, TypeVar
 
@@ -27,6 +28,7 @@ __all__ = [
     "MAX_TEXT",
     "DecodeGate",
     "LimitError",
+    "check_facts",
     "check_int",
     "check_text",
     "log_disconnect",
@@ -101,6 +103,26 @@ def check_text(name: str, value: str | None, longest: int = MAX_TEXT) -> str | N
             f"{name} must be at most {longest} printable characters",
         )
     return value
+
+
+_SHA256: Final = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def check_facts(
+    *,
+    mediaType: str | None,  # noqa: N803 - the API's field names
+    title: str | None,
+    sha256: str | None,
+    width: int | None,
+    height: int | None,
+) -> None:
+    """Range the optional facts of a stored manifest; a 400 naming the first bad one."""
+    check_int("width", width, 1, MAX_DIMENSION)
+    check_int("height", height, 1, MAX_DIMENSION)
+    check_text("title", title)
+    check_text("mediaType", mediaType, 255)
+    if sha256 is not None and not _SHA256.fullmatch(sha256):
+        raise LimitError(400, "bad_sha256", "sha256 must be 64 hexadecimal digits")
 
 
 def log_disconnect(path: str) -> None:

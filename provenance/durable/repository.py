@@ -86,7 +86,18 @@ CREATE TABLE bindings (
     PRIMARY KEY (alg, value, manifest_id)
 );
 CREATE INDEX bindings_manifest ON bindings(manifest_id);
+CREATE TABLE receipts (
+    manifest_id TEXT PRIMARY KEY REFERENCES manifests(manifest_id) ON DELETE CASCADE,
+    receipt TEXT NOT NULL,
+    public_key BLOB NOT NULL,
+    issued_at TEXT NOT NULL
+);
 """
+_RECEIPTS: Final = (
+    "CREATE TABLE IF NOT EXISTS receipts (manifest_id TEXT PRIMARY KEY REFERENCES"
+    " manifests(manifest_id) ON DELETE CASCADE, receipt TEXT NOT NULL, public_key BLOB NOT NULL,"
+    " issued_at TEXT NOT NULL)"
+)
 
 
 class RepositoryError(ProvenanceError):
@@ -364,18 +375,114 @@ class Repository:
 
     @_locked
     def remove(self, manifest_id: str) -> bool:
-        """Delete one manifest and its bindings; return whether it existed."""
-        mid = check_manifest_id(manifest_id)
+        """Delete one manifest, its bindings and its receipt; return whether it existed."""
+        mid = self._resolve(manifest_id)
+        if mid is None:
+            return False
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute("DELETE FROM bindings WHERE manifest_id = ?", (mid,))
+            if self._has_receipts():
+                conn.execute("DELETE FROM receipts WHERE manifest_id = ?", (mid,))
             cur = conn.execute("DELETE FROM manifests WHERE manifest_id = ?", (mid,))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         return cur.rowcount > 0
+
+    @_locked
+    def bind(self, binding: Binding, manifest_id: str, *, replace: bool = False) -> bool:
+        """Add a soft binding to a stored manifest, or move an existing one to it.
+
+        Parameters
+        ----------
+        binding
+            The binding (its value must have the algorithm's length).
+        manifest_id
+            16 hex digits or active-manifest label of a stored manifest.
+        replace
+            Move: the binding must already exist (for any manifest) and afterwards points
+            to ``manifest_id`` only.
+
+        Returns
+        -------
+        bool
+            False when the manifest is unknown, or (``replace``) the binding is unknown.
+        """
+        _check_binding(binding)
+        mid = self._resolve(manifest_id)
+        conn = self._conn
+        if mid is None or not self._exists(mid):
+            return False
+        key = (binding.alg, bytes(binding.value))
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if replace:
+                cur = conn.execute("DELETE FROM bindings WHERE alg = ? AND value = ?", key)
+                if cur.rowcount == 0:
+                    conn.execute("ROLLBACK")
+                    return False
+            conn.execute(
+                "INSERT OR IGNORE INTO bindings (manifest_id, alg, value) VALUES (?, ?, ?)",
+                (mid, *key),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return True
+
+    @_locked
+    def put_receipt(
+        self, manifest_id: str, receipt: str, *, public_key: bytes, issued_at: str
+    ) -> None:
+        """Keep the receipt (JSON text) issued for a stored manifest, replacing an older one."""
+        mid = self._resolve(manifest_id)
+        if mid is None or not self._exists(mid):
+            raise RepositoryError(f"no manifest {manifest_id!r}", code="not_found")
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(_RECEIPTS)
+            conn.execute(
+                "INSERT OR REPLACE INTO receipts (manifest_id, receipt, public_key, issued_at)"
+                " VALUES (?, ?, ?, ?)",
+                (mid, receipt, bytes(public_key), issued_at),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    @_locked
+    def receipt(self, manifest_id: str) -> tuple[str, bytes] | None:
+        """The receipt (JSON text) kept for a manifest and the public key it was signed with."""
+        mid = self._resolve(manifest_id)
+        if mid is None or not self._has_receipts():
+            return None
+        row = self._conn.execute(
+            "SELECT receipt, public_key FROM receipts WHERE manifest_id = ?", (mid,)
+        ).fetchone()
+        return (str(row[0]), bytes(row[1])) if row else None
+
+    def _has_receipts(self) -> bool:
+        return (
+            self._conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'receipts'"
+            ).fetchone()
+            is not None
+        )
+
+    def _exists(self, mid: str) -> bool:
+        row = self._conn.execute("SELECT 1 FROM manifests WHERE manifest_id = ?", (mid,))
+        return row.fetchone() is not None
+
+    @_locked
+    def ping(self) -> None:
+        """Read the file once (raises ``repository_io`` when it cannot be read)."""
+        self._conn.execute("SELECT count(*) FROM schema_version").fetchone()
 
     # -- reading -----------------------------------------------------------------------
     def _resolve(self, manifest_id: str) -> str | None:

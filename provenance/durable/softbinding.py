@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import os
 import secrets
 import tempfile
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
+from provenance.durable.client import RemotePublication, ResolverClient, store_remote
 from provenance.errors import InputFileError, ProvenanceError
 from provenance.media import budget
 from provenance.media.budget import DEFAULT_MAX_PIXELS
@@ -129,6 +131,10 @@ class Published:
     """Where the manifest store was stored (path or URL)."""
     signed: SignResult
     """The signing result (algorithm, signer, timestamp, history, parent)."""
+    stored_as: str | None = None
+    """The identifier the repository keeps it under (a resolver may name it its own way)."""
+    receipt: Path | None = None
+    """The resolver's receipt, saved beside the output as ``<output>.receipt.json``."""
 
 
 def new_manifest_id(taken: Callable[[str], bool] | None = None) -> bytes:
@@ -449,10 +455,14 @@ def watermark_video_bytes(
 # ------------------------------------------------------------------------------ publish
 
 
-def _post_manifest(url: str, token: str | None, store: bytes, facts: Mapping[str, Any]) -> str:
-    from provenance.durable.resolver import ResolverClient
-
-    return ResolverClient(url, token=token).post_manifest(store, facts=facts)
+def _store_remote(
+    url: str,
+    token: str | None,
+    store: bytes,
+    bindings: Sequence[tuple[str, bytes]],
+    facts: Mapping[str, Any],
+) -> RemotePublication:
+    return store_remote(ResolverClient(url, token=token), store, bindings, facts=facts)
 
 
 def _write_atomic(out: Path, data: bytes, *, force: bool) -> None:
@@ -561,7 +571,9 @@ def publish(
     repository
         A local manifest repository to store into.
     repo_url
-        Or a resolver server (``verify serve --allow-writes``) to ``POST /manifests`` to.
+        Or a resolver: any Soft Binding Resolution API 2.4 server (discovery, then
+        ``POST /manifests`` and ``POST /bindings``; its receipt is saved beside the output
+        as ``<output>.receipt.json``), or an older ``verify serve --allow-writes``.
     token
         Bearer token for ``repo_url``.
     wm_key
@@ -652,24 +664,27 @@ def publish(
         "height": info.height,
     }
     mid = manifest_id_hex(ident)
+    pairs = [(WATERMARK_ALG, ident)]
+    if fingerprint is not None:
+        pairs.append((FINGERPRINT_ALG, fingerprint))
+    receipt: Mapping[str, Any] | None = None
+    stored_as = mid
     if repository is not None:
         from provenance.durable.repository import Binding
 
-        bindings = [Binding(WATERMARK_ALG, ident)]
-        if fingerprint is not None:
-            bindings.append(Binding(FINGERPRINT_ALG, fingerprint))
+        bindings = [Binding(alg, value) for alg, value in pairs]
         repository.put(store, manifest_id=mid, bindings=bindings, **facts)
         where = str(repository.path)
     else:
         assert repo_url is not None
-        stored = _post_manifest(repo_url, token, store, facts)
-        if stored != mid:
-            raise PublishError(
-                f"the server stored the manifest as {stored}, expected {mid}",
-                code="server_mismatch",
-            )
-        where = repo_url
+        remote = _store_remote(repo_url, token, store, pairs, facts)
+        stored_as, receipt, where = remote.manifest_id, remote.receipt, repo_url
     _write_atomic(out, signed, force=force)
+    receipt_path = None
+    if receipt is not None:
+        receipt_path = out.with_name(out.name + ".receipt.json")
+        text = json.dumps(receipt, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        _write_atomic(receipt_path, text.encode(), force=True)
     from provenance.credentials.certcheck import load_certificates
     from provenance.credentials.sign import SignResult
 
@@ -683,6 +698,8 @@ def publish(
         fingerprint=fingerprint.hex() if fingerprint is not None else None,
         psnr=measured,
         repository=where,
+        stored_as=stored_as,
+        receipt=receipt_path,
         signed=SignResult(
             path=out,
             manifest_bytes=len(store),

@@ -175,12 +175,12 @@ def test_server_by_content(corpus: list[Path], tmp_path: Path, stores: dict[str,
                     assert isinstance(body["matches"], list)
                 else:
                     assert 400 <= status < 500, (path.name, body)
-                    assert set(body) == {"error"} and body["error"]["code"], body
+                    assert isinstance(body["error"], str) and body["code"], body
             # Eight hostile uploads at once: 413 before decoding, the server stays small.
             bomb = _huge_webp()
             with ThreadPoolExecutor(8) as pool:
                 answers = list(pool.map(lambda _: _post(port, bomb), range(8)))
-            assert all(s == 413 and b["error"]["code"] == "too_large" for s, b in answers)
+            assert all(s == 413 and b["code"] == "too_large" for s, b in answers)
         finally:
             proc.send_signal(signal.SIGINT)
             _, status, usage = os.wait4(proc.pid, 0)

@@ -171,6 +171,15 @@ def test_serve_usage_errors(tmp_path: Path) -> None:
         app, ["serve", "--repo", str(tmp_path / "r.db"), "--allow-writes", "--token", "short"]
     )
     assert short.exit_code == ExitCode.USAGE and "16 characters" in short.output
+    assert not (tmp_path / "r.db.receipt-key.pem").exists()
+    token = ["--allow-writes", "--token", "t" * 20]
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a key")
+    for key, message in ((bad, "not a readable PEM"), (tmp_path / "none.pem", "no receipt key")):
+        result = runner.invoke(
+            app, ["serve", "--repo", str(tmp_path / "r.db"), *token, "--receipt-key", str(key)]
+        )
+        assert result.exit_code == ExitCode.USAGE and message in result.output, result.output
 
 
 def test_serve_port_in_use(tmp_path: Path) -> None:

@@ -21,6 +21,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from provenance.durable.client import ResolverClient
+from provenance.durable.receipts import verify_receipt
+from provenance.durable.repository import Repository
 from provenance.testing.pki import make_pki
 from verify_cli.app import app
 
@@ -188,6 +191,19 @@ def test_publish_strip_recover_through_resolver(tmp_path: Path, server: dict[str
     records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert len(records) == 6 and all(r["status"] == "signed" for r in records)
     published = {Path(r["output"]).name: r for r in records}
+    # Each output has the server's receipt beside it, signed with the key it publishes.
+    keys = ResolverClient(server["url"]).discover().receipt_keys
+    with Repository.open(server["repo"]) as repo:
+        for r in records:
+            mark = r["watermark"]
+            assert mark["stored_as"] == mark["manifest_id"]
+            receipt = json.loads(Path(mark["receipt"]).read_text())
+            assert Path(mark["receipt"]).name == Path(r["output"]).name + ".receipt.json"
+            store = repo.get(mark["manifest_id"])
+            check = verify_receipt(
+                receipt, trusted=keys, store=store, manifest_id=mark["stored_as"]
+            )
+            assert check.verified, check.reason
 
     stripped = tmp_path / "stripped"
     stripped.mkdir()

@@ -240,3 +240,44 @@ def test_fingerprint_search_equals_brute_force(
         if bin(int.from_bytes(c, "big") ^ q).count("1") <= radius
     )
     assert [(m.distance, int(m.manifest_id, 16) - 1) for m in got] == want
+
+
+def test_bind_move_receipts_and_remove(tmp_path: Path) -> None:
+    a, b = bytes.fromhex("00000000000000aa"), bytes.fromhex("00000000000000bb")
+    fp = bytes(range(32))
+    with Repository.open(tmp_path / "r.db", create=True) as repo:
+        repo.put(b"A", manifest_id=a.hex(), bindings=[Binding(WATERMARK_ALG, a)], label="urn:a")
+        repo.put(b"B", manifest_id=b.hex(), bindings=[], label="urn:b")
+        assert repo.bind(Binding(FINGERPRINT_ALG, fp), "urn:a") is True
+        assert repo.bind(Binding(FINGERPRINT_ALG, fp), a.hex()) is True  # idempotent
+        assert repo.bind(Binding(WATERMARK_ALG, a), "ffffffffffffffff") is False
+        assert repo.bind(Binding(WATERMARK_ALG, b), b.hex(), replace=True) is False
+        assert repo.bind(Binding(FINGERPRINT_ALG, fp), b.hex(), replace=True) is True
+        assert [m.manifest_id for m in repo.by_binding(FINGERPRINT_ALG, fp)] == [b.hex()]
+        with pytest.raises(RepositoryError):
+            repo.bind(Binding(WATERMARK_ALG, b"short"), b.hex())
+        assert repo.receipt(a.hex()) is None
+        repo.put_receipt("urn:a", '{"r": 1}', public_key=b"k" * 32, issued_at="t")
+        repo.put_receipt(a.hex(), '{"r": 2}', public_key=b"k" * 32, issued_at="t")
+        assert repo.receipt(a.hex()) == ('{"r": 2}', b"k" * 32)
+        with pytest.raises(RepositoryError) as e:
+            repo.put_receipt("ffffffffffffffff", "{}", public_key=b"", issued_at="t")
+        assert e.value.code == "not_found"
+        assert repo.remove("urn:a") is True
+        assert repo.receipt(a.hex()) is None and repo.by_binding(WATERMARK_ALG, a) == []
+        assert repo.remove("urn:nothing") is False
+        repo.ping()
+
+
+def test_receipts_in_a_file_written_before_receipts(tmp_path: Path) -> None:
+    mid = "00000000000000cc"
+    with Repository.open(tmp_path / "old.db", create=True) as repo:
+        repo.put(b"C", manifest_id=mid, bindings=[])
+    with sqlite3.connect(tmp_path / "old.db") as conn:
+        conn.execute("DROP TABLE receipts")
+    with Repository.open(tmp_path / "old.db") as repo:
+        assert repo.receipt(mid) is None
+        assert repo.remove(mid) is True
+        repo.put(b"C", manifest_id=mid, bindings=[])
+        repo.put_receipt(mid, "{}", public_key=b"k", issued_at="t")
+        assert repo.receipt(mid) == ("{}", b"k")

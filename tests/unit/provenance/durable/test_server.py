@@ -203,7 +203,7 @@ def test_by_binding_get_and_post(world: dict[str, Any]) -> None:
 )
 def test_by_binding_rejects_bad_queries(world: dict[str, Any], query: str, code: str) -> None:
     status, doc = world["ro"].json("GET", "/matches/byBinding" + query)
-    assert status == 400 and doc["error"]["code"] == code and doc["error"]["message"]
+    assert status == 400 and doc["code"] == code and doc["error"]
 
 
 @pytest.mark.parametrize(
@@ -223,7 +223,7 @@ def test_by_binding_post_rejects_bad_bodies(
     got, doc = world["ro"].json(
         "POST", "/matches/byBinding", body=body, headers={"Content-Type": "application/json"}
     )
-    assert (got, doc["error"]["code"]) == (status, code)
+    assert (got, doc["code"]) == (status, code)
 
 
 def test_by_content(world: dict[str, Any]) -> None:
@@ -260,7 +260,7 @@ def test_by_content_rejects_bad_uploads(
     got, doc = world["ro"].json(
         "POST", "/matches/byContent", body=body, headers={"Content-Type": ctype}
     )
-    assert (got, doc["error"]["code"]) == (status, code)
+    assert (got, doc["code"]) == (status, code)
 
 
 def test_huge_chunked_upload_is_cut_off(world: dict[str, Any]) -> None:
@@ -285,7 +285,7 @@ def test_huge_chunked_upload_is_cut_off(world: dict[str, Any]) -> None:
     finally:
         conn.close()
     if doc is not None:
-        assert resp.status == 413 and doc["error"]["code"] == "too_large"
+        assert resp.status == 413 and doc["code"] == "too_large"
     assert world["ro"].request("GET", "/services/supportedAlgorithms")[0] == 200
 
 
@@ -301,12 +301,14 @@ def test_manifests(world: dict[str, Any]) -> None:
         == 200
     )
     status, doc = world["ro"].json("GET", "/manifests/ffffffffffffffff")
-    assert status == 404 and doc["error"]["code"] == "not_found"
+    assert status == 404 and doc["code"] == "not_found"
     status, doc = world["ro"].json("GET", "/manifests/" + "x" * 300)
     assert status == 400
     assert ResolverClient(world["ro"].url).fetch("ffffffffffffffff") is None
     status, doc = world["ro"].json("DELETE", f"/manifests/{a.manifest_id}")
-    assert status == 405 and doc["error"]["code"] == "method_not_allowed"
+    assert status == 403 and doc["code"] == "read_only"
+    status, doc = world["ro"].json("PATCH", f"/manifests/{a.manifest_id}")
+    assert status == 405 and doc["code"] == "method_not_allowed"
     status, doc = world["ro"].json("GET", "/no/such/route")
     assert status == 404
 
@@ -318,19 +320,19 @@ def test_writes(world: dict[str, Any]) -> None:
     status, doc = ro.json(
         "POST", "/manifests", body=store, headers={**ctype, "Authorization": f"Bearer {TOKEN}"}
     )
-    assert status == 403 and doc["error"]["code"] == "read_only"
+    assert status == 403 and doc["code"] == "read_only"
     assert rw.json("POST", "/manifests", body=store, headers=ctype)[0] == 401
     wrong = {**ctype, "Authorization": "Bearer wrong-token-wrong-token"}
     assert rw.json("POST", "/manifests", body=store, headers=wrong)[0] == 401
     auth = {**ctype, "Authorization": f"Bearer {TOKEN}"}
     status, doc = rw.json("POST", "/manifests", body=b"garbage", headers=auth)
-    assert status == 400 and doc["error"]["code"] == "bad_store"
+    assert status == 400 and doc["code"] == "bad_store"
     status, doc = rw.json("POST", "/manifests", body=b"\x00" * (LIMIT + 1), headers=auth)
     assert status == 413
     status, doc = rw.json("POST", "/manifests?width=512&height=384", body=store, headers=auth)
-    assert status == 201 and doc == {"manifestId": b.manifest_id}
-    status, doc = rw.json("POST", "/manifests", body=store, headers=auth)
-    assert status == 409 and doc["error"]["code"] == "duplicate_manifest_id"
+    assert status == 200 and doc == {"manifestId": b.manifest_id}
+    # The same bytes again: the same identifier (a retried upload is harmless).
+    assert rw.json("POST", "/manifests", body=store, headers=auth) == (200, doc)
     client = ResolverClient(rw.url)
     assert [m.manifest_id for m in client.matches(WATERMARK_ALG, bytes.fromhex(b.manifest_id))] == [
         b.manifest_id
@@ -376,10 +378,20 @@ def test_openapi_document_is_current(world: dict[str, Any]) -> None:
         ("/matches/byBinding", "get"),
         ("/matches/byBinding", "post"),
         ("/matches/byContent", "post"),
-        ("/manifests/{manifestId}", "get"),
-        ("/services/supportedAlgorithms", "get"),
+        ("/matches/byReference", "post"),
         ("/manifests", "post"),
+        ("/manifests/{manifestId}", "get"),
+        ("/manifests/{manifestId}", "delete"),
+        ("/manifests/{manifestId}/receipts", "get"),
+        ("/manifests/{manifestId}/receipts", "post"),
+        ("/bindings", "post"),
+        ("/bindings", "put"),
+        ("/services/supportedAlgorithms", "get"),
+        ("/services/capabilities", "get"),
+        ("/services/status", "get"),
+        ("/.well-known/c2pa-soft-binding-resolution", "get"),
     } == ops
+    assert served["info"]["version"] == "2.4.0"
 
 
 _ROUTES = [
@@ -387,6 +399,10 @@ _ROUTES = [
     ("POST", "/matches/byContent", "image/jpeg"),
     ("POST", "/matches/byContent", "video/mp4"),
     ("POST", "/manifests", "application/c2pa"),
+    ("POST", "/matches/byReference", "application/json"),
+    ("POST", "/bindings", "application/json"),
+    ("PUT", "/bindings", "application/json"),
+    ("POST", "/manifests/ffffffffffffffff/receipts", "application/json"),
 ]
 
 
@@ -404,7 +420,7 @@ def test_arbitrary_bodies_get_a_json_4xx(
         if status == 200:  # a JSON body that happens to be a valid query
             assert "matches" in doc
         else:
-            assert 400 <= status < 500 and doc["error"]["code"], (status, doc)
+            assert 400 <= status < 500 and doc["code"], (status, doc)
 
 
 @settings(max_examples=60, deadline=None)
@@ -455,6 +471,221 @@ def test_by_content_finds_a_video(world: dict[str, Any]) -> None:
     assert [m.manifest_id for m in found] == [done.manifest_id]
 
 
+# ------------------------------------------------------------------ API 2.4.0 routes
+
+
+def test_discovery(world: dict[str, Any]) -> None:
+    ro, rw = world["ro"], world["rw"]
+    version = ro.json("GET", "/openapi.json")[1]["info"]["version"]
+    assert version == "2.4.0"
+    assert ro.json("GET", "/services/capabilities") == (
+        200,
+        {
+            "c2paSpecificationVersion": version,
+            "supportedCapabilities": ["queryByContent", "queryByReference"],
+        },
+    )
+    status, caps = rw.json("GET", "/services/capabilities")
+    assert caps["supportedCapabilities"] == [
+        "queryByContent",
+        "queryByReference",
+        "storeManifests",
+        "storeBindings",
+    ]
+    status, doc = ro.json("GET", "/services/status")
+    assert status == 200 and doc["status"] == "ok" and doc["timestamp"].endswith("Z")
+    status, known = rw.json("GET", "/.well-known/c2pa-soft-binding-resolution")
+    assert status == 200
+    assert known["apiEndpoint"] == rw.url and known["c2paSpecificationVersion"] == version
+    assert known["capabilitiesEndpoint"] == rw.url + "/services/capabilities"
+    assert known["statusEndpoint"] == rw.url + "/services/status"
+    assert [k["crv"] for k in known["receiptKeys"]] == ["Ed25519"]
+    assert "receiptKeys" not in ro.json("GET", "/.well-known/c2pa-soft-binding-resolution")[1]
+    info = ResolverClient(rw.url).discover()
+    assert info.version == version and info.well_known and len(info.receipt_keys) == 1
+    assert info.supports("storeBindings") and info.answers(WATERMARK_ALG)
+    ro_info = ResolverClient(ro.url).discover()
+    assert not ro_info.supports("storeManifests") and ro_info.answers(FINGERPRINT_ALG)
+    assert not ro_info.answers("com.example.other")
+
+
+def _store_of(world: dict[str, Any], seed: int) -> tuple[Any, bytes]:
+    """A freshly published picture's result and manifest store (never stored on rw yet)."""
+    d = world["dir"]
+    pki = make_pki("Server Test", algs=("es256",), seed=b"server-tests")
+    signer = SignerSpec.from_pem(pki.chain_pem("es256"), pki.key_pem("es256"))
+    Image.fromarray(natural(seed)).save(d / f"s{seed}.jpg", quality=92)
+    with Repository.open(d / f"s{seed}.db", create=True) as repo:
+        done = publish(
+            d / f"s{seed}.jpg", d / f"ps{seed}.jpg", signer=signer, repository=repo,
+            source_type="digitalCapture", trust_anchors=[pki.root_pem],
+        )  # fmt: skip
+        store = repo.get(done.manifest_id)
+    assert store is not None
+    return done, store
+
+
+def test_store_receipt_delete(world: dict[str, Any]) -> None:
+    from provenance.durable.receipts import verify_receipt
+
+    rw = world["rw"]
+    done, store = _store_of(world, 21)
+    auth = {"Content-Type": "application/c2pa", "Authorization": f"Bearer {TOKEN}"}
+    status, doc = rw.json("POST", "/manifests?returnReceipt=true", body=store, headers=auth)
+    mid = done.manifest_id
+    assert status == 200 and doc["manifestId"] == mid
+    receipt = doc["receipt"]
+    assert receipt["@type"] == "org.c2pa.manifest-receipt"
+    assert receipt["repository"] == {"uri": rw.url, "manifestId": mid}
+    assert receipt["anchor"]["uri"] == f"{rw.url}/manifests/{mid}/receipts"
+    keys = ResolverClient(rw.url).discover().receipt_keys
+    assert verify_receipt(receipt, trusted=keys, store=store, manifest_id=mid).verified
+    # Retrievable, and verified by the server.
+    status, kept = rw.json("GET", f"/manifests/{mid}/receipts")
+    assert status == 200 and kept == {**receipt, "verified": True}
+    assert rw.json("GET", f"/manifests/{done.manifest_label}/receipts")[1] == kept
+    body = json.dumps(receipt).encode()
+    assert rw.json("POST", f"/manifests/{mid}/receipts", body=body)[1]["verified"] is True
+    forged = json.loads(body)
+    forged["anchor"]["parameters"]["manifestSha256"] = "0" * 64
+    status, doc = rw.json("POST", f"/manifests/{mid}/receipts", body=json.dumps(forged).encode())
+    assert status == 200 and doc["verified"] is False and "signature" in doc["error"]
+    status, doc = rw.json("POST", f"/manifests/{mid}/receipts", body=b'{"@type": "x"}')
+    assert status == 400 and doc["code"] == "bad_receipt"
+    assert rw.json("POST", "/manifests/ffffffffffffffff/receipts", body=body)[0] == 404
+    assert rw.json("GET", f"/manifests/{world['a'].manifest_id}/receipts")[0] == 404
+    # Delete: token needed; the store, its bindings and its receipt go.
+    assert rw.json("DELETE", f"/manifests/{mid}")[0] == 401
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    status, _, raw = rw.request("DELETE", f"/manifests/{mid}", headers=bearer)
+    assert (status, raw) == (204, b"")
+    assert rw.json("GET", f"/manifests/{mid}")[0] == 404
+    assert rw.json("GET", f"/manifests/{mid}/receipts")[0] == 404
+    assert ResolverClient(rw.url).matches(WATERMARK_ALG, bytes.fromhex(mid)) == []
+    assert rw.json("DELETE", f"/manifests/{mid}", headers=bearer)[0] == 404
+
+
+def test_bindings(world: dict[str, Any]) -> None:
+    rw, ro = world["rw"], world["ro"]
+    done, store = _store_of(world, 22)
+    mid = done.manifest_id
+    auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    client = ResolverClient(rw.url, token=TOKEN)
+    assert client.store_manifest(store).manifest_id == mid
+    wm, fp = bytes.fromhex(mid), bytes.fromhex(done.fingerprint)
+
+    def bind(method: str, doc: dict[str, Any], headers: dict[str, str] = auth) -> tuple[int, Any]:
+        status, _, raw = rw.request(
+            method, "/bindings", body=json.dumps(doc).encode(), headers=headers
+        )
+        return status, (json.loads(raw) if raw else None)
+
+    b64 = lambda v: base64.b64encode(v).decode()  # noqa: E731
+    assert bind("POST", {"bindingValue": b64(wm), "manifestId": mid}) == (204, None)
+    assert (
+        bind("POST", {"bindingValue": b64(fp), "manifestId": mid, "alg": FINGERPRINT_ALG})[0] == 204
+    )
+    assert bind("PUT", {"bindingValue": b64(wm), "manifestId": mid}) == (204, None)
+    assert [m.manifest_id for m in client.matches(FINGERPRINT_ALG, fp)] == [mid]
+    status, doc = bind("POST", {"bindingValue": b64(b"\x01" * 8), "manifestId": mid})
+    assert status == 400 and doc["code"] == "binding_not_declared"
+    status, doc = bind("POST", {"bindingValue": b64(b"\x01" * 5), "manifestId": mid})
+    assert status == 400 and doc["code"] == "bad_value"
+    status, doc = bind("POST", {"bindingValue": b64(wm), "manifestId": mid, "alg": "x.y"})
+    assert status == 400 and doc["code"] == "unsupported_alg"
+    status, doc = bind("POST", {"bindingValue": "x", "manifestId": "urn:c2pa:none"})
+    assert status == 404 and doc["code"] == "not_found"
+    status, doc = bind("PUT", {"bindingValue": b64(wm), "manifestId": world["b"].manifest_id})
+    assert status == 400 and doc["code"] == "binding_not_declared"
+    assert bind("POST", {"manifestId": mid})[0] == 400
+    assert bind("POST", {"bindingValue": b64(wm), "manifestId": mid}, {})[0] == 401
+    status, _, raw = ro.request("POST", "/bindings", body=b"{}", headers=auth)
+    assert status == 403
+    client.put_binding(WATERMARK_ALG, wm, mid, replace=True)
+    assert client.delete_manifest(mid) is True and client.delete_manifest(mid) is False
+
+
+class _Assets:
+    """A loopback HTTP server handing out one asset (for /matches/byReference)."""
+
+    def __init__(self, data: bytes) -> None:
+        import http.server
+
+        body = data
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                if self.path == "/moved":
+                    self.send_response(302)
+                    self.send_header("Location", "/asset")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_by_reference(world: dict[str, Any]) -> None:
+    copy = world["copy"]
+    assets = _Assets(copy)
+    private = Served(
+        create_app(world["dir"] / "repo.db", max_upload=LIMIT, private_references=True)
+    )
+    try:
+        ref = {"referenceUrl": assets.url + "/asset", "assetLength": len(copy)}
+        status, doc = private.json("POST", "/matches/byReference", body=json.dumps(ref).encode())
+        assert status == 200, doc
+        assert world["a"].manifest_id in [m["manifestId"] for m in doc["matches"]]
+        # The default server refuses loopback and private addresses.
+        status, doc = world["ro"].json(
+            "POST", "/matches/byReference", body=json.dumps(ref).encode()
+        )
+        assert status == 400 and doc["code"] == "reference_not_public"
+        cases = [
+            ({**ref, "referenceUrl": assets.url + "/moved"}, 502, "reference_failed"),
+            ({**ref, "referenceUrl": "http://127.0.0.1:9/x"}, 502, "reference_unreachable"),
+            ({**ref, "referenceUrl": "file:///etc/passwd"}, 400, "bad_reference"),
+            ({**ref, "assetLength": 10}, 413, "too_large"),
+            ({**ref, "assetLength": LIMIT + 1}, 413, "too_large"),
+            ({**ref, "region": [{"type": "spatial"}]}, 400, "region_not_supported"),
+            ({"referenceUrl": assets.url}, 400, "bad_request"),
+        ]
+        for body, want, code in cases:
+            status, doc = private.json(
+                "POST", "/matches/byReference", body=json.dumps(body).encode()
+            )
+            assert (status, doc["code"]) == (want, code), body
+    finally:
+        private.stop()
+        assets.close()
+
+
+def test_status_reports_an_unreadable_repository(tmp_path: Path) -> None:
+    served = Served(create_app(tmp_path / "r.db", allow_writes=True, token=TOKEN))
+    try:
+        served.app.state.repository.close()
+        status, doc = served.json("GET", "/services/status")
+        assert status == 200 and doc["status"] == "down"
+    finally:
+        served.server.should_exit = True
+        served.thread.join(10)
+        served.sock.close()
+
+
 @pytest.mark.parametrize(
     ("query", "code"),
     [
@@ -470,23 +701,27 @@ def test_by_content_finds_a_video(world: dict[str, Any]) -> None:
 def test_store_fields_are_ranged(world: dict[str, Any], query: str, code: str) -> None:
     auth = {"Content-Type": "application/c2pa", "Authorization": f"Bearer {TOKEN}"}
     status, doc = world["rw"].json("POST", f"/manifests?{query}", body=b"x", headers=auth)
-    assert status == 400 and doc["error"]["code"] == code, doc
+    assert status == 400 and doc["code"] == code and doc["error"], doc
     # Without the token: 401 first, whatever the fields say.
     headers = {"Content-Type": "application/c2pa"}
     assert world["rw"].json("POST", f"/manifests?{query}", body=b"x", headers=headers)[0] == 401
 
 
-def test_upload_over_the_pixel_limit_is_413_before_decoding(world: dict[str, Any]) -> None:
+def _huge_webp() -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (64, 64)).save(buf, "WEBP", quality=50)
     data = bytearray(buf.getvalue())
     at = data.index(b"\x9d\x01\x2a") + 3  # the VP8 key frame's width and height
     data[at : at + 4] = (12000).to_bytes(2, "little") + (12000).to_bytes(2, "little")
+    return bytes(data)
+
+
+def test_upload_over_the_pixel_limit_is_413_before_decoding(world: dict[str, Any]) -> None:
     status, doc = world["ro"].json(
-        "POST", "/matches/byContent", body=bytes(data), headers={"Content-Type": "image/webp"}
+        "POST", "/matches/byContent", body=_huge_webp(), headers={"Content-Type": "image/webp"}
     )
-    assert status == 413 and doc["error"]["code"] == "too_large"
-    assert "12000x12000" in doc["error"]["message"]
+    assert status == 413 and doc["code"] == "too_large"
+    assert "12000x12000" in doc["error"]
 
 
 def test_server_limits_configurable(tmp_path: Path) -> None:
@@ -503,6 +738,6 @@ def test_server_limits_configurable(tmp_path: Path) -> None:
             body=jpeg(natural(3)),
             headers={"Content-Type": "image/jpeg"},
         )
-        assert status == 413 and "1,000" in doc["error"]["message"]
+        assert status == 413 and "1,000" in doc["error"]
     finally:
         served.stop()
