@@ -113,6 +113,7 @@ def serve(
         sys.stderr.write("verify serve: --token has no effect without --allow-writes\n")
     from provenance.durable.receipts import ReceiptKey
     from provenance.durable.server import API_VERSION, create_app
+    from provenance.durable.server.transport import JsonErrorsH11Protocol
 
     if receipt_key is not None and not allow_writes:
         sys.stderr.write("verify serve: --receipt-key has no effect without --allow-writes\n")
@@ -145,7 +146,14 @@ def serve(
     )
     sys.stderr.flush()
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            http=JsonErrorsH11Protocol,
+        )
     except KeyboardInterrupt:
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     except OSError as exc:

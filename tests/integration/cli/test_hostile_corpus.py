@@ -181,13 +181,29 @@ def test_server_by_content(corpus: list[Path], tmp_path: Path, stores: dict[str,
             with ThreadPoolExecutor(8) as pool:
                 answers = list(pool.map(lambda _: _post(port, bomb), range(8)))
             assert all(s == 413 and b["code"] == "too_large" for s, b in answers)
+            # Not HTTP at all: still the API's JSON error shape.
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+                raw.sendall(b"GARBAGE \x00\x01 NOT-HTTP\r\n\r\n")
+                reply = raw.recv(65536)
+            head, _, body = reply.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head, reply
+            assert json.loads(body)["code"] == "bad_http"
+            # A client that goes away in the middle of its upload: one log line.
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+                raw.sendall(
+                    b"POST /matches/byContent HTTP/1.1\r\nHost: x\r\n"
+                    b"Content-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n" + b"\xff" * 10
+                )
+            time.sleep(1.0)
         finally:
             proc.send_signal(signal.SIGINT)
             _, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(status)
     assert statuses.get(413, 0) > 0, statuses  # huge declared dimensions refused
     assert usage.ru_maxrss * 1024 < SERVER_BUDGET, usage.ru_maxrss
-    assert "Traceback" not in (tmp_path / "stderr").read_text()
+    log = (tmp_path / "stderr").read_text()
+    assert "Traceback" not in log
+    assert log.count("client disconnected") == 1, log
 
 
 def _huge_webp() -> bytes:
