@@ -19,8 +19,11 @@ import re
 from collections.abc import Callable
 from typing import Final, TypeVar
 
+from starlette.concurrency import run_in_threadpool
+
 from provenance.errors import ProvenanceError
 from provenance.media import budget
+from provenance.media.inspect import _bmff_video_size
 
 __all__ = [
     "DEFAULT_DECODES",
@@ -58,8 +61,6 @@ class LimitError(ProvenanceError):
 
 def _declared(data: bytes, media_type: str) -> tuple[int, int] | None:
     if media_type.startswith("video/"):
-        from provenance.media.inspect import _bmff_video_size
-
         return _bmff_video_size(data)
     try:
         return budget.declared_size(data)
@@ -142,8 +143,6 @@ class DecodeGate:
 
     async def run(self, function: Callable[[], _T]) -> _T:
         """Run ``function`` in a worker thread once a decode slot is free."""
-        from starlette.concurrency import run_in_threadpool
-
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.width)
 

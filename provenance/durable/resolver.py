@@ -46,6 +46,7 @@ from provenance.durable.softbinding import (
     declared_bindings,
 )
 from provenance.errors import ProvenanceError
+from provenance.media import _imageio, budget
 from provenance.report import (
     AiAssessment,
     AiLabel,
@@ -124,10 +125,7 @@ class _Mark:
 def _image_pixels(data: bytes) -> NDArray[np.uint8] | None:
     """The pixels for the watermark detector, reduced by the power of two the detector's
     own block averaging would take anyway (bounded memory on large pictures)."""
-    from provenance.media import budget
-    from provenance.media._imageio import load_rgb
-
-    return load_rgb(data, min_short_side=budget.ANALYSIS_SIDE)
+    return _imageio.load_rgb(data, min_short_side=budget.ANALYSIS_SIDE)
 
 
 class _VideoFile:

@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from provenance.errors import InputFileError, ProvenanceError
+from provenance.media import budget
 
 __all__ = [
     "DOWNSAMPLE",
@@ -357,8 +358,6 @@ def _open_picture(data: bytes) -> Any:
     """Decode within the decode budget, reduced to about twice the hashing size."""
     from PIL import ImageOps
 
-    from provenance.media import budget
-
     try:
         image = budget.open_picture(data, max_side=2 * DOWNSAMPLE)
         with budget.decoding("picture"):
@@ -435,8 +434,6 @@ def _iter_video_frames(
         raise PdqError(
             "hashing video needs PyAV: pip install 'jinjja[video]'", code="missing_dependency"
         ) from None
-    from provenance.media import budget
-
     stream_source: Any = io.BytesIO(source) if isinstance(source, bytes) else str(source)
     try:
         with budget.decoding("video"):

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from provenance.media import budget
+
 __all__ = [
     "MAX_TEXT_BYTES",
     "Container",
@@ -464,8 +466,6 @@ def load_rgb(
     numpy.ndarray or None
         None when the picture cannot be decoded or is over the limit.
     """
-    from provenance.media import budget
-
     try:
         return budget.load_rgb(
             data,

@@ -226,6 +226,7 @@ def decoding(what: str = "picture", notes: list[str] | None = None) -> Iterator[
         In place of any exception the decoder raised (a :class:`ProvenanceError` passes
         through unchanged).
     """
+    # Pillow on first decode (start-up cost of every command)
     from PIL import Image, UnidentifiedImageError
 
     with warnings.catch_warnings(record=True) as caught:
@@ -300,7 +301,7 @@ def open_header(data: bytes) -> Any:
     with a message naming neither the size nor our limit; the plugin that recognised the
     header is then called directly, as ``Image.open`` does, to read the declared size.
     """
-    from PIL import Image
+    from PIL import Image  # Pillow on first decode (start-up cost)
 
     try:
         return Image.open(io.BytesIO(data))
@@ -411,7 +412,7 @@ def load_rgb(
     DecodeError
         As :func:`open_picture`.
     """
-    from PIL import Image
+    from PIL import Image  # Pillow on first decode (start-up cost)
 
     im = open_picture(
         data, limit=limit, max_side=max_side, min_short_side=min_short_side, notes=notes
