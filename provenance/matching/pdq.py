@@ -359,7 +359,7 @@ def _open_picture(data: bytes) -> Any:
     from PIL import ImageOps
 
     try:
-        image = budget.open_picture(data, max_side=2 * DOWNSAMPLE)
+        image = budget.open_picture(data, max_side=budget.REDUCED_SIDE)
         with budget.decoding("picture"):
             return ImageOps.exif_transpose(image)
     except budget.DecodeError as exc:

@@ -8,9 +8,10 @@ add/match, watermark detect/embed, durable publishing, the server) goes through
 * a picture whose header declares more than the pixel limit is refused **before** any
   pixel is decoded (:data:`DEFAULT_MAX_PIXELS`, ``--max-pixels``; the server's own default
   is :data:`SERVER_MAX_PIXELS`);
-* where a reduced picture is enough (PDQ, generator marks, thumbnails) JPEG is decoded at
-  a reduced DCT scale (Pillow ``draft``) and other formats are reduced right after
-  decoding, so what is kept is at most ``max_side`` pixels on a side;
+* where a reduced picture is enough (PDQ, thumbnails, the watermark reader of recovery and
+  the server) JPEG is decoded at a reduced DCT scale (Pillow ``draft``) and other formats
+  are reduced right after decoding; generator marks and ``watermark detect``/``embed``
+  need the full resolution;
 * every exception a decoder can raise (``RuntimeError`` from AVIF/HEIF, ``OSError``,
   ``SyntaxError``, ``struct.error``, ``ValueError``, ``EOFError``, ``zlib.error``, PyAV
   errors, libtiff failures, ``Image.DecompressionBombError``) becomes one
@@ -75,7 +76,7 @@ SERVER_MAX_PIXELS: Final = DEFAULT_MAX_PIXELS
 SERVER_DECODES: Final = 2
 """Uploads the server decodes at the same time (``verify serve --max-decodes``)."""
 REDUCED_SIDE: Final = 1024
-"""Longest side kept by reduced decodes (PDQ hashing, generator marks, thumbnails)."""
+"""Longest side kept by the reduced decode for PDQ hashing (PDQ itself works at 512)."""
 ANALYSIS_SIDE: Final = 1024
 """Shorter side kept when reading a picture for the watermark (see :func:`analysis_factor`)."""
 BYTES_PER_PIXEL: Final = 28
