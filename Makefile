@@ -4,13 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: demo test lint typecheck pytest bench fuzz clean node system-deps
+.PHONY: interop demo test lint typecheck pytest bench fuzz clean sysdeps-build sysdeps-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
+$(STAMP): $(BIN)/python pyproject.toml | sysdeps-build
 	$(BIN)/python -m pip install --quiet -e '.[dev,video,scale,server,monitor]'
 	# invisible-watermark (reference encoder for generator-watermark tests) declares torch,
 	# which its dwtDct code never uses: install it without dependencies (they are in [dev]).
@@ -28,22 +28,23 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# The soft-binding conformance suite (tests/integration/cli/test_softbinding_conformance.py)
-# runs on node and npm: install them when missing (CI runs as root on a fresh machine).
-node:
-	@command -v node >/dev/null && command -v npm >/dev/null || \
-		{ apt-get update && apt-get install -y nodejs npm; }
+# System packages (scripts/sysdeps.sh says which and why), installed with apt-get when missing.
+sysdeps-build:
+	@bash scripts/sysdeps.sh build
 
-# Chromium for `verify monitor run --screenshot` (tests/unit/provenance/monitor).
-system-deps:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
-	  else echo "make: install Chromium (apt-get install chromium) for the screenshot test"; fi
+sysdeps-test:
+	@bash scripts/sysdeps.sh test
 
-pytest: $(STAMP) node system-deps
+pytest: $(STAMP) sysdeps-test
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
+
+# Our resolver client against the independent Node 2.4 server (a checkout of
+# Cognitive-Proof/c2pa-soft-binding-server named by JINJJA_SBR_NODE_SERVER).
+interop: $(STAMP) sysdeps-test
+	@test -n "$$JINJJA_SBR_NODE_SERVER" || { echo "make interop: set JINJJA_SBR_NODE_SERVER=DIR" >&2; exit 2; }
+	$(BIN)/python -m pytest -q tests/interop
 
 # Benchmarks are measurements, not tests: peers side by side, results in bench-out/.
 bench: $(STAMP)
