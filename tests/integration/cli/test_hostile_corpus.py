@@ -184,7 +184,9 @@ def test_server_by_content(corpus: list[Path], tmp_path: Path, stores: dict[str,
             # Not HTTP at all: still the API's JSON error shape.
             with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
                 raw.sendall(b"GARBAGE \x00\x01 NOT-HTTP\r\n\r\n")
-                reply = raw.recv(65536)
+                reply = b""
+                while chunk := raw.recv(65536):  # the server closes after its 400
+                    reply += chunk
             head, _, body = reply.partition(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head, reply
             assert json.loads(body)["code"] == "bad_http"
