@@ -196,7 +196,10 @@ def test_server_by_content(corpus: list[Path], tmp_path: Path, stores: dict[str,
                     b"POST /matches/byContent HTTP/1.1\r\nHost: x\r\n"
                     b"Content-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n" + b"\xff" * 10
                 )
-            time.sleep(1.0)
+            deadline = time.monotonic() + 30
+            while "client disconnected" not in (tmp_path / "stderr").read_text():
+                assert time.monotonic() < deadline, "no log line for the disconnect"
+                time.sleep(0.1)
         finally:
             proc.send_signal(signal.SIGINT)
             _, status, usage = os.wait4(proc.pid, 0)
