@@ -12,9 +12,11 @@ EKU configuration, remote fetches off.
   per file, with one shared ``Context``, exceptions caught.
 
 One untimed warm-up pass, then ``--rounds`` (default 3) timed rounds of each, interleaved.
-``provenance.check`` alone is timed too, to separate the command line's own cost from the
-library's. Every run records wall time and CPU time (user + system of this process and of
-any worker processes it started and reaped): the machine may be shared, so CPU time is the
+One :class:`provenance.Checker` alone is timed too, to separate the command line's own
+cost from the library's, and the command again with generator marks on (the pixels of
+every picture decoded and searched), to show what that default costs. Every run records
+wall time and CPU time (user + system of this process and of any worker processes it
+started and reaped): the machine may be shared, so CPU time is the
 steadier measure of the work done, wall time what a user waits. Prints the medians,
 files/second and the ratios ``verify / bare`` in both (goal: at most 1.2x) and writes
 ``bench-out/check_throughput.json``.
@@ -69,11 +71,24 @@ def _media_files(fixtures: Path) -> list[Path]:
     return [item.path for item in expand_inputs([fixtures], recursive=True)]
 
 
-def run_verify(fixtures: Path, anchors: list[Path]) -> int:
+def _marks_flags() -> tuple[list[str], list[str]]:
+    """The ``verify check`` arguments that turn generator marks on and off."""
+    import typer
+
+    from verify_cli.app import app
+
+    command = typer.main.get_command(app).commands["check"]  # type: ignore[attr-defined]
+    spellings = {o for p in command.params for o in (*p.opts, *getattr(p, "secondary_opts", ()))}
+    if "--no-generator-marks" in spellings:
+        return [], ["--no-generator-marks"]  # on by default
+    return ["--generator-marks"], []
+
+
+def run_verify(fixtures: Path, anchors: list[Path], flags: list[str]) -> int:
     """Run the command in-process; return its exit code."""
     from verify_cli.app import app
 
-    args = ["check", "-r", "--format", "jsonl", "--output", os.devnull]
+    args = ["check", "-r", "--format", "jsonl", "--output", os.devnull, *flags]
     for anchor in anchors:
         args += ["--trust-anchors", str(anchor)]
     code = app([*args, str(fixtures)], prog_name="verify", standalone_mode=False)
@@ -107,11 +122,12 @@ def run_bare(files: list[Path], anchors: list[Path]) -> dict[str, int]:
 
 
 def run_library(files: list[Path], anchors: list[Path]) -> None:
-    """Run ``provenance.check`` alone (no command line, no rendering)."""
-    import provenance
+    """Run one ``provenance.Checker`` alone (no command line, no rendering)."""
+    from provenance import Checker, CheckOptions
 
-    for path in files:
-        provenance.check(path, trust_anchors=anchors)
+    with Checker(CheckOptions(trust_anchors=anchors)) as checker:
+        for path in files:
+            checker.check(path)
 
 
 def main() -> None:
@@ -135,10 +151,12 @@ def main() -> None:
     outcomes = run_bare(files, anchors)
     run_library(files, anchors)
 
+    marks_on, marks_off = _marks_flags()
     loops = {
-        "verify": lambda: run_verify(fixtures, anchors),
+        "verify": lambda: run_verify(fixtures, anchors, marks_off),
         "bare": lambda: run_bare(files, anchors),
         "library": lambda: run_library(files, anchors),
+        "verify_marks": lambda: run_verify(fixtures, anchors, marks_on),
     }
     samples: dict[str, dict[str, list[float]]] = {name: {"wall": [], "cpu": []} for name in loops}
     exit_code = 0
@@ -172,6 +190,10 @@ def main() -> None:
         "verify_files_per_second": {k: rate(v) for k, v in med["verify"].items()},
         "bare_files_per_second": {k: rate(v) for k, v in med["bare"].items()},
         "library_files_per_second": {k: rate(v) for k, v in med["library"].items()},
+        "verify_marks_files_per_second": {k: rate(v) for k, v in med["verify_marks"].items()},
+        "ratio_marks_on_over_off": {
+            k: round(med["verify_marks"][k] / med["verify"][k], 3) for k in ("wall", "cpu")
+        },
         "verify_exit_code": exit_code,
         "bare_outcomes": dict(sorted(outcomes.items())),
         "ratio_verify_over_bare": {
@@ -196,7 +218,8 @@ def main() -> None:
     for name, label in (
         ("verify", "verify check --format jsonl"),
         ("bare", "bare c2pa.Reader loop"),
-        ("library", "provenance.check alone"),
+        ("library", "one Checker alone"),
+        ("verify_marks", "verify check, generator marks"),
     ):
         w, c = med[name]["wall"], med[name]["cpu"]
         print(f"{label:28}: {w:7.2f} {len(files) / w:8.1f}  {c:7.2f} {len(files) / c:8.1f}")
@@ -204,6 +227,8 @@ def main() -> None:
         ratio = med["verify"][kind] / med["bare"][kind]
         verdict = "meets" if ratio <= 1.2 else "misses"
         print(f"ratio verify / bare ({kind:4}) : {ratio:.2f}x ({verdict} the 1.2x goal)")
+    marks = med["verify_marks"]["cpu"] / med["verify"]["cpu"]
+    print(f"generator marks on / off (cpu): {marks:.2f}x")
     print(f"results written to {out.relative_to(ROOT)}")
 
 

@@ -1,6 +1,7 @@
 """C2PA Content Credentials, the authenticity chain, AI signals and the report model."""
 
-from provenance.check import check, check_bytes
+from provenance._version import __version__
+from provenance.check import Checker, CheckOptions, check, check_bytes
 from provenance.errors import ProvenanceError
 from provenance.report import (
     SCHEMA,
@@ -14,14 +15,14 @@ from provenance.report import (
     Verdict,
 )
 
-__version__ = "0.1.0"
-
 __all__ = [
     "SCHEMA",
     "AiAssessment",
     "AiLabel",
     "AiSignal",
     "ChainNode",
+    "CheckOptions",
+    "Checker",
     "Failure",
     "ProvenanceError",
     "Report",

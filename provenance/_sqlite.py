@@ -8,14 +8,16 @@ failure and turns "not a database" into the caller's own error type.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+from provenance._clock import utc_text
 from provenance.errors import ProvenanceError
 
-__all__ = ["ensure_schema", "open_database"]
+__all__ = ["ensure_schema", "open_database", "transaction"]
 
 T = TypeVar("T")
 
@@ -74,6 +76,34 @@ def open_database(
     return conn, p, prepared
 
 
+@contextlib.contextmanager
+def transaction(
+    conn: sqlite3.Connection, *, immediate: bool = True
+) -> Iterator[sqlite3.Connection]:
+    """One explicit transaction on an autocommit connection: COMMIT, or ROLLBACK on any error.
+
+    Parameters
+    ----------
+    conn
+        A connection opened by :func:`open_database` (``isolation_level=None``).
+    immediate
+        Take the write lock at the start (``BEGIN IMMEDIATE``): the reads inside see the
+        same database as the writes. False for a read snapshot (``BEGIN``).
+
+    Yields
+    ------
+    sqlite3.Connection
+        ``conn``.
+    """
+    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def ensure_schema(
     conn: sqlite3.Connection,
     p: Path,
@@ -109,21 +139,16 @@ def ensure_schema(
             raise error(f"{p} is a SQLite file of another application", code=bad_code)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             # Re-check inside the write lock: another process may have created it.
             if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
                 for statement in schema.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-                conn.execute("INSERT INTO schema_version VALUES (?, ?)", (version, _now()))
+                conn.execute("INSERT INTO schema_version VALUES (?, ?)", (version, utc_text()))
                 if fill is not None:
                     fill(conn)
                 conn.execute(f"PRAGMA application_id = {int(application_id)}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         present = set(tables)
         app_id = application_id
     if app_id != application_id or not tables <= present:
@@ -138,9 +163,3 @@ def ensure_schema(
     if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
         conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
-
-
-def _now() -> str:
-    import datetime as dt
-
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -31,17 +31,17 @@ import dataclasses
 import datetime as dt
 import hashlib
 import os
-import threading
-from collections import OrderedDict
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from provenance._clock import utc_text
+from provenance._version import __version__
 from provenance.codes import HARD_BINDING_MISMATCH_CODES, UNTRUSTED_CODES
 from provenance.credentials.chain import ChainResult, build_chain, iter_nodes
 from provenance.credentials.trust import (
-    MANIFEST_NAME,
     TrustStore,
     default_data_dir,
     eku_config,
@@ -53,6 +53,7 @@ from provenance.errors import (
     ProvenanceError,
     RemoteManifestError,
     TrustStoreError,
+    error_record,
 )
 from provenance.media.inspect import (
     FRAGMENT_MEDIA_TYPE,
@@ -61,6 +62,7 @@ from provenance.media.inspect import (
     partial_info,
     read_file,
     remote_manifest_reference,
+    sniff_media_type,
 )
 from provenance.report import (
     TRUST_ONLY_CODES,
@@ -83,7 +85,7 @@ if TYPE_CHECKING:
     from provenance.matching.bank import Bank
     from provenance.signals.genmarks import GeneratorMark
 
-__all__ = ["check", "check_bytes", "derive_verdict", "error_report"]
+__all__ = ["CheckOptions", "Checker", "check", "check_bytes", "derive_verdict"]
 
 _MEDIA_EXTENSIONS: Final = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".mp4", ".mov", ".heic"}
@@ -92,80 +94,8 @@ _MEDIA_EXTENSIONS: Final = frozenset(
 
 @dataclass(frozen=True)
 class _Trust:
-    sdk: _c2pa.SdkTrust
+    sdk: _c2pa.SdkSession
     sources: tuple[TrustSource, ...]
-
-
-def _utc_text(when: dt.datetime | None) -> str:
-    moment = when if when is not None else dt.datetime.now(dt.UTC)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    moment = moment.astimezone(dt.UTC).replace(microsecond=0)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-_TrustKey = tuple[str, tuple[str, ...]]
-_Signature = tuple[tuple[int, int, int, int] | None, ...]
-
-_TRUST_CACHE: Final[OrderedDict[_TrustKey, tuple[tuple[Path, ...], _Signature, _Trust]]] = (
-    OrderedDict()
-)
-_TRUST_CACHE_LOCK: Final = threading.Lock()
-_TRUST_CACHE_SIZE: Final = 8
-
-
-def _file_signature(path: Path) -> tuple[int, int, int, int] | None:
-    """Identity and version of a file (inode, size, mtime, ctime); None if it cannot be read."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def _signature(paths: Sequence[Path]) -> _Signature:
-    return tuple(_file_signature(p) for p in paths)
-
-
-def _prepare_trust(
-    trust_anchors: Sequence[str | os.PathLike[str]], data_dir: Path | None
-) -> _Trust:
-    """Trust material for the SDK and the report, parsed once per process while unchanged.
-
-    The cache key is the data directory and the anchor paths; an entry is reused only when
-    ``trust.json``, every stored list and every anchor file still has the inode, size,
-    mtime and ctime seen before they were read. Failures are never cached.
-    """
-    target = data_dir if data_dir is not None else default_data_dir()
-    anchors = tuple(os.path.abspath(os.fspath(a)) for a in trust_anchors)
-    key = (os.path.abspath(target), anchors)
-    with _TRUST_CACHE_LOCK:
-        cached = _TRUST_CACHE.get(key)
-    if cached is not None:
-        paths, seen, trust = cached
-        if _signature(paths) == seen:
-            with _TRUST_CACHE_LOCK:
-                if key in _TRUST_CACHE:
-                    _TRUST_CACHE.move_to_end(key)
-            return trust
-    manifest_path = target / MANIFEST_NAME
-    before = _signature([manifest_path])
-    store: TrustStore = load(target)
-    watched = (
-        manifest_path,
-        *(stored.path for stored in store.lists),
-        *(Path(a) for a in anchors),
-    )
-    # Stat before reading: a change made while reading shows up as a mismatch next time.
-    seen = before + _signature(watched[1:])
-    trust = _load_trust(store, trust_anchors)
-    if _signature([manifest_path]) == before:
-        with _TRUST_CACHE_LOCK:
-            _TRUST_CACHE[key] = (watched, seen, trust)
-            _TRUST_CACHE.move_to_end(key)
-            while len(_TRUST_CACHE) > _TRUST_CACHE_SIZE:
-                _TRUST_CACHE.popitem(last=False)
-    return trust
 
 
 def _load_trust(store: TrustStore, trust_anchors: Sequence[str | os.PathLike[str]]) -> _Trust:
@@ -204,15 +134,14 @@ def _load_trust(store: TrustStore, trust_anchors: Sequence[str | os.PathLike[str
     )
     from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
-    return _Trust(_c2pa.SdkTrust("\n".join(parts), eku), tuple(sources))
+    return _Trust(_c2pa.SdkSession(_c2pa.SdkTrust("\n".join(parts), eku)), tuple(sources))
 
 
 def _tool(trust: _Trust | None, analyzed_at: str) -> ToolInfo:
-    import provenance
-    from provenance.credentials import _c2pa
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
     return ToolInfo(
-        version=provenance.__version__,
+        version=__version__,
         c2pa_sdk=_c2pa.sdk_version(),
         trust_sources=trust.sources if trust is not None else (),
         analyzed_at=analyzed_at,
@@ -239,15 +168,16 @@ def _error_report(
     *,
     remote_url: str | None = None,
 ) -> Report:
+    record = error_record(error)
     return Report(
         subject=subject,
         verdict=Verdict.ERROR,
-        summary=(error.message,),
+        summary=(record.message,),
         chain=None,
         failures=(),
         ai=AiAssessment(AiLabel.UNKNOWN),
         tool=tool,
-        error=ReportError(error.code, error.message),
+        error=ReportError(record.code, record.message),
         remote_manifest_url=remote_url,
     )
 
@@ -488,6 +418,28 @@ def _unsupported_message(media_type: str | None, name: str | None) -> InputFileE
     )
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One check in progress: the content, where it came from and how to read it."""
+
+    data: bytes
+    subject: Subject
+    name: str | None
+    media_type: str
+    trust: _Trust
+    tool: ToolInfo
+    manifest: bytes | None
+    fragments: Sequence[bytes]
+    allow_network: bool
+    show_prompts: bool
+    marks: Sequence[GeneratorMark]
+
+    def ai(self, chain: ChainNode | None) -> AiAssessment:
+        return _assess_ai(
+            self.data, self.media_type, chain, show_prompts=self.show_prompts, marks=self.marks
+        )
+
+
 def _check_data(
     data: bytes,
     *,
@@ -501,7 +453,8 @@ def _check_data(
     show_prompts: bool,
     marks: Sequence[GeneratorMark] = (),
 ) -> Report:
-    from provenance.credentials import _c2pa
+    """Sniff the content, read its manifest store with the SDK and build the report."""
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
     try:
         info = inspect_bytes(data, name=name)
@@ -515,6 +468,19 @@ def _check_data(
         or media_type not in _c2pa.supported_media_types()
     ):
         return _error_report(subject, _unsupported_message(media_type, name), tool)
+    job = _Job(
+        data,
+        subject,
+        name,
+        media_type,
+        trust,
+        tool,
+        manifest,
+        fragments,
+        allow_network,
+        show_prompts,
+        marks,
+    )
     try:
         outcome = _c2pa.read_store(
             data,
@@ -525,180 +491,363 @@ def _check_data(
             allow_network=allow_network,
         )
     except RemoteManifestError as exc:
-        if exc.url is None:
-            url = remote_manifest_reference(data)
-            if url is not None:
-                exc = RemoteManifestError(
-                    exc.message.replace("an unknown URL", url),
-                    url=url,
-                    code=exc.code,
-                    detail=exc.detail,
-                )
-        if exc.code == "remote_manifest_not_fetched":
-            ai = _assess_ai(data, media_type, None, show_prompts=show_prompts, marks=marks)
-            lines = [
-                f"Remote manifest at {exc.url or 'an unknown URL'}, not fetched "
-                "(network access was not allowed).",
-                "No Content Credentials are embedded in the file itself.",
-            ]
-            ai_line = _AI_SENTENCE.get(ai.label)
-            if ai_line:
-                lines.append(ai_line)
-            return Report(
-                subject=subject,
-                verdict=Verdict.NO_CREDENTIALS,
-                summary=tuple(lines),
-                chain=None,
-                failures=(),
-                ai=ai,
-                tool=tool,
-                error=ReportError(exc.code, exc.message),
-                remote_manifest_url=exc.url,
-            )
-        return _error_report(subject, exc, tool, remote_url=exc.url)
+        return _remote_report(job, exc)
     except ProvenanceError as exc:
         return _error_report(subject, exc, tool)
     if isinstance(outcome, _c2pa.SdkNoManifest):
-        ai = _assess_ai(data, media_type, None, show_prompts=show_prompts, marks=marks)
-        lines = [
-            "No Content Credentials found. This is common after upload to social media "
-            "or messaging apps and says nothing about whether the content is authentic."
-        ]
-        ai_line = _AI_SENTENCE.get(ai.label)
-        if ai_line:
-            lines.append(ai_line)
-        return Report(
-            subject=subject,
-            verdict=Verdict.NO_CREDENTIALS,
-            summary=tuple(lines),
-            chain=None,
-            failures=(),
-            ai=ai,
-            tool=tool,
-        )
+        return _no_credentials_report(job)
+    return _store_report(job, outcome)
+
+
+def _with_ai_line(lines: list[str], ai: AiAssessment) -> tuple[str, ...]:
+    ai_line = _AI_SENTENCE.get(ai.label)
+    return tuple([*lines, ai_line] if ai_line else lines)
+
+
+def _remote_report(job: _Job, exc: RemoteManifestError) -> Report:
+    """The report of a file whose manifest lives at a URL (not fetched, or failed)."""
+    if exc.url is None:
+        url = remote_manifest_reference(job.data)
+        if url is not None:
+            exc = RemoteManifestError(
+                exc.message.replace("an unknown URL", url),
+                url=url,
+                code=exc.code,
+                detail=exc.detail,
+            )
+    if exc.code != "remote_manifest_not_fetched":
+        return _error_report(job.subject, exc, job.tool, remote_url=exc.url)
+    lines = [
+        f"Remote manifest at {exc.url or 'an unknown URL'}, not fetched "
+        "(network access was not allowed).",
+        "No Content Credentials are embedded in the file itself.",
+    ]
+    return _no_credentials_report(
+        job, lines, error=ReportError(exc.code, exc.message), remote_manifest_url=exc.url
+    )
+
+
+_NO_CREDENTIALS: Final = (
+    "No Content Credentials found. This is common after upload to social media "
+    "or messaging apps and says nothing about whether the content is authentic."
+)
+
+
+def _no_credentials_report(
+    job: _Job,
+    lines: Sequence[str] = (_NO_CREDENTIALS,),
+    *,
+    error: ReportError | None = None,
+    remote_manifest_url: str | None = None,
+) -> Report:
+    ai = job.ai(None)
+    return Report(
+        subject=job.subject,
+        verdict=Verdict.NO_CREDENTIALS,
+        summary=_with_ai_line(list(lines), ai),
+        chain=None,
+        failures=(),
+        ai=ai,
+        tool=job.tool,
+        error=error,
+        remote_manifest_url=remote_manifest_url,
+    )
+
+
+def _store_report(job: _Job, outcome: _c2pa.SdkStore) -> Report:
+    """The report of a file with a manifest store the SDK validated."""
     chain = build_chain(
         outcome.store,
         outcome.certificates,
         extra_validation=_fragment_failures(outcome.fragment_results),
-        active_format=media_type,
+        active_format=job.media_type,
     )
     if chain is None:
-        return _error_report(
-            subject,
-            ProvenanceError(
-                "The manifest store names no active manifest.", code="malformed_manifest"
-            ),
-            tool,
+        problem = ProvenanceError(
+            "The manifest store names no active manifest.", code="malformed_manifest"
         )
+        return _error_report(job.subject, problem, job.tool)
     verdict = derive_verdict(outcome.state, chain.validated)
-    ai = _assess_ai(data, media_type, chain.root, show_prompts=show_prompts, marks=marks)
+    ai = job.ai(chain.root)
+    summary = _summary(
+        verdict,
+        chain,
+        ai,
+        extra=_context_lines(job, outcome),
+        timestamp_notes=_timestamp_notes(outcome.store),
+    )
+    return Report(
+        subject=job.subject,
+        verdict=verdict,
+        summary=summary,
+        chain=chain.root,
+        failures=chain.validated + chain.recorded,
+        ai=ai,
+        tool=job.tool,
+        remote_manifest_url=outcome.remote_url,
+    )
+
+
+def _context_lines(job: _Job, outcome: _c2pa.SdkStore) -> list[str]:
+    """Summary sentences about how the credentials were read."""
     extra = []
-    if media_type == "application/c2pa" and manifest is None:
+    if job.media_type == "application/c2pa" and job.manifest is None:
         extra.append(
             "This file is a detached manifest store checked on its own: the content it "
             "describes is not here, so its hard binding cannot match. Check the asset "
             "with this file as its manifest instead."
         )
-    if manifest is not None:
+    if job.manifest is not None:
         extra.append("The credentials were read from a separate manifest file.")
-    if fragments:
-        extra.append(f"{len(fragments)} video fragment(s) were checked with the init segment.")
+    if job.fragments:
+        extra.append(f"{len(job.fragments)} video fragment(s) were checked with the init segment.")
     if outcome.remote_url:
         extra.append(f"The credentials were fetched from {outcome.remote_url}.")
-    return Report(
-        subject=subject,
-        verdict=verdict,
-        summary=_summary(
-            verdict, chain, ai, extra=extra, timestamp_notes=_timestamp_notes(outcome.store)
-        ),
-        chain=chain.root,
-        failures=chain.validated + chain.recorded,
-        ai=ai,
-        tool=tool,
-        remote_manifest_url=outcome.remote_url,
-    )
+    return extra
 
 
-def _read_side_files(
-    manifest: str | os.PathLike[str] | None,
-    fragments: Sequence[str | os.PathLike[str]],
-) -> tuple[bytes | None, list[bytes]]:
-    manifest_bytes = None
-    if manifest is not None:
+_Source = str | os.PathLike[str] | bytes | bytearray | memoryview
+
+
+def _paths(value: Any) -> tuple[Any, ...]:
+    """A tuple from a sequence option; one path (or bytes) given alone becomes a 1-tuple."""
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes, os.PathLike)):
+        return (value,)
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """Every option of a check, fixed once for a :class:`Checker` (picklable when the
+    banks are given as paths).
+
+    Sequences given as lists (or one path alone) are stored as tuples.
+    """
+
+    trust_anchors: tuple[str | os.PathLike[str], ...] = ()
+    """PEM files whose certificates are trusted in addition to the stored trust lists."""
+    manifest: str | os.PathLike[str] | bytes | None = None
+    """A detached manifest store (``.c2pa``; a path or its bytes) validated with the file."""
+    fragments: tuple[str | os.PathLike[str] | bytes, ...] = ()
+    """fMP4 fragments (``.m4s``; paths or bytes) validated with the file as init segment."""
+    allow_network: bool = False
+    """Fetch remote (cloud) manifests and OCSP responses. Off: a remote manifest is
+    reported as "not fetched" with ``remote_manifest_url`` set."""
+    show_prompts: bool = False
+    """Show generator prompts found in the file (redacted by default)."""
+    analyzed_at: dt.datetime | None = None
+    """Pin ``tool.analyzed_at`` (naive datetimes are taken as UTC); None: the time of
+    each check."""
+    data_dir: str | os.PathLike[str] | None = None
+    """Where stored trust lists live; default
+    :func:`provenance.credentials.trust.default_data_dir`."""
+    banks: tuple[Bank | str | os.PathLike[str], ...] = ()
+    """Banks of known content (:class:`provenance.matching.bank.Bank` objects, or paths
+    opened by the :class:`Checker`); matches go to ``matches``."""
+    metadata: bool = False
+    """Add metadata and structure facts (:func:`provenance.signals.metadata.metadata_facts`)."""
+    show_gps: bool = False
+    """Show GPS coordinates in the metadata facts (implies ``metadata``)."""
+    generator_marks: bool = False
+    """Decode the pixels and look for the default invisible watermarks of open image
+    generators (:mod:`provenance.signals.genmarks`)."""
+    repo: str | os.PathLike[str] | None = None
+    """A manifest repository file: when the file has no embedded credentials, or invalid
+    ones, look its watermark and fingerprint up there (``RECOVERED``,
+    :func:`provenance.durable.recovery.recover`)."""
+    resolver: str | None = None
+    """The same through a soft-binding resolution API (``http://host:port``)."""
+    wm_keys: tuple[bytes | str, ...] = ()
+    """Private watermark keys to try, after the public key, during recovery."""
+
+    def __post_init__(self) -> None:
+        for name in ("trust_anchors", "fragments", "banks", "wm_keys"):
+            object.__setattr__(self, name, _paths(getattr(self, name)))
+
+
+class Checker:
+    """Checks files with one set of options; built once, reused for every file.
+
+    Building it reads the trust configuration (stored lists, extra anchors, EKU
+    configuration) and opens the banks given as paths; the SDK's reader contexts are
+    built on first use and kept. Nothing is cached process-wide: two checkers with
+    other options never share state. A checker may be used from several threads.
+
+    Parameters
+    ----------
+    options
+        The options (default: stored trust lists only, nothing else).
+
+    Raises
+    ------
+    TrustStoreError
+        Unreadable or non-PEM ``trust_anchors``, or a damaged trust store.
+    BankError
+        When a bank given as a path cannot be opened.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "note.txt"
+    >>> _ = path.write_text("hello")
+    >>> with Checker(CheckOptions()) as checker:
+    ...     checker.check(path).error.code
+    'unsupported_format'
+    """
+
+    def __init__(self, options: CheckOptions | None = None) -> None:
+        self.options: Final = options if options is not None else CheckOptions()
+        data_dir = self.options.data_dir
+        target = Path(data_dir) if data_dir is not None else default_data_dir()
+        self._trust: Final = _load_trust(load(target), self.options.trust_anchors)
+        self._opened: list[Bank] = []
+        self._banks: Final = tuple(self._open_bank(b) for b in self.options.banks)
+
+    def _open_bank(self, bank: Bank | str | os.PathLike[str]) -> Bank:
+        from provenance.matching.bank import Bank  # lazy: numpy and SQLite only when banks
+
+        if isinstance(bank, Bank):
+            return bank
         try:
-            manifest_bytes = read_file(manifest)
-        except InputFileError as exc:
-            raise InputFileError(f"Detached manifest: {exc.message}", code=exc.code) from None
-    frags = []
-    for frag in fragments:
+            handle = Bank.open(Path(bank))
+        except BaseException:
+            self.close()
+            raise
+        self._opened.append(handle)
+        return handle
+
+    def close(self) -> None:
+        """Close the banks this checker opened (not the ones it was given)."""
+        while self._opened:
+            self._opened.pop().close()
+
+    def __enter__(self) -> Checker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _tool(self) -> ToolInfo:
+        return _tool(self._trust, utc_text(self.options.analyzed_at))
+
+    def check(self, source: _Source, *, name: str | None = None) -> Report:
+        """Check a file (a path) or content in memory (bytes) and return its report.
+
+        Parameters
+        ----------
+        source
+            A path, or the content itself (uploads, downloads).
+        name
+            For content in memory: the subject's name (a file name or URL), stored as
+            ``subject.path`` unchanged (default ``-``). Ignored for paths, which are
+            reported as absolute paths.
+
+        Returns
+        -------
+        Report
+            Never raises for a bad file: problems give ``verdict=ERROR`` with ``error``.
+        """
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            return self._check_bytes(bytes(source), name if name is not None else "-")
+        return self._check_path(source)
+
+    def _check_path(self, path: str | os.PathLike[str]) -> Report:
+        tool = self._tool()
+        subject_path = os.path.abspath(os.fspath(path))
         try:
-            frags.append(read_file(frag))
+            data = read_file(path)
         except InputFileError as exc:
-            raise InputFileError(f"Fragment: {exc.message}", code=exc.code) from None
-    return manifest_bytes, frags
+            subject = Subject(path=subject_path)
+            if exc.code == "empty_file":
+                subject = Subject(path=subject_path, size=0, sha256=_EMPTY_SHA256)
+            return _error_report(subject, exc, tool)
+        return self._check_content(data, subject_path, os.path.basename(subject_path), tool)
+
+    def _check_bytes(self, data: bytes, name: str) -> Report:
+        tool = self._tool()
+        if not data:
+            return _error_report(
+                Subject(path=name, size=0, sha256=_EMPTY_SHA256),
+                InputFileError(f"{name} is empty (0 bytes)", code="empty_file"),
+                tool,
+            )
+        return self._check_content(data, name, name, tool)
+
+    def _check_content(self, data: bytes, subject_path: str, name: str, tool: ToolInfo) -> Report:
+        options = self.options
+        try:
+            manifest, fragments = _read_side_files(options.manifest, options.fragments)
+        except InputFileError as exc:
+            return _error_report(_subject(subject_path, partial_info(data)), exc, tool)
+        marks = _generator_marks(data) if options.generator_marks else ()
+        report = _check_data(
+            data,
+            subject_path=subject_path,
+            name=name,
+            trust=self._trust,
+            tool=tool,
+            manifest=manifest,
+            fragments=fragments,
+            allow_network=options.allow_network,
+            show_prompts=options.show_prompts,
+            marks=marks,
+        )
+        report = _add_findings(
+            report,
+            data,
+            banks=self._banks,
+            metadata=options.metadata,
+            show_gps=options.show_gps,
+            marks=marks,
+        )
+        return _maybe_recover(report, data, self._trust.sdk, options)
+
+    def error_report(self, path: str | os.PathLike[str], code: str, message: str) -> Report:
+        """An ``ERROR`` report for a file that was not checked (a time limit, a crashed worker).
+
+        The report has the same ``tool`` section as :meth:`check` gives, and the subject's
+        size, SHA-256 and sniffed media type when the file is a readable regular file
+        (read in chunks: nothing is decoded).
+
+        Parameters
+        ----------
+        path
+            The file.
+        code
+            Stable machine code (``timeout``, ``worker_crashed``, ``too_large``, ...).
+        message
+            A plain sentence saying what happened.
+
+        Returns
+        -------
+        Report
+            Verdict ``ERROR`` with ``error`` set.
+        """
+        subject_path = os.path.abspath(os.fspath(path))
+        subject = _unread_subject(subject_path)
+        return _error_report(subject, ProvenanceError(message, code=code), self._tool())
 
 
-def check(
-    path: str | os.PathLike[str],
-    *,
-    trust_anchors: Sequence[str | os.PathLike[str]] = (),
-    manifest: str | os.PathLike[str] | None = None,
-    allow_network: bool = False,
-    fragments: Sequence[str | os.PathLike[str]] = (),
-    show_prompts: bool = False,
-    analyzed_at: dt.datetime | None = None,
-    data_dir: Path | None = None,
-    banks: Sequence[Bank | str | os.PathLike[str]] = (),
-    metadata: bool = False,
-    show_gps: bool = False,
-    generator_marks: bool = False,
-    repo: str | os.PathLike[str] | None = None,
-    resolver: str | None = None,
-    wm_keys: Sequence[bytes | str] = (),
-) -> Report:
+_EMPTY_SHA256: Final = hashlib.sha256(b"").hexdigest()
+
+
+def check(path: str | os.PathLike[str], **options: Any) -> Report:
     """Check a file's Content Credentials and return a report.
+
+    A convenience for one file: ``Checker(CheckOptions(**options)).check(path)``. Build
+    a :class:`Checker` once to check many files.
 
     Parameters
     ----------
     path
         The file to check.
-    trust_anchors
-        PEM files whose certificates are trusted in addition to the stored trust lists.
-    manifest
-        A detached manifest store (``.c2pa``) to validate against the file.
-    allow_network
-        Fetch remote (cloud) manifests and OCSP responses. Off by default: a remote
-        manifest is then reported as "not fetched" with ``remote_manifest_url`` set.
-    fragments
-        fMP4 fragments (``.m4s``) to validate with ``path`` as the init segment.
-    show_prompts
-        Show generator prompts found in the file (redacted by default).
-    analyzed_at
-        Pin ``tool.analyzed_at`` (naive datetimes are taken as UTC).
-    data_dir
-        Where stored trust lists live; default
-        :func:`provenance.credentials.trust.default_data_dir`.
-    banks
-        Banks of known content (:class:`provenance.matching.bank.Bank` objects, or paths opened
-        for this call); matches go to ``matches``. Nothing is hashed when empty.
-    metadata
-        Add metadata and structure facts (:func:`provenance.signals.metadata.metadata_facts`)
-        to ``metadata``.
-    show_gps
-        Show GPS coordinates in the metadata facts (implies ``metadata``).
-    generator_marks
-        Decode the pixels and look for the default invisible watermarks of open image
-        generators (:mod:`provenance.signals.genmarks`): detected marks become AI signals and
-        ``watermarks`` findings.
-    repo
-        A manifest repository file (:mod:`provenance.durable.repository`): when the file has no
-        embedded credentials, or invalid ones, look its watermark and fingerprint up there
-        and report the credentials found as ``RECOVERED``
-        (:func:`provenance.durable.resolver.recover`).
-    resolver
-        The same through a soft-binding resolution API (``http://host:port``).
-    wm_keys
-        Private watermark keys to try, after the public key, during recovery.
+    **options
+        The fields of :class:`CheckOptions` (``trust_anchors``, ``manifest``,
+        ``fragments``, ``allow_network``, ``show_prompts``, ``analyzed_at``, ``data_dir``,
+        ``banks``, ``metadata``, ``show_gps``, ``generator_marks``, ``repo``,
+        ``resolver``, ``wm_keys``).
 
     Returns
     -------
@@ -712,67 +861,17 @@ def check(
         damaged trust store).
     BankError
         When a bank given as a path cannot be opened.
+    TypeError
+        For an unknown option.
     """
-    if isinstance(trust_anchors, (str, os.PathLike)):
-        trust_anchors = (trust_anchors,)
-    if isinstance(fragments, (str, os.PathLike)):
-        fragments = (fragments,)
-    stamp = _utc_text(analyzed_at)
-    trust = _prepare_trust(trust_anchors, data_dir)
-    tool = _tool(trust, stamp)
-    subject_path = os.path.abspath(os.fspath(path))
-    try:
-        data = read_file(path)
-    except InputFileError as exc:
-        subject = Subject(path=subject_path)
-        if exc.code == "empty_file":
-            subject = Subject(path=subject_path, size=0, sha256=hashlib.sha256(b"").hexdigest())
-        return _error_report(subject, exc, tool)
-    try:
-        manifest_bytes, frags = _read_side_files(manifest, fragments)
-    except InputFileError as exc:
-        return _error_report(_subject(subject_path, partial_info(data)), exc, tool)
-    marks = _generator_marks(data) if generator_marks else ()
-    report = _check_data(
-        data,
-        subject_path=subject_path,
-        name=os.path.basename(subject_path),
-        trust=trust,
-        tool=tool,
-        manifest=manifest_bytes,
-        fragments=frags,
-        allow_network=allow_network,
-        show_prompts=show_prompts,
-        marks=marks,
-    )
-    report = _add_findings(
-        report, data, banks=banks, metadata=metadata, show_gps=show_gps, marks=marks
-    )
-    return _maybe_recover(
-        report, data, trust, repo=repo, resolver=resolver, wm_keys=wm_keys, prompts=show_prompts
-    )
+    with Checker(CheckOptions(**options)) as checker:
+        return checker.check(path)
 
 
-def check_bytes(
-    data: bytes,
-    *,
-    name: str,
-    trust_anchors: Sequence[str | os.PathLike[str]] = (),
-    manifest: bytes | None = None,
-    allow_network: bool = False,
-    fragments: Sequence[bytes] = (),
-    show_prompts: bool = False,
-    analyzed_at: dt.datetime | None = None,
-    data_dir: Path | None = None,
-    banks: Sequence[Bank | str | os.PathLike[str]] = (),
-    metadata: bool = False,
-    show_gps: bool = False,
-    generator_marks: bool = False,
-    repo: str | os.PathLike[str] | None = None,
-    resolver: str | None = None,
-    wm_keys: Sequence[bytes | str] = (),
-) -> Report:
+def check_bytes(data: bytes, *, name: str, **options: Any) -> Report:
     """Check Content Credentials of bytes already in memory (uploads, downloads).
+
+    A convenience: ``Checker(CheckOptions(**options)).check(data, name=name)``.
 
     Parameters
     ----------
@@ -780,56 +879,59 @@ def check_bytes(
         The file content.
     name
         A name for the subject (file name or URL); stored as ``subject.path`` unchanged.
-    trust_anchors, allow_network, show_prompts, analyzed_at, data_dir
-        As for :func:`check`.
-    banks, metadata, show_gps, generator_marks, repo, resolver, wm_keys
-        As for :func:`check`.
-    manifest
-        Detached manifest store bytes.
-    fragments
-        fMP4 fragment bytes.
+    **options
+        As for :func:`check`; ``manifest`` and ``fragments`` may be bytes.
 
     Returns
     -------
     Report
         As for :func:`check`.
     """
-    if isinstance(trust_anchors, (str, os.PathLike)):
-        trust_anchors = (trust_anchors,)
-    stamp = _utc_text(analyzed_at)
-    trust = _prepare_trust(trust_anchors, data_dir)
-    tool = _tool(trust, stamp)
-    if not data:
-        return _error_report(
-            Subject(path=name, size=0, sha256=hashlib.sha256(b"").hexdigest()),
-            InputFileError(f"{name} is empty (0 bytes)", code="empty_file"),
-            tool,
-        )
-    marks = _generator_marks(data) if generator_marks else ()
-    report = _check_data(
-        bytes(data),
-        subject_path=name,
-        name=name,
-        trust=trust,
-        tool=tool,
-        manifest=manifest,
-        fragments=list(fragments),
-        allow_network=allow_network,
-        show_prompts=show_prompts,
-        marks=marks,
-    )
-    report = _add_findings(
-        report, data, banks=banks, metadata=metadata, show_gps=show_gps, marks=marks
-    )
-    return _maybe_recover(
-        report, data, trust, repo=repo, resolver=resolver, wm_keys=wm_keys, prompts=show_prompts
-    )
+    with Checker(CheckOptions(**options)) as checker:
+        return checker.check(bytes(data), name=name)
+
+
+def _read_side_file(source: str | os.PathLike[str] | bytes, what: str) -> bytes:
+    if isinstance(source, bytes):
+        return source
+    try:
+        return read_file(source)
+    except InputFileError as exc:
+        raise InputFileError(f"{what}: {exc.message}", code=exc.code) from None
+
+
+def _read_side_files(
+    manifest: str | os.PathLike[str] | bytes | None,
+    fragments: Sequence[str | os.PathLike[str] | bytes],
+) -> tuple[bytes | None, list[bytes]]:
+    manifest_bytes = None if manifest is None else _read_side_file(manifest, "Detached manifest")
+    return manifest_bytes, [_read_side_file(frag, "Fragment") for frag in fragments]
+
+
+def _unread_subject(subject_path: str) -> Subject:
+    """Size, SHA-256 and sniffed media type of a regular file (nothing decoded)."""
+    try:
+        with open(subject_path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                return Subject(path=subject_path)
+            head = f.read(4096)
+            f.seek(0)
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        return Subject(path=subject_path)
+    media_type = sniff_media_type(head, name=os.path.basename(subject_path)) if head else None
+    return Subject(path=subject_path, size=st.st_size, sha256=digest, media_type=media_type)
 
 
 def _generator_marks(data: bytes) -> tuple[GeneratorMark, ...]:
     """Detected generator watermarks in a picture; empty when it cannot be decoded."""
-    from provenance.media import _imageio
-    from provenance.signals.genmarks import detect_generator_marks
+    from provenance.media import _imageio  # lazy: SciPy and Pillow plugins, ~0.7 s at start-up
+
+    # lazy: the generator-mark detectors, ~1 s at start-up
+    from provenance.signals.genmarks import (
+        detect_generator_marks,  # lazy: the generator-mark detectors, ~1 s at start-up
+    )
 
     rgb = _imageio.load_rgb(data)
     if rgb is None:
@@ -840,35 +942,22 @@ def _generator_marks(data: bytes) -> tuple[GeneratorMark, ...]:
         return ()
 
 
-def _bank_matches(data: bytes, banks: Sequence[Bank | str | os.PathLike[str]]) -> tuple[Any, ...]:
-    """Matches of the picture or video in the banks (banks given as paths are opened here)."""
-    from provenance.matching.bank import Bank, match_file
-    from provenance.matching.pdq import PdqError
+def _bank_matches(data: bytes, banks: Sequence[Bank]) -> tuple[Any, ...]:
+    """Matches of the picture or video in the banks."""
+    from provenance.matching.bank import match_file  # lazy: banks only when asked for (~70 ms)
+    from provenance.matching.pdq import PdqError  # lazy: banks only when asked for (~70 ms)
 
-    opened: list[Bank] = []
     try:
-        use: list[Bank] = []
-        for bank in banks:
-            if isinstance(bank, Bank):
-                use.append(bank)
-            else:
-                handle = Bank.open(Path(bank))
-                opened.append(handle)
-                use.append(handle)
-        try:
-            return match_file(data, use)
-        except PdqError:  # nothing decodable to hash: no match to report
-            return ()
-    finally:
-        for handle in opened:
-            handle.close()
+        return tuple(match_file(data, list(banks)))
+    except PdqError:  # nothing decodable to hash: no match to report
+        return ()
 
 
 def _add_findings(
     report: Report,
     data: bytes,
     *,
-    banks: Sequence[Bank | str | os.PathLike[str]],
+    banks: Sequence[Bank],
     metadata: bool,
     show_gps: bool,
     marks: Sequence[GeneratorMark],
@@ -882,7 +971,10 @@ def _add_findings(
         if matches:
             changes["matches"] = report.matches + tuple(matches)
     if metadata or show_gps:
-        from provenance.signals.metadata import metadata_facts
+        # lazy: ~0.5 s at start-up, only with --metadata
+        from provenance.signals.metadata import (
+            metadata_facts,  # lazy: ~0.5 s at start-up, only with --metadata
+        )
 
         facts = metadata_facts(
             data,
@@ -894,102 +986,37 @@ def _add_findings(
             changes["metadata"] = report.metadata + facts
     detected = [m for m in marks if m.detected]
     if detected:
-        from provenance.signals.genmarks import marks_to_findings
+        # lazy: the generator-mark detectors, ~1 s at start-up
+        from provenance.signals.genmarks import (
+            marks_to_findings,  # lazy: the generator-mark detectors, ~1 s at start-up
+        )
 
         changes["watermarks"] = report.watermarks + marks_to_findings(detected)
     return dataclasses.replace(report, **changes) if changes else report
-
-
-def error_report(
-    path: str | os.PathLike[str],
-    code: str,
-    message: str,
-    *,
-    trust_anchors: Sequence[str | os.PathLike[str]] = (),
-    analyzed_at: dt.datetime | None = None,
-    data_dir: Path | None = None,
-) -> Report:
-    """An ``ERROR`` report for a file that was not checked (a time limit, a crashed worker).
-
-    The report has the same ``tool`` section as :func:`check` would give with the same
-    options, and the subject's size, SHA-256 and sniffed media type when the file is a
-    readable regular file (read in chunks: nothing is decoded).
-
-    Parameters
-    ----------
-    path
-        The file.
-    code
-        Stable machine code (``timeout``, ``worker_crashed``, ``too_large``, ...).
-    message
-        A plain sentence saying what happened.
-    trust_anchors, analyzed_at, data_dir
-        As for :func:`check`.
-
-    Returns
-    -------
-    Report
-        Verdict ``ERROR`` with ``error`` set.
-
-    Raises
-    ------
-    TrustStoreError
-        Only for bad trust configuration, as for :func:`check`.
-    """
-    import stat
-
-    from provenance.media.inspect import sniff_media_type
-
-    if isinstance(trust_anchors, (str, os.PathLike)):
-        trust_anchors = (trust_anchors,)
-    tool = _tool(_prepare_trust(trust_anchors, data_dir), _utc_text(analyzed_at))
-    subject_path = os.path.abspath(os.fspath(path))
-    subject = Subject(path=subject_path)
-    try:
-        with open(subject_path, "rb") as f:
-            st = os.fstat(f.fileno())
-            if stat.S_ISREG(st.st_mode):
-                head = f.read(4096)
-                f.seek(0)
-                digest = hashlib.file_digest(f, "sha256").hexdigest()
-                subject = Subject(
-                    path=subject_path,
-                    size=st.st_size,
-                    sha256=digest,
-                    media_type=sniff_media_type(head, name=os.path.basename(subject_path))
-                    if head
-                    else None,
-                )
-    except OSError:
-        pass
-    return _error_report(subject, ProvenanceError(message, code=code), tool)
 
 
 _RECOVERABLE: Final = frozenset({Verdict.NO_CREDENTIALS, Verdict.INCOMPLETE, Verdict.INVALID})
 
 
 def _maybe_recover(
-    report: Report,
-    data: bytes,
-    trust: _Trust,
-    *,
-    repo: str | os.PathLike[str] | None,
-    resolver: str | None,
-    wm_keys: Sequence[bytes | str],
-    prompts: bool,
+    report: Report, data: bytes, sdk: _c2pa.SdkSession, options: CheckOptions
 ) -> Report:
     """Recover credentials from a repository when asked and the embedded ones are absent or bad."""
+    repo, resolver = options.repo, options.resolver
     if (repo is None and resolver is None) or report.verdict not in _RECOVERABLE:
         return report
-    from provenance.durable.resolver import recover
+    # lazy: the watermark core, ~0.15 s, only with --repo/--resolver
+    from provenance.durable.recovery import (
+        recover,  # lazy: the watermark core, ~0.15 s, only with --repo/--resolver
+    )
 
     return recover(
         report,
         bytes(data),
         media_type=report.subject.media_type,
-        trust=trust.sdk,
+        trust=sdk,
         repo=Path(repo) if repo is not None else None,
         resolver=resolver,
-        wm_keys=tuple(wm_keys),
-        show_prompts=prompts,
+        wm_keys=options.wm_keys,
+        show_prompts=options.show_prompts,
     )

@@ -17,33 +17,31 @@ import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Final, TextIO, assert_never
 
 import typer
 
-from provenance.errors import ProvenanceError
 from provenance.matching.bank import (
     MATCH_MAX,
     REVIEW_MAX,
-    Added,
     Bank,
     BankError,
-    Lookup,
-    lookup_file,
 )
-from provenance.matching.pdq import NotHashable, PdqError, Variant, parse_hex
-from provenance.report import BankMatch
+from provenance.matching.pdq import PdqError, Variant, parse_hex
+from provenance.matching.records import (
+    MATCH_SCHEMA,
+    MatchRecord,
+    add_file_record,
+    match_file_record,
+    match_status,
+    without_path,
+)
 from verify_cli.exit_codes import ExitCode
 from verify_cli.formats import FORMAT_METAVAR
 
 __all__ = ["MATCH_SCHEMA", "MatchRecord", "register"]
 
-MATCH_SCHEMA: Final = "jinjja.bank-match/v1"
-"""``schema`` of a ``bank match`` record."""
-ADD_SCHEMA: Final = "jinjja.bank-add/v1"
-"""``schema`` of a ``bank add`` record."""
 CSV_COLUMNS: Final = (
     "input",
     "kind",
@@ -76,59 +74,6 @@ class ExportFormat(enum.StrEnum):
 
     CSV = "csv"
     JSONL = "jsonl"
-
-
-@dataclass(frozen=True)
-class MatchRecord:
-    """The outcome for one ``bank match`` input (a file, or a hash line)."""
-
-    input: str
-    """Absolute path, or ``FILE:LINE`` for a line of ``--hashes``."""
-    kind: str
-    """``file`` or ``hash``."""
-    status: str
-    """``MATCH``, ``REVIEW``, ``NO_MATCH``, ``NOT_HASHABLE`` or ``ERROR``."""
-    matches: tuple[BankMatch, ...] = ()
-    """Matches, best first."""
-    pdq: str | None = None
-    """The query hash (pictures and hash lines)."""
-    quality: int | None = None
-    """PDQ quality of the query."""
-    media: str | None = None
-    """``picture`` or ``video`` for files."""
-    frames: int | None = None
-    """Video: hashable frames searched."""
-    error: dict[str, str] | None = None
-    """``{"code", "message"}`` when status is ERROR or NOT_HASHABLE."""
-
-    @property
-    def failed(self) -> bool:
-        """True when the input could not be matched."""
-        return self.status in ("ERROR", "NOT_HASHABLE")
-
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "schema": MATCH_SCHEMA,
-            "input": self.input,
-            "kind": self.kind,
-            "status": self.status,
-            "pdq": self.pdq,
-            "quality": self.quality,
-            "matches": [m.to_dict() for m in self.matches],
-        }
-        if self.media is not None:
-            d["media"] = self.media
-        if self.frames is not None:
-            d["frames"] = self.frames
-        if self.error is not None:
-            d["error"] = self.error
-        return d
-
-
-def _status(matches: tuple[BankMatch, ...]) -> str:
-    if any(m.band == "MATCH" for m in matches):
-        return "MATCH"
-    return "REVIEW" if matches else "NO_MATCH"
 
 
 # -- plumbing -------------------------------------------------------------------------
@@ -262,45 +207,6 @@ def _match_rows(r: MatchRecord) -> list[list[Any]]:
     ]
 
 
-def _without_path(message: str, path: Path) -> str:
-    """Drop a trailing ``: PATH`` (the stderr line already starts with the path)."""
-    suffix = f": {path}"
-    return message[: -len(suffix)] if message.endswith(suffix) else message
-
-
-def _match_file(path: Path, banks: list[Bank], max_distance: int, fps: float) -> MatchRecord:
-    name = str(path.absolute())
-    try:
-        result = lookup_file(path, banks, max_distance=max_distance, fps=fps)
-    except ProvenanceError as exc:
-        return MatchRecord(
-            input=name,
-            kind="file",
-            status="ERROR",
-            error={"code": exc.code, "message": _without_path(exc.message, path)},
-        )
-    if isinstance(result, NotHashable):
-        return MatchRecord(
-            input=name,
-            kind="file",
-            status="NOT_HASHABLE",
-            pdq=result.hash.hex,
-            quality=result.quality,
-            error={"code": "not_hashable", "message": result.reason},
-        )
-    assert isinstance(result, Lookup)
-    return MatchRecord(
-        input=name,
-        kind="file",
-        status=_status(result.matches),
-        matches=result.matches,
-        pdq=result.pdq.hex if result.pdq is not None else None,
-        quality=result.quality,
-        media=result.media,
-        frames=result.frames,
-    )
-
-
 def _read_hash_lines(path: Path) -> list[tuple[int, str, MatchRecord | None]]:
     """(line number, text, error record or None) for each non-blank, non-comment line."""
     try:
@@ -324,7 +230,7 @@ def _read_hash_lines(path: Path) -> list[tuple[int, str, MatchRecord | None]]:
                 input=where,
                 kind="hash",
                 status="ERROR",
-                error={"code": exc.code, "message": _without_path(exc.message, path)},
+                error={"code": exc.code, "message": without_path(exc.message, path)},
             )
             out.append((number, value, bad))
             continue
@@ -410,7 +316,7 @@ def match_command(
                     matched += 1
 
             for path in files or ():
-                emit(_match_file(path, [bank], max_distance, fps))
+                emit(match_file_record(path, [bank], max_distance, fps))
             if hashes is not None:
                 lines = _read_hash_lines(hashes)
                 good = [(n, h) for n, h, bad in lines if bad is None]
@@ -429,7 +335,7 @@ def match_command(
                         MatchRecord(
                             input=f"{hashes.absolute()}:{number}",
                             kind="hash",
-                            status=_status(m),
+                            status=match_status(m),
                             matches=m,
                             pdq=value,
                         )
@@ -493,7 +399,7 @@ def add_command(
                 chosen, sys.stdout, ("input", "status", "entry_id", "quality", "message")
             )
             for path in files:
-                record = _add_one(bank, path, entry_id, label, case, fps)
+                record = add_file_record(bank, path, entry_id, label, case, fps)
                 if record["status"] in ("ERROR", "NOT_HASHABLE"):
                     failures += 1
                     _say(f"{record['input']}: {record['message']}")
@@ -516,26 +422,6 @@ def add_command(
                 writer.write(record, text, rows)
             writer.finish()
     raise typer.Exit(ExitCode.INPUT_ERROR if failures else ExitCode.OK)
-
-
-def _add_one(
-    bank: Bank, path: Path, entry_id: str | None, label: str | None, case: str | None, fps: float
-) -> dict[str, Any]:
-    record: dict[str, Any] = {"schema": ADD_SCHEMA, "input": str(path.absolute())}
-    try:
-        result = bank.add_file(path, entry_id=entry_id, label=label, case=case, fps=fps)
-    except ProvenanceError as exc:
-        record.update(status="ERROR", message=_without_path(exc.message, path), code=exc.code)
-        return record
-    if isinstance(result, NotHashable):
-        record.update(status="NOT_HASHABLE", quality=result.quality, message=result.reason)
-        return record
-    assert isinstance(result, Added)
-    status = "ADDED" if result.new else "ALREADY_PRESENT"
-    record.update(
-        status=status, entry_ids=list(result.entry_ids), new=result.new, quality=result.quality
-    )
-    return record
 
 
 # -- import / export / info / remove -----------------------------------------------------

@@ -25,7 +25,8 @@ from typing import Annotated, Any, TextIO
 import typer
 
 from provenance.batch import runner as batch
-from provenance.errors import ProvenanceError
+from provenance.check import CheckOptions
+from provenance.errors import ProvenanceError, error_record
 from provenance.report import AiLabel, Report, Verdict
 from verify_cli.exit_codes import ExitCode
 from verify_cli.formats import FORMAT_METAVAR
@@ -210,17 +211,10 @@ def _internal_error(exc: BaseException, *, verbose: bool) -> typer.Exit:
     if verbose:
         traceback.print_exception(exc, file=sys.stderr)
     _say(
-        f"internal error: {type(exc).__name__}: {exc}"
+        error_record(exc).message
         + ("" if verbose else " (re-run with -v to see the traceback, and please report it)")
     )
     return typer.Exit(ExitCode.INTERNAL)
-
-
-def _cpu_count() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def _read_from_file(source: str) -> list[Path]:
@@ -697,32 +691,24 @@ def check_command(
         _say("no media files found in the given directories")
 
     options = batch.BatchOptions(
-        trust_anchors=tuple(trust_anchors or ()),
-        manifest=manifest,
-        fragments=fragment_files,
-        allow_network=allow_network,
-        show_prompts=show_prompts,
-        analyzed_at=analyzed_at,
-        banks=tuple(str(b) for b in banks or ()),
-        metadata=metadata,
-        show_gps=show_gps,
-        generator_marks=generator_marks,
+        CheckOptions(
+            trust_anchors=tuple(trust_anchors or ()),
+            manifest=manifest,
+            fragments=fragment_files,
+            allow_network=allow_network,
+            show_prompts=show_prompts,
+            analyzed_at=analyzed_at,
+            banks=tuple(str(b) for b in banks or ()),
+            metadata=metadata,
+            show_gps=show_gps,
+            generator_marks=generator_marks,
+            repo=str(repo) if repo is not None else None,
+            resolver=resolver,
+            wm_keys=tuple(keys),
+        ),
         max_pixels=max_pixels,
-        extra=_recovery_options(repo, resolver, keys),
     )
-    executor = "local" if dask is None else f"dask:{dask}"
-    fan_out = False
-    if dask is not None:
-        workers = 1
-        limit: float | None = timeout if timeout is not None else batch.DEFAULT_TIMEOUT
-    else:
-        fan_out = jobs is None and timeout is None
-        wanted = jobs if jobs is not None else _cpu_count()
-        workers = max(1, min(wanted, len(inputs)))
-        if timeout is not None:
-            limit = timeout
-        else:
-            limit = batch.DEFAULT_TIMEOUT if workers > 1 else None
+    plan = batch.plan_workers(len(inputs), jobs=jobs, timeout=timeout, dask=dask)
     stderr_tty = _isatty(sys.stderr)
     feedback = _Feedback(
         len(inputs),
@@ -740,10 +726,10 @@ def check_command(
             records = batch.run_batch(
                 [item.path for item in inputs],
                 options,
-                jobs=workers,
-                timeout=limit,
-                executor=executor,
-                fan_out=fan_out,
+                jobs=plan.jobs,
+                timeout=plan.timeout,
+                executor=plan.executor,
+                fan_out=plan.fan_out,
             )
             try:
                 for record in records:
@@ -848,17 +834,3 @@ def register(app: typer.Typer) -> None:
         The ``verify`` Typer application.
     """
     app.command(name="check", no_args_is_help=True)(check_command)
-
-
-def _recovery_options(
-    repo: Path | None, resolver: str | None, wm_keys: list[bytes | str]
-) -> tuple[tuple[str, Any], ...]:
-    """``provenance.check`` keyword arguments for manifest recovery (--repo/--resolver)."""
-    out: list[tuple[str, Any]] = []
-    if repo is not None:
-        out.append(("repo", str(repo)))
-    if resolver is not None:
-        out.append(("resolver", resolver))
-    if wm_keys:
-        out.append(("wm_keys", tuple(wm_keys)))
-    return tuple(out)

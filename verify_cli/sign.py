@@ -10,17 +10,16 @@ codes are in ``spec/exit-codes.md``.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import traceback
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from provenance.errors import ProvenanceError
+from provenance.credentials.plan import SignJob, plan_outputs, sign_record
+from provenance.errors import ProvenanceError, error_record
 from verify_cli.exit_codes import ExitCode
 from verify_cli.formats import FORMAT_METAVAR, Format, RecordWriter
 from verify_cli.inputs import MEDIA_SUFFIXES
@@ -43,17 +42,6 @@ SIGN_COLUMNS = (
 """Columns of ``verify sign --format csv``."""
 
 
-@dataclass(frozen=True)
-class Job:
-    """One input file and where its signed copy goes."""
-
-    src: Path
-    dst: Path | None
-    """None when the input cannot be signed at all (missing path)."""
-    problem: str | None = None
-    """Why it cannot be signed, decided before signing."""
-
-
 def _say(message: str) -> None:
     typer.echo(f"verify: {message}", err=True)
 
@@ -67,7 +55,7 @@ def _internal_error(exc: BaseException, *, verbose: bool) -> typer.Exit:
     if verbose:
         traceback.print_exception(exc, file=sys.stderr)
     _say(
-        f"internal error: {type(exc).__name__}: {exc}"
+        error_record(exc).message
         + ("" if verbose else " (re-run with -v to see the traceback, and please report it)")
     )
     return typer.Exit(ExitCode.INTERNAL)
@@ -168,65 +156,7 @@ def _anchors(paths: Sequence[Path]) -> bytes | None:
     return b"\n".join(parts) if parts else None
 
 
-def _walk(folder: Path, skip: Path | None) -> Iterator[Path]:
-    """Media files under ``folder`` (sorted, hidden entries skipped, ``skip`` excluded)."""
-    for root, dirs, files in os.walk(folder, followlinks=False):
-        here = Path(root)
-        dirs[:] = sorted(
-            d
-            for d in dirs
-            if not d.startswith(".") and (skip is None or (here / d).resolve() != skip)
-        )
-        for name in sorted(files, key=os.fsencode):
-            if not name.startswith(".") and Path(name).suffix.lower() in MEDIA_SUFFIXES:
-                yield here / name
-
-
-def _plan(inputs: Sequence[Path], out: str, *, force: bool) -> list[Job]:
-    if not out:
-        raise _usage("-o must not be empty")
-    output = Path(out)
-    single = len(inputs) == 1 and not inputs[0].is_dir()
-    as_file = single and not output.is_dir() and not out.endswith(("/", os.sep))
-    if as_file:
-        src = inputs[0]
-        if src.exists() and output.exists() and output.resolve() == src.resolve():
-            raise _usage(f"-o {output} is the input; signing always writes a new file")
-        if output.exists() and not force:
-            raise _usage(f"-o {output} exists; add --force to overwrite")
-        if not output.parent.is_dir():
-            raise _usage(f"-o {output}: folder {output.parent} does not exist")
-        return [Job(src, output)]
-    if output.exists() and not output.is_dir():
-        raise _usage(f"-o {output} is a file; give a folder when signing several files or a folder")
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _usage(f"-o {output}: cannot create the folder ({exc.strerror or exc})") from None
-    out_real = output.resolve()
-    jobs: list[Job] = []
-    taken: dict[Path, Path] = {}
-    for item in inputs:
-        if item.is_dir():
-            pairs: Iterable[tuple[Path, Path]] = (
-                (f, output / f.relative_to(item)) for f in _walk(item, out_real)
-            )
-        elif item.exists() or item.is_symlink():
-            pairs = [(item, output / item.name)]
-        else:
-            jobs.append(Job(item, None, "no such file or folder"))
-            continue
-        for src, dst in pairs:
-            key = dst.resolve()
-            if key in taken:
-                jobs.append(Job(src, None, f"same output name as {taken[key]} ({dst})"))
-                continue
-            taken[key] = src
-            jobs.append(Job(src, dst))
-    return jobs
-
-
-def _progress(jobs: Sequence[Job]) -> Iterable[Job]:
+def _progress(jobs: Sequence[SignJob]) -> Iterable[SignJob]:
     """Iterate with a Rich progress bar on stderr (terminals only, several files)."""
     if len(jobs) < 2:
         return jobs
@@ -250,31 +180,6 @@ def _text_line(result: Any) -> str:
     if result.history > 1:
         facts.append(f"history of {result.history} manifests, parent {result.parent}")
     return f"{result.path}: signed ({', '.join(facts)})"
-
-
-def _record(job: Job, result: Any = None, error: ProvenanceError | None = None) -> dict[str, Any]:
-    rec: dict[str, Any] = {
-        "input": str(job.src),
-        "output": str(result.path if result is not None else job.dst) if job.dst else None,
-    }
-    if result is not None:
-        rec.update(
-            status="signed",
-            media_type=result.media_type,
-            manifest=result.manifest_label,
-            manifest_bytes=result.manifest_bytes,
-            alg=result.alg,
-            signer=result.signer,
-            timestamp=result.timestamp,
-            history=result.history,
-            parent=result.parent,
-            warnings=list(result.warnings),
-        )
-    else:
-        code = error.code if error is not None else "unreadable"
-        message = error.message if error is not None else job.problem
-        rec.update(status="error", error={"code": code, "message": message})
-    return rec
 
 
 def sign_command(
@@ -450,7 +355,12 @@ def sign_command(
     Exit codes: 0 all signed; 2 usage error or unusable certificate/key; 3 some inputs
     failed (the others were signed); 4 internal error; 130 interrupted.
     """
-    from provenance.credentials.sign import action_label, sign_file, source_type_uri
+    from provenance.credentials.sign import (  # lazy: c2pa and the signing code
+        SignResult,
+        action_label,
+        sign_file,
+        source_type_uri,
+    )
 
     try:
         if action is not None:
@@ -480,7 +390,10 @@ def sign_command(
     publisher = _publisher(
         watermark, key.encode() if isinstance(key, str) else key, repo, repo_url, repo_token, parent
     )
-    jobs = _plan(inputs, output, force=force)
+    try:
+        jobs = plan_outputs(inputs, output, force=force, suffixes=MEDIA_SUFFIXES)
+    except ProvenanceError as exc:
+        raise _usage(exc.message) from None
     if not jobs:
         _say("no media files found in the given folders")
     signed = failed = 0
@@ -493,7 +406,7 @@ def sign_command(
                 failed += 1
                 _say(f"{job.src}: {job.problem}")
                 if not table:
-                    writer.write(_record(job))
+                    writer.write(sign_record(job))
                 continue
             try:
                 job.dst.parent.mkdir(parents=True, exist_ok=True)
@@ -501,10 +414,10 @@ def sign_command(
                 failed += 1
                 _say(f"{job.src}: cannot create {job.dst.parent}: {exc.strerror or exc}")
                 if not table:
-                    writer.write(_record(job))
+                    writer.write(sign_record(job))
                 continue
             try:
-                result = (publisher or sign_file)(
+                outcome = (publisher or sign_file)(
                     job.src,
                     job.dst,
                     signer=signer,
@@ -521,16 +434,17 @@ def sign_command(
                 failed += 1
                 _say(f"{job.src}: {exc.diagnostics() if verbose else exc.message}")
                 if not table:
-                    writer.write(_record(job, error=exc))
+                    writer.write(sign_record(job, error=exc))
                 continue
             signed += 1
+            result = outcome if isinstance(outcome, SignResult) else outcome.signed
             for warning in result.warnings:
                 if warning not in cert_warnings:
                     _say(f"{job.src}: warning: {warning}")
             if table:
-                typer.echo(_text_line(result) + _watermark_text(result))
+                typer.echo(_text_line(result) + _watermark_text(outcome))
             else:
-                writer.write({**_record(job, result), **_watermark_fields(result)})
+                writer.write(sign_record(job, outcome))
     except KeyboardInterrupt:
         _say(f"interrupted after signing {signed} file(s)")
         raise typer.Exit(ExitCode.INTERRUPTED) from None
@@ -546,9 +460,6 @@ def sign_command(
 
 
 # ---------------------------------------------------------- --watermark (soft binding)
-
-_PUBLISHED: dict[Path, Any] = {}
-"""What ``--watermark`` did per output file (identifier, fingerprint, repository)."""
 
 
 def _publisher(
@@ -569,9 +480,9 @@ def _publisher(
         raise _usage("--watermark needs a manifest repository: --repo PATH or --repo-url URL")
     if parent is not None:
         raise _usage("--parent cannot be combined with --watermark (the input is the parent)")
+    from provenance.durable.client import ResolverClient
+    from provenance.durable.publishing import publish
     from provenance.durable.repository import Repository
-    from provenance.durable.resolver import ResolverClient
-    from provenance.durable.softbinding import publish
 
     repository = None
     try:
@@ -585,7 +496,7 @@ def _publisher(
 
     def run(src: Path, dst: Path, **kw: Any) -> Any:
         kw.pop("parent", None)
-        done = publish(
+        done: Any = publish(
             src,
             dst,
             repository=repository,
@@ -594,37 +505,19 @@ def _publisher(
             wm_key=wm_key,
             **kw,
         )
-        _PUBLISHED[done.path] = done
-        return done.signed
+        return done
 
     return run
 
 
-def _watermark_fields(result: Any) -> dict[str, Any]:
-    done = _PUBLISHED.get(result.path)
-    if done is None:
-        return {}
-    return {
-        "watermark": {
-            "manifest_id": done.manifest_id,
-            "fingerprint": done.fingerprint,
-            "psnr": round(done.psnr, 2) if done.psnr is not None else None,
-            "repository": done.repository,
-            "stored_as": done.stored_as,
-            "receipt": str(done.receipt) if done.receipt is not None else None,
-        }
-    }
-
-
-def _watermark_text(result: Any) -> str:
-    done = _PUBLISHED.get(result.path)
-    if done is None:
+def _watermark_text(outcome: Any) -> str:
+    if getattr(outcome, "manifest_id", None) is None:  # signed only
         return ""
-    where = done.repository
-    if done.stored_as not in (None, done.manifest_id):
-        where += f" as {done.stored_as}"
-    receipt = f" (receipt {done.receipt.name})" if done.receipt is not None else ""
-    return f"; watermark {done.manifest_id} stored in {where}{receipt}"
+    where = outcome.repository
+    if outcome.stored_as not in (None, outcome.manifest_id):
+        where += f" as {outcome.stored_as}"
+    receipt = f" (receipt {outcome.receipt.name})" if outcome.receipt is not None else ""
+    return f"; watermark {outcome.manifest_id} stored in {where}{receipt}"
 
 
 def register(app: typer.Typer) -> None:

@@ -7,14 +7,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, assert_never
 
 import typer
 
+from provenance.credentials.trust import store_record
 from provenance.errors import ProvenanceError
 from verify_cli.exit_codes import ExitCode
 from verify_cli.formats import FORMAT_METAVAR, Format, RecordWriter
@@ -34,53 +33,6 @@ ShowFormat = Format
 
 LIST_COLUMNS = ("name", "source", "issued", "sha256", "certificates", "fetched_at")
 """Columns of ``verify trust show --format csv`` (one row per stored list)."""
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC)
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    return value
-
-
-def _list_record(stored: Any) -> dict[str, Any]:
-    return {
-        "name": _plain(stored.name),
-        "kind": _plain(getattr(stored, "kind", "anchors")),
-        "source": _plain(stored.source),
-        "issued": _plain(stored.issued),
-        "sha256": _plain(stored.sha256),
-        "certificates": _plain(stored.certificates),
-        "fetched_at": _plain(stored.fetched_at),
-        "path": _plain(stored.path),
-    }
-
-
-def store_record(store: Any, data_dir: Path) -> dict[str, Any]:
-    """Describe a trust store as a JSON-ready record.
-
-    Parameters
-    ----------
-    store
-        A ``provenance.credentials.trust.TrustStore``.
-    data_dir
-        The data directory it was loaded from.
-
-    Returns
-    -------
-    dict
-        ``{"schema": "jinjja.trust/v1", "data_dir": ..., "lists": [...]}``.
-    """
-    return {
-        "schema": "jinjja.trust/v1",
-        "data_dir": os.fspath(data_dir),
-        "lists": [_list_record(s) for s in store.lists],
-    }
 
 
 def _say(message: str) -> None:

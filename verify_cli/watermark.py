@@ -18,6 +18,8 @@ from typing import Annotated, Any
 import typer
 
 import watermark
+from provenance.media.imagefile import detection_record as record
+from provenance.media.imagefile import unreadable_record as error_record
 from verify_cli.exit_codes import ExitCode
 from verify_cli.formats import FORMAT_METAVAR, Format, RecordWriter
 from verify_cli.keys import WM_KEY_ENV, read_key_file, wm_keys
@@ -193,51 +195,6 @@ def embed_command(
         raise typer.BadParameter(f"cannot write {output}: {exc}", param_hint="'-o'") from None
     shown = data.hex() or "(empty)"
     sys.stdout.write(f"{output}: marked with payload {shown}, {result.psnr:.2f} dB\n")
-
-
-def record(path: Path, result: watermark.Detection) -> dict[str, Any]:
-    """The JSON record of one detection."""
-    text: str | None = None
-    if result.payload is not None:
-        try:
-            decoded = result.payload.decode("utf-8")
-        except UnicodeDecodeError:
-            decoded = None
-        if decoded is not None and decoded.isprintable():
-            text = decoded
-    geometry = None
-    if result.geometry is not None:
-        g = result.geometry
-        geometry = {
-            "scale": round(g.scale, 4),
-            "aspect": round(g.aspect, 4),
-            "rotation": round(g.rotation, 3),
-            "flipped": g.flipped,
-            "shift": [round(g.shift[0], 2), round(g.shift[1], 2)],
-        }
-    return {
-        "found": result.found,
-        "payload_hex": result.payload.hex() if result.payload is not None else None,
-        "payload_text": text,
-        "score": round(result.score, 3),
-        "p_value": float(f"{result.p_value:.3e}"),
-        "geometry": geometry,
-        "subject": {"path": str(path)},
-    }
-
-
-def error_record(path: Path, message: str) -> dict[str, Any]:
-    """The JSON record of an input that could not be read: ``found`` is null, ``error`` says why."""
-    return {
-        "found": None,
-        "payload_hex": None,
-        "payload_text": None,
-        "score": None,
-        "p_value": None,
-        "geometry": None,
-        "subject": {"path": str(path)},
-        "error": {"code": "unreadable", "message": message},
-    }
 
 
 def _text_line(rec: dict[str, Any]) -> str:

@@ -1,7 +1,8 @@
 """Check many files: one JSON record per file, in input order, on local processes or Dask.
 
-The per-file function is :func:`check_one` (``path, options -> record``): it applies the
-decompression-bomb guard, calls :func:`provenance.check` and returns
+The per-file function is :func:`check_one` (``path, checker -> record``): it applies the
+decompression-bomb guard, calls :meth:`provenance.Checker.check` with the
+:class:`FileChecker` built once per process (or Dask chunk) and returns
 ``Report.to_dict()``, a plain ``dict`` that crosses process boundaries cheaply.
 :func:`run_batch` runs it over an iterable of paths and yields :class:`Record` objects
 **in input order** (a reorder buffer), so the same inputs and options give the same
@@ -45,7 +46,6 @@ a caller can skip those inputs and append the rest.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import enum
 import functools
 import hashlib
@@ -68,14 +68,15 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from provenance.errors import ProvenanceError
+from PIL import Image
+
+from provenance.check import Checker, CheckOptions
+from provenance.errors import BatchError, ErrorRecord, ProvenanceError, error_record
 from provenance.media import budget
 from provenance.report import Report, Verdict
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
-
-    from provenance.matching.bank import Bank
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -86,12 +87,15 @@ __all__ = [
     "BatchError",
     "BatchOptions",
     "CheckFunction",
+    "FileChecker",
     "Record",
     "ResumeState",
+    "WorkerPlan",
     "check_one",
     "file_sha256",
     "load_resume",
     "parse_executor",
+    "plan_workers",
     "report_from_dict",
     "run_batch",
 ]
@@ -119,43 +123,14 @@ _CHUNK_UNKNOWN: Final = 16
 _QUEUE_PER_WORKER: Final = 3
 
 
-class BatchError(ProvenanceError):
-    """The batch could not go on: an unexpected exception in the per-file function, or an
-    executor that cannot be started."""
-
-    default_code = "batch_error"
-
-
 @dataclass(frozen=True)
 class BatchOptions:
-    """Options of :func:`check_one`, the same for every file (picklable)."""
+    """Options of a batch, the same for every file (picklable)."""
 
-    trust_anchors: tuple[str | os.PathLike[str], ...] = ()
-    """PEM files of extra trust anchors (as for :func:`provenance.check`)."""
-    manifest: str | os.PathLike[str] | None = None
-    """A detached manifest store (only meaningful for a single input)."""
-    fragments: tuple[str | os.PathLike[str], ...] = ()
-    """fMP4 fragments validated with the (single) init segment."""
-    allow_network: bool = False
-    """Fetch remote manifests."""
-    show_prompts: bool = False
-    """Keep generator prompts instead of redacting them."""
-    analyzed_at: dt.datetime | None = None
-    """Pinned analysis time (reproducible records)."""
-    data_dir: str | None = None
-    """Where stored trust lists live (None: the default data directory)."""
-    banks: tuple[str, ...] = ()
-    """Bank files to match every file against (opened once per worker process)."""
-    metadata: bool = False
-    """Add metadata and structure facts."""
-    show_gps: bool = False
-    """Show GPS coordinates in the metadata facts (implies ``metadata``)."""
-    generator_marks: bool = False
-    """Look for generator watermarks in the pixels."""
+    check: CheckOptions = field(default_factory=CheckOptions)
+    """The check options (banks given as paths: each process opens them once)."""
     max_pixels: int = DEFAULT_MAX_PIXELS
     """Decompression-bomb guard: pictures declaring more pixels get ``ERROR too_large``."""
-    extra: tuple[tuple[str, Any], ...] = ()
-    """Further keyword arguments for :func:`provenance.check` (picklable values)."""
 
 
 @dataclass(frozen=True)
@@ -187,159 +162,128 @@ class Record:
         return code if isinstance(code, str) else None
 
 
-CheckFunction = Callable[[str, BatchOptions], dict[str, Any]]
+CheckFunction = Callable[[str, "FileChecker"], dict[str, Any]]
 """The per-file function type: a module-level function (picklable by reference)."""
 
 
 # ----------------------------------------------------------------------------- per file
 
-_BANKS: dict[str, Bank] = {}
-_BANKS_LOCK = threading.Lock()
-
-
-def _open_banks(paths: tuple[str, ...]) -> list[Bank]:
-    """Banks opened once per process and kept open (their index is loaded on first use)."""
-    from provenance.matching.bank import Bank
-
-    out: list[Bank] = []
-    with _BANKS_LOCK:
-        for p in paths:
-            key = os.path.abspath(p)
-            bank = _BANKS.get(key)
-            if bank is None:
-                bank = Bank.open(key)
-                _BANKS[key] = bank
-            out.append(bank)
-    return out
-
 
 def _declared_pixels(path: str) -> tuple[int, int] | None:
-    """Width and height from the picture's header (nothing decoded); None if not a picture.
-
-    Raises
-    ------
-    OverflowError
-        When Pillow itself refuses the header as a decompression bomb.
-    """
+    """Width and height from the picture's header (nothing decoded); None if not a picture."""
     if not os.path.isfile(path):  # never open a FIFO or a device here
         return None
     try:
         with open(path, "rb") as f:
             head = f.read(_HEADER_BYTES)
-        return budget.declared_size(head)
     except OSError:  # unreadable: check() will say so
         return None
-    except budget.DecodeError as exc:
-        raise OverflowError(exc.message) from None
+    return budget.declared_size(head)
 
 
 def _configure_process(max_pixels: int) -> None:
     """Pillow's own bomb limit, far above ours so that our guard (which reads the header
     and names the dimensions) speaks first; Pillow's stays a backstop."""
-    from PIL import Image
-
     Image.MAX_IMAGE_PIXELS = max(max_pixels, 1) * _PILLOW_BACKSTOP
 
 
-def check_one(path: str, options: BatchOptions) -> dict[str, Any]:
-    """Check one file and return its JSON record.
+def _too_large(path: str, max_pixels: int) -> tuple[str | None, tuple[int, int] | None]:
+    """Why the picture is refused before decoding (None: it is not), and its declared size."""
+    size = _declared_pixels(path)
+    if size is not None and size[0] * size[1] > max_pixels:
+        return (
+            f"The picture declares {size[0]}x{size[1]} pixels (over the limit of "
+            f"{max_pixels:,}); refused as a possible decompression bomb."
+        ), size
+    return None, size
 
-    The picture's header is read first: one declaring more than ``options.max_pixels``
-    pixels gets an ``ERROR`` record with code ``too_large`` without being decoded.
-    Pillow's process-wide ``Image.MAX_IMAGE_PIXELS`` is set to ``options.max_pixels``
-    (Pillow then refuses outright pictures over twice that, wherever they are opened).
+
+class FileChecker:
+    """A :class:`~provenance.check.Checker` behind the decompression-bomb guard.
+
+    Built once per process (in-process runs, each worker, each Dask chunk) and handed to
+    the per-file function with every path.
+
+    Parameters
+    ----------
+    options
+        The batch options.
+
+    Raises
+    ------
+    ProvenanceError
+        For bad configuration (trust anchors, trust store, bank files), as
+        :class:`~provenance.check.Checker`.
+    """
+
+    def __init__(self, options: BatchOptions) -> None:
+        self.options: Final = options
+        self.checker: Final = Checker(options.check)
+
+    def close(self) -> None:
+        """Close the banks the checker opened."""
+        self.checker.close()
+
+    def report(self, path: str) -> Report:
+        """Check one file: the header first, then :meth:`Checker.check`.
+
+        A picture declaring more than ``options.max_pixels`` pixels gets an ``ERROR``
+        report with code ``too_large`` without being decoded; the same limit holds for
+        every decode inside the check (:func:`provenance.media.budget.pixel_limit`), and
+        decoder warnings and messages become the report's ``notes``.
+        """
+        _configure_process(self.options.max_pixels)
+        refused, size = _too_large(path, self.options.max_pixels)
+        if refused is None:
+            with budget.pixel_limit(self.options.max_pixels), budget.collecting() as notes:
+                report = self.checker.check(path)
+            if notes:
+                report = dataclasses.replace(report, notes=report.notes + tuple(notes))
+            return report
+        report = self.checker.error_report(path, "too_large", refused)
+        if size is not None:
+            subject = dataclasses.replace(report.subject, width=size[0], height=size[1])
+            report = dataclasses.replace(report, subject=subject)
+        return report
+
+    def error_record(self, path: str, code: str, message: str) -> dict[str, Any]:
+        """The JSON record of a file that was not checked (``timeout``, ``worker_crashed``)."""
+        return self.checker.error_report(path, code, message).to_dict()
+
+
+def check_one(path: str, checker: FileChecker) -> dict[str, Any]:
+    """Check one file and return its JSON record (the default per-file function).
 
     Parameters
     ----------
     path
         The file to check.
-    options
-        The batch options.
+    checker
+        The process's checker.
 
     Returns
     -------
     dict
         ``Report.to_dict()`` of the file.
-
-    Raises
-    ------
-    ProvenanceError
-        Only for bad configuration (trust anchors, trust store, bank files), as
-        :func:`provenance.check`.
     """
-    return _check_report(path, options).to_dict()
+    return checker.report(path).to_dict()
 
 
-def _check_report(path: str, options: BatchOptions) -> Report:
-    """:func:`check_one` without the conversion to a record."""
-    import provenance
-    from provenance.check import error_report
+class _ErrorRecords:
+    """Records of files this process did not check; the checker is built on first need."""
 
-    _configure_process(options.max_pixels)
-    size: tuple[int, int] | None = None
-    too_large: str | None = None
-    try:
-        size = _declared_pixels(path)
-    except OverflowError as exc:
-        too_large = f"The picture's header was refused as a possible decompression bomb ({exc})."
-    else:
-        if size is not None and size[0] * size[1] > options.max_pixels:
-            too_large = (
-                f"The picture declares {size[0]}x{size[1]} pixels (over the limit of "
-                f"{options.max_pixels:,}); refused as a possible decompression bomb."
-            )
-    if too_large is not None:
-        report = error_report(
-            path,
-            "too_large",
-            too_large,
-            trust_anchors=options.trust_anchors,
-            analyzed_at=options.analyzed_at,
-            data_dir=Path(options.data_dir) if options.data_dir is not None else None,
-        )
-        if size is not None:
-            from dataclasses import replace
+    def __init__(self, options: BatchOptions) -> None:
+        self._options = options
+        self._checker: FileChecker | None = None
 
-            report = replace(report, subject=replace(report.subject, width=size[0], height=size[1]))
-        return report
-    kwargs: dict[str, Any] = {
-        "trust_anchors": options.trust_anchors,
-        "manifest": options.manifest,
-        "allow_network": options.allow_network,
-        "fragments": options.fragments,
-        "show_prompts": options.show_prompts,
-        "analyzed_at": options.analyzed_at,
-    }
-    # Only what differs from the defaults: a plain run calls check() exactly as before.
-    if options.data_dir is not None:
-        kwargs["data_dir"] = Path(options.data_dir)
-    if options.banks:
-        kwargs["banks"] = _open_banks(options.banks)
-    if options.metadata:
-        kwargs["metadata"] = True
-    if options.show_gps:
-        kwargs["show_gps"] = True
-    if options.generator_marks:
-        kwargs["generator_marks"] = True
-    kwargs.update(dict(options.extra))
-    with budget.pixel_limit(options.max_pixels), budget.collecting() as notes:
-        report = provenance.check(path, **kwargs)
-    if notes:
-        report = dataclasses.replace(report, notes=report.notes + tuple(notes))
-    return report
+    def __call__(self, path: str, code: str, message: str) -> dict[str, Any]:
+        if self._checker is None:
+            self._checker = FileChecker(self._options)
+        return self._checker.error_record(path, code, message)
 
-
-def _crash_record(path: str, code: str, message: str, options: BatchOptions) -> dict[str, Any]:
-    from provenance.check import error_report
-
-    return error_report(
-        path,
-        code,
-        message,
-        trust_anchors=options.trust_anchors,
-        analyzed_at=options.analyzed_at,
-        data_dir=Path(options.data_dir) if options.data_dir is not None else None,
-    ).to_dict()
+    def close(self) -> None:
+        if self._checker is not None:
+            self._checker.close()
 
 
 def _timeout_message(timeout: float) -> str:
@@ -353,15 +297,33 @@ def _timeout_message(timeout: float) -> str:
 
 
 def _worker_main(conn: Connection, function: CheckFunction, options: BatchOptions) -> None:
-    """Loop of a worker process: receive ``(index, path)``, send back the result."""
+    """Loop of a worker process: build the checker, then receive ``(index, path)`` and
+    send back the result. A configuration error answers every file."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     _configure_process(options.max_pixels)
-    import provenance.check  # noqa: F401 - imported before the clock of the first file starts
-
+    checker: FileChecker | None = None
+    broken: ProvenanceError | None = None
+    try:
+        checker = FileChecker(options)
+    except ProvenanceError as exc:
+        broken = exc
     try:
         conn.send(("ready",))
     except (OSError, ValueError):
         return
+    try:
+        _serve(conn, function, checker, broken)
+    finally:
+        if checker is not None:
+            checker.close()
+
+
+def _serve(
+    conn: Connection,
+    function: CheckFunction,
+    checker: FileChecker | None,
+    broken: ProvenanceError | None,
+) -> None:
     while True:
         try:
             message = conn.recv()
@@ -371,9 +333,12 @@ def _worker_main(conn: Connection, function: CheckFunction, options: BatchOption
             return
         index, path = message
         try:
-            reply: tuple[Any, ...] = ("ok", index, function(path, options))
+            if checker is None:
+                assert broken is not None
+                raise broken
+            reply: tuple[Any, ...] = ("ok", index, function(path, checker))
         except ProvenanceError as exc:
-            reply = ("config", index, type(exc).__name__, exc.message, exc.code)
+            reply = ("config", index, error_record(exc))
         except BaseException as exc:  # noqa: BLE001 - reported to the parent
             reply = ("exception", index, f"{type(exc).__name__}: {exc}", traceback.format_exc())
         try:
@@ -448,15 +413,14 @@ class _LocalPool:
 
 
 def _raise_reply(reply: tuple[Any, ...], path: str) -> None:
-    kind = reply[0]
-    if kind == "config":
-        _, _, name, message, code = reply
-        raise BatchError(message, code=code, detail={"error_type": name, "path": path})
-    _, _, text, trace = reply
+    if reply[0] == "config":
+        record: ErrorRecord = reply[2]
+        detail = {"error_type": record.type, "path": path}
+        raise BatchError(record.message, code=record.code, detail=detail)
     raise BatchError(
-        f"Unexpected error while checking {path}: {text}",
+        f"Unexpected error while checking {path}: {reply[2]}",
         code="internal_error",
-        detail={"traceback": trace},
+        detail={"traceback": reply[3]},
     )
 
 
@@ -471,146 +435,188 @@ def _run_local(
     first = next(items, None)
     if first is None:  # nothing to do: start no worker
         return
-    items = itertools.chain([first], items)
-    pool = _LocalPool(jobs, options, function)
-    window = max(_MIN_WINDOW, _WINDOW_PER_WORKER * jobs)
-    ready: dict[int, Record] = {}
-    retry: deque[tuple[int, str]] = deque()  # sent to a worker that died before them
-    next_out = first[0]  # items are numbered consecutively from here
-    next_in = first[0]
-    exhausted = False
-    failed_starts = 0
+    run = _LocalRun(itertools.chain([first], items), first[0], options, jobs, timeout, function)
+    try:
+        yield from run.records()
+    finally:
+        run.close()
 
-    def take() -> tuple[int, str] | None:
-        nonlocal exhausted, next_in
-        if retry:
-            return retry.popleft()
-        if exhausted or next_in - next_out >= window:
+
+class _LocalRun:
+    """One run on local worker processes: feed them, collect replies in input order,
+    replace the ones that hang or die."""
+
+    def __init__(
+        self,
+        items: Iterator[tuple[int, str]],
+        start: int,
+        options: BatchOptions,
+        jobs: int,
+        timeout: float | None,
+        function: CheckFunction,
+    ) -> None:
+        self.items = items
+        self.jobs = jobs
+        self.timeout = timeout
+        self.pool = _LocalPool(jobs, options, function)
+        self.error_record = _ErrorRecords(options)
+        self.window = max(_MIN_WINDOW, _WINDOW_PER_WORKER * jobs)
+        self.ready: dict[int, Record] = {}
+        self.retry: deque[tuple[int, str]] = deque()  # sent to a worker that died before them
+        self.next_out = start  # items are numbered consecutively from here
+        self.next_in = start
+        self.exhausted = False
+        self.failed_starts = 0
+        # One selector over every worker's pipe and process sentinel, rebuilt only when a
+        # worker is replaced: registering the handles anew on every wake-up costs more
+        # than handling a reply. Poll is level-triggered, so one reply is read per event
+        # and any further reply wakes the next select at once.
+        self.selector = selectors.DefaultSelector()
+        self.watched: list[_Slot] = []
+
+    def close(self) -> None:
+        self.selector.close()
+        self.pool.close()
+        self.error_record.close()
+
+    def records(self) -> Iterator[Record]:
+        while True:
+            self._feed()
+            if self.exhausted and not self.retry and not any(s.tasks for s in self.pool.slots):
+                return
+            for slot, died in self._wait().values():
+                self._handle(slot, died)
+            self._expire()
+            while self.next_out in self.ready:
+                yield self.ready.pop(self.next_out)
+                self.next_out += 1
+
+    def _take(self) -> tuple[int, str] | None:
+        if self.retry:
+            return self.retry.popleft()
+        if self.exhausted or self.next_in - self.next_out >= self.window:
             return None
-        item = next(items, None)
+        item = next(self.items, None)
         if item is None:
-            exhausted = True
+            self.exhausted = True
             return None
-        next_in = item[0] + 1
+        self.next_in = item[0] + 1
         return item
 
-    def abandon(slot: _Slot) -> None:
-        """Give the files queued behind the head back, then replace the worker."""
-        slot.tasks.popleft()
-        retry.extendleft(reversed(slot.tasks))
-        slot.tasks.clear()
-        pool.replace(slot)
+    def _feed(self) -> None:
+        """Keep every ready worker's queue filled."""
+        for slot in self.pool.slots:
+            while slot.ready and len(slot.tasks) < _QUEUE_PER_WORKER:
+                item = self._take()
+                if item is None:
+                    break
+                try:
+                    slot.conn.send(item)
+                except (OSError, ValueError):
+                    # The worker died after its last reply was read (for instance on a
+                    # file queued before this one) and its pipe is closed. This file never
+                    # reached it: queue it again. If the worker had files in hand, its
+                    # sentinel reports the death and attributes the crash to the head
+                    # one; an idle dead worker is replaced now.
+                    self.retry.appendleft(item)
+                    if not slot.tasks:
+                        self.pool.replace(slot)
+                    break
+                if not slot.tasks:
+                    slot.started = time.monotonic()
+                slot.tasks.append(item)
 
-    # One selector over every worker's pipe and process sentinel, rebuilt only when a
-    # worker is replaced: registering the handles anew on every wake-up costs more than
-    # handling a reply. Poll is level-triggered, so one reply is read per event and any
-    # further reply wakes the next select at once.
-    selector = selectors.DefaultSelector()
-    watched: list[_Slot] = []
-
-    def watch() -> None:
-        nonlocal selector, watched
-        if len(watched) == len(pool.slots) and all(
-            a is b for a, b in zip(watched, pool.slots, strict=True)
+    def _watch(self) -> None:
+        slots = self.pool.slots
+        if len(self.watched) == len(slots) and all(
+            a is b for a, b in zip(self.watched, slots, strict=True)
         ):
             return
-        selector.close()
-        selector = selectors.DefaultSelector()
-        for slot in pool.slots:
-            selector.register(slot.conn.fileno(), selectors.EVENT_READ, (slot, False))
-            selector.register(slot.process.sentinel, selectors.EVENT_READ, (slot, True))
-        watched = list(pool.slots)
+        self.selector.close()
+        self.selector = selectors.DefaultSelector()
+        for slot in slots:
+            self.selector.register(slot.conn.fileno(), selectors.EVENT_READ, (slot, False))
+            self.selector.register(slot.process.sentinel, selectors.EVENT_READ, (slot, True))
+        self.watched = list(slots)
 
-    try:
-        while True:
-            for slot in pool.slots:
-                while slot.ready and len(slot.tasks) < _QUEUE_PER_WORKER:
-                    item = take()
-                    if item is None:
-                        break
-                    try:
-                        slot.conn.send(item)
-                    except (OSError, ValueError):
-                        # The worker died after its last reply was read (for instance
-                        # on a file queued before this one) and its pipe is closed.
-                        # This file never reached it: queue it again. If the worker had
-                        # files in hand, its sentinel reports the death and attributes
-                        # the crash to the head one; an idle dead worker is replaced now.
-                        retry.appendleft(item)
-                        if not slot.tasks:
-                            pool.replace(slot)
-                        break
-                    if not slot.tasks:
-                        slot.started = time.monotonic()
-                    slot.tasks.append(item)
-            if exhausted and not retry and not any(s.tasks for s in pool.slots):
+    def _wait(self) -> dict[int, tuple[_Slot, bool]]:
+        """Workers with something to read, and whether each died (by id of the slot)."""
+        busy = [s for s in self.pool.slots if s.tasks]
+        wait_for: float | None = None
+        if self.timeout is not None and busy:
+            deadline = min(s.started for s in busy) + self.timeout
+            wait_for = max(0.0, deadline - time.monotonic())
+        self._watch()
+        readable: dict[int, tuple[_Slot, bool]] = {}
+        for key, _ in self.selector.select(wait_for):
+            slot, died = key.data
+            seen = readable.get(id(slot))
+            readable[id(slot)] = (slot, died or (seen is not None and seen[1]))
+        return readable
+
+    def _handle(self, slot: _Slot, died: bool) -> None:
+        if not slot.ready:
+            self._starting(slot, died)
+            return
+        if not slot.tasks and not died:
+            _poll(slot)  # nothing is expected from an idle worker: discard it
+            return
+        # After a death, read every reply it managed to send; else just one.
+        while slot.tasks and (reply := _poll(slot)) is not None:
+            index, path = slot.tasks.popleft()
+            if reply[0] != "ok":
+                _raise_reply(reply, path)
+            self.ready[index] = Record(index, path, reply[2])
+            slot.started = time.monotonic()
+            if not died:
                 break
-            busy = [s for s in pool.slots if s.tasks]
-            wait_for: float | None = None
-            if timeout is not None and busy:
-                wait_for = max(0.0, min(s.started for s in busy) + timeout - time.monotonic())
-            watch()
-            readable: dict[int, tuple[_Slot, bool]] = {}  # id(slot) -> (slot, died)
-            for key, _ in selector.select(wait_for):
-                slot, died = key.data
-                seen = readable.get(id(slot))
-                readable[id(slot)] = (slot, died or (seen is not None and seen[1]))
-            for slot, died in readable.values():
-                if not slot.ready:
-                    reply = None if died else _poll(slot)
-                    if reply == ("ready",):
-                        slot.ready = True
-                        failed_starts = 0
-                    elif died or not slot.process.is_alive():
-                        failed_starts += 1
-                        if failed_starts > 3 * jobs:
-                            raise BatchError(
-                                "Worker processes exit before they are ready (exit status "
-                                f"{slot.process.exitcode}); run with --jobs 1 to see why.",
-                                code="internal_error",
-                            )
-                        pool.replace(slot)
-                    continue
-                if not slot.tasks and not died:
-                    _poll(slot)  # nothing is expected from an idle worker: discard it
-                    continue
-                # After a death, read every reply it managed to send; else just one.
-                while slot.tasks and (reply := _poll(slot)) is not None:
-                    index, path = slot.tasks.popleft()
-                    if reply[0] != "ok":
-                        _raise_reply(reply, path)
-                    ready[index] = Record(index, path, reply[2])
-                    slot.started = time.monotonic()
-                    if not died:
-                        break
-                if died:
-                    if slot.tasks:
-                        index, path = slot.tasks[0]
-                        slot.process.join(timeout=10)
-                        status = slot.process.exitcode
-                        message = (
-                            "The worker process checking this file died "
-                            f"(exit status {status}); the file may crash the decoder."
-                        )
-                        ready[index] = Record(
-                            index, path, _crash_record(path, "worker_crashed", message, options)
-                        )
-                        abandon(slot)
-                    else:  # died while idle: replace it before it is given work
-                        pool.replace(slot)
-            if timeout is not None:
-                now = time.monotonic()
-                for slot in [s for s in pool.slots if s.tasks and now - s.started >= timeout]:
-                    index, path = slot.tasks[0]
-                    record = _crash_record(path, "timeout", _timeout_message(timeout), options)
-                    ready[index] = Record(index, path, record)
-                    abandon(slot)
-            while next_out in ready:
-                yield ready.pop(next_out)
-                next_out += 1
-    finally:
-        selector.close()
-        pool.close()
+        if not died:
+            return
+        if not slot.tasks:  # died while idle: replace it before it is given work
+            self.pool.replace(slot)
+            return
+        index, path = slot.tasks[0]
+        slot.process.join(timeout=10)
+        message = (
+            "The worker process checking this file died "
+            f"(exit status {slot.process.exitcode}); the file may crash the decoder."
+        )
+        self.ready[index] = Record(index, path, self.error_record(path, "worker_crashed", message))
+        self._abandon(slot)
+
+    def _starting(self, slot: _Slot, died: bool) -> None:
+        """A worker that has not said it is ready yet."""
+        reply = None if died else _poll(slot)
+        if reply == ("ready",):
+            slot.ready = True
+            self.failed_starts = 0
+        elif died or not slot.process.is_alive():
+            self.failed_starts += 1
+            if self.failed_starts > 3 * self.jobs:
+                raise BatchError(
+                    "Worker processes exit before they are ready (exit status "
+                    f"{slot.process.exitcode}); run with --jobs 1 to see why.",
+                    code="internal_error",
+                )
+            self.pool.replace(slot)
+
+    def _expire(self) -> None:
+        """Give the files over the time limit an ERROR record and replace their workers."""
+        if self.timeout is None:
+            return
+        now = time.monotonic()
+        for slot in [s for s in self.pool.slots if s.tasks and now - s.started >= self.timeout]:
+            index, path = slot.tasks[0]
+            record = self.error_record(path, "timeout", _timeout_message(self.timeout))
+            self.ready[index] = Record(index, path, record)
+            self._abandon(slot)
+
+    def _abandon(self, slot: _Slot) -> None:
+        """Give the files queued behind the head back, then replace the worker."""
+        slot.tasks.popleft()
+        self.retry.extendleft(reversed(slot.tasks))
+        slot.tasks.clear()
+        self.pool.replace(slot)
 
 
 def _poll(slot: _Slot) -> tuple[Any, ...] | None:
@@ -635,37 +641,43 @@ def _dask_chunk(
 ) -> list[tuple[int, dict[str, Any]]]:
     """Run on a Dask worker: check a few files, each under the time limit."""
     _configure_process(options.max_pixels)
-    out: list[tuple[int, dict[str, Any]]] = []
-    for index, path in items:
-        if timeout is None:
-            out.append((index, function(path, options)))
-            continue
-        box: dict[str, Any] = {}
+    checker = FileChecker(options)
+    try:
+        return [(index, _dask_file(path, checker, function, timeout)) for index, path in items]
+    finally:
+        checker.close()
 
-        def work(p: str = path, box: dict[str, Any] = box) -> None:
-            try:
-                box["record"] = function(p, options)
-            except BaseException as exc:  # noqa: BLE001 - re-raised below
-                box["error"] = exc
 
-        # A thread cannot be killed: a stuck one is left behind (daemon) and the file gets
-        # its ERROR record now; worker lifetimes (dask worker --lifetime) recycle it.
-        thread = threading.Thread(target=work, name="jinjja-check", daemon=True)
-        thread.start()
-        thread.join(timeout)
-        if thread.is_alive():
-            out.append((index, _crash_record(path, "timeout", _timeout_message(timeout), options)))
-        elif "error" in box:
-            raise box["error"]
-        else:
-            out.append((index, box["record"]))
-    return out
+def _dask_file(
+    path: str, checker: FileChecker, function: CheckFunction, timeout: float | None
+) -> dict[str, Any]:
+    if timeout is None:
+        return function(path, checker)
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["record"] = function(path, checker)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            box["error"] = exc
+
+    # A thread cannot be killed: a stuck one is left behind (daemon) and the file gets
+    # its ERROR record now; worker lifetimes (dask worker --lifetime) recycle it.
+    thread = threading.Thread(target=work, name="jinjja-check", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        return checker.error_record(path, "timeout", _timeout_message(timeout))
+    if "error" in box:
+        raise box["error"]
+    record: dict[str, Any] = box["record"]
+    return record
 
 
 def _dask_client(spec: str) -> tuple[Any, Any]:
     """A ``(client, cluster_or_None)`` pair for ``ADDRESS`` or ``local:N``."""
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client, LocalCluster  # optional extra: scale (Dask)
     except ImportError:
         raise BatchError(
             "Dask is not installed: install the 'scale' extra (pip install 'jinjja[scale]').",
@@ -692,6 +704,15 @@ def _dask_client(spec: str) -> tuple[Any, Any]:
         ) from None
 
 
+def _chunk_size(chunk: int | None, total: int | None, threads: int) -> int:
+    """Files per Dask task: as asked, else about four tasks per worker thread."""
+    if chunk is not None:
+        return chunk
+    if total is not None:  # about four chunks per worker thread, at most _CHUNK_MAX
+        return max(1, min(_CHUNK_MAX, math.ceil(total / (4 * threads))))
+    return _CHUNK_UNKNOWN
+
+
 def _run_dask(
     items: Iterator[tuple[int, str]],
     options: BatchOptions,
@@ -702,79 +723,102 @@ def _run_dask(
     chunk: int | None,
     total: int | None,
 ) -> Iterator[Record]:
-    from distributed import as_completed
-    from distributed.scheduler import KilledWorker
-
     client, cluster = _dask_client(spec)
+    error_record = _ErrorRecords(options)
     try:
-        threads = max(1, sum(client.nthreads().values()))
-        if chunk is not None:
-            size = chunk
-        elif total is not None:  # about four chunks per worker thread, at most _CHUNK_MAX
-            size = max(1, min(_CHUNK_MAX, math.ceil(total / (4 * threads))))
-        else:
-            size = _CHUNK_UNKNOWN
-        in_flight_chunks = 4 * threads
-        paths: dict[int, str] = {}
-        ready: dict[int, Record] = {}
-        next_out = 0
-        exhausted = False
-        futures = as_completed()  # type: ignore[no-untyped-call]
-        pending: dict[Any, list[tuple[int, str]]] = {}
-
-        def submit(batch: list[tuple[int, str]]) -> None:
-            future = client.submit(_dask_chunk, batch, options, function, timeout, pure=False)
-            pending[future] = batch
-            futures.add(future)  # type: ignore[no-untyped-call]
-
-        def fill() -> bool:
-            nonlocal exhausted
-            while not exhausted and len(pending) < in_flight_chunks:
-                batch: list[tuple[int, str]] = []
-                while len(batch) < size:
-                    item = next(items, None)
-                    if item is None:
-                        exhausted = True
-                        break
-                    paths[item[0]] = item[1]
-                    batch.append(item)
-                if batch:
-                    submit(batch)
-            return bool(pending)
-
-        fill()
-        while pending:
-            future = next(futures)
-            batch = pending.pop(future)
-            try:
-                results = future.result()
-            except KilledWorker:
-                if len(batch) > 1:  # find the culprit: one task per file
-                    for item in batch:
-                        submit([item])
-                    continue
-                index, path = batch[0]
-                message = (
-                    "Every Dask worker that checked this file died; the file may crash the decoder."
-                )
-                results = [(index, _crash_record(path, "worker_crashed", message, options))]
-            except ProvenanceError:
-                raise
-            except Exception as exc:
-                raise BatchError(
-                    f"Unexpected error on a Dask worker: {type(exc).__name__}: {exc}",
-                    code="internal_error",
-                ) from exc
-            for index, data in results:
-                ready[index] = Record(index, paths.pop(index), data)
-            while next_out in ready:
-                yield ready.pop(next_out)
-                next_out += 1
-            fill()
+        run = _DaskRun(client, items, options, timeout, function, chunk, total, error_record)
+        yield from run.records()
     finally:
+        error_record.close()
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+class _DaskRun:
+    """Chunks of files in flight on a Dask cluster; records yielded in input order."""
+
+    def __init__(
+        self,
+        client: Any,
+        items: Iterator[tuple[int, str]],
+        options: BatchOptions,
+        timeout: float | None,
+        function: CheckFunction,
+        chunk: int | None,
+        total: int | None,
+        error_record: _ErrorRecords,
+    ) -> None:
+        from distributed import as_completed  # optional extra: scale (Dask)
+
+        self.client, self.items, self.options = client, items, options
+        self.timeout, self.function, self.error_record = timeout, function, error_record
+        threads = max(1, sum(client.nthreads().values()))
+        self.size = _chunk_size(chunk, total, threads)
+        self.in_flight = 4 * threads
+        self.paths: dict[int, str] = {}
+        self.ready: dict[int, Record] = {}
+        self.next_out = 0
+        self.exhausted = False
+        self.futures = as_completed()  # type: ignore[no-untyped-call]
+        self.pending: dict[Any, list[tuple[int, str]]] = {}
+
+    def _submit(self, batch: list[tuple[int, str]]) -> None:
+        future = self.client.submit(
+            _dask_chunk, batch, self.options, self.function, self.timeout, pure=False
+        )
+        self.pending[future] = batch
+        self.futures.add(future)  # type: ignore[no-untyped-call]
+
+    def _fill(self) -> None:
+        while not self.exhausted and len(self.pending) < self.in_flight:
+            batch: list[tuple[int, str]] = []
+            while len(batch) < self.size:
+                item = next(self.items, None)
+                if item is None:
+                    self.exhausted = True
+                    break
+                self.paths[item[0]] = item[1]
+                batch.append(item)
+            if batch:
+                self._submit(batch)
+
+    def _results(self, future: Any, batch: list[tuple[int, str]]) -> list[tuple[int, Any]]:
+        """The chunk's records; a chunk whose worker died is split into one task per file."""
+        from distributed.scheduler import KilledWorker  # optional extra: scale (Dask)
+
+        try:
+            results: list[tuple[int, Any]] = future.result()
+        except KilledWorker:
+            if len(batch) > 1:  # find the culprit: one task per file
+                for item in batch:
+                    self._submit([item])
+                return []
+            index, path = batch[0]
+            message = (
+                "Every Dask worker that checked this file died; the file may crash the decoder."
+            )
+            return [(index, self.error_record(path, "worker_crashed", message))]
+        except ProvenanceError:
+            raise
+        except Exception as exc:
+            raise BatchError(
+                f"Unexpected error on a Dask worker: {type(exc).__name__}: {exc}",
+                code="internal_error",
+            ) from exc
+        return results
+
+    def records(self) -> Iterator[Record]:
+        self._fill()
+        while self.pending:
+            future = next(self.futures)
+            batch = self.pending.pop(future)
+            for index, data in self._results(future, batch):
+                self.ready[index] = Record(index, self.paths.pop(index), data)
+            while self.next_out in self.ready:
+                yield self.ready.pop(self.next_out)
+                self.next_out += 1
+            self._fill()
 
 
 # ------------------------------------------------------------------------------ driver
@@ -818,6 +862,74 @@ def parse_executor(executor: str) -> tuple[str, str | None]:
     raise ValueError(
         f"unknown executor {executor!r} (use local, dask:ADDRESS, dask:local:N or local:N)"
     )
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """How a batch runs: the arguments of :func:`run_batch` chosen by :func:`plan_workers`."""
+
+    executor: str
+    """``local`` or ``dask:ADDRESS``."""
+    jobs: int
+    """Local worker processes (1 with Dask: the cluster decides)."""
+    timeout: float | None
+    """Per-file time limit in seconds (None: none, in-process)."""
+    fan_out: bool
+    """Start in-process and start the workers only when the batch is long enough."""
+
+
+def _cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def plan_workers(
+    files: int,
+    *,
+    jobs: int | None = None,
+    timeout: float | None = None,
+    dask: str | None = None,
+) -> WorkerPlan:
+    """Choose workers, time limit and fan-out for a batch (the ``verify check`` policy).
+
+    * Dask: the cluster decides the workers; the time limit defaults to
+      :data:`DEFAULT_TIMEOUT`.
+    * Neither ``jobs`` nor ``timeout``: check in-process and fan out to one worker per
+      usable core once the batch has proved long enough (``fan_out``).
+    * Otherwise ``jobs`` workers (default one per core, never more than files); with more
+      than one worker the time limit defaults to :data:`DEFAULT_TIMEOUT`.
+
+    Parameters
+    ----------
+    files
+        Number of inputs.
+    jobs
+        Worker processes asked for (None: decide).
+    timeout
+        Per-file time limit asked for (None: decide).
+    dask
+        A Dask scheduler address or ``local:N`` (None: local processes).
+
+    Returns
+    -------
+    WorkerPlan
+        The arguments for :func:`run_batch`.
+
+    Examples
+    --------
+    >>> plan_workers(10, jobs=1)
+    WorkerPlan(executor='local', jobs=1, timeout=None, fan_out=False)
+    >>> plan_workers(10, jobs=4).timeout == DEFAULT_TIMEOUT
+    True
+    """
+    if dask is not None:
+        return WorkerPlan(f"dask:{dask}", 1, timeout or DEFAULT_TIMEOUT, False)
+    wanted = jobs if jobs is not None else _cpu_count()
+    workers = max(1, min(wanted, files))
+    limit = DEFAULT_TIMEOUT if timeout is None and workers > 1 else timeout
+    return WorkerPlan("local", workers, limit, jobs is None and timeout is None)
 
 
 def run_batch(
@@ -943,22 +1055,22 @@ def _run_fan_out(
 def _run_inline(
     items: Iterator[tuple[int, str]], options: BatchOptions, function: CheckFunction
 ) -> Generator[Record, None, None]:
-    from PIL import Image
-
     saved = Image.MAX_IMAGE_PIXELS
+    checker = FileChecker(options)
     try:
         for index, path in items:
-            _configure_process(options.max_pixels)
             if function is check_one:  # keep the report: the caller need not rebuild it
-                report = _check_report(path, options)
+                report = checker.report(path)
                 Image.MAX_IMAGE_PIXELS = saved
                 yield Record(index, path, report.to_dict(), report)
                 continue
-            record = function(path, options)
+            _configure_process(options.max_pixels)
+            record = function(path, checker)
             Image.MAX_IMAGE_PIXELS = saved
             yield Record(index, path, record)
     finally:
         Image.MAX_IMAGE_PIXELS = saved
+        checker.close()
 
 
 # ----------------------------------------------------------------------------- resuming

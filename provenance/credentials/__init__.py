@@ -21,6 +21,7 @@ from provenance.credentials.chain import (
     build_chain,
     iter_nodes,
 )
+from provenance.credentials.plan import SignJob, plan_outputs, sign_record
 from provenance.credentials.sign import (
     ACTIONS,
     IPTC_SOURCE_TYPE,
@@ -45,6 +46,7 @@ from provenance.credentials.trust import (
     eku_config,
     load,
     load_pem_bundle,
+    store_record,
     update,
 )
 
@@ -66,6 +68,7 @@ __all__ = [
     "PublicKey",
     "SOURCE_TYPES",
     "Severity",
+    "SignJob",
     "SignResult",
     "SignerSpec",
     "SigningError",
@@ -83,9 +86,12 @@ __all__ = [
     "load_certificates",
     "load_pem_bundle",
     "load_private_key",
+    "plan_outputs",
     "sign_bytes",
     "sign_file",
+    "sign_record",
     "source_type_uri",
+    "store_record",
     "update",
     "verify_signature",
 ]

@@ -10,7 +10,6 @@ state), :class:`SdkNoManifest` or an exception.
 from __future__ import annotations
 
 import collections
-import contextlib
 import dataclasses
 import functools
 import io
@@ -25,6 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Final
 
 import c2pa
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from provenance.errors import (
     InputFileError,
@@ -38,6 +40,7 @@ __all__ = [
     "CertInfo",
     "carries_credentials",
     "SdkNoManifest",
+    "SdkSession",
     "SdkStore",
     "SdkTrust",
     "read_store",
@@ -200,33 +203,31 @@ def _context(trust: SdkTrust, *, allow_network: bool) -> Any:
     return c2pa.Context.from_dict(settings)
 
 
-_CONTEXTS: dict[tuple[int, SdkTrust, bool], Any] = {}
-_CONTEXTS_LOCK = threading.Lock()
-_CONTEXTS_SIZE = 4
-
-
-@contextlib.contextmanager
-def _cached_context(trust: SdkTrust, *, allow_network: bool) -> Iterator[Any]:
-    """A reader Context for these settings, built once per process and reused.
+class SdkSession:
+    """Reader contexts for one trust configuration, built on first use and kept.
 
     A c2pa-python 0.38 ``Context`` is immutable once built and only lends its settings to
     each ``Reader`` (``c2pa_reader_from_context`` under a shared, non-mutating guard; the
     library's own default Context is shared the same way), so Readers may share one, also
-    across threads. Building one parses every trust anchor, which is what the cache saves.
-    The key includes the process id: a forked child builds its own. A Context the SDK
-    no longer reports valid is replaced.
+    across threads. Building one parses every trust anchor, which is what keeping it
+    saves. A forked child builds its own; a Context the SDK no longer reports valid is
+    replaced. A :class:`provenance.check.Checker` holds one session.
     """
-    key = (os.getpid(), trust, allow_network)
-    with _CONTEXTS_LOCK:
-        ctx = _CONTEXTS.get(key)
-        if ctx is None or not ctx.is_valid:
-            ctx = _context(trust, allow_network=allow_network)
-            _CONTEXTS[key] = ctx
-            while len(_CONTEXTS) > _CONTEXTS_SIZE:
-                # Dropped, not closed: a Reader being built from it on another thread
-                # keeps it alive; the wrapper frees it when the last reference goes.
-                del _CONTEXTS[next(iter(_CONTEXTS))]
-    yield ctx
+
+    def __init__(self, trust: SdkTrust) -> None:
+        self.trust: Final = trust
+        self._contexts: dict[tuple[int, bool], Any] = {}
+        self._lock = threading.Lock()
+
+    def context(self, *, allow_network: bool) -> Any:
+        """The reader Context for these settings (built once per process)."""
+        key = (os.getpid(), allow_network)
+        with self._lock:
+            ctx = self._contexts.get(key)
+            if ctx is None or not ctx.is_valid:
+                ctx = _context(self.trust, allow_network=allow_network)
+                self._contexts[key] = ctx
+        return ctx
 
 
 def _rdns(obj: Any) -> dict[str, str]:
@@ -526,9 +527,6 @@ def _tsa_name(value: bytes) -> str | None:
 
 
 def _tsa_name_uncached(token: bytes) -> str | None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import pkcs7
-    from cryptography.x509.oid import ExtendedKeyUsageOID
 
     with warnings.catch_warnings():
         # Tokens with unsorted certificate SETs (BER) parse, with a warning.
@@ -594,7 +592,6 @@ def _cert_info(der: bytes) -> CertInfo:
     ValueError
         When the certificate cannot be parsed.
     """
-    from cryptography import x509
 
     cert = x509.load_der_x509_certificate(der)
     return CertInfo(  # read-only views: the cached instance is shared
@@ -626,7 +623,7 @@ def read_store(
     data: bytes,
     *,
     media_type: str,
-    trust: SdkTrust,
+    trust: SdkTrust | SdkSession,
     manifest: bytes | None = None,
     fragments: Sequence[bytes] = (),
     allow_network: bool = False,
@@ -640,7 +637,8 @@ def read_store(
     media_type
         Sniffed media type, passed to the SDK as the format (never the file extension).
     trust
-        Trust anchors and EKU configuration.
+        Trust anchors and EKU configuration, or a session holding their reader contexts
+        (a bare :class:`SdkTrust` builds a context for this read only).
     manifest
         A detached manifest store (``.c2pa`` sidecar) to validate against the asset.
     fragments
@@ -661,19 +659,22 @@ def read_store(
         damaged file) or :class:`SdkError`.
     """
     try:
-        with _cached_context(trust, allow_network=allow_network) as ctx:
-            reader = c2pa.Reader(media_type, io.BytesIO(data), manifest, ctx)
-            with reader:
-                fragment_results: list[Mapping[str, Any]] = []
-                for frag in fragments:
-                    reader.with_fragment(media_type, io.BytesIO(data), io.BytesIO(frag))
-                    fragment_results.append(reader.get_validation_results() or {})
-                # Parsed once: ``get_validation_state()`` would parse the same JSON again.
-                store = json.loads(reader.json())
-                state = str(store.get("validation_state") if isinstance(store, Mapping) else None)
-                certs = _signer_certificates(reader, store)
-                remote = reader.get_remote_url()
-                embedded = bool(reader.is_embedded())
+        if isinstance(trust, SdkSession):
+            ctx = trust.context(allow_network=allow_network)
+        else:
+            ctx = _context(trust, allow_network=allow_network)
+        reader = c2pa.Reader(media_type, io.BytesIO(data), manifest, ctx)
+        with reader:
+            fragment_results: list[Mapping[str, Any]] = []
+            for frag in fragments:
+                reader.with_fragment(media_type, io.BytesIO(data), io.BytesIO(frag))
+                fragment_results.append(reader.get_validation_results() or {})
+            # Parsed once: ``get_validation_state()`` would parse the same JSON again.
+            store = json.loads(reader.json())
+            state = str(store.get("validation_state") if isinstance(store, Mapping) else None)
+            certs = _signer_certificates(reader, store)
+            remote = reader.get_remote_url()
+            embedded = bool(reader.is_embedded())
     except c2pa.C2paError as exc:
         outcome = _translate(exc, media_type=media_type)
         if isinstance(outcome, SdkNoManifest):

@@ -36,9 +36,11 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, ObjectIdentifier
 
-from provenance.errors import ProvenanceError
+from provenance._clock import utc_now
+from provenance.errors import CertificateError
 
 __all__ = [
     "ALGORITHMS",
@@ -173,17 +175,6 @@ class CertCheck:
     def ok(self) -> bool:
         """True when nothing blocks signing."""
         return not self.errors
-
-
-class CertificateError(ProvenanceError):
-    """The signing certificate or key cannot be used (unreadable, or pre-flight errors)."""
-
-    default_code = "bad_certificate"
-
-    def __init__(self, message: str, *, code: str | None = None, check: CertCheck | None = None):
-        detail = {"problems": [f.code for f in check.errors]} if check is not None else None
-        super().__init__(message, code=code, detail=detail)
-        self.check = check
 
 
 def _name(cert: x509.Certificate) -> str:
@@ -479,110 +470,132 @@ def _validity_findings(
     return []
 
 
+def _error(code: str, message: str) -> Finding:
+    return Finding(code, message, Severity.ERROR, 0)
+
+
+def _warning(code: str, message: str) -> Finding:
+    return Finding(code, message, Severity.WARNING, 0)
+
+
 def _ee_findings(cert: x509.Certificate) -> list[Finding]:
+    """Problems of the signing (end-entity) certificate itself."""
     who = f"the signing certificate {_name(cert)}"
     out: list[Finding] = []
-
-    def err(code: str, message: str) -> None:
-        out.append(Finding(code, message, Severity.ERROR, 0))
-
     if cert.version is not x509.Version.v3:
-        err("not_v3", f"{who} is not an X.509 version 3 certificate")
+        out.append(_error("not_v3", f"{who} is not an X.509 version 3 certificate"))
     if _is_ca(cert):
-        err(
-            "is_ca",
-            f"{who} is a CA certificate (BasicConstraints CA=true); sign with an end-entity "
-            "certificate issued by a CA",
+        out.append(
+            _error(
+                "is_ca",
+                f"{who} is a CA certificate (BasicConstraints CA=true); sign with an "
+                "end-entity certificate issued by a CA",
+            )
         )
     elif _self_signed(cert):
         out.append(
-            Finding(
+            _warning(
                 "self_signed",
                 f"{who} is self-signed: validators trust it only if this very certificate "
                 "is on their trust list; use a certificate issued by a CA",
-                Severity.WARNING,
-                0,
             )
         )
     if _ext(cert, x509.AuthorityKeyIdentifier) is None:
-        err(
-            "aki_missing",
-            f"{who} has no AuthorityKeyIdentifier extension (required by C2PA); re-issue it "
-            "with the extension",
+        out.append(
+            _error(
+                "aki_missing",
+                f"{who} has no AuthorityKeyIdentifier extension (required by C2PA); re-issue "
+                "it with the extension",
+            )
         )
+    out.extend(_ku_findings(cert, who))
+    out.extend(_eku_findings(cert, who))
+    for ext in cert.extensions:
+        if ext.critical and ext.oid not in _HANDLED_CRITICAL:
+            message = f"{who} has an unknown critical extension {ext.oid.dotted_string}"
+            out.append(_error("critical_extension", message))
+    return out
+
+
+def _ku_findings(cert: x509.Certificate, who: str) -> list[Finding]:
     ku_ext = _ext(cert, x509.KeyUsage)
     if ku_ext is None:
-        err("ku_missing", f"{who} has no KeyUsage extension; it needs digitalSignature")
-    elif isinstance(ku_ext.value, x509.KeyUsage):
-        ku = ku_ext.value
-        if not ku.digital_signature and not ku.content_commitment:
-            err(
-                "ku_no_digital_signature",
-                f"{who} does not allow digitalSignature in its KeyUsage",
+        return [_error("ku_missing", f"{who} has no KeyUsage extension; it needs digitalSignature")]
+    if not isinstance(ku_ext.value, x509.KeyUsage):
+        return []
+    out: list[Finding] = []
+    ku = ku_ext.value
+    if not ku.digital_signature and not ku.content_commitment:
+        message = f"{who} does not allow digitalSignature in its KeyUsage"
+        out.append(_error("ku_no_digital_signature", message))
+    elif not ku.digital_signature:
+        out.append(
+            _warning(
+                "ku_non_repudiation_only",
+                f"{who} allows only nonRepudiation, not digitalSignature, in its KeyUsage; "
+                "the C2PA specification asks for digitalSignature",
             )
-        elif not ku.digital_signature:
-            out.append(
-                Finding(
-                    "ku_non_repudiation_only",
-                    f"{who} allows only nonRepudiation, not digitalSignature, in its KeyUsage; "
-                    "the C2PA specification asks for digitalSignature",
-                    Severity.WARNING,
-                    0,
-                )
-            )
-        if ku.key_cert_sign:
-            err(
-                "ku_key_cert_sign",
-                f"{who} allows keyCertSign, which an end-entity certificate must not",
-            )
+        )
+    if ku.key_cert_sign:
+        message = f"{who} allows keyCertSign, which an end-entity certificate must not"
+        out.append(_error("ku_key_cert_sign", message))
+    return out
+
+
+def _eku_findings(cert: x509.Certificate, who: str) -> list[Finding]:
     eku_ext = _ext(cert, x509.ExtendedKeyUsage)
     if eku_ext is None or not isinstance(eku_ext.value, x509.ExtendedKeyUsage):
-        err(
-            "eku_missing",
-            f"{who} has no ExtendedKeyUsage extension; C2PA needs one of: "
-            "C2PA claim signing (1.3.6.1.4.1.62558.2.1), emailProtection, documentSigning",
-        )
-    else:
-        oids = [o.dotted_string for o in eku_ext.value]
-        shown = ", ".join(_EKU_NAMES.get(o, o) for o in oids) or "none"
-        if ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE.dotted_string in oids:
-            err("eku_any", f"{who} has anyExtendedKeyUsage, which C2PA rejects (EKUs: {shown})")
-        elif not any(o in ALLOWED_EKUS for o in oids):
-            err(
+        return [
+            _error(
+                "eku_missing",
+                f"{who} has no ExtendedKeyUsage extension; C2PA needs one of: "
+                "C2PA claim signing (1.3.6.1.4.1.62558.2.1), emailProtection, documentSigning",
+            )
+        ]
+    oids = [o.dotted_string for o in eku_ext.value]
+    shown = ", ".join(_EKU_NAMES.get(o, o) for o in oids) or "none"
+    if ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE.dotted_string in oids:
+        message = f"{who} has anyExtendedKeyUsage, which C2PA rejects (EKUs: {shown})"
+        return [_error("eku_any", message)]
+    if not any(o in ALLOWED_EKUS for o in oids):
+        return [
+            _error(
                 "eku_not_allowed",
                 f"{who} has no extended key usage C2PA accepts (it has: {shown}); it needs "
                 "C2PA claim signing (1.3.6.1.4.1.62558.2.1), emailProtection or documentSigning",
             )
-        elif len(oids) > 1 and any(o in _EXCLUSIVE_EKUS for o in oids):
-            err(
+        ]
+    if len(oids) > 1 and any(o in _EXCLUSIVE_EKUS for o in oids):
+        return [
+            _error(
                 "eku_exclusive",
                 f"{who} combines timeStamping or OCSPSigning with other usages ({shown}), "
                 "which C2PA rejects",
             )
-        elif not any(
-            o
-            in (
-                _C2PA_CLAIM_SIGNING.dotted_string,
-                ExtendedKeyUsageOID.EMAIL_PROTECTION.dotted_string,
+        ]
+    preferred = (
+        _C2PA_CLAIM_SIGNING.dotted_string,
+        ExtendedKeyUsageOID.EMAIL_PROTECTION.dotted_string,
+    )
+    if not any(o in preferred for o in oids):
+        return [
+            _warning(
+                "eku_narrow",
+                f"{who} lacks both C2PA claim signing and emailProtection ({shown}); "
+                "some validators only accept those",
             )
-            for o in oids
-        ):
-            out.append(
-                Finding(
-                    "eku_narrow",
-                    f"{who} lacks both C2PA claim signing and emailProtection ({shown}); "
-                    "some validators only accept those",
-                    Severity.WARNING,
-                    0,
-                )
-            )
-    for ext in cert.extensions:
-        if ext.critical and ext.oid not in _HANDLED_CRITICAL:
-            err(
-                "critical_extension",
-                f"{who} has an unknown critical extension {ext.oid.dotted_string}",
-            )
-    return out
+        ]
+    return []
+
+
+def _out_of_order(index: int) -> Finding:
+    return Finding(
+        "chain_order",
+        "the certificate chain is out of order: put the signing certificate first, "
+        "then each issuing CA (intermediate before root)",
+        Severity.ERROR,
+        index,
+    )
 
 
 def _chain_findings(
@@ -607,15 +620,7 @@ def _chain_findings(
         if any(_issued_by(other, cert) for other in certs if other is not cert) or any(
             _issued_by(cert, other) for other in certs if other is not nxt
         ):
-            out.append(
-                Finding(
-                    "chain_order",
-                    "the certificate chain is out of order: put the signing certificate first, "
-                    "then each issuing CA (intermediate before root)",
-                    Severity.ERROR,
-                    i,
-                )
-            )
+            out.append(_out_of_order(i))
             return out
         out.append(
             Finding(
@@ -629,15 +634,7 @@ def _chain_findings(
         )
         return out
     if _is_ca(ee) and len(certs) > 1 and any(_issued_by(c, ee) for c in certs[1:]):
-        out.append(
-            Finding(
-                "chain_order",
-                "the certificate chain is out of order: put the signing certificate first, "
-                "then each issuing CA (intermediate before root)",
-                Severity.ERROR,
-                0,
-            )
-        )
+        out.append(_out_of_order(0))
         return out
     last = certs[-1]
     if _self_signed(last):
@@ -676,6 +673,45 @@ def _chain_findings(
             )
         )
     return out
+
+
+def _alg_findings(alg: str | None, key_alg: str | None) -> list[Finding]:
+    """The chosen signature algorithm against the signing certificate's key."""
+    if alg is None:
+        return []
+    wanted = alg.lower()
+    if wanted not in ALGORITHMS:
+        message = f"unknown algorithm {alg!r} (choose from {', '.join(ALGORITHMS)})"
+        return [Finding("alg_unknown", message, Severity.ERROR)]
+    if key_alg is not None and not _alg_matches(wanted, key_alg):
+        return [
+            _error(
+                "key_alg_mismatch",
+                f"{wanted} needs {_ALG_KEY[wanted]}, but the signing certificate has "
+                f"{_ALG_KEY[key_alg]} (use --alg {key_alg})",
+            )
+        ]
+    return []
+
+
+def _key_match_findings(
+    key: PrivateKey | None, ee: x509.Certificate, ee_pub: object
+) -> list[Finding]:
+    """Whether the private key belongs to the signing certificate."""
+    if key is None:
+        return []
+    private_pub = _spki(key.public_key())
+    if private_pub is not None and private_pub == _spki(ee_pub):
+        return []
+    return [
+        Finding(
+            "key_mismatch",
+            f"the private key does not belong to the signing certificate {_name(ee)} "
+            "(wrong key file, or the chain does not start with the signing certificate)",
+            Severity.ERROR,
+            None,
+        )
+    ]
 
 
 def check_certificate(
@@ -725,7 +761,7 @@ def check_certificate(
     )
     if key is None and key_pem is not None:
         key = load_private_key(key_pem)
-    moment = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    moment = (at or utc_now()).astimezone(dt.UTC)
     ee = certs[0]
     findings: list[Finding] = []
     findings.extend(_ee_findings(ee))
@@ -739,38 +775,8 @@ def check_certificate(
     except (ValueError, UnsupportedAlgorithm):
         ee_pub = None
     key_alg = alg_for_key(ee_pub)
-    if alg is not None:
-        wanted = alg.lower()
-        if wanted not in ALGORITHMS:
-            findings.append(
-                Finding(
-                    "alg_unknown",
-                    f"unknown algorithm {alg!r} (choose from {', '.join(ALGORITHMS)})",
-                    Severity.ERROR,
-                )
-            )
-        elif key_alg is not None and not _alg_matches(wanted, key_alg):
-            findings.append(
-                Finding(
-                    "key_alg_mismatch",
-                    f"{wanted} needs {_ALG_KEY[wanted]}, but the signing certificate has "
-                    f"{_ALG_KEY[key_alg]} (use --alg {key_alg})",
-                    Severity.ERROR,
-                    0,
-                )
-            )
-    if key is not None:
-        private_pub = _spki(key.public_key())
-        if private_pub is None or private_pub != _spki(ee_pub):
-            findings.append(
-                Finding(
-                    "key_mismatch",
-                    f"the private key does not belong to the signing certificate {_name(ee)} "
-                    "(wrong key file, or the chain does not start with the signing certificate)",
-                    Severity.ERROR,
-                    None,
-                )
-            )
+    findings.extend(_alg_findings(alg, key_alg))
+    findings.extend(_key_match_findings(key, ee, ee_pub))
     order = {Severity.ERROR: 0, Severity.WARNING: 1}
     findings.sort(key=lambda f: order[f.severity])
     return CertCheck(
@@ -803,7 +809,6 @@ def verify_signature(public_key: object, signature: bytes, data: bytes, alg: str
     bool
         Whether the signature is valid for ``data`` under ``public_key`` and ``alg``.
     """
-    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
     digest: hashes.HashAlgorithm = {
         "256": hashes.SHA256(),

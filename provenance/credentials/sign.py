@@ -45,13 +45,16 @@ import os
 import shlex
 import shutil
 import subprocess
-import tempfile
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
+from cryptography.hazmat.primitives import serialization
+
+from provenance._atomic import atomic_writer
+from provenance._version import __version__
 from provenance.credentials.certcheck import (
     ALGORITHMS,
     CertCheck,
@@ -62,8 +65,8 @@ from provenance.credentials.certcheck import (
     load_private_key,
     verify_signature,
 )
-from provenance.credentials.trust import eku_config
-from provenance.errors import InputFileError, ProvenanceError, RemoteManifestError
+from provenance.credentials.trust import eku_config, load
+from provenance.errors import InputFileError, ProvenanceError, RemoteManifestError, SigningError
 from provenance.media.inspect import read_file, sniff_media_type
 
 if TYPE_CHECKING:
@@ -147,12 +150,6 @@ _CREATIVE_WORK: Final = "stds.schema-org.CreativeWork"
 _COMMAND_TIMEOUT: Final = 60.0
 
 
-class SigningError(ProvenanceError):
-    """Signing could not be done (bad option, output exists, signer failed, SDK refused)."""
-
-    default_code = "sign_failed"
-
-
 # ------------------------------------------------------------------------------- signer
 
 
@@ -196,14 +193,12 @@ def _check_tsa_url(url: str | None) -> str | None:
 
 def _chain_pem(data: bytes, origin: str) -> bytes:
     """The chain as plain PEM (DER or PEM with comments accepted): what the SDK expects."""
-    from cryptography.hazmat.primitives import serialization
 
     certs = load_certificates(data, origin=origin)
     return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
 
 
 def _pkcs8(key: Any) -> bytes:
-    from cryptography.hazmat.primitives import serialization
 
     return bytes(
         key.private_bytes(
@@ -480,7 +475,7 @@ class SignerSpec:
         return signature
 
     def _sdk(self) -> _c2pa.SdkSigner:
-        from provenance.credentials import _c2pa
+        from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
         if self.command is not None:
             return _c2pa.SdkSigner(
@@ -537,6 +532,20 @@ class SignResult:
     def timestamped(self) -> bool:
         """True when the signature carries a trusted-time timestamp."""
         return self.timestamp is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The facts of the JSON record of ``verify sign`` (without input and output)."""
+        return {
+            "media_type": self.media_type,
+            "manifest": self.manifest_label,
+            "manifest_bytes": self.manifest_bytes,
+            "alg": self.alg,
+            "signer": self.signer,
+            "timestamp": self.timestamp,
+            "history": self.history,
+            "parent": self.parent,
+            "warnings": list(self.warnings),
+        }
 
 
 # ------------------------------------------------------------------------------ manifest
@@ -716,7 +725,6 @@ def _definition(
     assertions: Sequence[Mapping[str, Any]],
     has_parent: bool,
 ) -> dict[str, Any]:
-    import provenance
 
     base: dict[str, Any] = _plain_json(dict(manifest or {}), "The manifest") if manifest else {}
     user_assertions = base.pop("assertions", [])
@@ -795,9 +803,7 @@ def _definition(
                 }
             )
     definition = dict(base)
-    definition.setdefault(
-        "claim_generator_info", [{"name": _GENERATOR, "version": provenance.__version__}]
-    )
+    definition.setdefault("claim_generator_info", [{"name": _GENERATOR, "version": __version__}])
     if title is not None:
         definition["title"] = title
     definition["assertions"] = [
@@ -808,7 +814,7 @@ def _definition(
 
 
 def _media_type_of(data: bytes, name: str, what: str) -> str:
-    from provenance.credentials import _c2pa
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
     media_type = sniff_media_type(data[:512], name=name)
     if media_type is None:
@@ -826,8 +832,7 @@ def _trust(
     trust_anchors: Sequence[str | os.PathLike[str] | bytes],
 ) -> tuple[_c2pa.SdkTrust, bytes | None]:
     """The Builder's trust context (stored lists + anchors) and the anchors alone."""
-    from provenance.credentials import _c2pa
-    from provenance.credentials.trust import load
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
     parts: list[bytes] = []
     for anchor in trust_anchors:
@@ -857,7 +862,7 @@ def _trust(
 def _existing_credentials(
     data: bytes, media_type: str, trust: _c2pa.SdkTrust
 ) -> tuple[bool, list[str]]:
-    from provenance.credentials import _c2pa
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
     try:
         outcome = _c2pa.read_store(data, media_type=media_type, trust=trust)
@@ -876,6 +881,46 @@ def _existing_credentials(
     return isinstance(outcome, _c2pa.SdkStore), []
 
 
+def _parent_ingredient(
+    parent: str | os.PathLike[str] | bytes, parent_label: str | None
+) -> tuple[_c2pa.SdkIngredient, str, bytes]:
+    """The ``parentOf`` ingredient given as a path or bytes, its title and its bytes."""
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
+
+    if isinstance(parent, bytes):
+        parent_data, parent_name = parent, parent_label or "parent"
+    else:
+        parent_path = Path(parent)
+        try:
+            parent_data = read_file(parent_path)
+        except InputFileError as exc:
+            raise InputFileError(f"Parent: {exc.message}", code=exc.code) from None
+        parent_name = parent_path.name
+    parent_type = _media_type_of(parent_data, parent_name, f"The parent {parent_name}")
+    ingredient = _c2pa.SdkIngredient(
+        None,
+        parent_type,
+        {"title": parent_name, "relationship": "parentOf", "instance_id": _PARENT_ID},
+        data=parent_data,
+    )
+    return ingredient, parent_name, parent_data
+
+
+def _ingredient(item: Ingredient) -> _c2pa.SdkIngredient:
+    """An extra ingredient read from its file."""
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
+
+    try:
+        item_data = read_file(item.path)
+    except InputFileError as exc:
+        raise InputFileError(f"Ingredient: {exc.message}", code=exc.code) from None
+    ing: dict[str, Any] = {"title": item.title or item.path.name, "relationship": item.relationship}
+    if item.instance_id:
+        ing["instance_id"] = item.instance_id
+    media_type = _media_type_of(item_data, item.path.name, f"Ingredient {item.path.name}")
+    return _c2pa.SdkIngredient(None, media_type, ing, data=item_data)
+
+
 def _plan(
     data: bytes,
     media_type: str,
@@ -892,7 +937,7 @@ def _plan(
     trust: _c2pa.SdkTrust,
     parent_label: str | None = None,
 ) -> _Plan:
-    from provenance.credentials import _c2pa
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
     warnings: list[str] = []
     has_credentials, notes = _existing_credentials(data, media_type, trust)
@@ -900,33 +945,16 @@ def _plan(
     sdk_ingredients: list[_c2pa.SdkIngredient] = []
     parent_title: str | None = None
     if parent is not None:
-        if isinstance(parent, bytes):
-            parent_data, parent_name = parent, parent_label or "parent"
-        else:
-            parent_path = Path(parent)
-            try:
-                parent_data = read_file(parent_path)
-            except InputFileError as exc:
-                raise InputFileError(f"Parent: {exc.message}", code=exc.code) from None
-            parent_name = parent_path.name
-        parent_type = _media_type_of(parent_data, parent_name, f"The parent {parent_name}")
+        parent_ing, parent_title, parent_data = _parent_ingredient(parent, parent_label)
         if (
             has_credentials
             and hashlib.sha256(parent_data).digest() != hashlib.sha256(data).digest()
         ):
             warnings.append(
                 "the input's own Content Credentials are replaced; its history is kept only "
-                f"through the parent {parent_name}"
+                f"through the parent {parent_title}"
             )
-        parent_title = parent_name
-        sdk_ingredients.append(
-            _c2pa.SdkIngredient(
-                None,
-                parent_type,
-                {"title": parent_name, "relationship": "parentOf", "instance_id": _PARENT_ID},
-                data=parent_data,
-            )
-        )
+        sdk_ingredients.append(parent_ing)
     elif has_credentials:
         parent_title = name
         sdk_ingredients.append(
@@ -940,26 +968,9 @@ def _plan(
     for item in ingredients:
         if item.relationship == "parentOf" and parent_title is not None:
             raise SigningError("Only one parentOf ingredient is allowed", code="bad_manifest")
-        try:
-            item_data = read_file(item.path)
-        except InputFileError as exc:
-            raise InputFileError(f"Ingredient: {exc.message}", code=exc.code) from None
-        ing: dict[str, Any] = {
-            "title": item.title or item.path.name,
-            "relationship": item.relationship,
-        }
-        if item.instance_id:
-            ing["instance_id"] = item.instance_id
+        sdk_ingredients.append(_ingredient(item))
         if item.relationship == "parentOf":
-            parent_title = ing["title"]
-        sdk_ingredients.append(
-            _c2pa.SdkIngredient(
-                None,
-                _media_type_of(item_data, item.path.name, f"Ingredient {item.path.name}"),
-                ing,
-                data=item_data,
-            )
-        )
+            parent_title = item.title or item.path.name
     definition = _definition(
         title=title,
         action=action,
@@ -993,7 +1004,7 @@ def _sign(
     signer: SignerSpec,
     trust: _c2pa.SdkTrust,
 ) -> tuple[bytes, Mapping[str, Any]]:
-    from provenance.credentials import _c2pa
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
     store = _c2pa.sign_stream(
         source,  # type: ignore[arg-type]
@@ -1146,26 +1157,18 @@ def sign_file(
         trust=trust,
     )
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    except OSError as exc:
-        raise SigningError(
-            f"Cannot write into {out.parent}: {exc.strerror or exc}", code="output_unwritable"
-        ) from None
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w+b") as dest, src_path.open("rb") as source:
+        with atomic_writer(out, overwrite=force) as dest, src_path.open("rb") as source:
             store, summary = _sign(
                 source, dest, media_type=media_type, plan=plan, signer=spec, trust=trust
             )
-        _publish(tmp, out, force=force)
+    except FileExistsError:
+        raise SigningError(
+            f"{out} exists; use force (--force) to overwrite", code="output_exists"
+        ) from None
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise SigningError(
             f"Cannot write {out}: {exc.strerror or exc}", code="output_unwritable"
         ) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return _result(out, media_type, store, summary, spec, plan, warnings)
 
 
@@ -1209,7 +1212,7 @@ def sign_bytes(
     CertificateError, SigningError, InputFileError, ProvenanceError
         As for :func:`sign_file`.
     """
-    from provenance.credentials import _c2pa
+    from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
     if not data:
         raise InputFileError("The data to sign is empty", code="empty_file")
@@ -1280,27 +1283,3 @@ def _destination(src: Path, dst: Path, *, force: bool) -> Path:
     if out.exists() and not force:
         raise SigningError(f"{out} exists; use force (--force) to overwrite", code="output_exists")
     return out
-
-
-def _publish(tmp: Path, out: Path, *, force: bool) -> None:
-    """Move the finished temporary file into place (atomically refusing to clobber)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    tmp.chmod(0o666 & ~mask)
-    if force:
-        os.replace(tmp, out)
-        return
-    try:
-        os.link(tmp, out)
-    except FileExistsError:
-        raise SigningError(
-            f"{out} exists; use force (--force) to overwrite", code="output_exists"
-        ) from None
-    except OSError:  # no hard links here (some network or FAT file systems)
-        if out.exists():
-            raise SigningError(
-                f"{out} exists; use force (--force) to overwrite", code="output_exists"
-            ) from None
-        os.replace(tmp, out)
-        return
-    tmp.unlink()

@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -25,6 +24,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from provenance._atomic import atomic_write
+from provenance._clock import utc_text
 from provenance.errors import TrustStoreError
 from provenance.report import TrustSource
 
@@ -38,6 +42,7 @@ __all__ = [
     "eku_config",
     "load",
     "load_pem_bundle",
+    "store_record",
     "update",
 ]
 
@@ -234,7 +239,6 @@ def load_pem_bundle(data: bytes, *, origin: str) -> list[bytes]:
     TrustStoreError
         ``trust_list_invalid`` when there is no certificate or one does not parse.
     """
-    from cryptography import x509
 
     blocks = _PEM_RE.findall(data)
     if not blocks:
@@ -249,7 +253,6 @@ def load_pem_bundle(data: bytes, *, origin: str) -> list[bytes]:
                 f"Certificate #{index} in {origin} cannot be parsed: {exc}",
                 code="trust_list_invalid",
             ) from None
-        from cryptography.hazmat.primitives.serialization import Encoding
 
         ders.append(cert.public_bytes(Encoding.DER))
     return ders
@@ -272,10 +275,6 @@ def _eku_lines(data: bytes, *, origin: str) -> int:
             code="trust_list_invalid",
         )
     return 0
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _fetch_url(url: str) -> bytes:
@@ -366,19 +365,6 @@ def _issue_date(pem: bytes, sibling_json: bytes | None) -> str | None:
     return m.group(1).decode("ascii") if m else None
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def update(
     source: str | None = None, *, interim: bool = False, data_dir: Path | None = None
 ) -> TrustStore:
@@ -410,7 +396,7 @@ def update(
     target = data_dir if data_dir is not None else default_data_dir()
     fetch, _official = _fetcher(source)
     specs = _OFFICIAL + (_INTERIM if interim else ())
-    fetched_at = _now()
+    fetched_at = utc_text()
     staged: list[tuple[_ListSpec, bytes, StoredList]] = []
     for spec in specs:
         data, location = fetch(spec, False)
@@ -443,10 +429,10 @@ def update(
     try:
         target.mkdir(parents=True, exist_ok=True)
         for _spec, data, stored in staged:
-            _atomic_write(stored.path, data)
+            atomic_write(stored.path, data)
         lists = tuple(s for _, _, s in staged)
         manifest = {"schema": "jinjja.trust/v1", "lists": [s.to_json() for s in lists]}
-        _atomic_write(
+        atomic_write(
             target / MANIFEST_NAME,
             (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"),
         )
@@ -525,3 +511,50 @@ def load(data_dir: Path | None = None) -> TrustStore:
             code="trust_store_damaged",
         ) from None
     return TrustStore(data_dir=target, lists=tuple(lists))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC)
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def _list_record(stored: StoredList) -> dict[str, Any]:
+    return {
+        "name": _plain(stored.name),
+        "kind": _plain(getattr(stored, "kind", "anchors")),
+        "source": _plain(stored.source),
+        "issued": _plain(stored.issued),
+        "sha256": _plain(stored.sha256),
+        "certificates": _plain(stored.certificates),
+        "fetched_at": _plain(stored.fetched_at),
+        "path": _plain(stored.path),
+    }
+
+
+def store_record(store: TrustStore, data_dir: Path) -> dict[str, Any]:
+    """Describe a trust store as a JSON-ready record.
+
+    Parameters
+    ----------
+    store
+        The loaded store.
+    data_dir
+        The data directory it was loaded from.
+
+    Returns
+    -------
+    dict
+        ``{"schema": "jinjja.trust/v1", "data_dir": ..., "lists": [...]}``.
+    """
+    return {
+        "schema": "jinjja.trust/v1",
+        "data_dir": os.fspath(data_dir),
+        "lists": [_list_record(s) for s in store.lists],
+    }

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from provenance.durable.receipts import verify_receipt
-from provenance.errors import ProvenanceError
+from provenance.errors import ResolverError
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -48,12 +48,6 @@ MAX_MANIFEST_BYTES: Final = 64 * 1024 * 1024
 WELL_KNOWN: Final = "/.well-known/c2pa-soft-binding-resolution"
 """The discovery document's path at a server's origin (API 2.4.0)."""
 _GET_LIMIT: Final = 2000
-
-
-class ResolverError(ProvenanceError):
-    """A resolver could not be reached or answered with an error."""
-
-    default_code = "resolver_error"
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from provenance.errors import ProvenanceError
+from provenance.errors import ReceiptError
 
 __all__ = [
     "RECEIPT_TYPE",
@@ -62,12 +62,6 @@ _CONTEXT: Final = {
     "c2pa": "https://c2pa.org/ns/",
     "receipt": "https://c2pa.org/ns/manifest-receipt#",
 }
-
-
-class ReceiptError(ProvenanceError):
-    """A receipt key could not be loaded or created."""
-
-    default_code = "receipt_error"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ Examples
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import re
 import sqlite3
@@ -39,9 +38,10 @@ from typing import Any, Final, ParamSpec, TypeVar
 
 import numpy as np
 
-from provenance._sqlite import ensure_schema, open_database
+from provenance._clock import utc_text
+from provenance._sqlite import ensure_schema, open_database, transaction
 from provenance.durable.softbinding import FINGERPRINT_ALG, SUPPORTED_ALGS, WATERMARK_ALG
-from provenance.errors import ProvenanceError
+from provenance.errors import RepositoryError
 
 __all__ = [
     "FINGERPRINT_MAX_DISTANCE",
@@ -98,12 +98,6 @@ _RECEIPTS: Final = (
     " manifests(manifest_id) ON DELETE CASCADE, receipt TEXT NOT NULL, public_key BLOB NOT NULL,"
     " issued_at TEXT NOT NULL)"
 )
-
-
-class RepositoryError(ProvenanceError):
-    """A repository file could not be opened, read or written."""
-
-    default_code = "repository_error"
 
 
 @dataclass(frozen=True)
@@ -175,10 +169,6 @@ def _locked(method: Callable[P, R]) -> Callable[P, R]:
                 ) from None
 
     return wrapper
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def check_manifest_id(manifest_id: str) -> str:
@@ -338,10 +328,9 @@ class Repository:
         items = list(dict.fromkeys(bindings))
         for b in items:
             _check_binding(b)
-        stamp = _now()
+        stamp = utc_text()
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             try:
                 conn.execute(
                     "INSERT INTO manifests (manifest_id, label, store, media_type, title, sha256,"
@@ -356,10 +345,6 @@ class Repository:
                 "INSERT INTO bindings (manifest_id, alg, value) VALUES (?, ?, ?)",
                 [(mid, b.alg, bytes(b.value)) for b in items],
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return StoredManifest(
             manifest_id=mid,
             label=label,
@@ -380,16 +365,11 @@ class Repository:
         if mid is None:
             return False
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             conn.execute("DELETE FROM bindings WHERE manifest_id = ?", (mid,))
             if self._has_receipts():
                 conn.execute("DELETE FROM receipts WHERE manifest_id = ?", (mid,))
             cur = conn.execute("DELETE FROM manifests WHERE manifest_id = ?", (mid,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return cur.rowcount > 0
 
     @_locked
@@ -417,21 +397,15 @@ class Repository:
         if mid is None or not self._exists(mid):
             return False
         key = (binding.alg, bytes(binding.value))
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             if replace:
                 cur = conn.execute("DELETE FROM bindings WHERE alg = ? AND value = ?", key)
-                if cur.rowcount == 0:
-                    conn.execute("ROLLBACK")
+                if cur.rowcount == 0:  # nothing changed: committing is the same as rolling back
                     return False
             conn.execute(
                 "INSERT OR IGNORE INTO bindings (manifest_id, alg, value) VALUES (?, ?, ?)",
                 (mid, *key),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return True
 
     @_locked
@@ -443,18 +417,13 @@ class Repository:
         if mid is None or not self._exists(mid):
             raise RepositoryError(f"no manifest {manifest_id!r}", code="not_found")
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             conn.execute(_RECEIPTS)
             conn.execute(
                 "INSERT OR REPLACE INTO receipts (manifest_id, receipt, public_key, issued_at)"
                 " VALUES (?, ?, ?, ?)",
                 (mid, receipt, bytes(public_key), issued_at),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     @_locked
     def receipt(self, manifest_id: str) -> tuple[str, bytes] | None:

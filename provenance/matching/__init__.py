@@ -43,8 +43,17 @@ from provenance.matching.pdq import (
     hash_video,
     parse_hex,
 )
+from provenance.matching.records import (
+    ADD_SCHEMA,
+    MATCH_SCHEMA,
+    MatchRecord,
+    add_file_record,
+    match_file_record,
+    match_status,
+)
 
 __all__ = [
+    "ADD_SCHEMA",
     "APPLICATION_ID",
     "Added",
     "BITS",
@@ -61,6 +70,8 @@ __all__ = [
     "InvalidRow",
     "Lookup",
     "MATCH_MAX",
+    "MATCH_SCHEMA",
+    "MatchRecord",
     "MultiIndexHash",
     "NotHashable",
     "PdqError",
@@ -72,6 +83,7 @@ __all__ = [
     "SearchResult",
     "Variant",
     "VideoHashes",
+    "add_file_record",
     "auto_chunks",
     "band",
     "hash_array",
@@ -80,6 +92,8 @@ __all__ = [
     "hash_video",
     "lookup_file",
     "match_file",
+    "match_file_record",
+    "match_status",
     "pack",
     "parse_hex",
 ]

@@ -19,7 +19,6 @@ file changed since it was built (by this or another process).
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import functools
 import hashlib
 import itertools
@@ -35,8 +34,9 @@ from typing import IO, Any, Concatenate, Final, Literal, ParamSpec, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from provenance._sqlite import ensure_schema, open_database
-from provenance.errors import InputFileError, ProvenanceError
+from provenance._clock import utc_text
+from provenance._sqlite import ensure_schema, open_database, transaction
+from provenance.errors import BankError
 from provenance.matching.hamming import HammingIndex, pack
 from provenance.matching.pdq import (
     QUALITY_THRESHOLD,
@@ -48,6 +48,7 @@ from provenance.matching.pdq import (
     VideoHashes,
     hash_bytes,
     hash_video,
+    read_input,
 )
 from provenance.report import BankMatch
 
@@ -146,12 +147,6 @@ def _csv_field(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
-class BankError(ProvenanceError):
-    """A bank file cannot be opened, created or written, or an import file is unusable."""
-
-    default_code = "bank_error"
-
-
 def band(distance: int) -> str | None:
     """Return the match band of a distance: ``MATCH``, ``REVIEW`` or None (no match).
 
@@ -175,10 +170,6 @@ def band(distance: int) -> str | None:
     if distance <= REVIEW_MAX:
         return "REVIEW"
     return None
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -358,7 +349,7 @@ class Bank:
             bad_code="not_a_bank",
             fill=lambda c: c.execute(
                 "INSERT INTO bank_info VALUES ('name', ?), ('created_at', ?)",
-                (name or p.stem, _now()),
+                (name or p.stem, utc_text()),
             ),
         )
         row = conn.execute("SELECT value FROM bank_info WHERE key = 'name'").fetchone()
@@ -394,17 +385,13 @@ class Bank:
     def _write(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """Insert entry rows in one transaction (raises sqlite3.IntegrityError on conflict)."""
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany(
-                "INSERT INTO entries (entry_id, hash, quality, label, case_id, source, added_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            with transaction(conn):
+                conn.executemany(
+                    "INSERT INTO entries (entry_id, hash, quality, label, case_id, source,"
+                    " added_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
         finally:
             self._writes += 1
 
@@ -461,7 +448,7 @@ class Bank:
         _check_id(eid)
         if self._existing([eid]):
             return False
-        self._write([(eid, pdq.digest, pdq.quality, label, case, source, _now())])
+        self._write([(eid, pdq.digest, pdq.quality, label, case, source, utc_text())])
         return True
 
     def add_file(
@@ -502,7 +489,7 @@ class Bank:
         PdqError
             When it is neither a decodable picture nor (with PyAV) a video.
         """
-        data = _read(path)
+        data = read_input(path)
         base = entry_id if entry_id is not None else hashlib.sha256(data).hexdigest()[:16]
         _check_id(base)
         source = Path(path).name
@@ -521,7 +508,7 @@ class Bank:
                 return _best_unhashable(hashed)
         ids = [eid for eid, _ in items]
         present = self._existing(ids)
-        now = _now()
+        now = utc_text()
         rows = [
             (eid, h.digest, h.quality, label, case, source, now)
             for eid, h in items
@@ -550,20 +537,16 @@ class Bank:
             Number of entries deleted.
         """
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            deleted = 0
-            for eid in entry_ids:
-                escaped = eid.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                cur = conn.execute(
-                    "DELETE FROM entries WHERE entry_id = ? OR entry_id LIKE ? ESCAPE '\\'",
-                    (eid, escaped + FRAME_SEPARATOR + "%"),
-                )
-                deleted += cur.rowcount
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            with transaction(conn):
+                deleted = 0
+                for eid in entry_ids:
+                    escaped = eid.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                    cur = conn.execute(
+                        "DELETE FROM entries WHERE entry_id = ? OR entry_id LIKE ? ESCAPE '\\'",
+                        (eid, escaped + FRAME_SEPARATOR + "%"),
+                    )
+                    deleted += cur.rowcount
         finally:
             self._writes += 1
         return deleted
@@ -643,7 +626,7 @@ class Bank:
         c_id, c_q = column(_ID_COLUMNS), column(_QUALITY_COLUMNS)
         c_label, c_case = column(_LABEL_COLUMNS), column(_CASE_COLUMNS)
         width = 1 + max(c for c in (c_hash, c_id, c_q, c_label, c_case) if c is not None)
-        now = _now()
+        now = utc_text()
         invalid: list[InvalidRow] = []
         rows: list[tuple[Any, ...]] = []
         seen: dict[str, int] = {}
@@ -712,27 +695,23 @@ class Bank:
         if not rows:
             return 0
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")  # the id check and the insert see the same bank
         try:
-            empty = conn.execute("SELECT 1 FROM entries LIMIT 1").fetchone() is None
-            present = set() if empty else self._existing([r[1] for r in rows])
-            if present:
-                invalid.extend(
-                    InvalidRow(r[0], f"id {r[1]!r} is already in the bank")
-                    for r in rows
-                    if r[1] in present
-                )
-            fresh = [r[1:] for r in rows if r[1] not in present]
-            for i in range(0, len(fresh), _INSERT_BATCH):
-                conn.executemany(
-                    "INSERT INTO entries (entry_id, hash, quality, label, case_id, source, "
-                    "added_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    fresh[i : i + _INSERT_BATCH],
-                )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            with transaction(conn):  # the id check and the insert see the same bank
+                empty = conn.execute("SELECT 1 FROM entries LIMIT 1").fetchone() is None
+                present = set() if empty else self._existing([r[1] for r in rows])
+                if present:
+                    invalid.extend(
+                        InvalidRow(r[0], f"id {r[1]!r} is already in the bank")
+                        for r in rows
+                        if r[1] in present
+                    )
+                fresh = [r[1:] for r in rows if r[1] not in present]
+                for i in range(0, len(fresh), _INSERT_BATCH):
+                    conn.executemany(
+                        "INSERT INTO entries (entry_id, hash, quality, label, case_id, source, "
+                        "added_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        fresh[i : i + _INSERT_BATCH],
+                    )
         finally:
             self._writes += 1
         return len(fresh)
@@ -794,8 +773,9 @@ class Bank:
         """
         version = self._version()
         if self._index is None or version != self._index_version:
-            self._conn.execute("BEGIN")  # one snapshot for the count, ids and hashes
-            try:
+            with transaction(
+                self._conn, immediate=False
+            ):  # one snapshot for the count, ids and hashes
                 n = int(self._conn.execute("SELECT count(*) FROM entries").fetchone()[0])
                 codes = np.empty((n, 4), dtype=np.uint64)
                 rowids = np.empty(n, dtype=np.int64)
@@ -807,8 +787,6 @@ class Bank:
                     codes[i : i + k] = pack(b"".join(h for _, h in batch))
                     rowids[i : i + k] = np.fromiter((r for r, _ in batch), np.int64, count=k)
                     i += k
-            finally:
-                self._conn.execute("COMMIT")
             # Row ids are usually 1..N in order: then keep only the first (saves 8 B/hash).
             if n and int(rowids[-1]) - int(rowids[0]) == n - 1:
                 self._index_rowid_base = int(rowids[0])
@@ -938,18 +916,6 @@ def _check_id(eid: str) -> None:
         raise BankError("an entry id has 1 to 512 characters", code="bad_id")
 
 
-def _read(path: str | Path) -> bytes:
-    p = Path(path)
-    try:
-        return p.read_bytes()
-    except FileNotFoundError:
-        raise InputFileError(f"no such file: {p}", code="not_found") from None
-    except IsADirectoryError:
-        raise InputFileError(f"is a directory: {p}", code="is_directory") from None
-    except OSError as exc:
-        raise InputFileError(f"cannot read {p}: {exc.strerror or exc}") from None
-
-
 def _hash_media(data: bytes, *, fps: float) -> Hashed | NotHashable | VideoHashes:
     """Hash a picture, or a video when the bytes are not a picture."""
     try:
@@ -1059,7 +1025,7 @@ def lookup_file(
     PdqError
         When the bytes are neither a decodable picture nor (with PyAV) a video.
     """
-    data = data_or_path if isinstance(data_or_path, bytes) else _read(data_or_path)
+    data = data_or_path if isinstance(data_or_path, bytes) else read_input(data_or_path)
     hashed = _hash_media(data, fps=fps)
     if isinstance(hashed, NotHashable):
         return hashed

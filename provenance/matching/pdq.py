@@ -32,8 +32,10 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+import pdqhash
+from PIL import Image, ImageOps
 
-from provenance.errors import InputFileError, ProvenanceError
+from provenance.errors import InputFileError, PdqError
 from provenance.media import budget
 
 __all__ = [
@@ -62,12 +64,6 @@ DOWNSAMPLE: Final = 512
 
 HEX_DIGITS: Final = 64
 """Length of a PDQ hash in hex."""
-
-
-class PdqError(ProvenanceError):
-    """A picture or video could not be decoded for hashing, or a hash string is malformed."""
-
-    default_code = "unhashable_input"
 
 
 class Variant(enum.StrEnum):
@@ -248,7 +244,6 @@ def parse_hex(text: str, *, quality: int | None = None) -> PdqHash:
 
 def _to_rgb_array(image: Any) -> npt.NDArray[np.uint8]:
     """Pillow image -> RGB uint8 array, downsampled like the reference tool."""
-    from PIL import Image
 
     if image.mode.startswith(("I", "F")):
         # 16/32-bit integer or float greyscale: Pillow's own conversion clips at 255.
@@ -274,7 +269,6 @@ def _to_rgb_array(image: Any) -> npt.NDArray[np.uint8]:
 
 def _normalise_array(array: npt.ArrayLike) -> npt.NDArray[np.uint8]:
     """Validate an array and bring it to contiguous (H, W, 3) uint8 at most 512 px."""
-    from PIL import Image
 
     a = np.asarray(array)
     if a.ndim == 2:
@@ -311,7 +305,6 @@ def _normalise_array(array: npt.ArrayLike) -> npt.NDArray[np.uint8]:
 
 
 def _hash_rgb(rgb: npt.NDArray[np.uint8]) -> PdqResult:
-    import pdqhash
 
     vectors, quality = pdqhash.compute_dihedral(rgb)
     q = int(quality)
@@ -356,7 +349,6 @@ def hash_array(array: npt.ArrayLike) -> PdqResult:
 
 def _open_picture(data: bytes) -> Any:
     """Decode within the decode budget, reduced to about twice the hashing size."""
-    from PIL import ImageOps
 
     try:
         image = budget.open_picture(data, max_side=budget.REDUCED_SIDE)
@@ -390,7 +382,8 @@ def hash_bytes(data: bytes) -> PdqResult:
     return _hash_rgb(_to_rgb_array(_open_picture(data)))
 
 
-def _read(path: str | Path) -> bytes:
+def read_input(path: str | Path) -> bytes:
+    """A picture or video file's bytes; :class:`InputFileError` when it cannot be read."""
     p = Path(path)
     try:
         return p.read_bytes()
@@ -422,14 +415,14 @@ def hash_file(path: str | Path) -> PdqResult:
     PdqError
         When it is not a decodable picture.
     """
-    return hash_bytes(_read(path))
+    return hash_bytes(read_input(path))
 
 
 def _iter_video_frames(
     source: str | Path | bytes, fps: float, max_frames: int
 ) -> Iterator[tuple[float, npt.NDArray[np.uint8]]]:
     try:
-        import av
+        import av  # optional extra: video (PyAV)
     except ImportError:
         raise PdqError(
             "hashing video needs PyAV: pip install 'jinjja[video]'", code="missing_dependency"

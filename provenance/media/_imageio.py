@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 
 from provenance.media import budget
 
@@ -395,7 +396,6 @@ def load_exif(tiff: bytes) -> Any | None:
     -------
     PIL.Image.Exif or None
     """
-    from PIL import Image
 
     try:
         with warnings.catch_warnings():
@@ -466,6 +466,7 @@ def load_rgb(
     numpy.ndarray or None
         None when the picture cannot be decoded or is over the limit.
     """
+
     try:
         return budget.load_rgb(
             data,

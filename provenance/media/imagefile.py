@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from PIL import Image, PngImagePlugin
 
 import watermark
+from provenance._atomic import atomic_writer
 from provenance.credentials._c2pa import carries_credentials
-from provenance.errors import ProvenanceError
+from provenance.errors import ImageFileError, ProvenanceError
 from provenance.media import budget
 from provenance.media.inspect import read_file, sniff_media_type
 
@@ -36,18 +37,14 @@ __all__ = [
     "ImageFileError",
     "Loaded",
     "detect_file",
+    "detection_record",
     "embed_file",
     "read_image",
+    "unreadable_record",
     "write_image",
 ]
 
 _LOSSY_QUALITY = {"JPEG": 95, "WEBP": 95}
-
-
-class ImageFileError(ProvenanceError):
-    """A picture file could not be read, or a result could not be written."""
-
-    default_code = "unreadable"
 
 
 @dataclass(frozen=True)
@@ -137,7 +134,6 @@ def write_image(
     OSError
         When the file cannot be written.
     """
-    from PIL import Image
 
     fmt = Image.registered_extensions().get(out.suffix.lower())
     if fmt is None:
@@ -155,19 +151,11 @@ def write_image(
         if fmt == "JPEG":
             opts["subsampling"] = 0 if opts["quality"] >= 90 else 2
     if fmt == "PNG" and "xmp" in opts:  # PNG keeps XMP in an iTXt chunk of its own name
-        from PIL import PngImagePlugin
-
         chunks = PngImagePlugin.PngInfo()
         chunks.add_itxt("XML:com.adobe.xmp", opts.pop("xmp").decode("utf-8", "replace"))
         opts["pnginfo"] = chunks
-    fd, tmp = tempfile.mkstemp(prefix=".verify-", suffix=out.suffix, dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            im.save(fh, format=fmt, **opts)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(out) as fh:
+        im.save(fh, format=fmt, **opts)
 
 
 @dataclass(frozen=True)
@@ -260,3 +248,48 @@ def detect_file(path: str | os.PathLike[str], key: bytes | str) -> watermark.Det
         From :func:`watermark.detect` (a picture too small to carry the mark).
     """
     return watermark.detect(read_image(Path(path)).pixels, key)
+
+
+def detection_record(path: Path, result: watermark.Detection) -> dict[str, Any]:
+    """The JSON record of one detection (``verify watermark detect``)."""
+    text: str | None = None
+    if result.payload is not None:
+        try:
+            decoded = result.payload.decode("utf-8")
+        except UnicodeDecodeError:
+            decoded = None
+        if decoded is not None and decoded.isprintable():
+            text = decoded
+    geometry = None
+    if result.geometry is not None:
+        g = result.geometry
+        geometry = {
+            "scale": round(g.scale, 4),
+            "aspect": round(g.aspect, 4),
+            "rotation": round(g.rotation, 3),
+            "flipped": g.flipped,
+            "shift": [round(g.shift[0], 2), round(g.shift[1], 2)],
+        }
+    return {
+        "found": result.found,
+        "payload_hex": result.payload.hex() if result.payload is not None else None,
+        "payload_text": text,
+        "score": round(result.score, 3),
+        "p_value": float(f"{result.p_value:.3e}"),
+        "geometry": geometry,
+        "subject": {"path": str(path)},
+    }
+
+
+def unreadable_record(path: Path, message: str) -> dict[str, Any]:
+    """The JSON record of an input that could not be read: ``found`` is null, ``error`` says why."""
+    return {
+        "found": None,
+        "payload_hex": None,
+        "payload_text": None,
+        "score": None,
+        "p_value": None,
+        "geometry": None,
+        "subject": {"path": str(path)},
+        "error": {"code": "unreadable", "message": message},
+    }

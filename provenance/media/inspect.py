@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from PIL import Image, ImageFile, UnidentifiedImageError
+
 from provenance.errors import InputFileError
 from provenance.media.budget import DEFAULT_MAX_PIXELS, max_pixels, native_messages, open_header
 
@@ -422,7 +424,6 @@ def _picture_size(data: bytes, media_type: str) -> tuple[int | None, int | None]
         size = _jpeg_size(data)
         if size is not None:
             return _checked_size(*size, media_type=media_type)
-    from PIL import Image, ImageFile, UnidentifiedImageError
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # bomb warnings: our own limit speaks; others: errors
@@ -537,7 +538,7 @@ def _video_size(data: bytes) -> tuple[int | None, int | None]:
         if size is not None:
             return size
     try:
-        import av
+        import av  # optional extra: video (PyAV)
     except ImportError:
         return None, None
     try:

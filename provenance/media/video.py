@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import queue
-import tempfile
 import threading
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -35,7 +33,8 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 import numpy as np
 from numpy.typing import NDArray
 
-from provenance.errors import InputFileError
+from provenance._atomic import atomic_path
+from provenance.errors import VideoError
 from provenance.media import budget
 from watermark._video import LumaEvidence, LumaMarker, VideoDetection, luma_psnr
 
@@ -83,12 +82,6 @@ _QUEUE_DEPTH = 6
 """Frames in flight between the decoding thread and the marking/analysing thread."""
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 _HEIF_BRANDS |= {b"avif", b"avis", b"avio"}
-
-
-class VideoError(InputFileError):
-    """A video could not be read, decoded or written (the message says why)."""
-
-    default_code = "video"
 
 
 @dataclass(frozen=True)
@@ -171,7 +164,7 @@ def parse_segment(text: str) -> tuple[float, float]:
 
 def _import_av() -> Any:
     try:
-        import av
+        import av  # optional extra: video (PyAV)
     except ImportError:  # pragma: no cover - av is in the video extra
         raise VideoError(
             "video support needs PyAV: pip install 'jinjja[video]'", code="missing_dependency"
@@ -405,20 +398,10 @@ def embed_video(
                     "write .mkv or .mp4 instead",
                     code="unsupported_codec",
                 )
-        fd, tmp_name = tempfile.mkstemp(prefix=".verify-", suffix=dst.suffix, dir=dst.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        try:
+        with atomic_path(dst) as tmp:
             result = _transcode(
                 av, inp, vs, audio, src, tmp, fmt, vcodec, payload, key, psnr, crf, preset, progress
             )
-            os.replace(tmp, dst)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
     finally:
         inp.close()
     return VideoEmbedResult(
@@ -439,6 +422,118 @@ def _container_for(dst: Path) -> tuple[str, str]:
         names = ", ".join(_CONTAINERS)
         raise ValueError(f"cannot tell the video container from {dst.name!r}; use one of {names}")
     return _CONTAINERS[suffix]
+
+
+def _open_video_stream(
+    out: Any, vs: Any, frame: Any, audio: list[Any], vcodec: str, crf: int, preset: str
+) -> tuple[Any, dict[int, Any]]:
+    """The output video stream, shaped after the first decoded frame, and the audio streams
+    copied from the input (by input stream index)."""
+    rate = vs.average_rate or vs.guessed_rate or vs.base_rate or Fraction(30)
+    o = out.add_stream(vcodec, rate=rate)
+    o.width, o.height = frame.width, frame.height
+    o.pix_fmt = "yuv420p"
+    o.time_base = vs.time_base
+    o.codec_context.time_base = vs.time_base
+    o.thread_type = "AUTO"
+    if vs.sample_aspect_ratio:
+        o.sample_aspect_ratio = vs.sample_aspect_ratio
+    for attr in ("color_range", "color_primaries", "color_trc", "colorspace"):
+        value = getattr(frame, attr, None)
+        if value:
+            setattr(o.codec_context, attr, value)
+    if "vp9" in vcodec:
+        o.options = {
+            "crf": str(crf),
+            "b": "0",
+            "cpu-used": _VP9_CPU_USED[preset],
+            "row-mt": "1",
+            "deadline": "good",
+        }
+    elif vcodec in ("libx264", "libx265"):
+        o.options = {"crf": str(crf), "preset": preset}
+    o.metadata.update({k: v for k, v in vs.metadata.items() if k not in ("encoder", "vendor_id")})
+    matrix = _display_matrix(frame)
+    if matrix is not None:
+        o.set_display_matrix(matrix)
+    amap: dict[int, Any] = {}
+    for a in audio:
+        amap[a.index] = out.add_stream_from_template(a)
+        amap[a.index].metadata.update(dict(a.metadata))
+    return o, amap
+
+
+def _demuxed(
+    av: Any, inp: InputContainer, vs: Any, audio: list[Any], src: Path
+) -> Generator[tuple[Any, Any], None, None]:
+    """(audio packet, None) and (None, decoded video frame) in file order."""
+    for packet, decoded in _decoded(av, inp, [vs, *audio], src):
+        if decoded is None:
+            if packet.dts is not None:
+                yield packet, None
+            continue
+        for frame in decoded:
+            yield None, frame
+    try:
+        for frame in vs.codec_context.decode(None):
+            yield None, frame
+    except av.FFmpegError:
+        pass
+
+
+class _Marking:
+    """The marking stage: every video frame marked on its Y plane (U, V untouched)."""
+
+    def __init__(
+        self, av: Any, vs: Any, src: Path, key: bytes | str, payload: bytes, psnr: float
+    ) -> None:
+        self.av, self.vs, self.src = av, vs, src
+        self.key, self.payload, self.psnr = key, payload, psnr
+        self.marker: LumaMarker | None = None
+        self.first: Any = None
+        """The first frame as decoded: side data and colour tags intact."""
+        self.count = 0
+        self.psnrs: list[float] = []
+
+    def _marker_for(self, h: int, w: int, limited: bool) -> LumaMarker:
+        if self.marker is None:
+            try:
+                self.marker = LumaMarker(
+                    self.key, self.payload, h, w, psnr=self.psnr, limited_range=limited
+                )
+            except ValueError as exc:
+                raise VideoError(f"{self.src}: {exc}", code="too_small") from None
+        elif (self.marker.height, self.marker.width) != (h, w):
+            raise VideoError(
+                f"{self.src}: the frame size changes mid-stream ({self.marker.width}x"
+                f"{self.marker.height} to {w}x{h}); cut the video where it changes",
+                code="unsupported",
+            )
+        return self.marker
+
+    def __call__(
+        self, items: Generator[tuple[Any, Any], None, None]
+    ) -> Generator[tuple[Any, Any], None, None]:
+        with contextlib.closing(items):
+            for packet, frame in items:
+                if frame is None:
+                    yield packet, None
+                    continue
+                if self.first is None:
+                    self.first = frame
+                frame, y, limited = _luma(self.av, frame)
+                h, w = y.shape
+                marker = self._marker_for(h, w, limited)
+                if self.count % _PSNR_EVERY == 0:
+                    before = y.copy()
+                    marker.mark(y)
+                    self.psnrs.append(luma_psnr(before, y, limited_range=limited))
+                else:
+                    marker.mark(y)
+                self.count += 1
+                frame.pict_type = self.av.video.frame.PictureType.NONE
+                frame.time_base = self.vs.time_base
+                yield None, frame
 
 
 def _transcode(
@@ -467,105 +562,12 @@ def _transcode(
         ovs: Any = None
         amap: dict[int, Any] = {}
         pending: list[Any] = []
-        marker: LumaMarker | None = None
         frames = 0
-        psnrs: list[float] = []
-        size = (0, 0)
-        first: Any = None
-
-        def start(frame: Any) -> Any:
-            nonlocal size
-            rate = vs.average_rate or vs.guessed_rate or vs.base_rate or Fraction(30)
-            o = out.add_stream(vcodec, rate=rate)
-            o.width, o.height = frame.width, frame.height
-            o.pix_fmt = "yuv420p"
-            o.time_base = vs.time_base
-            o.codec_context.time_base = vs.time_base
-            o.thread_type = "AUTO"
-            if vs.sample_aspect_ratio:
-                o.sample_aspect_ratio = vs.sample_aspect_ratio
-            for attr in ("color_range", "color_primaries", "color_trc", "colorspace"):
-                value = getattr(frame, attr, None)
-                if value:
-                    setattr(o.codec_context, attr, value)
-            if "vp9" in vcodec:
-                o.options = {
-                    "crf": str(crf),
-                    "b": "0",
-                    "cpu-used": _VP9_CPU_USED[preset],
-                    "row-mt": "1",
-                    "deadline": "good",
-                }
-            elif vcodec in ("libx264", "libx265"):
-                o.options = {"crf": str(crf), "preset": preset}
-            o.metadata.update(
-                {k: v for k, v in vs.metadata.items() if k not in ("encoder", "vendor_id")}
-            )
-            matrix = _display_matrix(frame)
-            if matrix is not None:
-                o.set_display_matrix(matrix)
-            for a in audio:
-                amap[a.index] = out.add_stream_from_template(a)
-                amap[a.index].metadata.update(dict(a.metadata))
-            size = (frame.width, frame.height)
-            return o
-
-        def demuxed() -> Generator[tuple[Any, Any], None, None]:
-            """(audio packet, None) and (None, decoded video frame) in file order."""
-            for packet, decoded in _decoded(av, inp, [vs, *audio], src):
-                if decoded is None:
-                    if packet.dts is not None:
-                        yield packet, None
-                    continue
-                for frame in decoded:
-                    yield None, frame
-            try:
-                for frame in vs.codec_context.decode(None):
-                    yield None, frame
-            except av.FFmpegError:
-                pass
-
-        def marked(
-            items: Generator[tuple[Any, Any], None, None],
-        ) -> Generator[tuple[Any, Any], None, None]:
-            """The same items with every video frame marked on its Y plane (U, V untouched)."""
-            nonlocal marker, first
-            with contextlib.closing(items):
-                for packet, frame in items:
-                    if frame is None:
-                        yield packet, None
-                        continue
-                    if first is None:
-                        first = frame  # as decoded: side data and colour tags intact
-                    frame, y, limited = _luma(av, frame)
-                    h, w = y.shape
-                    if marker is None:
-                        try:
-                            marker = LumaMarker(
-                                key, payload, h, w, psnr=psnr, limited_range=limited
-                            )
-                        except ValueError as exc:
-                            raise VideoError(f"{src}: {exc}", code="too_small") from None
-                    elif (marker.height, marker.width) != (h, w):
-                        raise VideoError(
-                            f"{src}: the frame size changes mid-stream ({marker.width}x"
-                            f"{marker.height} to {w}x{h}); cut the video where it changes",
-                            code="unsupported",
-                        )
-                    if marked_count[0] % _PSNR_EVERY == 0:
-                        before = y.copy()
-                        marker.mark(y)
-                        psnrs.append(luma_psnr(before, y, limited_range=limited))
-                    else:
-                        marker.mark(y)
-                    marked_count[0] += 1
-                    frame.pict_type = av.video.frame.PictureType.NONE
-                    frame.time_base = vs.time_base
-                    yield None, frame
-
-        marked_count = [0]
+        marking = _Marking(av, vs, src, key, payload, psnr)
         # Three stages in three threads: decode | mark | encode (x264 adds its own threads).
-        with contextlib.closing(_threaded(marked(_threaded(demuxed())))) as items:
+        with contextlib.closing(
+            _threaded(marking(_threaded(_demuxed(av, inp, vs, audio, src))))
+        ) as items:
             for packet, frame in items:
                 if frame is None:
                     if ovs is None:
@@ -575,7 +577,9 @@ def _transcode(
                         out.mux(packet)
                     continue
                 if ovs is None:
-                    ovs = start(first)
+                    ovs, amap = _open_video_stream(
+                        out, vs, marking.first, audio, vcodec, crf, preset
+                    )
                     for p in pending:
                         p.stream = amap[p.stream.index]
                         out.mux(p)
@@ -585,16 +589,7 @@ def _transcode(
                 frames += 1
                 if progress is not None:
                     progress(frames, total)
-        if ovs is None:
-            raise VideoError(f"{src}: the video stream has no frames", code="no_frames")
-        if vs.frames and frames < vs.frames:
-            raise VideoError(
-                f"{src}: the video ends after {frames} of its {vs.frames} frames; the file is "
-                "truncated",
-                code="truncated",
-            )
-        for packet in ovs.encode(None):
-            out.mux(packet)
+        _finish(out, ovs, vs, src, frames)
     except av.FFmpegError as exc:
         raise VideoError(f"cannot encode {src}: {_reason(exc)}", code="encode") from None
     finally:
@@ -602,13 +597,30 @@ def _transcode(
             out.close()
         except av.FFmpegError:
             pass
+    psnrs = marking.psnrs
+    first = marking.first
+    width, height = (first.width, first.height) if first is not None else (0, 0)
     return (
         frames,
-        size[0],
-        size[1],
+        width,
+        height,
         min(psnrs) if psnrs else math.inf,
         float(np.mean(psnrs)) if psnrs else math.inf,
     )
+
+
+def _finish(out: Any, ovs: Any, vs: Any, src: Path, frames: int) -> None:
+    """Check that every frame was read, then flush the encoder."""
+    if ovs is None:
+        raise VideoError(f"{src}: the video stream has no frames", code="no_frames")
+    if vs.frames and frames < vs.frames:
+        raise VideoError(
+            f"{src}: the video ends after {frames} of its {vs.frames} frames; the file is "
+            "truncated",
+            code="truncated",
+        )
+    for packet in ovs.encode(None):
+        out.mux(packet)
 
 
 def _frame_count(vs: Any) -> int | None:
@@ -661,15 +673,7 @@ def detect_video(
     """
     path = Path(path)
     ev = LumaEvidence(key)
-    for name, value in (("max_frames", max_frames), ("stride", stride)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ValueError(f"{name} must be a positive integer, not {value!r}")
-        if value is not None and value < 1:
-            raise ValueError(f"{name} must be a positive integer, not {value!r}")
-    if segment is not None:
-        start_s, end_s = float(segment[0]), float(segment[1])
-        if not (0.0 <= start_s < end_s) or not math.isfinite(end_s):
-            raise ValueError(f"segment must satisfy 0 <= start < end, not {segment!r}")
+    _check_detect_options(max_frames, stride, segment)
     av = _import_av()
     inp = _open_input(av, path)
     try:
@@ -724,12 +728,7 @@ def detect_video(
     finally:
         inp.close()
     if ev.frames == 0:
-        where = ""
-        if segment is not None:
-            where = f" in the segment {segment[0]:g}-{segment[1]:g} s"
-            if duration:
-                where += f" (the video is {duration:.1f} s long)"
-        raise VideoError(f"{path}: the video stream has no frames{where}", code="no_frames")
+        raise _no_frames(path, segment, duration)
     if segment is None and max_frames is None and vs.frames and decoded < vs.frames:
         raise VideoError(
             f"{path}: the video ends after {decoded} of its {vs.frames} frames; the file is "
@@ -737,6 +736,29 @@ def detect_video(
             code="truncated",
         )
     return ev.result()
+
+
+def _check_detect_options(
+    max_frames: int | None, stride: int | None, segment: tuple[float, float] | None
+) -> None:
+    for name, value in (("max_frames", max_frames), ("stride", stride)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    if segment is not None:
+        start_s, end_s = float(segment[0]), float(segment[1])
+        if not (0.0 <= start_s < end_s) or not math.isfinite(end_s):
+            raise ValueError(f"segment must satisfy 0 <= start < end, not {segment!r}")
+
+
+def _no_frames(path: Path, segment: tuple[float, float] | None, duration: float) -> VideoError:
+    where = ""
+    if segment is not None:
+        where = f" in the segment {segment[0]:g}-{segment[1]:g} s"
+        if duration:
+            where += f" (the video is {duration:.1f} s long)"
+    return VideoError(f"{path}: the video stream has no frames{where}", code="no_frames")
 
 
 _PICT_I = 1

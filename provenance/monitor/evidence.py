@@ -18,7 +18,6 @@ import gc
 import hashlib
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from provenance._atomic import atomic_path
 from provenance.monitor.fetch import Exchange, post_timestamp_query, user_agent
 from provenance.monitor.model import Evidence, MonitorError, redact_url
 
@@ -303,8 +303,8 @@ def write_evidence(
     with tempfile.TemporaryDirectory(prefix="jinjja-warc-", dir=folder) as tmp:
         warc = Path(tmp) / (out.stem + ".warc.gz")
         _write_warc(warc, exchanges, outcome, shot)
-        _pack(warc, Path(tmp) / out.name, main_url, f"{case}: {outcome['url']}")
-        os.replace(Path(tmp) / out.name, out)
+        with atomic_path(out) as packed:
+            _pack(warc, packed, main_url, f"{case}: {outcome['url']}")
     sha = hashlib.sha256(out.read_bytes()).hexdigest()
     shot_path = None
     if shot is not None:

@@ -8,14 +8,14 @@ Everything here is a frozen dataclass with a ``to_dict()`` giving the JSON recor
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import re
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from provenance.errors import ProvenanceError
+from provenance._clock import utc_text
+from provenance.errors import MonitorError
 
 __all__ = [
     "Evidence",
@@ -33,12 +33,6 @@ __all__ = [
 
 EVIDENCE_AFTER_MATCH: Final = frozenset({"GONE", "NO_MATCH"})
 """Statuses that get evidence when they are the first after a ``MATCH``."""
-
-
-class MonitorError(ProvenanceError):
-    """A monitoring database, URL, reference, template or profile cannot be used."""
-
-    default_code = "monitor_error"
 
 
 class Status(enum.StrEnum):
@@ -217,7 +211,7 @@ class UrlStatus:
 
 def utc_now() -> str:
     """The current UTC time as ISO 8601 with microseconds and ``Z``."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc_text(micro=True)
 
 
 def redact_url(url: str) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from provenance._sqlite import ensure_schema, open_database
+from provenance._sqlite import ensure_schema, open_database, transaction
 from provenance.monitor.match import Reference
 from provenance.monitor.model import (
     EVIDENCE_AFTER_MATCH,
@@ -168,15 +168,9 @@ class MonitorStore:
         self.close()
 
     def _tx(self, statements: Sequence[tuple[str, tuple[Any, ...]]]) -> None:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                for sql, args in statements:
-                    self._conn.execute(sql, args)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._lock, transaction(self._conn):
+            for sql, args in statements:
+                self._conn.execute(sql, args)
 
     def cases(self) -> list[str]:
         """Names of every case, sorted."""

@@ -35,12 +35,14 @@ import re
 import struct
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+import pdqhash
+from PIL import Image
 
 from provenance.media import _imageio
 from provenance.report import MetadataFact
@@ -404,7 +406,6 @@ def _trim_letterbox(thumb: npt.NDArray[np.uint8], aspect: float) -> npt.NDArray[
 
 
 def _pdq(rgb: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.bool_], int] | None:
-    import pdqhash
 
     arr = np.ascontiguousarray(rgb, dtype=np.uint8)
     try:
@@ -554,7 +555,6 @@ def _quality_facts(data: bytes) -> list[MetadataFact]:
 
 
 def _thumbnail_fact(data: bytes, thumb: bytes, where: str) -> MetadataFact | None:
-    from PIL import Image
 
     small = _imageio.load_rgb(thumb, max_side=_THUMB_SIDE)
     if small is None:
@@ -626,17 +626,30 @@ def _gps_fact(gps_coords: tuple[float, float] | None, show: bool) -> MetadataFac
     )
 
 
-def _collect(data: bytes, signing_time: str | None, show_gps: bool) -> Iterable[MetadataFact]:
-    container = _imageio.sniff(data).name
-    if container not in ("jpeg", "png", "webp", "tiff"):
-        return
-    raw_dates: dict[str, str] = {}
-    original: tuple[str, tuple[datetime, bool]] | None = None
-    modified: tuple[str, tuple[datetime, bool]] | None = None
+_Dated = tuple[str, tuple[datetime, bool]]
+
+
+@dataclass
+class _Seen:
+    """What the EXIF and XMP blocks said so far (the first value of each kind wins)."""
+
+    raw_dates: dict[str, str] = field(default_factory=dict)
+    original: _Dated | None = None
+    modified: _Dated | None = None
     thumbnail: tuple[bytes, str] | None = None
-    gps_seen = False
+    gps_seen: bool = False
     gps_coords: tuple[float, float] | None = None
 
+    def date(self, slot: str, label: str, parsed: tuple[datetime, bool] | None) -> None:
+        if parsed is None:
+            return
+        if slot == "original" and self.original is None:
+            self.original = (label, parsed)
+        elif slot == "modified" and self.modified is None:
+            self.modified = (label, parsed)
+
+
+def _exif_facts(data: bytes, seen: _Seen) -> Iterable[MetadataFact]:
     for where, blob in _imageio.exif_blobs(data)[:4]:
         exif = _imageio.load_exif(blob)
         if exif is None:
@@ -645,25 +658,53 @@ def _collect(data: bytes, signing_time: str | None, show_gps: bool) -> Iterable[
         exif_ifd = exif.get_ifd(0x8769)
         dto = _text(exif_ifd.get(0x9003))
         mod = _text(exif.get(0x0132))
-        if dto and original is None:
-            raw_dates["EXIF DateTimeOriginal"] = _clip(dto, 40)
+        if dto and seen.original is None:
+            seen.raw_dates["EXIF DateTimeOriginal"] = _clip(dto, 40)
             parsed = _parse_time(dto, _text(exif_ifd.get(0x9011)))
-            if parsed:
-                original = ("EXIF DateTimeOriginal", parsed)
-        if mod and modified is None:
-            raw_dates["EXIF DateTime (modified)"] = _clip(mod, 40)
+            seen.date("original", "EXIF DateTimeOriginal", parsed)
+        if mod and seen.modified is None:
+            seen.raw_dates["EXIF DateTime (modified)"] = _clip(mod, 40)
             parsed = _parse_time(mod, _text(exif_ifd.get(0x9010)))
-            if parsed:
-                modified = ("EXIF DateTime (modified)", parsed)
+            seen.date("modified", "EXIF DateTime (modified)", parsed)
         gps = exif.get_ifd(0x8825)
-        if gps and not gps_seen:
-            gps_seen = True
-            gps_coords = _gps_coordinates(gps)
-        if thumbnail is None:
+        if gps and not seen.gps_seen:
+            seen.gps_seen = True
+            seen.gps_coords = _gps_coordinates(gps)
+        if seen.thumbnail is None:
             thumb = _ifd1_thumbnail(blob)
             if thumb is not None:
-                thumbnail = (thumb, where)
+                seen.thumbnail = (thumb, where)
 
+
+def _history_fact(history: list[dict[str, str]]) -> MetadataFact:
+    shown = "; ".join(
+        " ".join(
+            x
+            for x in (
+                e.get("action", "?"),
+                f"with {e['software_agent']}" if "software_agent" in e else "",
+                f"at {e['when']}" if "when" in e else "",
+            )
+            if x
+        )
+        for e in history[:8]
+    )
+    more = f" (and {len(history) - 8} more)" if len(history) > 8 else ""
+    return MetadataFact(
+        "xmp.History",
+        f"The XMP editing history lists {len(history)} event(s): {shown}{more}.",
+        history,
+    )
+
+
+_XMP_DATES: Final = (
+    ("exif", "DateTimeOriginal", "XMP exif:DateTimeOriginal", "original"),
+    ("photoshop", "DateCreated", "XMP photoshop:DateCreated", "original"),
+    ("xmp", "ModifyDate", "XMP xmp:ModifyDate", "modified"),
+)
+
+
+def _xmp_facts(data: bytes, seen: _Seen) -> Iterable[MetadataFact]:
     for where, packet in _imageio.xmp_packets(data)[:4]:
         root = _xmp_root(packet)
         if root is None:
@@ -677,55 +718,17 @@ def _collect(data: bytes, signing_time: str | None, show_gps: bool) -> Iterable[
             )
         history = _xmp_history(root)
         if history:
-            shown = "; ".join(
-                " ".join(
-                    x
-                    for x in (
-                        e.get("action", "?"),
-                        f"with {e['software_agent']}" if "software_agent" in e else "",
-                        f"at {e['when']}" if "when" in e else "",
-                    )
-                    if x
-                )
-                for e in history[:8]
-            )
-            more = f" (and {len(history) - 8} more)" if len(history) > 8 else ""
-            yield MetadataFact(
-                "xmp.History",
-                f"The XMP editing history lists {len(history)} event(s): {shown}{more}.",
-                history,
-            )
-        for prefix, local, label, slot in (
-            ("exif", "DateTimeOriginal", "XMP exif:DateTimeOriginal", "original"),
-            ("photoshop", "DateCreated", "XMP photoshop:DateCreated", "original"),
-            ("xmp", "ModifyDate", "XMP xmp:ModifyDate", "modified"),
-        ):
+            yield _history_fact(history)
+        for prefix, local, label, slot in _XMP_DATES:
             value = _xmp_field(root, prefix, local)
-            if not value:
-                continue
-            raw_dates[label] = _clip(value, 40)
-            parsed = _parse_time(value)
-            if parsed is None:
-                continue
-            if slot == "original" and original is None:
-                original = (label, parsed)
-            elif slot == "modified" and modified is None:
-                modified = (label, parsed)
-        if _xmp_field(root, "exif", "GPSLatitude") and not gps_seen:
-            gps_seen = True
+            if value:
+                seen.raw_dates[label] = _clip(value, 40)
+                seen.date(slot, label, _parse_time(value))
+        if _xmp_field(root, "exif", "GPSLatitude") and not seen.gps_seen:
+            seen.gps_seen = True
 
-    signing: tuple[str, tuple[datetime, bool]] | None = None
-    if signing_time:
-        raw_dates["C2PA signing time"] = _clip(signing_time, 40)
-        parsed = _parse_time(signing_time)
-        if parsed:
-            signing = ("The C2PA signing time", parsed)
-    yield from _date_facts(original, modified, signing, raw_dates)
 
-    if thumbnail is not None:
-        fact = _thumbnail_fact(data, thumbnail[0], thumbnail[1])
-        if fact is not None:
-            yield fact
+def _container_facts(data: bytes, container: str) -> Iterable[MetadataFact]:
     if container == "jpeg":
         yield from _quality_facts(data)
         for seg in _imageio.jpeg_segments(data):
@@ -741,8 +744,29 @@ def _collect(data: bytes, signing_time: str | None, show_gps: bool) -> Iterable[
         trailing = _trailing_fact(data, container)
         if trailing is not None:
             yield trailing
-    if gps_seen:
-        yield _gps_fact(gps_coords, show_gps)
+
+
+def _collect(data: bytes, signing_time: str | None, show_gps: bool) -> Iterable[MetadataFact]:
+    container = _imageio.sniff(data).name
+    if container not in ("jpeg", "png", "webp", "tiff"):
+        return
+    seen = _Seen()
+    yield from _exif_facts(data, seen)
+    yield from _xmp_facts(data, seen)
+    signing: _Dated | None = None
+    if signing_time:
+        seen.raw_dates["C2PA signing time"] = _clip(signing_time, 40)
+        parsed = _parse_time(signing_time)
+        if parsed:
+            signing = ("The C2PA signing time", parsed)
+    yield from _date_facts(seen.original, seen.modified, signing, seen.raw_dates)
+    if seen.thumbnail is not None:
+        fact = _thumbnail_fact(data, seen.thumbnail[0], seen.thumbnail[1])
+        if fact is not None:
+            yield fact
+    yield from _container_facts(data, container)
+    if seen.gps_seen:
+        yield _gps_fact(seen.gps_coords, show_gps)
 
 
 def metadata_facts(

@@ -24,11 +24,14 @@ True
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import hashlib
 import http.server
 import itertools
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,8 +40,9 @@ from typing import TYPE_CHECKING, Any, Final
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from provenance.errors import ProvenanceError
+from provenance.errors import TsaError
 
 if TYPE_CHECKING:
     from provenance.testing.pki import Pki
@@ -52,12 +56,6 @@ _serials = itertools.count(1)
 _serial_lock = threading.Lock()
 
 
-class TsaError(ProvenanceError):
-    """The TSA cannot be set up (asn1crypto missing, unusable certificate or key)."""
-
-    default_code = "tsa_error"
-
-
 def _asn1() -> Any:
     try:
         import asn1crypto  # noqa: F401
@@ -65,8 +63,8 @@ def _asn1() -> Any:
         raise TsaError(
             "The test TSA needs asn1crypto: pip install 'jinjja[tsa]'", code="missing_dependency"
         ) from None
-    from asn1crypto import algos, cms, core, tsp
-    from asn1crypto import x509 as ax509
+    from asn1crypto import algos, cms, core, tsp  # optional: the test TSA needs asn1crypto
+    from asn1crypto import x509 as ax509  # optional: the test TSA needs asn1crypto
 
     return algos, cms, core, tsp, ax509
 
@@ -173,7 +171,6 @@ class TimeStampAuthority:
         TimeStampAuthority
             The authority.
         """
-        from cryptography.x509.oid import ExtendedKeyUsageOID
 
         now = dt.datetime.now(dt.UTC)
         cred = pki.issue(
@@ -380,9 +377,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         Process exit code: 0 after Ctrl-C, 2 for bad arguments or an unusable key.
     """
-    import argparse
-    import sys
-    import time
 
     parser = argparse.ArgumentParser(
         prog="python -m provenance.testing.tsa",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import hmac
 import json
 from collections.abc import Sequence
@@ -34,7 +33,6 @@ __all__ = [
     "read_body",
     "read_json",
     "require_writer",
-    "utc_now",
 ]
 
 MAX_JSON: Final = 64 * 1024
@@ -118,11 +116,6 @@ def query_responses() -> dict[int | str, dict[str, Any]]:
         },
         400: error_response("Invalid query value"),
     }
-
-
-def utc_now() -> str:
-    """The current time, RFC 3339 UTC to the second."""
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from provenance.durable._limits import MAX_TEXT, check_text, refuse_large
-from provenance.durable.resolver import _detect, _pdq
+from provenance.durable.detect import content_pdq, find_marks
 from provenance.durable.server.common import (
     CTX,
     ApiError,
@@ -75,11 +75,11 @@ def _by_content(
     best: dict[str, Any] = {}
     found = []
     if alg in (None, WATERMARK_ALG):
-        for mark in _detect(data, media_type, ctx.wm_keys):
+        for mark in find_marks(data, media_type, ctx.wm_keys):
             if mark.payload is not None:
                 found += ctx.repo.by_binding(WATERMARK_ALG, mark.payload, max_results=limit)
     if alg in (None, FINGERPRINT_ALG):
-        hashed = _pdq(data, media_type)
+        hashed = content_pdq(data, media_type)
         if hashed is not None:
             digests = [v.digest for v in hashed.variants]
             found += ctx.repo.by_fingerprints(digests, max_results=limit)

@@ -6,10 +6,11 @@ from typing import Any, Final
 
 from fastapi import APIRouter, Request
 
+from provenance._clock import utc_text
 from provenance.durable.receipts import b64url
 from provenance.durable.repository import RepositoryError
 from provenance.durable.server import API_VERSION
-from provenance.durable.server.common import CTX, Context, utc_now
+from provenance.durable.server.common import CTX, Context
 from provenance.durable.softbinding import FINGERPRINT_ALG, WATERMARK_ALG
 
 __all__ = ["WELL_KNOWN", "capabilities", "router"]
@@ -89,7 +90,7 @@ def service_status(ctx: Context = CTX) -> dict[str, Any]:
         status = "ok"
     except RepositoryError:
         status = "down"
-    return {"status": status, "timestamp": utc_now()}
+    return {"status": status, "timestamp": utc_text()}
 
 
 @router.get(

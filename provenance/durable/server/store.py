@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from provenance._clock import utc_text
 from provenance.credentials import _c2pa
 from provenance.durable._limits import check_facts
 from provenance.durable.repository import Binding, RepositoryError
@@ -29,7 +30,6 @@ from provenance.durable.server.common import (
     read_body,
     read_json,
     require_writer,
-    utc_now,
 )
 from provenance.durable.softbinding import (
     FINGERPRINT_ALG,
@@ -148,7 +148,7 @@ def _index(ctx: Context, store: bytes, summary: Mapping[str, Any], facts: dict[s
 
 def _issue_receipt(ctx: Context, request: Request, mid: str, store: bytes) -> dict[str, Any]:
     assert ctx.receipt_key is not None
-    stamp = utc_now()
+    stamp = utc_text()
     base = str(request.base_url).rstrip("/")
     receipt = ctx.receipt_key.issue(repository=base, manifest_id=mid, store=store, issued_at=stamp)
     ctx.repo.put_receipt(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-import provenance
+from provenance.check import Checker
 from provenance.report import Report
 
 
@@ -28,19 +29,20 @@ def runner() -> CliRunner:
 
 @pytest.fixture
 def fake_check(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[dict[str, Report]], list]]:
-    """Replace ``provenance.check`` by a lookup of hand-built reports by file name.
+    """Replace ``Checker.check`` by a lookup of hand-built reports by file name.
 
     Returns a function ``install(reports_by_name)`` that returns the list of calls
-    (path, keyword arguments) the command made.
+    (path, the checker's options as a dict) the command made.
     """
     calls: list[tuple[Path, dict[str, Any]]] = []
 
     def install(reports: dict[str, Report]) -> list[tuple[Path, dict[str, Any]]]:
-        def check(path: Path, **kwargs: Any) -> Report:
-            calls.append((Path(path), kwargs))
+        def check(self: Checker, path: Path, *, name: str | None = None) -> Report:
+            options = {f.name: getattr(self.options, f.name) for f in fields(self.options)}
+            calls.append((Path(path), options))
             return reports[Path(path).name]
 
-        monkeypatch.setattr(provenance, "check", check, raising=False)
+        monkeypatch.setattr(Checker, "check", check)
         return calls
 
     yield install

@@ -16,6 +16,7 @@ import _cli_reports as _reports
 import pytest
 from typer.testing import CliRunner
 
+from provenance.check import Checker
 from provenance.errors import TrustStoreError
 from provenance.report import AiAssessment, AiLabel, Verdict
 from verify_cli.app import app
@@ -265,12 +266,10 @@ def test_manifest_needs_exactly_one_path(runner: CliRunner, fake_check, tmp_path
 
 
 def test_internal_error_is_one_line(runner: CliRunner, monkeypatch, tmp_path: Path) -> None:
-    import provenance
-
-    def boom(path: Path, **kwargs: object) -> None:
+    def boom(self: object, path: Path, **kwargs: object) -> None:
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(provenance, "check", boom, raising=False)
+    monkeypatch.setattr(Checker, "check", boom)
     paths = _files(tmp_path, "edit.jpg")
     result = runner.invoke(app, ["check", *paths])
     assert result.exit_code == ExitCode.INTERNAL
@@ -283,26 +282,22 @@ def test_internal_error_is_one_line(runner: CliRunner, monkeypatch, tmp_path: Pa
 
 
 def test_configuration_error_is_usage(runner: CliRunner, monkeypatch, tmp_path: Path) -> None:
-    import provenance
-
-    def bad_anchors(path: Path, **kwargs: object) -> None:
+    def bad_anchors(self: object, path: Path, **kwargs: object) -> None:
         raise TrustStoreError("anchors.pem contains no PEM certificate")
 
-    monkeypatch.setattr(provenance, "check", bad_anchors, raising=False)
+    monkeypatch.setattr(Checker, "check", bad_anchors)
     result = runner.invoke(app, ["check", *_files(tmp_path, "edit.jpg")])
     assert result.exit_code == ExitCode.USAGE
     assert result.stderr == "verify: anchors.pem contains no PEM certificate\n"
 
 
 def test_ctrl_c_closes_the_json_array(runner: CliRunner, monkeypatch, tmp_path: Path) -> None:
-    import provenance
-
-    def interrupted(path: Path, **kwargs: object) -> object:
+    def interrupted(self: object, path: Path, **kwargs: object) -> object:
         if Path(path).name == "plain.png":
             raise KeyboardInterrupt
         return REPORTS[Path(path).name]
 
-    monkeypatch.setattr(provenance, "check", interrupted, raising=False)
+    monkeypatch.setattr(Checker, "check", interrupted)
     paths = _files(tmp_path, "edit.jpg", "plain.png", "forged.jpg")
     result = runner.invoke(app, ["check", "--format", "json", *paths])
     assert result.exit_code == ExitCode.INTERRUPTED
@@ -312,7 +307,6 @@ def test_ctrl_c_closes_the_json_array(runner: CliRunner, monkeypatch, tmp_path: 
 
 def test_records_stream_one_at_a_time(runner: CliRunner, monkeypatch, tmp_path: Path) -> None:
     """Each JSONL record is written before the next input is checked."""
-    import provenance
     from verify_cli import check as check_module
 
     seen: list[int] = []
@@ -321,12 +315,12 @@ def test_records_stream_one_at_a_time(runner: CliRunner, monkeypatch, tmp_path: 
     class Spy(io.StringIO):
         pass
 
-    def spying(path: Path, **kwargs: object) -> object:
+    def spying(self: object, path: Path, **kwargs: object) -> object:
         out = stream_holder.get("s")
         seen.append(len(out.getvalue().splitlines()) if out is not None else -1)
         return REPORTS[Path(path).name]
 
-    monkeypatch.setattr(provenance, "check", spying, raising=False)
+    monkeypatch.setattr(Checker, "check", spying)
     real_open = check_module._open_output
 
     from contextlib import contextmanager

@@ -1,5 +1,6 @@
-"""The cheap paths of check(): cached trust material and SDK context, header-only picture
-and video dimensions, structural truncation checks, signer certificates without crJSON."""
+"""The cheap paths of check(): trust material and SDK context built once per Checker,
+header-only picture and video dimensions, structural truncation checks, signer certificates
+without crJSON."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import zlib
 import pytest
 from testkit import encode, picture, tiny_mp4
 
-from provenance import check, check_bytes
+from provenance import Checker, CheckOptions, check, check_bytes
 from provenance.credentials import _c2pa
 from provenance.errors import InputFileError, TrustStoreError
 from provenance.media.inspect import _bmff_video_size, inspect_bytes
@@ -33,10 +34,10 @@ _MEDIA_TYPES = {
 }
 
 
-# ----------------------------------------------------------------------- trust cache
+# ------------------------------------------------------------ checker built once
 
 
-def test_trust_material_is_parsed_once_while_files_are_unchanged(signed, tmp_path, monkeypatch):
+def test_trust_material_is_parsed_once_per_checker(signed, tmp_path, monkeypatch):
     anchor = tmp_path / "root.pem"
     shutil.copy(signed.root, anchor)
     calls = []
@@ -47,20 +48,21 @@ def test_trust_material_is_parsed_once_while_files_are_unchanged(signed, tmp_pat
         return real(raw, origin=origin)
 
     monkeypatch.setattr(check_mod, "load_pem_bundle", counting)
-    first = check(signed.jpeg_es256, trust_anchors=[anchor])
-    second = check(signed.jpeg_es256, trust_anchors=[anchor])
+    checker = Checker(CheckOptions(trust_anchors=[anchor]))
+    first = checker.check(signed.jpeg_es256)
+    second = checker.check(signed.jpeg_es256)
     assert first.verdict is second.verdict is Verdict.TRUSTED
     assert len(calls) == 1
     assert first.tool.trust_sources == second.tool.trust_sources
 
-    # Same path, other content: parsed again, and the new anchors are used.
+    # A new checker reads the anchors again and uses what they hold now.
     anchor.write_text(anchor.read_text() + "\n")
-    third = check(signed.jpeg_es256, trust_anchors=[anchor])
+    third = Checker(CheckOptions(trust_anchors=[anchor])).check(signed.jpeg_es256)
     assert len(calls) == 2
     assert third.tool.trust_sources[0].sha256 != first.tool.trust_sources[0].sha256
 
 
-def test_a_damaged_or_removed_anchor_is_noticed_after_caching(signed, tmp_path):
+def test_a_damaged_or_removed_anchor_fails_the_next_checker(signed, tmp_path):
     anchor = tmp_path / "root.pem"
     shutil.copy(signed.root, anchor)
     assert check(signed.jpeg_es256, trust_anchors=[anchor]).verdict is Verdict.TRUSTED
@@ -69,10 +71,10 @@ def test_a_damaged_or_removed_anchor_is_noticed_after_caching(signed, tmp_path):
         check(signed.jpeg_es256, trust_anchors=[anchor])
     anchor.unlink()
     with pytest.raises(TrustStoreError):
-        check(signed.jpeg_es256, trust_anchors=[anchor])
+        Checker(CheckOptions(trust_anchors=[anchor]))
 
 
-def test_stored_lists_changes_are_noticed(signed, tmp_path):
+def test_stored_lists_changes_are_seen_by_new_checkers(signed, tmp_path):
     from provenance.credentials import trust
 
     source = tmp_path / "src" / "c2pa-conformance-public"
@@ -88,20 +90,19 @@ def test_stored_lists_changes_are_noticed(signed, tmp_path):
     assert check(signed.jpeg_es256, data_dir=data_dir).verdict is Verdict.VALID_UNTRUSTED
 
 
-def test_reader_context_is_reused(signed):
-    trust = check_mod._prepare_trust([signed.root], None)
-    with _c2pa._cached_context(trust.sdk, allow_network=False) as first:
-        pass
-    with _c2pa._cached_context(trust.sdk, allow_network=False) as second:
-        pass
-    with _c2pa._cached_context(trust.sdk, allow_network=True) as online:
-        pass
-    assert first is second
+def test_reader_context_is_built_once_per_session(signed):
+    checker = Checker(CheckOptions(trust_anchors=[signed.root]))
+    session = checker._trust.sdk
+    first = session.context(allow_network=False)
+    assert session.context(allow_network=False) is first
+    online = session.context(allow_network=True)
     assert online is not first
     first.close()  # a closed context is replaced, never handed out
-    with _c2pa._cached_context(trust.sdk, allow_network=False) as third:
-        assert third is not first and third.is_valid
-    assert check(signed.jpeg_es256, trust_anchors=[signed.root]).verdict is Verdict.TRUSTED
+    third = session.context(allow_network=False)
+    assert third is not first and third.is_valid
+    assert checker.check(signed.jpeg_es256).verdict is Verdict.TRUSTED
+    other = Checker(CheckOptions(trust_anchors=[signed.root]))._trust.sdk
+    assert other.context(allow_network=False) is not third  # nothing shared between checkers
 
 
 # ------------------------------------------------------------------ signer details

@@ -26,6 +26,7 @@ import provenance.batch.runner as batch_module
 from provenance.batch.runner import (
     BatchError,
     BatchOptions,
+    FileChecker,
     Record,
     check_one,
     file_sha256,
@@ -34,31 +35,32 @@ from provenance.batch.runner import (
     report_from_dict,
     run_batch,
 )
+from provenance.check import CheckOptions
 from provenance.errors import TrustStoreError
 
 FIXED = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
 
-def crash_on_marker(path: str, options: BatchOptions) -> dict[str, Any]:
+def crash_on_marker(path: str, checker: FileChecker) -> dict[str, Any]:
     """Die like a segfaulting decoder on files whose name contains 'crash'."""
     if "crash" in Path(path).name:
         os._exit(11)
-    return check_one(path, options)
+    return check_one(path, checker)
 
 
-def hang_on_marker(path: str, options: BatchOptions) -> dict[str, Any]:
+def hang_on_marker(path: str, checker: FileChecker) -> dict[str, Any]:
     """Never return on files whose name contains 'hang'."""
     if "hang" in Path(path).name:
         time.sleep(3600)
-    return check_one(path, options)
+    return check_one(path, checker)
 
 
-def raise_on_marker(path: str, options: BatchOptions) -> dict[str, Any]:
+def raise_on_marker(path: str, checker: FileChecker) -> dict[str, Any]:
     if "boom" in Path(path).name:
         raise RuntimeError("kaboom")
     if "config" in Path(path).name:
         raise TrustStoreError("anchors.pem contains no PEM certificate")
-    return check_one(path, options)
+    return check_one(path, checker)
 
 
 def blocks(seed: int = 9) -> Image.Image:
@@ -113,8 +115,19 @@ def mixed(tmp_path_factory: pytest.TempPathFactory, signed: Signed) -> list[Path
     return files
 
 
-def _options(signed: Signed, **kw: Any) -> BatchOptions:
-    return BatchOptions(trust_anchors=(signed.root,), analyzed_at=FIXED, **kw)
+def _options(signed: Signed, *, max_pixels: int | None = None, **kw: Any) -> BatchOptions:
+    check = CheckOptions(trust_anchors=(signed.root,), analyzed_at=FIXED, **kw)
+    if max_pixels is None:
+        return BatchOptions(check)
+    return BatchOptions(check, max_pixels=max_pixels)
+
+
+def _check_one(path: str, options: BatchOptions) -> dict[str, Any]:
+    checker = FileChecker(options)
+    try:
+        return check_one(path, checker)
+    finally:
+        checker.close()
 
 
 def _records(records: list[Record]) -> list[dict[str, Any]]:
@@ -183,7 +196,7 @@ def test_fan_out_stays_in_process_for_a_short_batch(
 def test_decompression_bomb_refused_before_decoding(tmp_path: Path, signed: Signed) -> None:
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(png_header(20000, 20000))
-    record = check_one(str(bomb), _options(signed))
+    record = _check_one(str(bomb), _options(signed))
     assert record["verdict"] == "ERROR"
     assert record["error"]["code"] == "too_large"
     assert "20000x20000" in record["error"]["message"]
@@ -193,8 +206,8 @@ def test_decompression_bomb_refused_before_decoding(tmp_path: Path, signed: Sign
     # a lower limit refuses an ordinary picture too; a higher one lets the header through
     small = tmp_path / "small.png"
     small.write_bytes(encode(picture(), "PNG"))
-    assert check_one(str(small), _options(signed, max_pixels=1000))["error"]["code"] == "too_large"
-    assert check_one(str(small), _options(signed))["verdict"] == "NO_CREDENTIALS"
+    assert _check_one(str(small), _options(signed, max_pixels=1000))["error"]["code"] == "too_large"
+    assert _check_one(str(small), _options(signed))["verdict"] == "NO_CREDENTIALS"
 
 
 def test_crashing_worker_gives_an_error_record_and_the_batch_goes_on(
@@ -298,12 +311,12 @@ def test_options_reach_check(tmp_path: Path, signed: Signed) -> None:
     with Bank.open(bank_path, create=True, name="cases") as bank:
         bank.add_file(target, entry_id="case-1")
     options = _options(signed, banks=(str(bank_path),), metadata=True)
-    record = check_one(str(target), options)
+    record = _check_one(str(target), options)
     assert [(m["bank"], m["entry_id"], m["band"]) for m in record["matches"]] == [
         ("cases", "case-1", "MATCH")
     ]
     assert any(f["kind"] == "jpeg.quality" for f in record["metadata"])
-    plain = check_one(str(target), _options(signed))
+    plain = _check_one(str(target), _options(signed))
     assert "matches" not in plain and "metadata" not in plain
 
 
@@ -374,7 +387,7 @@ def test_dask_local_cluster_same_records(mixed: list[Path], signed: Signed, tmp_
         assert [r.error_code for r in hung] == ["timeout", None]
 
 
-def hang_and_crash(path: str, options: BatchOptions) -> dict[str, Any]:
+def hang_and_crash(path: str, checker: FileChecker) -> dict[str, Any]:
     if "crash" in Path(path).name:
-        return crash_on_marker(path, options)
-    return hang_on_marker(path, options)
+        return crash_on_marker(path, checker)
+    return hang_on_marker(path, checker)

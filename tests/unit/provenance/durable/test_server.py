@@ -21,10 +21,11 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from provenance.credentials.sign import SignerSpec
+from provenance.durable.client import ResolverClient, ResolverError
+from provenance.durable.publishing import publish
 from provenance.durable.repository import Repository, RepositoryError
-from provenance.durable.resolver import ResolverClient, ResolverError
 from provenance.durable.server import create_app
-from provenance.durable.softbinding import FINGERPRINT_ALG, WATERMARK_ALG, publish
+from provenance.durable.softbinding import FINGERPRINT_ALG, WATERMARK_ALG
 from provenance.errors import ProvenanceError
 from provenance.testing.pki import make_pki
 

@@ -15,17 +15,15 @@ from PIL import Image
 import provenance
 import watermark
 from provenance.credentials.sign import SignerSpec, sign_file
+from provenance.durable.detect import detect_watermark
+from provenance.durable.publishing import PublishError, publish, watermark_image_bytes
 from provenance.durable.repository import Repository
-from provenance.durable.resolver import detect_watermark
 from provenance.durable.softbinding import (
     FINGERPRINT_ALG,
     WATERMARK_ALG,
-    PublishError,
     declared_bindings,
     new_manifest_id,
-    publish,
     soft_binding_assertions,
-    watermark_image_bytes,
 )
 from provenance.report import Verdict
 from provenance.testing.pki import Pki, make_pki
