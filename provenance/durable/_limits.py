@@ -21,7 +21,7 @@ from typing import Final, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
-from provenance.errors import ProvenanceError
+from provenance.errors import LimitError, ProvenanceError
 from provenance.media import budget
 from provenance.media.inspect import _bmff_video_size
 
@@ -49,23 +49,10 @@ _LOG = logging.getLogger("jinjja.server")
 _T = TypeVar("_T")
 
 
-class LimitError(ProvenanceError):
-    """A request over one of the server's limits; ``status`` is the HTTP status to answer."""
-
-    default_code = "bad_request"
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message, code=code)
-        self.status = status
-
-
 def _declared(data: bytes, media_type: str) -> tuple[int, int] | None:
     if media_type.startswith("video/"):
         return _bmff_video_size(data)
-    try:
-        return budget.declared_size(data)
-    except budget.DecodeError:  # Pillow's own bomb guard: far over any limit
-        return (1 << 31, 1 << 31)
+    return budget.declared_size(data)
 
 
 def refuse_large(data: bytes, media_type: str, max_pixels: int) -> None:

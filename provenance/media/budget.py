@@ -44,7 +44,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from provenance.errors import InputFileError, ProvenanceError
+from provenance.errors import DecodeError, ProvenanceError
 
 __all__ = [
     "ANALYSIS_SIDE",
@@ -158,16 +158,6 @@ def collecting() -> Iterator[list[str]]:
                 _note(notes, _warning_note(message))
     finally:
         _SINK.reset(token)
-
-
-class DecodeError(InputFileError):
-    """A picture or video could not be decoded, or was refused by the decode budget.
-
-    Codes: ``too_large`` (declared pixels over the limit), ``unsupported_format`` (no
-    decoder recognises the bytes) and ``corrupt`` (the decoder failed).
-    """
-
-    default_code = "corrupt"
 
 
 def peak_bytes(pixels: int) -> int:
