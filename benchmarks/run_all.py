@@ -61,6 +61,10 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "watermark-timing": (["watermark_timing.py"], ["watermark_timing.py"]),
     "watermark-report": (["watermark_bench.py", "report"], ["watermark_bench.py", "report"]),
     "video": (["video_watermark.py"], ["video_watermark.py", "--seconds", "2", "--no-real"]),
+    "video-transcode": (
+        ["video_transcode.py"],
+        ["video_transcode.py", "--seconds", "3", "--rounds", "1"],
+    ),
     "bank": (["bank_index.py"], ["bank_index.py", "--sizes", "100000", "--import-rows", "100000"]),
     "batch": (["batch_throughput.py"], ["batch_throughput.py", "--count", "200"]),
 }

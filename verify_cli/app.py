@@ -11,6 +11,7 @@ from typer.core import TyperArgument, TyperCommand
 
 from provenance import __version__ as provenance_version
 from verify_cli.exit_codes import ExitCode
+from verify_cli.guard import guarded
 
 __all__ = ["app", "main"]
 
@@ -103,12 +104,15 @@ def _metavar(param: Any, shown: str | None) -> str:
 
 
 def _plain_help(group: typer.Typer) -> None:
-    """Use click's plain help on every command: it wraps paragraphs to the terminal's width
-    (also at 80 columns) and names values plainly (see :class:`_PlainCommand`)."""
+    """Run every command inside :func:`verify_cli.guard.guarded`, with click's plain help:
+    it wraps paragraphs to the terminal's width (also at 80 columns) and names values
+    plainly (see :class:`_PlainCommand`)."""
     group.rich_markup_mode = None
     for command in group.registered_commands:
         if command.cls in (None, TyperCommand):
             command.cls = _PlainCommand
+        if command.callback is not None and not hasattr(command.callback, "__wrapped__"):
+            command.callback = guarded(command.callback)
     for info in group.registered_groups:
         if info.typer_instance is not None:
             _plain_help(info.typer_instance)

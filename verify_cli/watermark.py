@@ -141,7 +141,7 @@ def embed_command(
     ] = False,
     crf: Annotated[
         int | None,
-        typer.Option("--crf", min=0, max=63, help="Video: encoder CRF (default 18)."),
+        typer.Option("--crf", min=0, max=63, help="Video: encoder CRF (default 23, as ffmpeg's)."),
     ] = None,
     preset: Annotated[
         str | None,
@@ -401,7 +401,7 @@ def _embed_video(
                 data,
                 key,
                 psnr=psnr,
-                crf=18 if crf is None else crf,
+                crf=23 if crf is None else crf,
                 preset=preset or "medium",
                 progress=progress,
             )

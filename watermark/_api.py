@@ -267,8 +267,10 @@ class _Search:
 
     def decode(self, h: _Hypothesis) -> bytes | None:
         """Decode ``h`` if the budget allows (each hypothesis at most once)."""
-        if id(h) in self.tried or len(self.tried) >= _detect.MAX_DECODES or h.z < 4.0:
+        if id(h) in self.tried or len(self.tried) >= _detect.MAX_DECODES:
             return None
+        if h.z < _detect.crc_threshold():
+            return None  # below it even a valid CRC could not make a detection
         self.tried.add(id(h))
         out = _detect.decode(h.folded, self.key, h.orientation, h.shift)
         if out is not None:

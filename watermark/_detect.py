@@ -48,6 +48,7 @@ __all__ = [
     "REFINE_MOVES",
     "LIST_SIZE",
     "CRC_TRIALS",
+    "crc_threshold",
     "Candidate",
     "analysis_image",
     "prefilter",
@@ -84,8 +85,10 @@ REACHABLE_LATTICES = (
 all of them, because which ones are evaluated depends on the scores."""
 MAX_DECODES = 2
 """Most hypotheses whose payload is decoded per image."""
-LIST_SIZE = 4
+LIST_SIZE = 256
 """Paths kept by the list Viterbi decoder; each is one CRC trial."""
+_SHORT_LIST = 4
+"""Paths tried first (the common case, 30 times cheaper than the full list)."""
 CRC_TRIALS = MAX_DECODES * LIST_SIZE
 """``L``: most CRC checks per image."""
 HYPOTHESES = REACHABLE_LATTICES * 8 * _layout.FOLD * _layout.FOLD
@@ -113,6 +116,14 @@ def threshold() -> float:
     return math.sqrt(2.0 * math.log(2.0 * HYPOTHESES / ALPHA))
 
 
+@functools.lru_cache(maxsize=1)
+def crc_threshold() -> float:
+    """The sync score below which ``p_value(z, crc_ok=True) > ALPHA`` (6.71): decoding a
+    hypothesis that scores less cannot lead to a detection."""
+    pz = ALPHA / (2.0 * CRC_TRIALS * _CRC_P)
+    return math.sqrt(2.0 * math.log(HYPOTHESES / pz))
+
+
 def analysis_image(image: NDArray[np.float32]) -> tuple[NDArray[np.float32], int]:
     """Luma (0..255) block-averaged by the analysis factor; returns (luma, factor)."""
     y = luma(image)
@@ -129,17 +140,18 @@ def _gauss_transfer(shape: tuple[int, int], sigma: float) -> NDArray[np.float32]
     return np.exp(-2.0 * (np.pi * sigma) ** 2 * (fy * fy + fx * fx)).astype(np.float32)
 
 
-_WEIGHT_POWER = 0.8
-_BAND = (0.3, 1.8)
+_WEIGHT_POWER = 0.6
+"""Exponent of the local energy in the weighting (detector revision 2; was 0.8)."""
+_BAND = (0.3, 1.5)
 """Sigmas (px) of the difference-of-Gaussians band-pass: wide enough upwards to keep the
 cells of a mark downscaled to ~1 px per cell."""
-_ENERGY_SIGMA = 3.0
+_ENERGY_SIGMA = 2.0
 """Sigma (px) of the local energy window: short, so that edges weigh down only their
 immediate neighbourhood."""
 
 
 def prefilter(y: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Band-pass (difference of Gaussians 0.3/1.8 px) then divide by the local RMS (3 px).
+    """Band-pass (difference of Gaussians 0.3/1.5 px), then weight by the local energy (2 px).
 
     The Gaussians are applied in the DFT domain (periodic boundary), so the cost is four
     real FFTs of the analysis image.
@@ -457,12 +469,12 @@ def template_lattices(
         g = g0
         for radius in (4, 2):
             km, fm = _match_peaks(spec, base, g, radius)
-            if len(km) < 4:
+            if len(km) < 3:
                 break
-            sol, *_ = np.linalg.lstsq(km, fm, rcond=None)
-            if not plausible(np.asarray(sol.T, dtype=np.float64), inverse=True):
+            sol = _fit_map(km, fm, g, spec.shape)
+            if not plausible(sol, inverse=True):
                 break
-            g = np.asarray(sol.T, dtype=np.float64)
+            g = sol
         if not plausible(g, inverse=True):
             continue
         basis = np.asarray(np.linalg.inv(g).T, dtype=np.float64)
@@ -476,6 +488,53 @@ def template_lattices(
         if len(out) >= limit:
             break
     return out
+
+
+_GENERAL_FIT = 6
+"""Matched template peaks needed to fit a general 2x2 map; with fewer, a similarity."""
+_OUTLIER_BINS = 1.5
+"""Matches further than this from the fitted map (in spectrum bins) are dropped once."""
+_GENERAL_GAIN = 0.7
+"""A general map replaces the similarity fit only if its RMS residual is this much lower."""
+
+
+def _fit_map(
+    k: NDArray[np.float64],
+    f: NDArray[np.float64],
+    g: NDArray[np.float64],
+    shape: tuple[int, ...],
+) -> NDArray[np.float64]:
+    """Least-squares frequency map ``f = G k`` from matched template peaks.
+
+    Fits ``G = Q g`` with ``Q`` a similarity (a correction of scale and rotation that keeps
+    the aspect and mirror sense of the current map ``g``; two parameters), drops matches
+    further than ``_OUTLIER_BINS`` from it and refits. With at least ``_GENERAL_FIT``
+    matches a general 2x2 map is also fitted, and used if its RMS residual is below
+    ``_GENERAL_GAIN`` times the similarity's (an aspect change or shear).
+    """
+    bins = np.array([shape[0], shape[1]], dtype=np.float64)
+
+    def similarity(kk: NDArray[np.float64], ff: NDArray[np.float64]) -> NDArray[np.float64]:
+        p = kk @ g.T  # Q = [[a, b], [-b, a]]: fy = a py + b px, fx = a px - b py
+        rows = np.concatenate([p, np.stack([p[:, 1], -p[:, 0]], axis=1)])
+        (a, b), *_ = np.linalg.lstsq(rows, np.concatenate([ff[:, 0], ff[:, 1]]), rcond=None)
+        return np.asarray(np.array([[a, b], [-b, a]]) @ g, dtype=np.float64)
+
+    def rms(m: NDArray[np.float64], kk: NDArray[np.float64], ff: NDArray[np.float64]) -> Any:
+        return np.hypot(*((ff - kk @ m.T) * bins).T)
+
+    sim = similarity(k, f)
+    keep = rms(sim, k, f) <= _OUTLIER_BINS
+    if 2 <= int(keep.sum()) < len(k):
+        k, f = k[keep], f[keep]
+        sim = similarity(k, f)
+    if len(k) < _GENERAL_FIT:
+        return sim
+    sol, *_ = np.linalg.lstsq(k, f, rcond=None)
+    gen = np.asarray(sol.T, dtype=np.float64)
+    r_sim = float(np.sqrt(np.mean(rms(sim, k, f) ** 2)))
+    r_gen = float(np.sqrt(np.mean(rms(gen, k, f) ** 2)))
+    return gen if r_gen < _GENERAL_GAIN * r_sim else sim
 
 
 def plausible(m: NDArray[np.float64], *, inverse: bool = False) -> bool:
@@ -726,8 +785,9 @@ def decode(
     limit = _CLIP * float(np.std(vals))
     vals = np.clip(vals, -limit, limit)  # robust to the heavy tails of the host residual
     soft = np.bincount(lay.data_bit, weights=vals, minlength=_ecc.CODED_BITS).astype(np.float64)
-    for path in _ecc.list_viterbi(soft, LIST_SIZE):
-        payload = _ecc.parse_info(path ^ lay.whiten)
-        if payload is not None:
-            return payload
+    for size in (_SHORT_LIST, LIST_SIZE):  # the short list is a prefix of the long one
+        for path in _ecc.list_viterbi(soft, size):
+            payload = _ecc.parse_info(path ^ lay.whiten)
+            if payload is not None:
+                return payload
     return None

@@ -715,6 +715,71 @@ class _Plan:
     warnings: tuple[str, ...]
 
 
+_FIRST_ACTIONS: Final = ("c2pa.created", "c2pa.opened")
+
+
+def _actions(
+    given: list[dict[str, Any]], requested: str | None, source_uri: str | None, has_parent: bool
+) -> list[dict[str, Any]]:
+    """The manifest's actions: one ``created`` or ``opened`` first, then the others."""
+    if requested == "c2pa.created" and has_parent:
+        raise SigningError(
+            "The action 'created' means a new asset, but this one has a parent (the input "
+            "already has Content Credentials, or a parent was given); use edited, published, ...",
+            code="bad_action",
+        )
+    if requested == "c2pa.opened" and not has_parent:
+        raise SigningError(
+            "The action 'opened' needs a parent: the input has no Content Credentials and no "
+            "parent was given (use created with a digital source type)",
+            code="bad_action",
+        )
+    later = [a for a in given if a["action"] not in _FIRST_ACTIONS]
+    firsts = [a for a in given if a["action"] in _FIRST_ACTIONS]
+    ours: list[dict[str, Any]] = []
+    if not firsts:
+        if has_parent:
+            ours.append({"action": "c2pa.opened", "parameters": {"ingredientIds": [_PARENT_ID]}})
+        elif source_uri is None:
+            raise SigningError(
+                "The input has no Content Credentials, so the new manifest starts with a "
+                "'created' action, which needs a digital source type (digitalCapture, "
+                "trainedAlgorithmicMedia, compositeWithTrainedAlgorithmicMedia, ...)",
+                code="missing_source_type",
+            )
+        else:
+            ours.append({"action": "c2pa.created", "digitalSourceType": source_uri})
+    if requested is not None and requested not in _FIRST_ACTIONS:
+        ours.append({"action": requested})
+    placed = any(a.get("digitalSourceType") == source_uri for a in ours)
+    if source_uri is not None and not placed:
+        # On the action that made the content what it is: ours if any, else the user's first.
+        target = ours[-1] if ours else firsts[0]
+        target.setdefault("digitalSourceType", source_uri)
+    return firsts[:1] + ours + firsts[1:] + later if firsts else ours + later
+
+
+def _add_author(others: list[dict[str, Any]], author: str) -> None:
+    """Name the author in the CreativeWork assertion (added when there is none)."""
+    name = author.strip()
+    if not name:
+        raise SigningError("The author name is empty", code="bad_author")
+    person = {"@type": "Person", "name": name}
+    for item in others:
+        if item["label"] == _CREATIVE_WORK and isinstance(item.get("data"), dict):
+            authors = item["data"].setdefault("author", [])
+            if isinstance(authors, dict):
+                item["data"]["author"] = authors = [authors]
+            authors.append(person)
+            return
+    others.append(
+        {
+            "label": _CREATIVE_WORK,
+            "data": {"@context": "https://schema.org", "@type": "CreativeWork", "author": [person]},
+        }
+    )
+
+
 def _definition(
     *,
     title: str | None,
@@ -737,71 +802,10 @@ def _definition(
         extra.setdefault(key, value)
     requested = _action_label(action) if action is not None else None
     source_uri = _source_uri(source_type) if source_type is not None else None
-    if requested == "c2pa.created" and has_parent:
-        raise SigningError(
-            "The action 'created' means a new asset, but this one has a parent (the input "
-            "already has Content Credentials, or a parent was given); use edited, published, ...",
-            code="bad_action",
-        )
-    if requested == "c2pa.opened" and not has_parent:
-        raise SigningError(
-            "The action 'opened' needs a parent: the input has no Content Credentials and no "
-            "parent was given (use created with a digital source type)",
-            code="bad_action",
-        )
-    later = [
-        a
-        for a in user_actions + param_actions
-        if a["action"] not in ("c2pa.created", "c2pa.opened")
-    ]
-    firsts = [
-        a for a in user_actions + param_actions if a["action"] in ("c2pa.created", "c2pa.opened")
-    ]
-    ours: list[dict[str, Any]] = []
-    if not firsts:
-        if has_parent:
-            ours.append({"action": "c2pa.opened", "parameters": {"ingredientIds": [_PARENT_ID]}})
-        else:
-            if source_uri is None:
-                raise SigningError(
-                    "The input has no Content Credentials, so the new manifest starts with a "
-                    "'created' action, which needs a digital source type (digitalCapture, "
-                    "trainedAlgorithmicMedia, compositeWithTrainedAlgorithmicMedia, ...)",
-                    code="missing_source_type",
-                )
-            ours.append({"action": "c2pa.created", "digitalSourceType": source_uri})
-    if requested is not None and requested not in ("c2pa.created", "c2pa.opened"):
-        ours.append({"action": requested})
-    placed = any(a.get("digitalSourceType") == source_uri for a in ours)
-    if source_uri is not None and not placed:
-        # On the action that made the content what it is: ours if any, else the user's first.
-        target = ours[-1] if ours else firsts[0]
-        target.setdefault("digitalSourceType", source_uri)
-    actions = firsts[:1] + ours + firsts[1:] + later if firsts else ours + later
+    actions = _actions(user_actions + param_actions, requested, source_uri, has_parent)
     others = user_others + param_others
     if author is not None:
-        name = author.strip()
-        if not name:
-            raise SigningError("The author name is empty", code="bad_author")
-        person = {"@type": "Person", "name": name}
-        for item in others:
-            if item["label"] == _CREATIVE_WORK and isinstance(item.get("data"), dict):
-                authors = item["data"].setdefault("author", [])
-                if isinstance(authors, dict):
-                    item["data"]["author"] = authors = [authors]
-                authors.append(person)
-                break
-        else:
-            others.append(
-                {
-                    "label": _CREATIVE_WORK,
-                    "data": {
-                        "@context": "https://schema.org",
-                        "@type": "CreativeWork",
-                        "author": [person],
-                    },
-                }
-            )
+        _add_author(others, author)
     definition = dict(base)
     definition.setdefault("claim_generator_info", [{"name": _GENERATOR, "version": __version__}])
     if title is not None:

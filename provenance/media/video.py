@@ -329,7 +329,7 @@ def embed_video(
     key: bytes | str,
     *,
     psnr: float = 40.0,
-    crf: int = 18,
+    crf: int = 23,
     preset: str = "medium",
     codec: str | None = None,
     progress: Callable[[int, int | None], None] | None = None,
@@ -348,7 +348,9 @@ def embed_video(
     psnr : float, optional
         Target PSNR of every frame in dB (20-60).
     crf : int, optional
-        Constant rate factor of the encoder (0-51 for H.264, 0-63 for VP9).
+        Constant rate factor of the encoder (0-51 for H.264, 0-63 for VP9). The defaults,
+        CRF 23 and preset ``medium``, are those of a plain ``ffmpeg -c:v libx264``
+        transcode.
     preset : str, optional
         Encoder speed preset, one of :data:`PRESETS`.
     codec : str, optional

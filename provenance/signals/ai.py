@@ -75,7 +75,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from provenance.media import _imageio
-from provenance.report import AiAssessment, AiLabel, AiSignal, ChainNode
+from provenance.report import Action, AiAssessment, AiLabel, AiSignal, ChainNode
 from provenance.signals.genmarks import GeneratorMark, marks_to_signals
 
 __all__ = [
@@ -363,7 +363,100 @@ def _node_name(node: ChainNode, depth: int) -> str:
     return f"{base} {node.label}" if node.label else base
 
 
+@dataclass(frozen=True)
+class _At:
+    """Where in the chain a signal was found, and what that does to it."""
+
+    where: str
+    signed: bool
+    rels: tuple[str | None, ...]
+    detail: dict[str, Any]
+
+    def through(self, label: AiLabel) -> AiLabel:
+        """The label as it applies to the file, through the ingredient relationships."""
+        for rel in reversed(self.rels):
+            label = _through(label, rel)
+        return label
+
+
+def _action_signals(action: Action, at: _At) -> list[AiSignal]:
+    """The signals of one action: digital source type, software agent, description."""
+    out: list[AiSignal] = []
+    source = f"{at.where}, action {action.action}"
+    if action.digital_source_type:
+        dst = classify_digital_source_type(action.digital_source_type)
+        implied = dst.implies
+        whole_asset = action.action in ("c2pa.created", "c2pa.opened")
+        if implied is AiLabel.AI_GENERATED and not whole_asset:
+            implied = AiLabel.AI_EDITED
+        if implied is AiLabel.CAPTURED and not whole_asset:
+            implied = AiLabel.UNKNOWN
+        out.append(
+            AiSignal(
+                kind="c2pa.digitalSourceType",
+                value=dst.term if dst.known else _clip(dst.term),
+                source=source,
+                signed=at.signed,
+                strength=STRONG,
+                implies=at.through(implied),
+                detail={
+                    **at.detail,
+                    "action": action.action,
+                    "uri": action.digital_source_type,
+                    "meaning": dst.meaning,
+                    "form": dst.form,
+                },
+            )
+        )
+    gen = match_generator(action.software_agent)
+    if gen is not None and action.software_agent:
+        out.append(
+            AiSignal(
+                kind="c2pa.softwareAgent",
+                value=_clip(action.software_agent),
+                source=source,
+                signed=at.signed,
+                strength=WEAK,
+                implies=at.through(gen.implies),
+                detail={**at.detail, "generator": gen.name},
+            )
+        )
+    worded = _ai_wording(action.description)
+    if worded is not None and action.description:
+        out.append(
+            AiSignal(
+                kind="c2pa.description",
+                value=_clip(action.description),
+                source=source,
+                signed=at.signed,
+                strength=WEAK,
+                implies=at.through(worded),
+                detail=at.detail,
+            )
+        )
+    return out
+
+
+def _node_signals(node: ChainNode, at: _At) -> list[AiSignal]:
+    out = [signal for action in node.actions for signal in _action_signals(action, at)]
+    gen = match_generator(node.claim_generator)
+    if gen is not None and node.claim_generator:
+        out.append(
+            AiSignal(
+                kind="c2pa.claimGenerator",
+                value=_clip(node.claim_generator),
+                source=at.where,
+                signed=at.signed,
+                strength=WEAK,
+                implies=at.through(gen.implies),
+                detail={**at.detail, "generator": gen.name},
+            )
+        )
+    return out
+
+
 def _chain_signals(root: ChainNode) -> list[AiSignal]:
+    """AI signals of every manifest in the chain, depth first (at most 10,000 nodes)."""
     out: list[AiSignal] = []
     stack: list[tuple[ChainNode, int, tuple[str, ...], tuple[str | None, ...]]] = [
         (root, 0, (), ())
@@ -374,83 +467,12 @@ def _chain_signals(root: ChainNode) -> list[AiSignal]:
         seen += 1
         problems = tuple(dict.fromkeys((*above, *(f.code for f in node.problems))))
         signed = not problems and node.reliable
-        where = _node_name(node, depth)
-
-        def through(label: AiLabel, rels: tuple[str | None, ...] = rels) -> AiLabel:
-            for rel in reversed(rels):
-                label = _through(label, rel)
-            return label
-
         node_detail: dict[str, Any] = {"manifest": node.label, "depth": depth}
         if depth:
             node_detail["relationship"] = node.relationship
         if not signed:
             node_detail["unsigned_because"] = list(problems) or ["unreliable node"]
-        for action in node.actions:
-            if action.digital_source_type:
-                dst = classify_digital_source_type(action.digital_source_type)
-                implied = dst.implies
-                whole_asset = action.action in ("c2pa.created", "c2pa.opened")
-                if implied is AiLabel.AI_GENERATED and not whole_asset:
-                    implied = AiLabel.AI_EDITED
-                if implied is AiLabel.CAPTURED and not whole_asset:
-                    implied = AiLabel.UNKNOWN
-                out.append(
-                    AiSignal(
-                        kind="c2pa.digitalSourceType",
-                        value=dst.term if dst.known else _clip(dst.term),
-                        source=f"{where}, action {action.action}",
-                        signed=signed,
-                        strength=STRONG,
-                        implies=through(implied),
-                        detail={
-                            **node_detail,
-                            "action": action.action,
-                            "uri": action.digital_source_type,
-                            "meaning": dst.meaning,
-                            "form": dst.form,
-                        },
-                    )
-                )
-            gen = match_generator(action.software_agent)
-            if gen is not None and action.software_agent:
-                out.append(
-                    AiSignal(
-                        kind="c2pa.softwareAgent",
-                        value=_clip(action.software_agent),
-                        source=f"{where}, action {action.action}",
-                        signed=signed,
-                        strength=WEAK,
-                        implies=through(gen.implies),
-                        detail={**node_detail, "generator": gen.name},
-                    )
-                )
-            worded = _ai_wording(action.description)
-            if worded is not None and action.description:
-                out.append(
-                    AiSignal(
-                        kind="c2pa.description",
-                        value=_clip(action.description),
-                        source=f"{where}, action {action.action}",
-                        signed=signed,
-                        strength=WEAK,
-                        implies=through(worded),
-                        detail=node_detail,
-                    )
-                )
-        gen = match_generator(node.claim_generator)
-        if gen is not None and node.claim_generator:
-            out.append(
-                AiSignal(
-                    kind="c2pa.claimGenerator",
-                    value=_clip(node.claim_generator),
-                    source=where,
-                    signed=signed,
-                    strength=WEAK,
-                    implies=through(gen.implies),
-                    detail={**node_detail, "generator": gen.name},
-                )
-            )
+        out += _node_signals(node, _At(_node_name(node, depth), signed, rels, node_detail))
         for child in reversed(node.ingredients):
             stack.append((child, depth + 1, problems, (*rels, child.relationship)))
     return out

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from watermark import _ecc
 
@@ -46,3 +48,14 @@ def test_template_derivation_never_fails() -> None:
         freqs, phases = _layout._template(i.to_bytes(4, "big"))
         assert freqs.shape == (12, 2) and phases.shape == (12,)
         assert np.all(np.abs(freqs) >= 3) and not np.any(np.abs(freqs) == 16)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(0.0, 1.5))
+def test_short_list_is_a_prefix_of_the_long_list(seed: int, signal: float) -> None:
+    rng = np.random.default_rng(seed)
+    coded = _ecc.conv_encode(rng.integers(0, 2, _ecc.INFO_BITS).astype(np.uint8))
+    soft = signal * (2.0 * coded - 1.0) + rng.normal(size=coded.size)
+    short = _ecc.list_viterbi(soft, 4)
+    long = _ecc.list_viterbi(soft, 64)
+    assert all(np.array_equal(a, b) for a, b in zip(short, long[:4], strict=True))
