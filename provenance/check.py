@@ -37,10 +37,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from cryptography import x509
+
 from provenance._clock import utc_text
 from provenance._version import __version__
 from provenance.codes import HARD_BINDING_MISMATCH_CODES, UNTRUSTED_CODES
 from provenance.credentials.chain import ChainResult, build_chain, iter_nodes
+from provenance.credentials.signature import AnchorList, assess, with_timestamps
 from provenance.credentials.trust import (
     TrustStore,
     default_data_dir,
@@ -96,33 +99,64 @@ _MEDIA_EXTENSIONS: Final = frozenset(
 class _Trust:
     sdk: _c2pa.SdkSession
     sources: tuple[TrustSource, ...]
+    signer_lists: tuple[AnchorList, ...] = ()
+    """Claim-signer anchor lists, parsed, in order (for naming the list that decided)."""
+    tsa_anchors: tuple[x509.Certificate, ...] = ()
+    """TSA trust anchors (the C2PA TSA Trust List, ``tsa_anchors`` files)."""
 
 
-def _load_trust(store: TrustStore, trust_anchors: Sequence[str | os.PathLike[str]]) -> _Trust:
+def _anchor_lists(store: TrustStore, role: str) -> list[AnchorList]:
+    out = []
+    for stored in store.anchor_lists(role):
+        certs = x509.load_pem_x509_certificates(stored.path.read_bytes())
+        out.append(AnchorList(stored.name, stored.issued, tuple(certs), stored.bundled))
+    return out
+
+
+def _read_anchor_file(path: Path, option: str) -> tuple[bytes, list[bytes]]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise TrustStoreError(
+            f"Cannot read {option} {path}: {exc.strerror or exc}",
+            code="trust_anchors_unreadable",
+        ) from None
+    return raw, load_pem_bundle(raw, origin=str(path))
+
+
+def _anchor_source(name: str, path: Path, raw: bytes, count: int) -> TrustSource:
+    return TrustSource(
+        name=name,
+        location=str(path.resolve()),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        certificates=count,
+    )
+
+
+def _load_trust(
+    store: TrustStore,
+    trust_anchors: Sequence[str | os.PathLike[str]],
+    tsa_files: Sequence[str | os.PathLike[str]] = (),
+) -> _Trust:
     parts: list[str] = []
     sources: list[TrustSource] = []
+    signer_lists = _anchor_lists(store, "signers")
+    tsa_anchors = [c for a in _anchor_lists(store, "tsa") for c in a.certificates]
     if not store.empty:
         parts.append(store.anchors_pem())
         sources.extend(store.sources())
     for anchor in trust_anchors:
         p = Path(anchor)
-        try:
-            raw = p.read_bytes()
-        except OSError as exc:
-            raise TrustStoreError(
-                f"Cannot read trust anchors {p}: {exc.strerror or exc}",
-                code="trust_anchors_unreadable",
-            ) from None
-        count = len(load_pem_bundle(raw, origin=str(p)))
+        raw, ders = _read_anchor_file(p, "trust anchors")
+        certs = tuple(x509.load_der_x509_certificate(d) for d in ders)
+        signer_lists.append(AnchorList(f"--trust-anchors {p.name}", None, certs, stored=False))
         parts.append(raw.decode("utf-8", errors="replace"))
-        sources.append(
-            TrustSource(
-                name=f"--trust-anchors {p.name}",
-                location=str(p.resolve()),
-                sha256=hashlib.sha256(raw).hexdigest(),
-                certificates=count,
-            )
-        )
+        sources.append(_anchor_source(f"--trust-anchors {p.name}", p, raw, len(ders)))
+    for tsa_file in tsa_files:
+        p = Path(tsa_file)
+        raw, ders = _read_anchor_file(p, "--tsa-anchors")
+        tsa_anchors.extend(x509.load_der_x509_certificate(d) for d in ders)
+        sources.append(_anchor_source(f"--tsa-anchors {p.name}", p, raw, len(ders)))
     eku = eku_config()
     sources.append(
         TrustSource(
@@ -134,7 +168,8 @@ def _load_trust(store: TrustStore, trust_anchors: Sequence[str | os.PathLike[str
     )
     from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
 
-    return _Trust(_c2pa.SdkSession(_c2pa.SdkTrust("\n".join(parts), eku)), tuple(sources))
+    sdk = _c2pa.SdkSession(_c2pa.SdkTrust("\n".join(parts), eku))
+    return _Trust(sdk, tuple(sources), tuple(signer_lists), tuple(tsa_anchors))
 
 
 def _tool(trust: _Trust | None, analyzed_at: str) -> ToolInfo:
@@ -555,9 +590,17 @@ def _no_credentials_report(
 
 
 def _store_report(job: _Job, outcome: _c2pa.SdkStore) -> Report:
-    """The report of a file with a manifest store the SDK validated."""
+    """The report of a file with a manifest store the SDK validated, judged with our own
+    checks of the active signature first (:func:`provenance.credentials.signature.assess`)."""
+    judged = assess(
+        outcome,
+        signer_lists=job.trust.signer_lists,
+        tsa_anchors=job.trust.tsa_anchors,
+        now=_parse_utc(job.tool.analyzed_at),
+        allow_network=job.allow_network,
+    )
     chain = build_chain(
-        outcome.store,
+        judged.store,
         outcome.certificates,
         extra_validation=_fragment_failures(outcome.fragment_results),
         active_format=job.media_type,
@@ -567,25 +610,33 @@ def _store_report(job: _Job, outcome: _c2pa.SdkStore) -> Report:
             "The manifest store names no active manifest.", code="malformed_manifest"
         )
         return _error_report(job.subject, problem, job.tool)
-    verdict = derive_verdict(outcome.state, chain.validated)
+    verdict = derive_verdict(judged.state, chain.validated)
     ai = job.ai(chain.root)
+    notes = list(judged.timestamp_notes) if judged.facts is not None else None
     summary = _summary(
         verdict,
         chain,
         ai,
-        extra=_context_lines(job, outcome),
-        timestamp_notes=_timestamp_notes(outcome.store),
+        extra=[*_context_lines(job, outcome), *judged.lines],
+        timestamp_notes=notes if notes is not None else _timestamp_notes(outcome.store),
     )
     return Report(
         subject=job.subject,
         verdict=verdict,
         summary=summary,
-        chain=chain.root,
+        chain=with_timestamps(chain.root, outcome, job.trust.tsa_anchors),
         failures=chain.validated + chain.recorded,
         ai=ai,
         tool=job.tool,
         remote_manifest_url=outcome.remote_url,
+        signature=judged.facts,
+        not_checked=judged.not_checked,
     )
+
+
+def _parse_utc(text: str) -> dt.datetime:
+    """``tool.analyzed_at`` (RFC 3339 UTC) as an aware datetime."""
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _context_lines(job: _Job, outcome: _c2pa.SdkStore) -> list[str]:
@@ -642,7 +693,8 @@ class CheckOptions:
     each check."""
     data_dir: str | os.PathLike[str] | None = None
     """Where stored trust lists live; default
-    :func:`provenance.credentials.trust.default_data_dir`."""
+    :func:`provenance.credentials.trust.default_data_dir`. When ``verify trust update``
+    never stored lists there, the snapshots shipped in the package are used."""
     banks: tuple[Bank | str | os.PathLike[str], ...] = ()
     """Banks of known content (:class:`provenance.matching.bank.Bank` objects, or paths
     opened by the :class:`Checker`); matches go to ``matches``."""
@@ -661,9 +713,12 @@ class CheckOptions:
     """The same through a soft-binding resolution API (``http://host:port``)."""
     wm_keys: tuple[bytes | str, ...] = ()
     """Private watermark keys to try, after the public key, during recovery."""
+    tsa_anchors: tuple[str | os.PathLike[str], ...] = ()
+    """PEM files of time-stamping authority anchors, trusted for RFC 3161 timestamps in
+    addition to the C2PA TSA Trust List (claim-signer anchors never trust a TSA)."""
 
     def __post_init__(self) -> None:
-        for name in ("trust_anchors", "fragments", "banks", "wm_keys"):
+        for name in ("trust_anchors", "fragments", "banks", "wm_keys", "tsa_anchors"):
             object.__setattr__(self, name, _paths(getattr(self, name)))
 
 
@@ -701,7 +756,9 @@ class Checker:
         self.options: Final = options if options is not None else CheckOptions()
         data_dir = self.options.data_dir
         target = Path(data_dir) if data_dir is not None else default_data_dir()
-        self._trust: Final = _load_trust(load(target), self.options.trust_anchors)
+        self._trust: Final = _load_trust(
+            load(target), self.options.trust_anchors, self.options.tsa_anchors
+        )
         self._opened: list[Bank] = []
         self._banks: Final = tuple(self._open_bank(b) for b in self.options.banks)
 

@@ -51,8 +51,8 @@ CODE_SENTENCES: Final[dict[str, str]] = {
         "(wrong key usage, bad structure or unsupported key)."
     ),
     "signingCredential.expired": (
-        "The signing certificate had expired at signing time, "
-        "and no trusted timestamp proves the signature is older."
+        "The signing certificate has expired, and no trusted time shows it was valid "
+        "when the credentials were signed."
     ),
     "signingCredential.ocsp.revoked": "The signer's certificate was revoked.",
     "signingCredential.ocsp.unknown": "The certificate authority does not know this certificate.",

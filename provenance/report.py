@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from provenance.codes import UNTRUSTED_CODES
+from provenance.urls import redact_text, redact_url
 
 __all__ = [
     "SCHEMA",
@@ -27,14 +28,18 @@ __all__ = [
     "AiSignal",
     "BankMatch",
     "ChainNode",
+    "Expiry",
     "Failure",
     "Issuer",
     "MetadataFact",
     "Recovery",
     "Report",
     "ReportError",
+    "SignatureFacts",
     "Subject",
+    "Timestamp",
     "ToolInfo",
+    "TrustListUsed",
     "TrustSource",
     "Verdict",
     "WatermarkFinding",
@@ -184,6 +189,23 @@ class Action:
 
 
 @dataclass(frozen=True)
+class Timestamp:
+    """An RFC 3161 timestamp as Jinjja verified it (:mod:`provenance.credentials.timestamp`)."""
+
+    time: str | None
+    """``genTime`` (RFC 3339 UTC) as the token states it; None when unreadable."""
+    tsa: str | None
+    """Common name of the time-stamping authority."""
+    trusted: bool
+    """The token dates this signature and its TSA chains to a TSA anchor."""
+    reason: str | None = None
+    """Why it is not trusted (a plain phrase); None when trusted."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"time": self.time, "tsa": self.tsa, "trusted": self.trusted, "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class ChainNode:
     """One manifest in the provenance chain (the active one, or an ingredient's)."""
 
@@ -209,6 +231,8 @@ class ChainNode:
     """Whether the validator found this manifest's signer on a configured trust list:
     True (``signingCredential.trusted``), False (``signingCredential.untrusted``), None
     when it did not judge it (no credentials; ingredients whose trust was not re-checked)."""
+    timestamp: Timestamp | None = None
+    """This manifest's RFC 3161 timestamp as Jinjja verified it; None without one."""
 
     @property
     def problems(self) -> tuple[Failure, ...]:
@@ -251,6 +275,8 @@ class ChainNode:
             "trusted": self.trusted,
             "failures": [f.to_dict() for f in self.failures],
             "ingredients": [i.to_dict() for i in self.ingredients],
+            "ingredient_failures": len(self.unreliable_ingredients),
+            "timestamp": self.timestamp.to_dict() if self.timestamp is not None else None,
         }
 
 
@@ -425,21 +451,75 @@ class MetadataFact:
 
 @dataclass(frozen=True)
 class Recovery:
-    """How stripped credentials were recovered from a repository."""
+    """How stripped credentials were recovered from a repository, or why recovery failed."""
 
-    method: str
-    """``watermark`` or ``fingerprint``."""
-    manifest_id: str
+    method: str | None
+    """``watermark`` or ``fingerprint``; None when recovery failed (``error``)."""
+    manifest_id: str | None
+    """The recovered manifest; None when recovery failed."""
     source: str
-    """Repository path or resolver URL."""
+    """Repository path or resolver URL (credentials redacted)."""
     detail: Mapping[str, Any] = field(default_factory=dict)
+    error: ReportError | None = None
+    """Why the lookup failed: the resolver could not be reached or answered an error.
+    Finding no match is not an error."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "method": self.method,
             "manifest_id": self.manifest_id,
             "source": self.source,
             "detail": dict(self.detail),
+        }
+        if self.error is not None:
+            d["error"] = self.error.to_dict()
+        return d
+
+
+@dataclass(frozen=True)
+class TrustListUsed:
+    """The trust list a signer's chain reached: the list that decided it is trusted."""
+
+    name: str
+    issued: str | None
+    bundled: bool = False
+    """A snapshot shipped in the package (no ``verify trust update`` has run)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "issued": self.issued, "bundled": self.bundled}
+
+
+class Expiry(enum.StrEnum):
+    """The signing certificate's validity, judged with the trusted signing time."""
+
+    VALID = "valid"
+    """Valid now."""
+    EXPIRED_BEFORE_SIGNING = "expired_before_signing"
+    """It had expired before the time a trusted timestamp gives for the signature."""
+    EXPIRED_SINCE_SIGNING = "expired_since_signing"
+    """It expired later: a trusted timestamp proves it was valid when signed."""
+    EXPIRED_TIME_UNKNOWN = "expired_time_unknown"
+    """It has expired and no trusted time says when the credentials were signed."""
+
+
+@dataclass(frozen=True)
+class SignatureFacts:
+    """What Jinjja checks itself about the active manifest's signature."""
+
+    timestamp: Timestamp | None = None
+    trust_list: TrustListUsed | None = None
+    certificate_expiry: Expiry | None = None
+    not_after: str | None = None
+    """End of the signing certificate's validity (RFC 3339)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "timestamp": self.timestamp.to_dict() if self.timestamp is not None else None,
+            "trust_list": self.trust_list.to_dict() if self.trust_list is not None else None,
+            "certificate_expiry": (
+                self.certificate_expiry.value if self.certificate_expiry is not None else None
+            ),
+            "not_after": self.not_after,
         }
 
 
@@ -463,9 +543,34 @@ class Report:
     matches: tuple[BankMatch, ...] = ()
     metadata: tuple[MetadataFact, ...] = ()
     recovery: Recovery | None = None
+    signature: SignatureFacts | None = None
+    """Our own checks of the active manifest's signature (timestamp, trust list, expiry)."""
+    not_checked: tuple[str, ...] = ()
+    """What was not checked because network access was not allowed."""
+
     notes: tuple[str, ...] = ()
     """Warnings and messages of the decoders that read the file (Pillow, libtiff, PyAV),
     one line each, instead of raw on stderr."""
+
+    def __post_init__(self) -> None:
+        # No credential in a URL ever reaches a renderer, a log or a stored record.
+        redacted = tuple(redact_text(line) for line in self.summary)
+        if redacted != self.summary:
+            object.__setattr__(self, "summary", redacted)
+        if self.remote_manifest_url is not None:
+            object.__setattr__(self, "remote_manifest_url", redact_url(self.remote_manifest_url))
+        if self.error is not None and redact_text(self.error.message) != self.error.message:
+            error = ReportError(self.error.code, redact_text(self.error.message))
+            object.__setattr__(self, "error", error)
+        if self.recovery is not None and redact_url(self.recovery.source) != self.recovery.source:
+            recovery = Recovery(
+                self.recovery.method,
+                self.recovery.manifest_id,
+                redact_url(self.recovery.source),
+                self.recovery.detail,
+                self.recovery.error,
+            )
+            object.__setattr__(self, "recovery", recovery)
 
     @property
     def ok(self) -> bool:
@@ -502,6 +607,10 @@ class Report:
             d["metadata"] = [m.to_dict() for m in self.metadata]
         if self.recovery is not None:
             d["recovery"] = self.recovery.to_dict()
+        if self.signature is not None:
+            d["signature"] = self.signature.to_dict()
+        if self.not_checked:
+            d["not_checked"] = list(self.not_checked)
         if self.notes:
             d["notes"] = list(self.notes)
         return d

@@ -51,8 +51,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Point ``JINJJA_DATA_DIR`` at an empty directory so no stored trust list leaks in."""
+    """Point ``JINJJA_DATA_DIR`` at a store that lists no trust list, so that neither the
+    user's stored lists nor the snapshots shipped in the package (used when nothing was
+    ever stored) leak in. Tests of the shipped snapshots use a data directory of their own."""
     path = tmp_path_factory.mktemp("jinjja-data")
+    (path / "trust.json").write_text('{"schema": "jinjja.trust/v1", "lists": []}\n')
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("JINJJA_DATA_DIR", str(path))
         yield path

@@ -49,6 +49,9 @@ class FailOn(enum.StrEnum):
     """The verdict is NO_CREDENTIALS."""
     AI = "ai"
     """The AI label is AI_GENERATED or AI_EDITED."""
+    INGREDIENT = "ingredient"
+    """A manifest in the chain has an ingredient that failed validation (also one recorded
+    as failed inside a 1.x ingredient assertion), whatever the verdict."""
 
 
 def parse_fail_on(values: Iterable[str]) -> frozenset[FailOn]:
@@ -110,6 +113,8 @@ def conditions_met(report: Report, fail_on: frozenset[FailOn]) -> frozenset[Fail
         met.add(FailOn.NO_CREDENTIALS)
     if report.ai.label in (AiLabel.AI_GENERATED, AiLabel.AI_EDITED):
         met.add(FailOn.AI)
+    if report.unreliable_ingredients:
+        met.add(FailOn.INGREDIENT)
     return frozenset(met & fail_on)
 
 
@@ -240,6 +245,20 @@ def _preflight_banks(banks: Sequence[Path], *, verbose: bool) -> None:
         except ProvenanceError as exc:
             _say(f"{path}: {exc.diagnostics() if verbose else exc.message}")
             raise typer.Exit(ExitCode.USAGE) from None
+
+
+def _preflight_repo(repo: Path | None, *, verbose: bool) -> None:
+    """Open ``--repo`` once before any output, so that a file that is not a manifest
+    repository is a usage error, not a silent recovery failure per input."""
+    if repo is None:
+        return
+    from provenance.durable.repository import Repository  # lazy: only with --repo
+
+    try:
+        Repository.open(repo).close()
+    except ProvenanceError as exc:
+        _say(f"{repo}: {exc.diagnostics() if verbose else exc.message}")
+        raise typer.Exit(ExitCode.USAGE) from None
 
 
 def _resume_skip(
@@ -496,6 +515,18 @@ def check_command(
             metavar="PEM",
         ),
     ] = None,
+    tsa_anchors: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--tsa-anchors",
+            help="PEM file of time-stamping authority anchors (repeatable), trusted for RFC "
+            "3161 timestamps on top of the C2PA TSA Trust List.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            metavar="PEM",
+        ),
+    ] = None,
     manifest: Annotated[
         Path | None,
         typer.Option(
@@ -589,7 +620,7 @@ def check_command(
         typer.Option(
             "--fail-on",
             help="Exit with 1 when an input meets one of these conditions (comma-separated): "
-            "invalid, untrusted, no-credentials, ai.",
+            "invalid, untrusted, no-credentials, ai, ingredient.",
             metavar="COND[,COND...]",
         ),
     ] = None,
@@ -672,8 +703,9 @@ def check_command(
     if (wm_keys and not from_env or wm_key_files) and repo is None and resolver is None:
         raise typer.BadParameter("--wm-key needs --repo or --resolver", param_hint="'--wm-key'")
     keys = wm_keys_of(wm_keys, wm_key_files) if repo is not None or resolver is not None else []
-    _preflight_trust(tuple(trust_anchors or ()), verbose=verbose)
+    _preflight_trust(tuple(trust_anchors or ()) + tuple(tsa_anchors or ()), verbose=verbose)
     _preflight_banks(tuple(banks or ()), verbose=verbose)
+    _preflight_repo(repo, verbose=verbose)
     if from_file is not None:
         paths.extend(_read_from_file(from_file))
     try:
@@ -705,6 +737,7 @@ def check_command(
             repo=str(repo) if repo is not None else None,
             resolver=resolver,
             wm_keys=tuple(keys),
+            tsa_anchors=tuple(tsa_anchors or ()),
         ),
         max_pixels=max_pixels,
     )
@@ -743,6 +776,10 @@ def check_command(
                     if report.verdict is Verdict.ERROR:
                         input_errors += 1
                         _report_bad_input(inputs[record.index], report, say=feedback.say)
+                    elif report.recovery is not None and report.recovery.error is not None:
+                        input_errors += 1
+                        reason = report.recovery.error.message
+                        feedback.say(f"{inputs[record.index].path}: recovery: {reason}")
                     if conditions_met(report, conditions):
                         met += 1
             except KeyboardInterrupt:

@@ -21,11 +21,13 @@ Rules (documented in ``spec/exit-codes.md`` and ``verify check --help``):
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["MEDIA_SUFFIXES", "Input", "expand_inputs", "read_path_list"]
+import typer
+
+__all__ = ["MEDIA_SUFFIXES", "Input", "expand_inputs", "read_path_list", "read_token_file"]
 
 MEDIA_SUFFIXES: frozenset[str] = frozenset(
     {
@@ -168,3 +170,16 @@ def read_path_list(data: bytes) -> list[Path]:
             continue
         out.append(Path(os.fsdecode(entry)))
     return out
+
+
+def read_token_file(path: Path, *, fail: Callable[[str], typer.Exit]) -> str:
+    """The token in a file: its first line, stripped; a usage error when unreadable or empty."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise fail(f"{path}: cannot read the token file: {reason}") from None
+    lines = text.strip().splitlines()
+    if not lines or not lines[0].strip():
+        raise fail(f"{path}: the token file is empty")
+    return lines[0].strip()

@@ -330,8 +330,8 @@ def _ingredient_qualifier(report: Report) -> str | None:
     if not broken:
         return None
     if broken == 1:
-        return "⚠ an ingredient failed validation"
-    return f"⚠ {broken} ingredients failed validation"
+        return "— but an ingredient failed validation"
+    return f"— but {broken} ingredients failed validation"
 
 
 def _size_words(size: int) -> str:
@@ -416,11 +416,13 @@ class TextFormat(ReportFormat):
 
         style, words = _VERDICT_STYLE[report.verdict]
         parts: list[RenderableType] = []
-        headline = Text.assemble((f" {report.verdict.value} ", style), "  ", (words, "bold"))
         qualifier = _ingredient_qualifier(report)
-        if qualifier is not None:
-            headline.append("  ")
-            headline.append(qualifier, style="bold red")
+        if qualifier is not None:  # "TRUSTED — but an ingredient failed validation"
+            headline = Text.assemble(
+                (f" {report.verdict.value}", style), " ", (qualifier, "bold red")
+            )
+        else:
+            headline = Text.assemble((f" {report.verdict.value} ", style), "  ", (words, "bold"))
         parts.append(headline)
         if report.summary:
             bullets = Table.grid(padding=(0, 1))
@@ -428,6 +430,8 @@ class TextFormat(ReportFormat):
             bullets.add_column()
             for sentence in report.summary:
                 bullets.add_row("•", Text(sentence))
+            for gap in report.not_checked:
+                bullets.add_row("•", Text(gap, style="dim"))
             parts.append(bullets)
 
         if report.error is not None and report.error.message not in report.summary:
@@ -449,7 +453,10 @@ class TextFormat(ReportFormat):
                     )
                 )
 
-        if report.recovery is not None:
+        if report.recovery is not None and report.recovery.error is not None:
+            r = report.recovery
+            parts.append(Text.assemble(("Recovery failed: ", "bold red"), f"{r.error.message}"))
+        elif report.recovery is not None:
             r = report.recovery
             parts.append(
                 Text.assemble(

@@ -1,11 +1,12 @@
 """``verify serve``: the C2PA Soft Binding Resolution API 2.4.0 over a manifest repository.
 
 Parse the options, build the app with :func:`provenance.durable.server.create_app` and run it with
-uvicorn. Read-only unless started with ``--allow-writes --token T`` (the token can also come
-from the ``JINJJA_SERVER_TOKEN`` environment variable, which keeps it out of process
-listings). With writes, receipts are signed with the Ed25519 key in ``--receipt-key``
-(default ``<repo>.receipt-key.pem``, created with mode 0600 when missing). Exit codes: 0
-stopped cleanly, 2 bad options or unusable repository, 3 the server extra is not installed,
+uvicorn. Read-only unless started with ``--allow-writes`` and a token from the
+``JINJJA_SERVER_TOKEN`` environment variable or ``--token-file`` (both keep it out of
+process listings; ``--token T`` remains as a hidden alias). With writes, receipts are
+signed with the Ed25519 key in ``--receipt-key`` (default ``<repo>.receipt-key.pem``,
+created with mode 0600 when missing). Exit codes: 0 stopped cleanly, 2 bad options or
+unusable repository, 3 the server extra is not installed,
 130 Ctrl-C.
 """
 
@@ -20,6 +21,7 @@ import typer
 from provenance.errors import ProvenanceError
 from provenance.media.budget import SERVER_DECODES, SERVER_MAX_PIXELS
 from verify_cli.exit_codes import ExitCode
+from verify_cli.inputs import read_token_file
 from verify_cli.keys import WM_KEY_ENV, WmKeyFileOption, wm_keys
 
 __all__ = ["register"]
@@ -47,9 +49,20 @@ def serve(
     token: Annotated[
         str | None,
         typer.Option(
-            help="Bearer token for POST /manifests (16+ characters).",
+            help="Bearer token on the command line (visible in process listings: prefer "
+            "JINJJA_SERVER_TOKEN or --token-file).",
             envvar="JINJJA_SERVER_TOKEN",
-            show_envvar=True,
+            hidden=True,
+        ),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token-file",
+            help="File holding the bearer token for POST /manifests (16+ characters; one "
+            "line). Or set JINJJA_SERVER_TOKEN.",
+            dir_okay=False,
+            metavar="FILE",
         ),
     ] = None,
     max_upload_mb: Annotated[
@@ -107,10 +120,14 @@ def serve(
             "the server needs uvicorn and FastAPI: pip install 'jinjja[server]'",
             ExitCode.INPUT_ERROR,
         ) from None
+    if token_file is not None:
+        token = read_token_file(token_file, fail=lambda m: _fail(m, ExitCode.USAGE))
     if allow_writes and not token:
-        raise _fail("--allow-writes needs --token (or JINJJA_SERVER_TOKEN)", ExitCode.USAGE)
+        raise _fail(
+            "--allow-writes needs a token: JINJJA_SERVER_TOKEN or --token-file", ExitCode.USAGE
+        )
     if token and not allow_writes:
-        sys.stderr.write("verify serve: --token has no effect without --allow-writes\n")
+        sys.stderr.write("verify serve: the token has no effect without --allow-writes\n")
     from provenance.durable.receipts import ReceiptKey
     from provenance.durable.server import API_VERSION, create_app
     from provenance.durable.server.transport import JsonErrorsH11Protocol
@@ -118,7 +135,7 @@ def serve(
     if receipt_key is not None and not allow_writes:
         sys.stderr.write("verify serve: --receipt-key has no effect without --allow-writes\n")
     if allow_writes and token is not None and len(token) < 16:
-        raise _fail("writes need a token of at least 16 characters (--token)", ExitCode.USAGE)
+        raise _fail("writes need a token of at least 16 characters", ExitCode.USAGE)
     try:
         key = None
         if allow_writes:

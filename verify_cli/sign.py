@@ -22,7 +22,7 @@ from provenance.credentials.plan import SignJob, plan_outputs, sign_record
 from provenance.errors import ProvenanceError, error_record
 from verify_cli.exit_codes import ExitCode
 from verify_cli.formats import FORMAT_METAVAR, Format, RecordWriter
-from verify_cli.inputs import MEDIA_SUFFIXES
+from verify_cli.inputs import MEDIA_SUFFIXES, read_token_file
 from verify_cli.keys import WM_KEY_ENV, wm_keys
 
 __all__ = ["register"]
@@ -342,7 +342,20 @@ def sign_command(
     repo_token: Annotated[
         str | None,
         typer.Option(
-            "--repo-token", help="Bearer token for --repo-url.", envvar="JINJJA_SERVER_TOKEN"
+            "--repo-token",
+            help="Bearer token for --repo-url on the command line (visible in process "
+            "listings: prefer JINJJA_SERVER_TOKEN or --repo-token-file).",
+            envvar="JINJJA_SERVER_TOKEN",
+            hidden=True,
+        ),
+    ] = None,
+    repo_token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--repo-token-file",
+            help="File holding the bearer token for --repo-url. Or set JINJJA_SERVER_TOKEN.",
+            dir_okay=False,
+            metavar="FILE",
         ),
     ] = None,
 ) -> None:
@@ -380,6 +393,8 @@ def sign_command(
     anchors_pem = _anchors(anchor_paths)
     signer = _signer(cert, key, signer_cmd, alg, tsa)
     cert_warnings = _preflight(signer, anchors_pem)
+    if repo_token_file is not None:
+        repo_token = read_token_file(repo_token_file, fail=_usage)
     from_env = getattr(ctx.get_parameter_source("wm_key"), "name", None) == "ENVIRONMENT"
     if not watermark and (wm_key_file is not None or (wm_key is not None and not from_env)):
         raise _usage("--wm-key needs --watermark")

@@ -108,8 +108,11 @@ def update_command(
         str | None,
         typer.Option(
             "--from",
-            help="Fetch from this URL or copy from this directory instead of the official "
-            "C2PA locations.",
+            help="Fetch from this URL prefix or copy from this directory instead of the "
+            "official C2PA locations. Expected layout (same under a URL prefix): "
+            "DIR/c2pa-conformance-public/C2PA-TRUST-LIST.pem and C2PA-TSA-TRUST-LIST.pem "
+            "(their .json siblings, optional, give the issue date); with --interim also "
+            "DIR/cai-verify-site/anchors.pem, allowed.pem and store.cfg.",
             metavar="URL|DIR",
         ),
     ] = None,
@@ -161,7 +164,12 @@ def show_command(
     except ProvenanceError as exc:
         raise _fail(exc, verbose=verbose, code=ExitCode.INPUT_ERROR) from None
     record = store_record(store, data_dir)
-    if not record["lists"]:
+    if store.bundled:
+        _say(
+            f"no trust lists stored in {data_dir}: using the snapshots shipped with the "
+            "package; run `verify trust update` for current lists"
+        )
+    elif not record["lists"]:
         _say(f"no trust lists stored in {data_dir}; run `verify trust update`")
     _emit(record, fmt)
 

@@ -38,6 +38,7 @@ from provenance.errors import (
 
 __all__ = [
     "CertInfo",
+    "SignatureParts",
     "carries_credentials",
     "SdkNoManifest",
     "SdkSession",
@@ -79,6 +80,23 @@ class CertInfo:
 
 
 @dataclass(frozen=True)
+class SignatureParts:
+    """The pieces of one manifest's COSE signature that a timestamp check needs."""
+
+    chain: tuple[bytes, ...]
+    """``x5chain``: the signer's certificate first, then intermediates (DER)."""
+    protected: bytes = field(repr=False)
+    """The serialized protected header, as signed."""
+    signature: bytes = field(repr=False)
+    """The signature value."""
+    claim: bytes | None = field(repr=False)
+    """The claim (the signed, detached payload); None where it was not found."""
+    tokens: tuple[tuple[int, bytes], ...] = ()
+    """``(1, value)`` for ``sigTst`` (C2PA 1.x: a TimeStampResp), ``(2, value)`` for
+    ``sigTst2`` (a TimeStampToken)."""
+
+
+@dataclass(frozen=True)
 class SdkStore:
     """A manifest store the SDK read and validated."""
 
@@ -93,6 +111,8 @@ class SdkStore:
     embedded: bool = True
     fragment_results: tuple[Mapping[str, Any], ...] = ()
     """``validation_results`` after each fMP4 fragment, in order."""
+    signatures: Mapping[str, SignatureParts] = field(default_factory=dict)
+    """Signature pieces per manifest label (empty where the store could not be walked)."""
 
 
 @dataclass(frozen=True)
@@ -191,7 +211,7 @@ def _context(trust: SdkTrust, *, allow_network: bool) -> Any:
     trust_settings: dict[str, str] = {"trust_config": trust.trust_config}
     if trust.anchors_pem.strip():
         trust_settings["trust_anchors"] = trust.anchors_pem
-    settings = {
+    settings: dict[str, Any] = {
         "trust": trust_settings,
         "verify": {
             "remote_manifest_fetch": allow_network,
@@ -200,6 +220,11 @@ def _context(trust: SdkTrust, *, allow_network: bool) -> Any:
             "verify_after_reading": True,
         },
     }
+    if not allow_network:
+        # Offline means no socket at all: an empty host allow-list blocks every fetch of
+        # the SDK's own resolver, CAWG identity (did:web) resolution included; checked by
+        # tests/conformance/test_offline.py with strace over every shared fixture.
+        settings["core"] = {"allowed_network_hosts": []}
     return c2pa.Context.from_dict(settings)
 
 
@@ -320,7 +345,13 @@ def _jumbf_label(data: bytes, start: int, end: int) -> tuple[str | None, int]:
 
 def _signature_boxes(store: bytes) -> dict[str, bytes]:
     """COSE signature bytes per manifest label, from a manifest store (JUMBF)."""
-    out: dict[str, bytes] = {}
+    return {label: cose for label, (cose, _claim) in _manifest_boxes(store).items()}
+
+
+def _manifest_boxes(store: bytes) -> dict[str, tuple[bytes, bytes | None]]:
+    """(COSE signature, claim) bytes per manifest label, from a manifest store (JUMBF)."""
+    signatures: dict[str, bytes] = {}
+    claims: dict[str, bytes] = {}
     for kind, start, end in _jumbf_boxes(store, 0, len(store)):
         if kind != b"jumb":
             continue
@@ -335,11 +366,68 @@ def _signature_boxes(store: bytes) -> dict[str, bytes]:
                 if c_kind != b"jumb":
                     continue
                 c_label, c_content = _jumbf_label(store, c_start, c_end)
-                if c_label != "c2pa.signature" or m_label is None:
+                if m_label is None or c_label not in ("c2pa.signature", *_CLAIM_LABELS):
                     continue
+                target = signatures if c_label == "c2pa.signature" else claims
                 for b_kind, b_start, b_end in _jumbf_boxes(store, c_content, c_end):
                     if b_kind == b"cbor":
-                        out[m_label] = store[b_start:b_end]
+                        target[m_label] = store[b_start:b_end]
+    return {label: (cose, claims.get(label)) for label, cose in signatures.items()}
+
+
+_CLAIM_LABELS: Final = ("c2pa.claim", "c2pa.claim.v2")
+
+
+def _signature_parts(cose: bytes, claim: bytes | None) -> SignatureParts:
+    """Split a COSE_Sign1 signature into what a timestamp check needs.
+
+    Raises
+    ------
+    ValueError
+        When the bytes are not a COSE_Sign1 structure with a certificate chain.
+    """
+    sign1, _ = _cbor(cose)
+    if not isinstance(sign1, list) or len(sign1) != 4:
+        raise _ParseError("not a COSE_Sign1 structure")
+    protected_raw, unprotected, _payload, signature = sign1
+    protected: Any = (
+        _cbor(protected_raw)[0] if isinstance(protected_raw, bytes) and protected_raw else {}
+    )
+    headers = [h for h in (protected, unprotected) if isinstance(h, dict)]
+    chain = next((h[k] for h in headers for k in (33, "x5chain") if k in h), None)
+    ders = tuple(c for c in (chain if isinstance(chain, list) else [chain]) if isinstance(c, bytes))
+    if not ders or not isinstance(signature, bytes):
+        raise _ParseError("no x5chain or no signature")
+    tokens: list[tuple[int, bytes]] = []
+    for header in headers:
+        for key, version in (("sigTst2", 2), ("sigTst", 1)):
+            container = header.get(key)
+            entries = container.get("tstTokens") if isinstance(container, dict) else None
+            for entry in entries if isinstance(entries, list) else ():
+                value = entry.get("val") if isinstance(entry, dict) else None
+                if isinstance(value, bytes):
+                    tokens.append((version, value))
+    return SignatureParts(
+        chain=ders,
+        protected=protected_raw if isinstance(protected_raw, bytes) else b"",
+        signature=signature,
+        claim=claim,
+        tokens=tuple(tokens),
+    )
+
+
+def _all_signature_parts(store_bytes: bytes) -> dict[str, SignatureParts]:
+    """Signature pieces per manifest label; empty when the store cannot be walked."""
+    out: dict[str, SignatureParts] = {}
+    try:
+        boxes = _manifest_boxes(store_bytes)
+    except ValueError:
+        return out
+    for label, (cose, claim) in boxes.items():
+        try:
+            out[label] = _signature_parts(cose, claim)
+        except (ValueError, TypeError, IndexError):
+            continue  # that manifest's timestamp is reported as unreadable
     return out
 
 
@@ -603,20 +691,25 @@ def _cert_info(der: bytes) -> CertInfo:
     )
 
 
-def _signer_certificates(reader: Any, store: Mapping[str, Any]) -> dict[str, CertInfo]:
-    """Signer details per manifest: from the COSE signatures, else from crJSON."""
+def _signer_certificates(
+    reader: Any, store: Mapping[str, Any]
+) -> tuple[dict[str, CertInfo], dict[str, SignatureParts]]:
+    """Signer details per manifest (from the COSE signatures, else from crJSON), and the
+    signature pieces per manifest (empty when the store bytes cannot be had)."""
     active = store.get("active_manifest") if isinstance(store, Mapping) else None
+    parts: dict[str, SignatureParts] = {}
     if isinstance(active, str):
         buffer = io.BytesIO()
         try:
             reader.resource_to_stream(f"self#jumbf=/c2pa/{active}", buffer)
-            return _certificates_from_store(buffer.getvalue(), store)
+            parts = _all_signature_parts(buffer.getvalue())
+            return _certificates_from_store(buffer.getvalue(), store), parts
         except (c2pa.C2paError, ValueError, TypeError, KeyError, IndexError):
             pass  # anything unexpected in the bytes: let the SDK describe them
     try:
-        return _certificates(reader.crjson())
+        return _certificates(reader.crjson()), parts
     except c2pa.C2paError:
-        return {}
+        return {}, parts
 
 
 def read_store(
@@ -672,7 +765,7 @@ def read_store(
             # Parsed once: ``get_validation_state()`` would parse the same JSON again.
             store = json.loads(reader.json())
             state = str(store.get("validation_state") if isinstance(store, Mapping) else None)
-            certs = _signer_certificates(reader, store)
+            certs, parts = _signer_certificates(reader, store)
             remote = reader.get_remote_url()
             embedded = bool(reader.is_embedded())
     except c2pa.C2paError as exc:
@@ -698,6 +791,7 @@ def read_store(
         remote_url=str(remote) if remote else None,
         embedded=embedded,
         fragment_results=tuple(fragment_results),
+        signatures=parts,
     )
 
 

@@ -7,6 +7,11 @@ them atomically (temporary file + rename) into the data directory and records wh
 came from in ``trust.json``. ``load()`` reads that back. ``check()`` uses the stored
 lists, the user's ``--trust-anchors`` files and always the EKU configuration shipped in
 ``provenance/data/eku.cfg``.
+
+Until ``update()`` has run, ``load()`` returns the snapshots shipped in the package
+(``provenance/data/trust/``, described with their origin, date and SHA-256 in
+``snapshot.json``), the way certifi ships CA roots: the official C2PA Trust List and TSA
+Trust List, and the interim list the Content Credentials Verify site uses.
 """
 
 from __future__ import annotations
@@ -31,16 +36,20 @@ from provenance._atomic import atomic_write
 from provenance._clock import utc_text
 from provenance.errors import TrustStoreError
 from provenance.report import TrustSource
+from provenance.urls import redact_text, redact_url
 
 __all__ = [
     "C2PA_TRUST_LIST_URL",
     "C2PA_TSA_TRUST_LIST_URL",
     "INTERIM_BASE_URL",
+    "STALE_DAYS",
     "StoredList",
     "TrustStore",
+    "bundled",
     "default_data_dir",
     "eku_config",
     "load",
+    "list_age_days",
     "load_pem_bundle",
     "store_record",
     "update",
@@ -59,6 +68,9 @@ INTERIM_BASE_URL: Final = (
 """The CAI interim lists (``anchors.pem``, ``allowed.pem``, ``store.cfg``)."""
 
 MANIFEST_NAME: Final = "trust.json"
+SNAPSHOT_NAME: Final = "snapshot.json"
+STALE_DAYS: Final = 90
+"""A list in use that states an issue date older than this gets a warning in reports."""
 _TIMEOUT: Final = 30.0
 _MAX_BYTES: Final = 16 << 20
 _PEM_RE = re.compile(rb"-----BEGIN CERTIFICATE-----\s*(.+?)\s*-----END CERTIFICATE-----", re.DOTALL)
@@ -78,6 +90,8 @@ class _ListSpec:
     """``anchors`` (trust anchors), ``allowed`` (end-entity allow list) or ``eku``."""
     json_sibling: str | None = None
     """A JSON (LoTE) version next to the PEM, read only for its issue date."""
+    role: str = "signers"
+    """``signers`` (claim signers) or ``tsa`` (time-stamping authorities)."""
 
 
 _OFFICIAL: Final = (
@@ -96,6 +110,7 @@ _OFFICIAL: Final = (
         C2PA_TSA_TRUST_LIST_URL,
         "anchors",
         "C2PA-TSA-TRUST-LIST.json",
+        role="tsa",
     ),
 )
 _INTERIM: Final = (
@@ -143,6 +158,10 @@ class StoredList:
     """Number of certificates (0 for an EKU configuration)."""
     kind: str = "anchors"
     """``anchors``, ``allowed`` or ``eku``."""
+    role: str = "signers"
+    """``signers`` (claim-signer anchors) or ``tsa`` (time-stamping authority anchors)."""
+    bundled: bool = False
+    """True for a snapshot shipped in the package (no ``verify trust update`` has run)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -154,6 +173,7 @@ class StoredList:
             "fetched_at": self.fetched_at,
             "certificates": self.certificates,
             "kind": self.kind,
+            "role": self.role,
         }
 
 
@@ -179,11 +199,20 @@ class TrustStore:
                 parts.append(stored.path.read_text(encoding="utf-8", errors="replace"))
         return "\n".join(parts)
 
+    @property
+    def bundled(self) -> bool:
+        """True when these are the snapshots shipped in the package."""
+        return any(s.bundled for s in self.lists)
+
+    def anchor_lists(self, role: str) -> tuple[StoredList, ...]:
+        """The anchor lists for ``signers`` or for ``tsa`` (time-stamping authorities)."""
+        return tuple(s for s in self.lists if s.kind == "anchors" and s.role == role)
+
     def sources(self) -> tuple[TrustSource, ...]:
         """Describe the stored anchor lists for a report's ``tool.trust_sources``."""
         return tuple(
             TrustSource(
-                name=s.name,
+                name=f"{s.name} (bundled snapshot)" if s.bundled else s.name,
                 location=str(s.path),
                 sha256=s.sha256,
                 certificates=s.certificates,
@@ -278,8 +307,9 @@ def _eku_lines(data: bytes, *, origin: str) -> int:
 
 
 def _fetch_url(url: str) -> bytes:
+    shown = redact_url(url)
     if not url.startswith(("http://", "https://")):
-        raise TrustStoreError(f"Not an http(s) URL: {url}", code="trust_source_invalid")
+        raise TrustStoreError(f"Not an http(s) URL: {shown}", code="trust_source_invalid")
     request = urllib.request.Request(url, headers={"User-Agent": "jinjja-trust-update"})
     try:
         with urllib.request.urlopen(request, timeout=_TIMEOUT) as resp:
@@ -287,19 +317,21 @@ def _fetch_url(url: str) -> bytes:
     except urllib.error.HTTPError as exc:
         exc.close()
         raise TrustStoreError(
-            f"Download failed: {url} answered HTTP {exc.code}",
+            f"Download failed: {shown} answered HTTP {exc.code}",
             code="trust_download_failed",
-            detail={"url": url, "status": exc.code},
+            detail={"url": shown, "status": exc.code},
         ) from None
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
         raise TrustStoreError(
-            f"Download failed: {url} ({reason})",
+            f"Download failed: {shown} ({redact_text(str(reason))})",
             code="trust_download_failed",
-            detail={"url": url},
+            detail={"url": shown},
         ) from None
     if len(data) > _MAX_BYTES:
-        raise TrustStoreError(f"{url} is larger than {_MAX_BYTES} bytes", code="trust_list_invalid")
+        raise TrustStoreError(
+            f"{shown} is larger than {_MAX_BYTES} bytes", code="trust_list_invalid"
+        )
     return data
 
 
@@ -312,7 +344,7 @@ def _fetcher(source: str | None) -> tuple[Callable[[_ListSpec, bool], tuple[byte
             if sibling:
                 assert spec.json_sibling is not None
                 url = url.rsplit("/", 1)[0] + "/" + spec.json_sibling
-            return _fetch_url(url), url
+            return _fetch_url(url), redact_url(url)
 
         return fetch_official, True
     if source.startswith(("http://", "https://")):
@@ -324,13 +356,13 @@ def _fetcher(source: str | None) -> tuple[Callable[[_ListSpec, bool], tuple[byte
                 assert spec.json_sibling is not None
                 local = local.rsplit("/", 1)[0] + "/" + spec.json_sibling
             url = prefix + local
-            return _fetch_url(url), url
+            return _fetch_url(url), redact_url(url)
 
         return fetch_prefix, False
     root = Path(source).expanduser()
     if not root.is_dir():
         raise TrustStoreError(
-            f"Trust source {source} is neither an http(s) URL nor a directory",
+            f"Trust source {redact_url(source)} is neither an http(s) URL nor a directory",
             code="trust_source_invalid",
         )
 
@@ -423,6 +455,7 @@ def update(
                     fetched_at=fetched_at,
                     certificates=count,
                     kind=spec.kind,
+                    role=spec.role,
                 ),
             )
         )
@@ -456,7 +489,8 @@ def load(data_dir: Path | None = None) -> TrustStore:
     Returns
     -------
     TrustStore
-        Empty when nothing was stored yet.
+        The snapshots shipped in the package (:func:`bundled`) when nothing was stored
+        yet; empty when ``trust.json`` lists no file.
 
     Raises
     ------
@@ -469,7 +503,7 @@ def load(data_dir: Path | None = None) -> TrustStore:
     try:
         raw = manifest_path.read_bytes()
     except FileNotFoundError:
-        return TrustStore(data_dir=target)
+        return bundled(target)
     except OSError as exc:
         raise TrustStoreError(
             f"Cannot read {manifest_path}: {exc.strerror or exc}", code="trust_store_damaged"
@@ -489,6 +523,7 @@ def load(data_dir: Path | None = None) -> TrustStore:
                 fetched_at=str(entry["fetched_at"]),
                 certificates=int(entry["certificates"]),
                 kind=str(entry.get("kind", "anchors")),
+                role=str(entry.get("role") or ("tsa" if "TSA" in path.name else "signers")),
             )
             try:
                 digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -513,6 +548,82 @@ def load(data_dir: Path | None = None) -> TrustStore:
     return TrustStore(data_dir=target, lists=tuple(lists))
 
 
+def bundled(data_dir: Path | None = None) -> TrustStore:
+    """The trust lists shipped in the package (``provenance/data/trust/``).
+
+    Parameters
+    ----------
+    data_dir
+        Recorded as the store's data directory (where an update would write).
+
+    Returns
+    -------
+    TrustStore
+        Every list of ``snapshot.json``, marked ``bundled``.
+
+    Raises
+    ------
+    TrustStoreError
+        ``trust_store_damaged`` when a shipped file is missing or its SHA-256 differs from
+        the one recorded (a damaged installation).
+    """
+    folder = resources.files("provenance").joinpath("data/trust")
+    try:
+        doc = json.loads(folder.joinpath(SNAPSHOT_NAME).read_text(encoding="utf-8"))
+        lists = []
+        for entry in doc["lists"]:
+            resource = folder.joinpath(str(entry["file"]))
+            data = resource.read_bytes()
+            if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+                raise TrustStoreError(
+                    f"The shipped trust list {entry['file']} does not match its recorded "
+                    "SHA-256; reinstall the package or run the trust update",
+                    code="trust_store_damaged",
+                )
+            lists.append(
+                StoredList(
+                    name=str(entry["name"]),
+                    path=Path(str(resource)),
+                    source=str(entry["origin"]),
+                    issued=entry.get("issued"),
+                    sha256=str(entry["sha256"]),
+                    fetched_at=str(entry["snapshot"]),
+                    certificates=int(entry["certificates"]),
+                    kind=str(entry["kind"]),
+                    role=str(entry["role"]),
+                    bundled=True,
+                )
+            )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TrustStoreError(
+            f"The trust lists shipped with the package cannot be read ({exc})",
+            code="trust_store_damaged",
+        ) from None
+    target = data_dir if data_dir is not None else default_data_dir()
+    return TrustStore(data_dir=target, lists=tuple(lists))
+
+
+def list_age_days(issued: str | None, now: dt.datetime) -> int | None:
+    """Days between a list's stated issue date and ``now``; None when it states none.
+
+    Examples
+    --------
+    >>> list_age_days("2026-08-05T00:11:39Z", dt.datetime(2026, 12, 6, tzinfo=dt.UTC))
+    122
+    >>> list_age_days(None, dt.datetime(2026, 12, 6, tzinfo=dt.UTC)) is None
+    True
+    """
+    if not issued:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(issued.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return (now - when).days
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
@@ -535,6 +646,7 @@ def _list_record(stored: StoredList) -> dict[str, Any]:
         "certificates": _plain(stored.certificates),
         "fetched_at": _plain(stored.fetched_at),
         "path": _plain(stored.path),
+        "bundled": stored.bundled,
     }
 
 

@@ -27,6 +27,7 @@ from typing import Any, Final
 
 from provenance.durable.receipts import verify_receipt
 from provenance.errors import ResolverError
+from provenance.urls import basic_auth, redact_url, strip_userinfo
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -154,15 +155,19 @@ class ResolverClient:
             raise ResolverError(
                 f"a resolver is an http:// or https:// URL, not {base_url!r}", code="bad_url"
             )
-        self.base_url = base_url.strip().rstrip("/")
-        """The resolver's base URL (its ``apiEndpoint`` after :meth:`discover`)."""
-        self.name = self.base_url
+        bare, user, password = strip_userinfo(base_url.strip().rstrip("/"))
+        self.base_url = bare
+        """The resolver's base URL (its ``apiEndpoint`` after :meth:`discover`), without
+        user information (sent as an ``Authorization: Basic`` header instead)."""
+        self.name = redact_url(bare)
+        """The base URL as it may be shown: secret query values hidden."""
+        self._basic = basic_auth(user, password)
         self._token = token
         self._timeout = timeout
         self._info: ServiceInfo | None = None
 
     def __repr__(self) -> str:
-        return f"ResolverClient({self.base_url!r})"
+        return f"ResolverClient({self.name!r})"
 
     def _request(
         self,
@@ -187,6 +192,8 @@ class ResolverClient:
             req.add_header("Content-Type", content_type)
         if auth and self._token:
             req.add_header("Authorization", f"Bearer {self._token}")
+        elif self._basic is not None:
+            req.add_header("Authorization", self._basic)
         try:
             with urllib.request.urlopen(req, timeout=self._timeout) as resp:  # noqa: S310
                 data = resp.read(MAX_MANIFEST_BYTES + 1)
@@ -197,11 +204,11 @@ class ResolverClient:
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             raise ResolverError(
-                f"resolver {self.base_url} could not be reached: {reason}", code="unreachable"
+                f"resolver {self.name} could not be reached: {reason}", code="unreachable"
             ) from None
         if len(data) > MAX_MANIFEST_BYTES:
             raise ResolverError(
-                f"resolver {self.base_url} sent more than {MAX_MANIFEST_BYTES} bytes",
+                f"resolver {self.name} sent more than {MAX_MANIFEST_BYTES} bytes",
                 code="response_too_large",
             )
         return status, data
@@ -221,7 +228,7 @@ class ResolverClient:
             pass
         suffix = f": {message}" if message else ""
         return ResolverError(
-            f"resolver {self.base_url} answered {status} to {what}{suffix}",
+            f"resolver {self.name} answered {status} to {what}{suffix}",
             code="not_found" if status == 404 else "resolver_refused",
             detail={"status": status},
         )
@@ -233,12 +240,21 @@ class ResolverClient:
             return json.loads(raw)
         except ValueError:
             raise ResolverError(
-                f"resolver {self.base_url} sent malformed JSON for {what}", code="bad_response"
+                f"resolver {self.name} sent malformed JSON for {what}", code="bad_response"
             ) from None
 
     def _optional_json(self, path: str, *, absolute: bool = False) -> dict[str, Any] | None:
-        """A discovery document, or None when the route is missing or not JSON."""
+        """A discovery document, or None when the route is missing or not JSON.
+
+        Raises
+        ------
+        ResolverError
+            ``resolver_refused`` when the server answers with a server error (5xx): a
+            resolver that is down is not "not a resolver".
+        """
         status, raw = self._request("GET", path, absolute=absolute)
+        if status >= 500:
+            raise self._error(status, raw, "discovery")
         if status != 200:
             return None
         try:
@@ -266,6 +282,7 @@ class ResolverClient:
             endpoint = urllib.parse.urljoin(origin + "/", known["apiEndpoint"]).rstrip("/")
             if _https(endpoint):
                 self.base_url = endpoint
+                self.name = redact_url(endpoint)
             items = known.get("receiptKeys")
             keys = tuple(
                 k
@@ -280,7 +297,7 @@ class ResolverClient:
         algs = self._optional_json("/services/supportedAlgorithms")
         if known is None and caps is None and algs is None:
             raise ResolverError(
-                f"{self.base_url} is not a soft-binding resolution service (no well-known "
+                f"{self.name} is not a soft-binding resolution service (no well-known "
                 "document, /services/capabilities or /services/supportedAlgorithms)",
                 code="not_a_resolver",
             )

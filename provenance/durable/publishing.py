@@ -57,6 +57,7 @@ from provenance.matching.pdq import Hashed, hash_bytes
 from provenance.media import budget
 from provenance.media.inspect import inspect_bytes, read_file, sniff_media_type
 from provenance.media.video import VideoError, embed_video
+from provenance.urls import redact_url
 
 if TYPE_CHECKING:
     from provenance.credentials.sign import SignerSpec
@@ -521,7 +522,7 @@ def _store(
         return _Stored(str(repository.path), mid, None)
     assert url is not None
     remote = _store_remote(url, token, store, pairs, facts)
-    return _Stored(url, remote.manifest_id, remote.receipt)
+    return _Stored(redact_url(url), remote.manifest_id, remote.receipt)
 
 
 def _save_receipt(out: Path, receipt: Mapping[str, Any] | None) -> Path | None:

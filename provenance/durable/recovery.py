@@ -40,6 +40,7 @@ from provenance.report import (
     AiLabel,
     Recovery,
     Report,
+    ReportError,
     Verdict,
 )
 from provenance.signals.ai import assess_ai
@@ -209,6 +210,7 @@ def _lookup(
     data: bytes,
     media_type: str | None,
     notes: list[str],
+    failed: list[tuple[str, ProvenanceError]],
 ) -> list[_Candidate]:
     """Ask every source for the watermark identifiers found, then for the PDQ hash."""
     candidates: list[_Candidate] = []
@@ -217,6 +219,7 @@ def _lookup(
             candidates += _lookup_one(source, found, hashed, data, media_type, notes)
         except ProvenanceError as exc:
             notes.append(f"Lookup in {source.name} failed: {exc.message}")
+            failed.append((source.name, exc))
     return candidates
 
 
@@ -264,6 +267,7 @@ def _validate(
     media_type: str | None,
     trust: _c2pa.SdkTrust | _c2pa.SdkSession,
     notes: list[str],
+    failed: list[tuple[str, ProvenanceError]],
 ) -> tuple[_c2pa.SdkStore, ChainResult] | None:
     """Fetch a candidate's store and validate it against the file (None: rejected)."""
     from provenance.credentials import _c2pa  # lazy: loads the native c2pa library
@@ -272,6 +276,7 @@ def _validate(
         store = cand.source.fetch(cand.manifest_id)
     except ProvenanceError as exc:
         notes.append(f"Manifest {cand.manifest_id} could not be fetched: {exc.message}")
+        failed.append((cand.source.name, exc))
         return None
     if store is None:
         notes.append(f"{cand.source.name} lists manifest {cand.manifest_id} but has no store")
@@ -402,10 +407,11 @@ def _recover(
     show_prompts: bool,
 ) -> Report:
     notes: list[str] = []
+    failed: list[tuple[str, ProvenanceError]] = []
     marks = find_marks(data, media_type, wm_keys)
     found = [m for m in marks if m.payload is not None]
     hashed = content_pdq(data, media_type)
-    candidates = _lookup(sources, found, hashed, data, media_type, notes)
+    candidates = _lookup(sources, found, hashed, data, media_type, notes, failed)
     try:
         info = inspect_bytes(data)
     except ProvenanceError:
@@ -416,7 +422,7 @@ def _recover(
         if key in seen:
             continue
         seen.add(key)
-        valid = _validate(cand, data, media_type, trust, notes)
+        valid = _validate(cand, data, media_type, trust, notes, failed)
         if valid is None:
             continue
         outcome, chain = valid
@@ -444,11 +450,16 @@ def _recover(
             info=info,
             show_prompts=show_prompts,
         )
-    return _nothing_recovered(base, marks, found, sources, notes)
+    return _nothing_recovered(base, marks, found, sources, notes, failed)
 
 
 def _nothing_recovered(
-    base: Report, marks: list[Mark], found: list[Mark], sources: list[Source], notes: list[str]
+    base: Report,
+    marks: list[Mark],
+    found: list[Mark],
+    sources: list[Source],
+    notes: list[str],
+    failed: Sequence[tuple[str, ProvenanceError]] = (),
 ) -> Report:
     """Keep the base report; add the watermark findings and why nothing was recovered."""
     if found:
@@ -465,7 +476,16 @@ def _nothing_recovered(
         base,
         summary=(*base.summary, *notes),
         watermarks=(*base.watermarks, *(m.finding for m in marks if m.finding.found)),
+        recovery=_failed_recovery(failed),
     )
+
+
+def _failed_recovery(failed: Sequence[tuple[str, ProvenanceError]]) -> Recovery | None:
+    """``recovery`` with ``error`` set when a source failed (not when it found nothing)."""
+    if not failed:
+        return None
+    where, exc = failed[0]
+    return Recovery(None, None, where, error=ReportError(exc.code, exc.message))
 
 
 def _recovered_summary(

@@ -316,7 +316,9 @@ def _issue_ee(
     key = _key(alg, seed)
     builder = _builder(_name(cn, org), key, ca_cert.subject, ca_key, nb, na, seed, ca=False)
     if ekus is not None:
-        builder = builder.add_extension(x509.ExtendedKeyUsage(list(ekus)), critical=False)
+        # RFC 3161 §2.3: a time-stamping certificate's only EKU is timeStamping, critical.
+        tsa = list(ekus) == [ExtendedKeyUsageOID.TIME_STAMPING]
+        builder = builder.add_extension(x509.ExtendedKeyUsage(list(ekus)), critical=tsa)
     cert = builder.sign(ca_key, _sign_alg(ca_key))
     return Credential(
         alg=alg,

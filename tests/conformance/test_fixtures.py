@@ -122,18 +122,64 @@ def official_store(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.mark.parametrize(
-    ("name", "verdict"),
+    ("name", "verdict", "decided_by"),
     [
-        ("c2pa-rs/verify.jpeg", Verdict.TRUSTED),
-        ("c2pa-rs/ocsp.jpg", Verdict.TRUSTED),
-        ("c2pa-node/ingredient-with-data-types.jpg", Verdict.TRUSTED),
-        ("public-testfiles/adobe-20240110-single_manifest_store.pdf", Verdict.TRUSTED),
-        ("c2pa-rs/C.jpg", Verdict.VALID_UNTRUSTED),
+        ("c2pa-rs/verify.jpeg", Verdict.INVALID, "CAI interim trust anchors"),
+        ("c2pa-rs/ocsp.jpg", Verdict.INVALID, "CAI interim trust anchors"),
+        ("c2pa-node/ingredient-with-data-types.jpg", Verdict.INVALID, "CAI interim trust anchors"),
+        (
+            "public-testfiles/adobe-20240110-single_manifest_store.pdf",
+            Verdict.INVALID,
+            "CAI interim trust anchors",
+        ),
+        ("c2pa-rs/C.jpg", Verdict.VALID_UNTRUSTED, None),
     ],
 )
-def test_official_trust_lists(fixtures, official_store, name, verdict):
-    """Real products' files chain to the stored official + interim lists; test certs do not."""
+def test_official_trust_lists(fixtures, official_store, name, verdict, decided_by):
+    """Real products' files chain to the stored interim list, and the report names it; test
+    certs chain to none. The Adobe samples' certificates have expired and their timestamps
+    come from TSAs that are not on the C2PA TSA Trust List, so nothing shows the certificate
+    was valid when they were signed: INVALID, with the signer still shown as trusted."""
     report = check(fixtures / name, data_dir=official_store)
     assert report.verdict is verdict, report.summary
     names = [t.name for t in report.tool.trust_sources]
     assert names[:3] == ["C2PA Trust List", "C2PA TSA Trust List", "CAI interim trust anchors"]
+    assert report.signature is not None
+    used = report.signature.trust_list
+    assert (used.name if used else None) == decided_by
+    if decided_by is not None:
+        assert report.chain is not None and report.chain.trusted is True
+        assert report.signature.certificate_expiry == "expired_time_unknown"
+        timestamp = report.signature.timestamp
+        assert timestamp is not None and not timestamp.trusted
+        assert "not on the TSA trust list" in (timestamp.reason or "")
+
+
+def test_shipped_snapshots_out_of_the_box(fixtures, tmp_path):
+    """No trust update ever ran: the shipped lists decide, the report names the interim list
+    and its date, and warns that the lists in use are older than 90 days."""
+    import datetime as dt
+
+    fresh = tmp_path / "never-updated"
+    when = dt.datetime(2026, 12, 6, tzinfo=dt.UTC)
+    report = check(fixtures / "c2pa-rs/verify.jpeg", data_dir=fresh, analyzed_at=when)
+    names = [t.name for t in report.tool.trust_sources]
+    assert names[:3] == [
+        "C2PA Trust List (bundled snapshot)",
+        "C2PA TSA Trust List (bundled snapshot)",
+        "CAI interim trust anchors (bundled snapshot)",
+    ]
+    assert report.signature is not None and report.signature.trust_list is not None
+    used = report.signature.trust_list
+    assert (used.name, used.issued, used.bundled) == (
+        "CAI interim trust anchors",
+        "2025-08-28T00:00:00Z",
+        True,
+    )
+    warning = [s for s in report.summary if s.startswith("Warning: trust lists in use")]
+    assert warning and "CAI interim trust anchors (2025-08-28)" in warning[0]
+    assert "C2PA Trust List (2026-08-05)" in warning[0]
+    early = check(
+        fixtures / "c2pa-rs/verify.jpeg", data_dir=fresh, analyzed_at=dt.datetime(2026, 9, 1)
+    )
+    assert not any("older than 90 days: C2PA Trust List" in s for s in early.summary)

@@ -16,8 +16,10 @@ from provenance.report import Report
 
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point ``JINJJA_DATA_DIR`` at an empty temporary directory (never the real home)."""
+    """Point ``JINJJA_DATA_DIR`` at a temporary store that lists no trust list (never the
+    real home; not the shipped snapshots either: remove ``trust.json`` to get those)."""
     path = tmp_path_factory.mktemp("jinjja-data")
+    (path / "trust.json").write_text('{"schema": "jinjja.trust/v1", "lists": []}\n')
     monkeypatch.setenv("JINJJA_DATA_DIR", str(path))
     return path
 

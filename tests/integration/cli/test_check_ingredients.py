@@ -20,7 +20,7 @@ from verify_cli.app import app
 from verify_cli.exit_codes import ExitCode
 
 WIDE = {"COLUMNS": "200"}
-QUALIFIER = "⚠ an ingredient failed validation"
+QUALIFIER = "— but an ingredient failed validation"
 MISMATCH = Failure(
     "claimSignature.mismatch",
     "The signature does not match the credentials.",
@@ -87,7 +87,7 @@ def test_text_headline_counts_several_broken_ingredients(
     result = runner.invoke(
         app, ["check", "--format", "text", *_files(tmp_path, "edit.jpg")], env=WIDE
     )
-    assert "⚠ 2 ingredients failed validation" in _headline(result.stdout)
+    assert "— but 2 ingredients failed validation" in _headline(result.stdout)
 
 
 def test_text_headline_without_broken_ingredient_has_no_warning(
@@ -100,7 +100,7 @@ def test_text_headline_without_broken_ingredient_has_no_warning(
         app, ["check", "--format", "text", *_files(tmp_path, "edit.jpg", "bad.jpg")], env=WIDE
     )
     # Clean: no warning. INVALID already says not to rely on the file: no extra warning.
-    assert "⚠" not in result.stdout
+    assert "— but" not in result.stdout
     assert "Trusted Content Credentials" in _headline(result.stdout)
 
 
@@ -121,3 +121,64 @@ def test_shared_ingredient_with_bad_signature(runner: CliRunner, shared_dir: Pat
         headline = _headline(text.stdout)
         assert verdict in headline
         assert QUALIFIER in headline
+
+
+def test_fail_on_ingredient(runner: CliRunner, fake_check, tmp_path: Path) -> None:
+    broken = _with_broken_ingredient(_reports.trusted_report())
+    fake_check({"edit.jpg": broken, "clean.jpg": _reports.trusted_report()})
+    met = runner.invoke(
+        app,
+        ["check", "--format", "jsonl", "--fail-on", "ingredient", *_files(tmp_path, "edit.jpg")],
+    )
+    assert met.exit_code == ExitCode.CONDITION_MET, met.output
+    assert json.loads(met.stdout)["chain"]["ingredient_failures"] == 1
+    clean = runner.invoke(
+        app,
+        ["check", "--format", "jsonl", "--fail-on", "ingredient", *_files(tmp_path, "clean.jpg")],
+    )
+    assert clean.exit_code == ExitCode.OK, clean.output
+    assert json.loads(clean.stdout)["chain"]["ingredient_failures"] == 0
+    without = runner.invoke(app, ["check", "--format", "jsonl", *_files(tmp_path, "edit.jpg")])
+    assert without.exit_code == ExitCode.OK  # no --fail-on: a broken ingredient is not exit 1
+
+
+def test_fail_on_ingredient_on_a_file_made_here(runner: CliRunner, signed, tmp_path: Path) -> None:
+    """An edit whose parent's manifest was altered after signing: the parent is recorded as
+    failed inside the ingredient assertion; the edit itself is intact and trusted."""
+    from provenance.credentials.sign import SignerSpec, sign_file
+
+    out = tmp_path / "edit-of-tampered.jpg"
+    sign_file(
+        signed.tampered_manifest,
+        out,
+        signer=SignerSpec.from_pem(signed.pki.chain_pem(), signed.pki.key_pem()),
+        action="c2pa.color_adjustments",
+    )
+    result = runner.invoke(
+        app,
+        ["check", "--format", "jsonl", "--trust-anchors", str(signed.root),
+         "--fail-on", "ingredient", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == ExitCode.CONDITION_MET, result.output
+    record = json.loads(result.stdout)
+    assert record["verdict"] == "TRUSTED"
+    assert record["chain"]["ingredient_failures"] == 1
+    text = runner.invoke(
+        app, ["check", "--format", "text", "--trust-anchors", str(signed.root), str(out)], env=WIDE
+    )
+    assert "TRUSTED — but an ingredient failed validation" in _headline(text.stdout)
+
+
+@pytest.mark.shared
+def test_shared_fail_on_ingredient(runner: CliRunner, shared_dir: Path) -> None:
+    """CIE-sig-CA: the 1.x status recorded in the ingredient assertion counts."""
+    path = shared_dir / "c2pa" / "fixtures" / "c2pa-rs" / "CIE-sig-CA.jpg"
+    roots = shared_dir / "c2pa" / "trust" / "c2pa-rs-test" / "test_cert_root_bundle.pem"
+    result = runner.invoke(
+        app,
+        ["check", "--format", "jsonl", "--trust-anchors", str(roots), "--fail-on", "ingredient",
+         str(path)],
+    )  # fmt: skip
+    assert result.exit_code == ExitCode.CONDITION_MET, result.output
+    record = json.loads(result.stdout)
+    assert record["verdict"] == "TRUSTED" and record["chain"]["ingredient_failures"] == 1

@@ -151,14 +151,82 @@ def test_check_usage_errors(setup: dict[str, Path]) -> None:
     assert missing.exit_code == ExitCode.USAGE
 
 
-def test_unreachable_resolver_is_a_sentence_not_a_crash(setup: dict[str, Path]) -> None:
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_resolver_is_visible(setup: dict[str, Path]) -> None:
+    """An unreachable resolver: a stderr line, recovery.error in the record, exit 3;
+    credentials in its URL are never shown."""
+    url = f"http://ann:hunter2-SECRET@127.0.0.1:{_free_port()}/?token=hunter2-SECRET"
     result = CliRunner().invoke(
-        app, ["check", str(setup["in"]), "--resolver", "http://127.0.0.1:9", "--format", "json"]
+        app, ["check", str(setup["in"]), "--resolver", url, "--format", "json"]
+    )
+    assert result.exit_code == ExitCode.INPUT_ERROR, result.output
+    report = json.loads(result.stdout)
+    assert report["verdict"] == "NO_CREDENTIALS"
+    assert report["recovery"]["error"]["code"] == "unreachable"
+    assert report["recovery"]["method"] is None
+    assert any("could not be reached" in s for s in report["summary"])
+    assert result.stderr.startswith(f"verify: {setup['in']}: recovery: resolver http://")
+    assert "could not be reached" in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_resolver_http_error_is_visible(setup: dict[str, Path]) -> None:
+    import http.server
+    import threading
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server API
+            self.send_error(503, "down for maintenance")
+
+        do_POST = do_GET  # noqa: N815
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = CliRunner().invoke(
+            app, ["check", str(setup["in"]), "--resolver", url, "--format", "json"]
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert result.exit_code == ExitCode.INPUT_ERROR, result.output
+    report = json.loads(result.stdout)
+    assert report["recovery"]["error"]["code"] == "resolver_refused"
+    assert "503" in report["recovery"]["error"]["message"]
+    assert f"verify: {setup['in']}: recovery: " in result.stderr
+
+
+def test_no_match_is_not_an_error(setup: dict[str, Path]) -> None:
+    repo = setup["dir"] / "empty.db"
+    Repository.open(repo, create=True).close()
+    result = CliRunner().invoke(
+        app, ["check", str(setup["in"]), "--repo", str(repo), "--format", "json"]
     )
     assert result.exit_code == ExitCode.OK, result.output
     report = json.loads(result.stdout)
-    assert report["verdict"] == "NO_CREDENTIALS"
-    assert any("could not be reached" in s for s in report["summary"])
+    assert "recovery" not in report and result.stderr == ""
+
+
+def test_repo_that_is_not_a_repository_is_a_usage_error(setup: dict[str, Path]) -> None:
+    result = CliRunner().invoke(
+        app, ["check", str(setup["in"]), "--repo", str(setup["in"]), "--format", "json"]
+    )
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"verify: {setup['in']}: ")
 
 
 def test_serve_usage_errors(tmp_path: Path) -> None:
@@ -171,6 +239,35 @@ def test_serve_usage_errors(tmp_path: Path) -> None:
         app, ["serve", "--repo", str(tmp_path / "r.db"), "--allow-writes", "--token", "short"]
     )
     assert short.exit_code == ExitCode.USAGE and "16 characters" in short.output
+    token_file = tmp_path / "token"
+    token_file.write_text("short\n")
+    from_file = runner.invoke(
+        app,
+        [
+            "serve",
+            "--repo",
+            str(tmp_path / "r.db"),
+            "--allow-writes",
+            "--token-file",
+            str(token_file),
+        ],
+    )
+    assert from_file.exit_code == ExitCode.USAGE and "16 characters" in from_file.output
+    token_file.write_text("\n")
+    empty = runner.invoke(
+        app,
+        [
+            "serve",
+            "--repo",
+            str(tmp_path / "r.db"),
+            "--allow-writes",
+            "--token-file",
+            str(token_file),
+        ],
+    )
+    assert empty.exit_code == ExitCode.USAGE and "token file is empty" in empty.output
+    helped = runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "200"})
+    assert "--token-file" in helped.output and "--token " not in helped.output
     assert not (tmp_path / "r.db.receipt-key.pem").exists()
     token = ["--allow-writes", "--token", "t" * 20]
     bad = tmp_path / "bad.pem"

@@ -73,9 +73,9 @@ def stripped(setup: dict[str, Path]) -> dict[str, Path]:  # noqa: F811
     return {**setup, "copy": copy}
 
 
-def _check(copy: Path, url: str) -> dict[str, Any]:
+def _check(copy: Path, url: str, *, exit_code: int = 0) -> dict[str, Any]:
     result = CliRunner().invoke(app, ["check", str(copy), "--resolver", url, "--format", "json"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == exit_code, result.output
     doc = json.loads(result.stdout)
     return doc[0] if isinstance(doc, list) else doc
 
@@ -144,8 +144,10 @@ def test_not_a_resolver(stripped: dict[str, Path], fakes: list[Fake]) -> None:
     with pytest.raises(ResolverError) as e:
         ResolverClient(fake.url).discover()
     assert e.value.code == "not_a_resolver"
-    said = " ".join(_check(stripped["copy"], fake.url)["summary"])
-    assert "is not a soft-binding resolution service" in said
+    # A recovery that failed is visible: recovery.error, and exit 3 (issue #12).
+    record = _check(stripped["copy"], fake.url, exit_code=3)
+    assert "is not a soft-binding resolution service" in " ".join(record["summary"])
+    assert record["recovery"]["error"]["code"] == "not_a_resolver"
 
 
 def test_publishing_needs_store_capabilities(setup: dict[str, Path], fakes: list[Fake]) -> None:  # noqa: F811

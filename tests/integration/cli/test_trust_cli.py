@@ -75,10 +75,18 @@ def _show_json(runner: CliRunner) -> dict[str, Any]:
 
 
 def test_show_when_nothing_is_stored(runner: CliRunner, data_dir: Path) -> None:
+    (data_dir / "trust.json").unlink()  # never updated: the shipped snapshots
     result = runner.invoke(app, ["trust", "show", "--format", "json"])
     assert result.exit_code == ExitCode.OK
     record = json.loads(result.stdout)
-    assert record == {"data_dir": str(data_dir), "lists": [], "schema": "jinjja.trust/v1"}
+    assert record["data_dir"] == str(data_dir)
+    assert [(row["name"], row["bundled"]) for row in record["lists"]] == [
+        ("C2PA Trust List", True),
+        ("C2PA TSA Trust List", True),
+        ("CAI interim trust anchors", True),
+    ]
+    assert all(row["source"].startswith("github.com/") for row in record["lists"])
+    assert "shipped with the package" in result.stderr
     assert "verify trust update" in result.stderr
 
 

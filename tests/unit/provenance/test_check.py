@@ -112,17 +112,24 @@ def test_expired_certificate_without_timestamp_is_invalid(signed):
 
 
 def test_expired_certificate_with_trusted_timestamp_stays_valid(signed):
-    report = check(signed.expired_timestamped, trust_anchors=[signed.root])
+    report = check(
+        signed.expired_timestamped, trust_anchors=[signed.root], tsa_anchors=[signed.root]
+    )
     assert report.verdict is Verdict.TRUSTED, report.summary
     assert report.chain.signing_time_source == "timestamp"
     assert report.chain.signing_time is not None
     assert any("proven by a timestamp" in line for line in report.summary)
-    # Without the anchor the time-stamping authority is unknown: the timestamp proves
+    assert report.signature.certificate_expiry == "expired_since_signing"
+    # A signer anchor does not trust a time-stamping authority: the timestamp proves
     # nothing and the expired certificate makes the credentials invalid.
+    signer_only = check(signed.expired_timestamped, trust_anchors=[signed.root])
+    assert signer_only.verdict is Verdict.INVALID
+    assert signer_only.chain.trusted is True  # its anchor was given
+    assert any("no trust list for time-stamping authorities" in s for s in signer_only.summary)
     untrusted = check(signed.expired_timestamped)
     assert untrusted.verdict is Verdict.INVALID
     assert "signingCredential.expired" in {f.code for f in untrusted.failures}
-    assert any("time-stamping authority is not on your trust lists" in s for s in untrusted.summary)
+    assert any("cannot tell whether it was valid then" in s for s in untrusted.summary)
 
 
 def test_ai_declared_only_in_the_ingredient(signed):

@@ -14,6 +14,7 @@ from testkit import encode, picture
 
 from provenance import check
 from provenance.credentials.sign import SignerSpec, sign_file
+from provenance.credentials.timestamp import NO_TSA_LIST
 from provenance.report import Verdict
 from provenance.testing.pki import Pki, make_pki
 from provenance.testing.tsa import TimeStampAuthority, TsaError, serve
@@ -128,12 +129,20 @@ def test_timestamp_keeps_a_signature_valid_after_expiry(
     assert before.verdict is Verdict.TRUSTED
     remaining = (short.not_after - dt.datetime.now(dt.UTC)).total_seconds()
     time.sleep(max(0.0, remaining) + 1.1)
-    after_stamped = check(stamped.path, trust_anchors=[root])
+    # The TSA is trusted only through anchors given for TSAs, never through signer anchors.
+    after_stamped = check(stamped.path, trust_anchors=[root], tsa_anchors=[root])
     assert after_stamped.verdict is Verdict.TRUSTED, after_stamped.summary
     assert after_stamped.chain.signing_time_source == "timestamp"
+    assert after_stamped.chain.trusted is True  # the SDK said untrusted: judged at today's date
+    assert after_stamped.signature.certificate_expiry == "expired_since_signing"
+    untrusted_tsa = check(stamped.path, trust_anchors=[root])
+    assert untrusted_tsa.verdict is Verdict.INVALID
+    assert untrusted_tsa.signature.timestamp.reason == NO_TSA_LIST
+    assert untrusted_tsa.chain.trusted is True  # its anchor was given: the panel says so
     after_bare = check(bare.path, trust_anchors=[root])
     assert after_bare.verdict is Verdict.INVALID
     assert "signingCredential.expired" in {f.code for f in after_bare.failures}
+    assert after_bare.signature.certificate_expiry == "expired_time_unknown"
 
 
 def test_unreachable_tsa_is_named(pki: Pki, tmp_path: Path) -> None:

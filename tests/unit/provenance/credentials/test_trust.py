@@ -115,7 +115,7 @@ def test_bad_sources(tmp_path):
 def test_load_detects_damage(tmp_path, roots):
     a, _ = roots
     data = tmp_path / "data"
-    assert load(data).empty
+    assert load(data).bundled  # nothing stored yet: the shipped snapshots
     update(str(_layout(tmp_path / "src", a.root_pem, a.root_pem)), data_dir=data)
     (data / "C2PA-TSA-TRUST-LIST.pem").write_bytes(a.root_pem + b"\n")
     with pytest.raises(TrustStoreError, match="changed since it was stored"):
