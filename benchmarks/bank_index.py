@@ -1,32 +1,24 @@
-"""Benchmark the bank index: queries/s, exact recall, memory, import time.
+"""Benchmark the bank index through the CLI, side by side with a numpy scan and faiss.
 
 Synthetic banks of random 256-bit hashes (1 M and 10 M by default) go through the real
-path: rows are written to a SQLite bank, the bank is opened, and its index is loaded
-and built from the file. Queries are half planted near-duplicates (a bank row with
-0-31 random bits flipped, so each must be found) and half random hashes.
+path: rows are written to a SQLite bank, the index file is built and saved as ``verify
+bank import`` does (``Bank.refresh_index``), then ``verify bank match BANK --hashes
+Q.txt`` runs in a fresh process on ``--cli-queries`` hashes (half planted near-duplicates
+of bank rows at 0-31 random bits, half random). Measured per bank size, each in a fresh
+process:
 
-A large index scans until it has answered ``BUILD_AFTER`` query hashes and then builds
-its multi-index tables; here the tables are built explicitly after one picture, so the
-load, the first (scanned) picture and the build are timed apart.
+* ``cli``: seconds to the first record (start-up), query hashes per second of wall clock
+  and per CPU-second, peak memory (``ru_maxrss``) of the CLI process;
+* ``cli_planted_found_exact``: planted rows reported at their exact distance (recall);
+* ``pictures_8_variants_*``: pictures (8 rotations/flips each, the planted hash at a random
+  position) through ``Bank.match_batch``; their recall;
+* ``same_as_brute_force_100_queries``: the (query, row, distance) pairs of the index equal
+  a brute-force scan's;
+* ``peers``: a flat numpy scan, faiss-cpu ``IndexBinaryFlat`` and ``IndexBinaryMultiHash``
+  (16 x 16 bits, nflip 1: HMA's configuration) on the same hashes, one thread each.
 
-Measured, per bank size, each in a fresh process (so peak memory is per size):
-
-* ``qps_hash``: query hashes per second at radius 31, one batch of 2,000 hashes (best of
-  3 runs), on one
-  core (numpy's kernels here are single-threaded). ``*_cpu_time`` variants divide by the
-  process CPU time instead of wall time: on a shared machine they are the fairer
-  one-core figure.
-* ``qps_image``: pictures per second, a picture being its 8 rotations/flips searched
-  together (``Bank.match_hashes`` path, one picture per call, metadata included).
-* ``latency_ms_hash``: one hash per call.
-* ``qps_hash_review``: radius 52 (the REVIEW band).
-* ``recall``: planted near-duplicates found at their exact distance, and the
-  multi-index result compared pair-for-pair with a brute-force scan on a sample.
-* ``peak_rss_mb`` (``ru_maxrss``) and ``index_mb`` (arrays held by the index).
-* ``import_1m_s``: ``verify bank import`` path for a 1 M-row CSV (parse, validate, insert).
-
-Run: ``python benchmarks/bank_index.py [--sizes 1000000 10000000]``; results go to
-``bench-out/bank.json``. Not run by the tests.
+Run: ``python benchmarks/bank_index.py [--sizes 1000000 10000000]`` (faiss-cpu from the
+``bench`` extra); results go to ``bench-out/bank.json``. Not run by the tests.
 """
 
 from __future__ import annotations
@@ -50,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from provenance.matching.bank import Bank  # noqa: E402
 from provenance.matching.hamming import FlatIndex  # noqa: E402
+from provenance.matching.indexfile import index_path  # noqa: E402
 from provenance.matching.pdq import PdqHash  # noqa: E402
 
 PLANTED = 1000
@@ -82,115 +75,155 @@ def _write_bank(path: Path, codes: np.ndarray) -> float:
     return time.perf_counter() - t
 
 
-def run_one(n: int, seed: int) -> dict[str, object]:
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _cli(db: Path, hashes: Path) -> dict[str, object]:
+    """Run ``verify bank match --hashes`` in a fresh process: start-up, rate, memory."""
+    cmd = [sys.executable, "-m", "verify_cli", "bank", "match", str(db), "--hashes", str(hashes)]
+    cmd += ["--format", "jsonl", "--max-distance", "31"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    first_s = time.perf_counter() - t
+    lines = [first, *proc.stdout]
+    proc.wait()
+    total_s = time.perf_counter() - t
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = usage.ru_utime + usage.ru_stime
+    records = [json.loads(line) for line in lines if line.strip()]
+    return {
+        "first_answer_s": round(first_s, 2),
+        "total_s": round(total_s, 2),
+        "queries": len(records),
+        "qps_through_cli": round(len(records) / total_s, 1),
+        "qps_after_first_answer": round((len(records) - 1) / max(total_s - first_s, 1e-9), 1),
+        "cpu_s": round(cpu_s, 2),
+        "qps_per_cpu_s": round(len(records) / cpu_s, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "records": records,
+    }
+
+
+def _peers(codes: np.ndarray, queries: np.ndarray) -> dict[str, object]:
+    """Flat numpy scan and faiss-cpu binary indexes on the same hashes and queries."""
+    out: dict[str, object] = {}
+    q = queries[:200]
+    flat = FlatIndex(codes)
+    t = time.perf_counter()
+    flat.search(q, radius=31)
+    out["numpy_flat_qps"] = round(len(q) / (time.perf_counter() - t), 1)
+    out["numpy_flat_mb"] = round(codes.nbytes / 2**20, 1)
+    try:
+        import faiss  # optional peer (extra `bench`)
+    except ImportError:
+        out["faiss"] = "not installed"
+        return out
+    faiss.omp_set_num_threads(1)
+    xb = codes.view(np.uint8).reshape(-1, 32)
+    xq = np.ascontiguousarray(queries.view(np.uint8).reshape(-1, 32))
+    for name, make in (
+        ("faiss_binary_flat", lambda: faiss.IndexBinaryFlat(256)),
+        ("faiss_binary_multihash_16x16", lambda: faiss.IndexBinaryMultiHash(256, 16, 16)),
+    ):
+        before = _rss_mb()
+        t = time.perf_counter()
+        index = make()
+        if hasattr(index, "nflip"):
+            index.nflip = 1  # exact at 31: 16 chunks, one of them within 1 bit (HMA's choice)
+        index.add(xb)
+        build_s = time.perf_counter() - t
+        sub = xq[:200] if "flat" in name else xq
+        t = time.perf_counter()
+        index.range_search(sub, 32)  # faiss keeps distances < radius
+        qps = len(sub) / (time.perf_counter() - t)
+        out[name] = {
+            "build_s": round(build_s, 2),
+            "qps": round(qps, 1),
+            "rss_growth_mb": round(_rss_mb() - before, 1),
+        }
+        del index
+    return out
+
+
+def run_one(n: int, seed: int, cli_queries: int) -> dict[str, object]:
     rng = np.random.default_rng(seed)
     codes = rng.integers(0, 2**64, size=(n, 4), dtype=np.uint64)
-    base = rng.choice(n, size=PLANTED, replace=False)
+    half = cli_queries // 2
+    base = rng.choice(n, size=half, replace=False)
     planted, planted_d = _flip(codes[base], rng, 0, 31)
     queries = np.concatenate(
-        [planted, rng.integers(0, 2**64, size=(RANDOM_QUERIES, 4), dtype=np.uint64)]
+        [planted, rng.integers(0, 2**64, size=(cli_queries - half, 4), dtype=np.uint64)]
     )
     tmp = Path(tempfile.mkdtemp(prefix="bank-bench-"))
     db = tmp / "bench.db"
     write_s = _write_bank(db, codes)
-    sample_rows = codes[base[:BRUTE_SAMPLE]].copy()
-    del codes
+    with Bank.open(db) as bank:
+        t = time.perf_counter()
+        bank.refresh_index()  # what `verify bank import` does at its end
+        build_s = time.perf_counter() - t
+        chunks = bank.index().base.mih
+    idx_mb = index_path(db).stat().st_size / 2**20
+    hashes = tmp / "q.txt"
+    hashes.write_text("".join(q.tobytes().hex() + "\n" for q in queries))
 
-    bank = Bank.open(db)
-    t = time.perf_counter()
-    index = bank.index()
-    load_s = time.perf_counter() - t
-    # One picture before any table is built: the first check against a large bank scans.
-    t = time.perf_counter()
-    first = bank.match_hashes([PdqHash(queries[0].tobytes(), 100)] * 8, max_distance=31)
-    first_picture_s = time.perf_counter() - t
-    assert first
-    t = time.perf_counter()
-    mih = index.build()
-    build_s = time.perf_counter() - t
-
-    search = index.search
-    search(queries[:50], radius=31)  # warm-up
-    # Best of 3 (as timeit does): other jobs on a shared machine only ever add time.
-    batch_s = batch_cpu = float("inf")
-    for _ in range(3):
-        t, c = time.perf_counter(), time.process_time()
-        res = search(queries, radius=31)
-        batch_s = min(batch_s, time.perf_counter() - t)
-        batch_cpu = min(batch_cpu, time.process_time() - c)
-
-    # Planted rows must come back at exactly their planted distance.
-    found = {
-        (int(q), int(r)): int(d) for q, r, d in zip(res.query, res.row, res.distance, strict=True)
-    }
-    # Rows were written in order, so index position i holds bank row base[i].
-    planted_ok = sum(found.get((i, int(base[i])), -1) == int(planted_d[i]) for i in range(PLANTED))
-
-    # Pair-for-pair comparison with a brute-force scan on a sample of queries.
-    sample = np.concatenate(
-        [queries[: BRUTE_SAMPLE // 2], queries[PLANTED : PLANTED + BRUTE_SAMPLE // 2]]
+    cli = _cli(db, hashes)
+    records = cli.pop("records")
+    assert isinstance(records, list)
+    planted_ok = sum(
+        any(
+            m["entry_id"] == f"e{int(base[i])}" and m["distance"] == int(planted_d[i])
+            for m in records[i]["matches"]
+        )
+        for i in range(half)
     )
-    t = time.perf_counter()
-    brute = FlatIndex(index.codes).search(sample, radius=31)
-    brute_s = time.perf_counter() - t
-    fast = search(sample, radius=31)
-    same = (
-        len(brute) == len(fast)
-        and bool(np.array_equal(brute.query, fast.query))
-        and bool(np.array_equal(brute.row, fast.row))
-        and bool(np.array_equal(brute.distance, fast.distance))
-    )
-    assert np.array_equal(index.codes[base[:BRUTE_SAMPLE]], sample_rows)
+    random_hits = sum(bool(r["matches"]) for r in records[half:])
 
-    t = time.perf_counter()
-    for i in range(200):
-        search(queries[i : i + 1], radius=31)
-    latency_ms = (time.perf_counter() - t) / 200 * 1e3
-
-    t, c = time.perf_counter(), time.process_time()
-    review = search(queries[:200], radius=52)
-    review_s, review_cpu = time.perf_counter() - t, time.process_time() - c
-
-    # Whole pictures: 8 hashes (planted query + 7 random "other variants"), bank API.
-    images = 100
-    variant_sets = [
-        [PdqHash(queries[i].tobytes(), 100)]
-        + [PdqHash(rng.integers(0, 2**64, 4, dtype=np.uint64).tobytes(), 100) for _ in range(7)]
-        for i in range(images)
-    ]
-    bank.match_hashes(variant_sets[0])
-    image_s = image_cpu = float("inf")
-    for _ in range(3):
+    # Pictures: 8 variants each, the planted hash at a random position among 7 random
+    # ones; every planted row must come back (best of the 8) at its exact distance.
+    pictures = 500
+    groups = []
+    for i in range(pictures):
+        g = [PdqHash(h.tobytes(), 100) for h in rng.integers(0, 2**64, (8, 4), dtype=np.uint64)]
+        g[int(rng.integers(0, 8))] = PdqHash(queries[i].tobytes(), 100)
+        groups.append(g)
+    with Bank.open(db) as bank:
+        bank.index()
         t, c = time.perf_counter(), time.process_time()
-        image_hits = sum(bool(bank.match_hashes(v, max_distance=31)) for v in variant_sets)
-        image_s = min(image_s, time.perf_counter() - t)
-        image_cpu = min(image_cpu, time.process_time() - c)
-    bank.close()
-
+        got = bank.match_batch(groups, max_distance=31)
+        pic_s, pic_cpu = time.perf_counter() - t, time.process_time() - c
+        pic_ok = sum(
+            any(m.entry_id == f"e{int(base[i])}" and m.distance == int(planted_d[i]) for m in ms)
+            for i, ms in enumerate(got)
+        )
+        # Brute force on a sample: the same (query, row, distance) pairs.
+        sample = queries[:100]
+        fast = bank.index().search(sample, radius=31)
+        brute = FlatIndex(codes).search(sample, radius=31)
+        fast_pairs = zip(fast[0].tolist(), (fast[1] - 1).tolist(), fast[2].tolist(), strict=True)
+        brute_pairs = zip(
+            brute.query.tolist(), brute.row.tolist(), brute.distance.tolist(), strict=True
+        )
+        same = sorted(fast_pairs) == sorted(brute_pairs)
     out: dict[str, object] = {
         "n": n,
-        "mih_chunks": mih.chunks if mih is not None else None,
+        "mih_chunks": chunks.chunks if chunks is not None else None,
         "write_db_s": round(write_s, 2),
         "db_mb": round(db.stat().st_size / 2**20, 1),
-        "load_s": round(load_s, 2),
-        "first_picture_scan_s": round(first_picture_s, 2),
-        "build_s": round(build_s, 2),
-        "index_mb": round(index.nbytes / 2**20, 1),
-        "qps_hash": round(len(queries) / batch_s, 1),
-        "qps_hash_cpu_time": round(len(queries) / batch_cpu, 1),
-        "latency_ms_hash": round(latency_ms, 3),
-        "qps_image_8_variants": round(images / image_s, 1),
-        "qps_image_8_variants_cpu_time": round(images / image_cpu, 1),
-        "qps_hash_review_r52": round(200 / review_s, 1),
-        "qps_hash_review_r52_cpu_time": round(200 / review_cpu, 1),
-        "review_hits_r52": len(review),
-        "brute_force_ms_per_hash": round(brute_s / len(sample) * 1e3, 2),
-        "planted_found_exact": planted_ok / PLANTED,
-        "random_query_hits": int(np.sum(res.query >= PLANTED)),
-        "same_as_brute_force": same,
-        "brute_force_sample": len(sample),
-        "picture_queries_matched": image_hits / images,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "index_build_and_save_s": round(build_s, 2),
+        "index_file_mb": round(idx_mb, 1),
+        "cli": cli,
+        "cli_planted_found_exact": planted_ok / half,
+        "cli_random_query_hits": random_hits,
+        "pictures_8_variants_per_s": round(pictures / pic_s, 1),
+        "pictures_8_variants_per_cpu_s": round(pictures / pic_cpu, 1),
+        "pictures_planted_found_exact": pic_ok / pictures,
+        "same_as_brute_force_100_queries": same,
+        "peers": _peers(codes, queries),
     }
     for f in tmp.iterdir():
         f.unlink()
@@ -232,13 +265,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--import-rows", type=int, default=1_000_000)
+    parser.add_argument("--cli-queries", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=20261121)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--import-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out" / "bank.json")
     args = parser.parse_args()
     if args.one is not None:
-        print(json.dumps(run_one(args.one, args.seed)))
+        print(json.dumps(run_one(args.one, args.seed, args.cli_queries)))
         return
     if args.import_only:
         print(json.dumps(import_bench(args.import_rows, args.seed)))
@@ -266,12 +300,14 @@ def main() -> None:
         "load_average_start": os.getloadavg(),
         "notes": "one core per process; qps_hash counts query hashes (a picture is 8); "
         "recall is exact by construction (multi-index hashing) and checked",
-        "import": child("--import-only", "--import-rows", str(args.import_rows)),
+        "import": child("--import-only", "--import-rows", str(args.import_rows))
+        if args.import_rows
+        else None,
         "sizes": [],
     }
     print(json.dumps(results["import"]), flush=True)
     for n in args.sizes:
-        r = child("--one", str(n))
+        r = child("--one", str(n), "--cli-queries", str(args.cli_queries))
         print(json.dumps(r), flush=True)
         results["sizes"].append(r)  # type: ignore[union-attr]
     results["load_average_end"] = os.getloadavg()

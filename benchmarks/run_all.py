@@ -67,6 +67,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "bank": (["bank_index.py"], ["bank_index.py", "--sizes", "100000", "--import-rows", "100000"]),
     "batch": (["batch_throughput.py"], ["batch_throughput.py", "--count", "200"]),
+    "render": (["render_report.py"], ["render_report.py", "--records", "200", "--pictures", "20"]),
 }
 
 

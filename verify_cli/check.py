@@ -33,7 +33,7 @@ from verify_cli.formats import FORMAT_METAVAR
 from verify_cli.inputs import Input, expand_inputs, read_path_list
 from verify_cli.keys import WM_KEY_ENV, WmKeyFileOption
 from verify_cli.keys import wm_keys as wm_keys_of
-from verify_cli.render import OutputFormat, make_format
+from verify_cli.render import OutputFormat, ReportLang, ThumbnailMode, make_format
 
 __all__ = ["FailOn", "conditions_met", "decide_exit_code", "parse_fail_on", "register"]
 
@@ -179,6 +179,8 @@ def _default_format(output: Path | None, stdout: TextIO) -> OutputFormat:
             ".ndjson": OutputFormat.JSONL,
             ".csv": OutputFormat.CSV,
             ".txt": OutputFormat.TABLE,
+            ".html": OutputFormat.HTML,
+            ".htm": OutputFormat.HTML,
         }
         return by_suffix.get(output.suffix.lower(), OutputFormat.JSONL)
     isatty = getattr(stdout, "isatty", None)
@@ -426,9 +428,9 @@ def check_command(
         OutputFormat | None,
         typer.Option(
             "--format",
-            metavar=FORMAT_METAVAR,
-            help="Output format. Default: table on a terminal, jsonl otherwise "
-            "(with --output: from its extension, else jsonl).",
+            metavar=FORMAT_METAVAR.replace("csv]", "csv|html]"),
+            help="Output format (html: one self-contained page). Default: table on a "
+            "terminal, jsonl otherwise (with --output: from its extension, else jsonl).",
             case_sensitive=False,
             show_default=False,
         ),
@@ -656,6 +658,23 @@ def check_command(
         bool,
         typer.Option("--verbose", "-v", help="Show raw codes and certificate details; tracebacks."),
     ] = False,
+    thumbnails: Annotated[
+        ThumbnailMode,
+        typer.Option(
+            "--thumbnails",
+            help="HTML only: full (at most 320 px wide), blur (beyond recognition) or none.",
+            case_sensitive=False,
+        ),
+    ] = ThumbnailMode.FULL,
+    lang: Annotated[
+        ReportLang | None,
+        typer.Option(
+            "--lang",
+            help="HTML only: language of the page. Default: from the locale.",
+            case_sensitive=False,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Check the Content Credentials (C2PA) of pictures and videos.
 
@@ -754,7 +773,13 @@ def check_command(
     try:
         opened = _open_output(resume, append=True) if resume is not None else _open_output(output)
         with opened as stream:
-            formatter = make_format(chosen, stream, verbose=verbose)
+            formatter = make_format(
+                chosen,
+                stream,
+                verbose=verbose,
+                thumbnails=thumbnails.value,
+                lang=lang.value if lang is not None else None,
+            )
             formatter.start(len(inputs))
             records = batch.run_batch(
                 [item.path for item in inputs],

@@ -22,6 +22,7 @@ import typer
 from verify_cli.exit_codes import ExitCode
 from verify_cli.formats import FORMAT_METAVAR, Format, RecordWriter
 from verify_cli.keys import WM_KEY_ENV, read_key_file
+from verify_cli.render import ReportLang, ThumbnailMode
 
 if TYPE_CHECKING:
     from provenance.monitor import MonitorStore, Visit
@@ -350,25 +351,68 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+class StatusFormat(enum.StrEnum):
+    """``--format`` of ``monitor status``: the shared formats, and ``html`` (a case page)."""
+
+    TABLE = "table"
+    JSON = "json"
+    JSONL = "jsonl"
+    CSV = "csv"
+    TEXT = "text"
+    HTML = "html"
+
+
 def status_command(
     db: DbArg,
     case: Annotated[
         str | None, typer.Option("--case", metavar="CASE", help="Only this case.")
     ] = None,
-    fmt: FormatOption = None,
+    fmt: Annotated[
+        StatusFormat | None,
+        typer.Option(
+            "--format",
+            case_sensitive=False,
+            metavar=FORMAT_METAVAR.replace("csv]", "csv|html]"),
+            help="Output format (default: table on a terminal, else jsonl; html: a "
+            "self-contained case page for support staff and lawyers).",
+        ),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", metavar="FILE", help="Write here.")
     ] = None,
+    thumbnails: Annotated[
+        ThumbnailMode,
+        typer.Option(
+            "--thumbnails",
+            case_sensitive=False,
+            help="html only: pictures of the evidence; none (default: the material may be "
+            "abusive), blur or full.",
+        ),
+    ] = ThumbnailMode.NONE,
+    lang: Annotated[
+        ReportLang | None,
+        typer.Option(
+            "--lang",
+            case_sensitive=False,
+            help="html only: ko or en (default: from the locale).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """One row per URL: last status, since when it is gone, the request state (json/jsonl
-    add each URL's timeline)."""
+    add each URL's timeline; html writes a case page with every timeline)."""
     with _guard(str(db)):
         with _open(db) as store:
             if case is not None and not store.has_case(case):
                 _fail(str(db), f"no case named {case!r}")
             rows = store.status(case)
+    if fmt is StatusFormat.HTML:
+        with _guard(str(db)), _writer(output, "w") as out:
+            _status_html(rows, out, thumbnails=thumbnails, lang=lang)
+        return
     with _writer(output, "w") as out:
-        chosen = (fmt or (Format.TABLE if out.isatty() else Format.JSONL)).canonical
+        shared = Format(fmt.value) if fmt is not None else None
+        chosen = (shared or (Format.TABLE if out.isatty() else Format.JSONL)).canonical
         if chosen is Format.TABLE:
             _status_table(rows, out)
             return
@@ -376,6 +420,20 @@ def status_command(
         for row in rows:
             writer.write(row.to_dict(timeline=chosen is not Format.CSV))
         writer.finish()
+
+
+def _status_html(
+    rows: list[Any], out: TextIO, *, thumbnails: ThumbnailMode, lang: ReportLang | None
+) -> None:
+    from provenance import render  # jinja2 and the templates only load for HTML output
+
+    urls = [render.case_url_from_dict(row.to_dict(timeline=True)) for row in rows]
+    render.render_case_page(
+        urls,
+        out,
+        lang=render.Lang(lang.value) if lang is not None else render.default_lang(),
+        thumbnails=render.Thumbnails(thumbnails.value),
+    )
 
 
 def _status_table(rows: list[Any], out: TextIO) -> None:

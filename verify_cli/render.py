@@ -8,6 +8,7 @@ report at a time (and writes it out at once, so long batches stream), then finis
 * ``json``: one object for one input, an array for several; sorted keys, 2-space indent.
 * ``jsonl``: one compact object per line, flushed per record.
 * ``csv``: the documented flattening of ``spec/csv.md`` (one row per input).
+* ``html``: one self-contained page (:mod:`provenance.render`), streamed through spool files.
 """
 
 from __future__ import annotations
@@ -30,11 +31,14 @@ if TYPE_CHECKING:
 __all__ = [
     "CSV_COLUMNS",
     "CsvFormat",
+    "HtmlFormat",
     "JsonFormat",
     "JsonLinesFormat",
     "OutputFormat",
+    "ReportLang",
     "ReportFormat",
     "TextFormat",
+    "ThumbnailMode",
     "csv_row",
     "dumps_record",
     "make_format",
@@ -49,6 +53,22 @@ class OutputFormat(enum.StrEnum):
     JSON = "json"
     JSONL = "jsonl"
     CSV = "csv"
+    HTML = "html"
+
+
+class ThumbnailMode(enum.StrEnum):
+    """The values of ``--thumbnails`` (HTML reports)."""
+
+    FULL = "full"
+    BLUR = "blur"
+    NONE = "none"
+
+
+class ReportLang(enum.StrEnum):
+    """The values of ``--lang`` (HTML reports)."""
+
+    KO = "ko"
+    EN = "en"
 
 
 def dumps_record(record: Any, *, indent: int | None = None) -> str:
@@ -633,7 +653,35 @@ class TextFormat(ReportFormat):
         return [Text("Details", style="bold"), grid]
 
 
-def make_format(fmt: OutputFormat, stream: TextIO, *, verbose: bool = False) -> ReportFormat:
+class HtmlFormat(ReportFormat):
+    """One self-contained HTML page (counts, a filterable table, a detail per file)."""
+
+    def __init__(
+        self, stream: TextIO, *, thumbnails: str = "full", lang: str | None = None
+    ) -> None:
+        super().__init__(stream)
+        from provenance import render  # jinja2 and the templates only load for HTML output
+
+        chosen = render.Lang(lang) if lang is not None else render.default_lang()
+        self._page = render.HtmlCheckReport(
+            stream, lang=chosen, thumbnails=render.Thumbnails(thumbnails)
+        )
+
+    def write(self, report: Report, record: dict[str, Any] | None = None) -> None:
+        self._page.write(report)
+
+    def finish(self) -> None:
+        self._page.finish()
+
+
+def make_format(
+    fmt: OutputFormat,
+    stream: TextIO,
+    *,
+    verbose: bool = False,
+    thumbnails: str = "full",
+    lang: str | None = None,
+) -> ReportFormat:
     """Return the :class:`ReportFormat` for a ``--format`` value.
 
     Parameters
@@ -644,6 +692,8 @@ def make_format(fmt: OutputFormat, stream: TextIO, *, verbose: bool = False) -> 
         Where the reports go.
     verbose
         Text format only: add raw codes and certificate details.
+    thumbnails, lang
+        HTML format only: ``full``/``blur``/``none``, and ``ko``/``en`` (None: the locale).
 
     Returns
     -------
@@ -659,5 +709,7 @@ def make_format(fmt: OutputFormat, stream: TextIO, *, verbose: bool = False) -> 
             return JsonLinesFormat(stream)
         case OutputFormat.CSV:
             return CsvFormat(stream)
+        case OutputFormat.HTML:
+            return HtmlFormat(stream, thumbnails=thumbnails, lang=lang)
         case _:
             assert_never(fmt)

@@ -18,7 +18,9 @@ file changed since it was built (by this or another process).
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import functools
 import hashlib
 import itertools
@@ -26,7 +28,8 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import uuid
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Concatenate, Final, Literal, ParamSpec, TypeVar
@@ -37,7 +40,8 @@ import numpy.typing as npt
 from provenance._clock import utc_text
 from provenance._sqlite import ensure_schema, open_database, transaction
 from provenance.errors import BankError
-from provenance.matching.hamming import HammingIndex, pack
+from provenance.matching.hamming import FlatIndex, HammingIndex, SearchResult, pack
+from provenance.matching.indexfile import IndexFile, index_path, load_index, save_index
 from provenance.matching.pdq import (
     QUALITY_THRESHOLD,
     Hashed,
@@ -50,6 +54,15 @@ from provenance.matching.pdq import (
     hash_video,
     read_input,
 )
+from provenance.matching.vpdq import (
+    COMPARED_MATCH_PERCENT,
+    QUERY_MATCH_PERCENT,
+    VpdqHash,
+    compare,
+    hash_video_vpdq,
+    vpdq_available,
+)
+from provenance.matching.vpdq import DISTANCE as VPDQ_DISTANCE
 from provenance.report import BankMatch
 
 __all__ = [
@@ -61,15 +74,18 @@ __all__ = [
     "Bank",
     "BankEntry",
     "BankError",
+    "ExchangeRow",
     "ImportResult",
     "InvalidRow",
     "Lookup",
+    "apply_allow_lists",
+    "negative_names",
     "band",
     "lookup_file",
     "match_file",
 ]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 """Version of the bank file format written by this code (``schema_version`` table)."""
 APPLICATION_ID: Final = 0x4A4A424B
 """SQLite ``application_id`` of a bank file ("JJBK")."""
@@ -80,7 +96,30 @@ REVIEW_MAX: Final = 52
 FRAME_SEPARATOR: Final = "#t="
 """Entry ids ``ID#t=SECONDS`` are frames of the video ``ID`` (W3C media-fragment style)."""
 
-_SCHEMA: Final = """
+_V2: Final = """;
+CREATE TABLE entry_history (
+    id INTEGER PRIMARY KEY,
+    entry_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    at TEXT NOT NULL,
+    reason TEXT
+);
+CREATE INDEX entry_history_entry ON entry_history (entry_id);
+CREATE TABLE videos (
+    id INTEGER PRIMARY KEY,
+    entry_id TEXT NOT NULL UNIQUE CHECK (length(entry_id) BETWEEN 1 AND 512),
+    vpdq TEXT NOT NULL,
+    md5 TEXT,
+    label TEXT,
+    case_id TEXT,
+    source TEXT,
+    added_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'disabled')),
+    exchange TEXT
+);
+"""
+_SCHEMA: Final = (
+    """
 CREATE TABLE schema_version (
     version INTEGER NOT NULL,
     applied_at TEXT NOT NULL
@@ -98,9 +137,24 @@ CREATE TABLE entries (
     label TEXT,
     case_id TEXT,
     source TEXT,
-    added_at TEXT NOT NULL
+    added_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'disabled')),
+    exchange TEXT
 );
 """
+    + _V2
+)
+
+_MIGRATE_1_TO_2: Final = (
+    """
+ALTER TABLE entries ADD COLUMN state TEXT NOT NULL DEFAULT 'active'
+    CHECK (state IN ('active', 'disabled'));
+ALTER TABLE entries ADD COLUMN exchange TEXT
+"""
+    + _V2
+)
+KINDS: Final = ("positive", "negative")
+"""A negative bank (allow-list) suppresses the matches of the other banks."""
 
 _EXPORT_COLUMNS: Final = ("id", "pdq", "quality", "label", "case", "source", "added_at")
 _HEX64: Final = re.compile(r"[0-9a-fA-F]{64}")
@@ -111,6 +165,11 @@ _LABEL_COLUMNS: Final = ("label", "tags", "tag")
 _CASE_COLUMNS: Final = ("case", "case_id", "case_number", "casenumbers", "case_numbers")
 _INSERT_BATCH: Final = 50_000
 _LOAD_BATCH: Final = 100_000
+MIH_MIN_ROWS = 200_000
+"""Banks from this size get multi-index tables in their index file (smaller: a scan)."""
+DELTA_MAX: Final = 50_000
+"""Rows added after the index file was written that are searched by a scan; past this
+many (or 5 % of the bank) the index file is rewritten."""
 
 
 _P = ParamSpec("_P")
@@ -214,6 +273,8 @@ class Added:
     """How many of them were new (the rest were already present)."""
     quality: int
     """PDQ quality (the lowest over the stored frames, for a video)."""
+    vpdq: bool = False
+    """Video: whether its vPDQ hash was stored too (needs the ``vpdq`` package)."""
 
 
 @dataclass(frozen=True)
@@ -227,6 +288,31 @@ class InvalidRow:
 
     def to_dict(self) -> dict[str, Any]:
         return {"line": self.line, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class ExchangeRow:
+    """One record received from a hash exchange, ready for :meth:`Bank.upsert`."""
+
+    line: int
+    """Line (or record number) in the file, for error reports."""
+    entry_id: str
+    digest: bytes | None
+    """PDQ hash (32 bytes), or None for a video MD5 record."""
+    md5: str | None
+    """Video MD5 (32 lowercase hex digits), or None."""
+    quality: int | None
+    label: str | None
+    case: str | None
+    source: str | None
+    state: str
+    """``active`` or ``disabled``."""
+    reason: str | None
+    """Why the state is what it is (kept in the history)."""
+    exchange: str | None
+    """The exchange's own record, JSON text, kept verbatim for export."""
+    vpdq: str | None = None
+    """A video's vPDQ signal string (then ``digest`` and ``md5`` are None)."""
 
 
 @dataclass(frozen=True)
@@ -267,6 +353,10 @@ class Lookup:
     """Matches in every bank, best first (``MATCH`` before ``REVIEW``)."""
     frames: int | None = None
     """Video only: how many sampled frames were hashable and searched."""
+    vpdq: VpdqHash | None = None
+    """Video only: its vPDQ hash and MD5 (None without the ``vpdq`` package)."""
+    variants: tuple[PdqHash, ...] = ()
+    """Picture only: the hashes of its 8 rotations/flips (:class:`Variant` order)."""
 
 
 class Bank:
@@ -291,9 +381,8 @@ class Bank:
         """Path of the bank file."""
         self.name = name
         """Name reported in matches (``bank_info.name``, by default the file's stem)."""
-        self._index: HammingIndex | None = None
-        self._index_rowids: npt.NDArray[np.int64] = np.empty(0, np.int64)
-        self._index_rowid_base: int | None = None
+        self._index: _Snapshot | None = None
+        self._videos: tuple[tuple[int, int], _VideoIndex] | None = None
         self._index_version: tuple[int, int] | None = None
         self._writes = 0
         self._lock = threading.RLock()
@@ -348,12 +437,28 @@ class Bank:
             kind="bank",
             bad_code="not_a_bank",
             fill=lambda c: c.execute(
-                "INSERT INTO bank_info VALUES ('name', ?), ('created_at', ?)",
-                (name or p.stem, utc_text()),
+                "INSERT INTO bank_info VALUES ('name', ?), ('created_at', ?), ('uuid', ?)",
+                (name or p.stem, utc_text(), str(uuid.uuid4())),
             ),
         )
+        found = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+        if found < SCHEMA_VERSION:
+            _migrate(conn, p, found)
         row = conn.execute("SELECT value FROM bank_info WHERE key = 'name'").fetchone()
         return str(row[0]) if row else p.stem
+
+    def _info_value(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM bank_info WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    @property
+    def bank_id(self) -> str:
+        """Identity of the bank (``bank_info.uuid``; banks from before it: name and time)."""
+        with self._lock:
+            found = self._info_value("uuid")
+            if found is None:
+                found = f"{self._info_value('name')}|{self._info_value('created_at')}"
+            return found
 
     @_locked
     def close(self) -> None:
@@ -387,10 +492,11 @@ class Bank:
         conn = self._conn
         try:
             with transaction(conn):
+                start = self._next_rowid()
                 conn.executemany(
-                    "INSERT INTO entries (entry_id, hash, quality, label, case_id, source,"
-                    " added_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
+                    "INSERT INTO entries (id, entry_id, hash, quality, label, case_id, source,"
+                    " added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    ((start + i, *r) for i, r in enumerate(rows)),
                 )
         finally:
             self._writes += 1
@@ -516,10 +622,107 @@ class Bank:
         ]
         if rows:
             self._write(rows)
+        stored_vpdq = False
+        if not isinstance(hashed, Hashed) and vpdq_available():
+            video = hash_video_vpdq(data)
+            self.add_video(base, video, label=label, case=case, source=source)
+            stored_vpdq = True
         return Added(
             entry_ids=tuple(ids),
             new=len(rows),
             quality=min(h.quality if h.quality is not None else 100 for _, h in items),
+            vpdq=stored_vpdq,
+        )
+
+    def add_video(
+        self,
+        entry_id: str,
+        video: VpdqHash,
+        *,
+        label: str | None = None,
+        case: str | None = None,
+        source: str | None = None,
+    ) -> bool:
+        """Store a video's vPDQ hash (and MD5). Returns False when the id is present."""
+        _check_id(entry_id)
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM videos WHERE entry_id = ?", (entry_id,)).fetchone():
+                return False
+            conn.execute(
+                "INSERT INTO videos (entry_id, vpdq, md5, label, case_id, source, added_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (entry_id, video.to_signal(), video.md5, label, case, source, utc_text()),
+            )
+            conn.execute(
+                "INSERT INTO entry_history (entry_id, state, at, reason) VALUES (?, ?, ?, ?)",
+                (entry_id, "active", utc_text(), "added"),
+            )
+        return True
+
+    @_locked
+    def video_rowid_of(self, entry_id: str) -> int | None:
+        """Return the row id of a video (vPDQ / MD5) entry, or None."""
+        found = self._conn.execute(
+            "SELECT id FROM videos WHERE entry_id = ?", (entry_id,)
+        ).fetchone()
+        return None if found is None else int(found[0])
+
+    @_locked
+    def video(self, rowid: int) -> dict[str, Any] | None:
+        """A stored video by row id: ``entry_id``, ``vpdq`` (signal string), ``md5``,
+        ``label``, ``state``; None when there is none."""
+        row = self._conn.execute(
+            "SELECT entry_id, vpdq, md5, label, state FROM videos WHERE id = ?", (rowid,)
+        ).fetchone()
+        if row is None:
+            return None
+        return dict(zip(("entry_id", "vpdq", "md5", "label", "state"), row, strict=True))
+
+    def video_ids(self) -> set[str]:
+        """Ids of the active videos that have a vPDQ hash."""
+        return {v[0] for v in self._video_index().videos if v[1].features}
+
+    @_locked
+    def _video_index(self) -> _VideoIndex:
+        version = self._version()
+        if self._videos is None or self._videos[0] != version:
+            rows = self._conn.execute(
+                "SELECT id, entry_id, vpdq, md5, label, case_id FROM videos"
+                " WHERE state = 'active' ORDER BY id"
+            ).fetchall()
+            self._videos = (version, _VideoIndex(rows))
+        return self._videos[1]
+
+    def match_video(
+        self,
+        query: VpdqHash,
+        *,
+        query_percent: float = QUERY_MATCH_PERCENT,
+        compared_percent: float = COMPARED_MATCH_PERCENT,
+    ) -> tuple[BankMatch, ...]:
+        """Match a video's vPDQ hash against the bank's videos (HMA semantics, see
+        :mod:`provenance.matching.vpdq`); an identical file (same MD5) matches too.
+
+        Returns
+        -------
+        tuple of BankMatch
+            ``entry_id`` the banked video, ``distance`` the closest frame pair, and in
+            ``detail``: ``signal`` (``vpdq`` or ``video_md5``), ``query_match_percent``,
+            ``compared_match_percent``.
+        """
+        found = self._video_index().search(query, query_percent, compared_percent)
+        return tuple(
+            BankMatch(
+                bank=self.name,
+                entry_id=eid,
+                distance=d,
+                band="MATCH",
+                variant="identity",
+                label=label,
+                case=case,
+                detail=detail,
+            )
+            for eid, d, label, case, detail in found
         )
 
     @_locked
@@ -539,6 +742,11 @@ class Bank:
         conn = self._conn
         try:
             with transaction(conn):
+                # Row ids are never reused (the index file relies on it): keep the highest.
+                conn.execute(
+                    "INSERT OR REPLACE INTO bank_info VALUES ('next_rowid', ?)",
+                    (str(self._next_rowid()),),
+                )
                 deleted = 0
                 for eid in entry_ids:
                     escaped = eid.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -547,6 +755,7 @@ class Bank:
                         (eid, escaped + FRAME_SEPARATOR + "%"),
                     )
                     deleted += cur.rowcount
+                    conn.execute("DELETE FROM videos WHERE entry_id = ?", (eid,))
         finally:
             self._writes += 1
         return deleted
@@ -706,11 +915,12 @@ class Bank:
                         if r[1] in present
                     )
                 fresh = [r[1:] for r in rows if r[1] not in present]
+                start = self._next_rowid()
                 for i in range(0, len(fresh), _INSERT_BATCH):
                     conn.executemany(
-                        "INSERT INTO entries (entry_id, hash, quality, label, case_id, source, "
-                        "added_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        fresh[i : i + _INSERT_BATCH],
+                        "INSERT INTO entries (id, entry_id, hash, quality, label, case_id, "
+                        "source, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        ((start + i + k, *r) for k, r in enumerate(fresh[i : i + _INSERT_BATCH])),
                     )
         finally:
             self._writes += 1
@@ -762,42 +972,112 @@ class Bank:
     def _version(self) -> tuple[int, int]:
         return (int(self._conn.execute("PRAGMA data_version").fetchone()[0]), self._writes)
 
+    def _next_rowid(self) -> int:
+        top = self._conn.execute("SELECT max(id) FROM entries").fetchone()[0] or 0
+        kept = self._info_value("next_rowid")
+        return max(int(top) + 1, int(kept) if kept else 1)
+
+    def _load_rows(self, after: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+        """Hashes and row ids of the rows with ``id > after`` (streamed; call in a read
+        transaction)."""
+        n = int(
+            self._conn.execute("SELECT count(*) FROM entries WHERE id > ?", (after,)).fetchone()[0]
+        )
+        codes = np.empty((n, 4), dtype=np.uint64)
+        rowids = np.empty(n, dtype=np.int64)
+        cur = self._conn.execute("SELECT id, hash FROM entries WHERE id > ? ORDER BY id", (after,))
+        i = 0
+        # Streamed in batches: a list of 10 M row tuples would need ~1.5 GB.
+        while (batch := cur.fetchmany(_LOAD_BATCH)) and i < n:
+            k = min(len(batch), n - i)
+            codes[i : i + k] = pack(b"".join(h for _, h in batch[:k]))
+            rowids[i : i + k] = np.fromiter((r for r, _ in batch[:k]), np.int64, count=k)
+            i += k
+        return codes[:i], rowids[:i]
+
+    def _valid_file(self, found: IndexFile | None) -> IndexFile | None:
+        """The index file when it still describes this bank's rows, else None."""
+        if found is None:
+            return None
+        if found.meta["rows"] == 0:
+            return found
+        for key, rowid in (("first_digest", None), ("last_digest", found.max_rowid)):
+            if rowid is None:
+                rowid = (
+                    int(found.rowids[0]) if found.rowids is not None else found.meta["rowid_base"]
+                )
+            row = self._conn.execute("SELECT hash FROM entries WHERE id = ?", (rowid,)).fetchone()
+            # A removed row is fine (matches are checked against the bank); another hash
+            # under the same row id means the file belongs to an older copy of the bank.
+            if row is not None and bytes(row[0]).hex() != found.meta[key]:
+                return None
+        if self._next_rowid() <= found.max_rowid:
+            return None  # the bank was rolled back below the index
+        return found
+
+    def _build_file(self) -> IndexFile:
+        """Build the index over every row, and save it beside the bank when possible."""
+        codes, rowids = self._load_rows(0)
+        mih = HammingIndex(codes, build_after=0, mih_min_rows=MIH_MIN_ROWS).mih
+        path = index_path(self.path)
+        try:
+            save_index(path, bank_id=self.bank_id, codes=codes, rowids=rowids, mih=mih)
+        except OSError:
+            pass  # a read-only directory: the index lives in memory only
+        else:
+            saved = load_index(path, bank_id=self.bank_id)
+            if saved is not None:
+                return saved
+        contiguous = len(rowids) == 0 or int(rowids[-1]) - int(rowids[0]) == len(rowids) - 1
+        meta = {
+            "rows": len(rowids),
+            "max_rowid": int(rowids[-1]) if len(rowids) else 0,
+            "rowid_base": int(rowids[0]) if len(rowids) and contiguous else None,
+        }
+        return IndexFile(meta=meta, codes=codes, rowids=None if contiguous else rowids, mih=mih)
+
     @_locked
-    def index(self) -> HammingIndex:
-        """Return the in-memory index, (re)building it when the file changed.
+    def index(self) -> _Snapshot:
+        """Return the index, loading the index file (or building it) when needed.
+
+        The index file beside the bank (``BANK.db.idx``) covers the rows up to its
+        ``max_rowid``; rows added since are read from the bank and scanned. When they are
+        more than :data:`DELTA_MAX` (or 5 % of the bank), or the file is missing or
+        stale, the file is rebuilt.
 
         Returns
         -------
-        HammingIndex
-            Index over every entry's hash.
+        _Snapshot
+            A consistent view of every row's hash.
         """
         version = self._version()
-        if self._index is None or version != self._index_version:
-            with transaction(
-                self._conn, immediate=False
-            ):  # one snapshot for the count, ids and hashes
-                n = int(self._conn.execute("SELECT count(*) FROM entries").fetchone()[0])
-                codes = np.empty((n, 4), dtype=np.uint64)
-                rowids = np.empty(n, dtype=np.int64)
-                cur = self._conn.execute("SELECT id, hash FROM entries ORDER BY id")
-                i = 0
-                # Streamed in batches: a list of 10 M row tuples would need ~1.5 GB.
-                while batch := cur.fetchmany(_LOAD_BATCH):
-                    k = len(batch)
-                    codes[i : i + k] = pack(b"".join(h for _, h in batch))
-                    rowids[i : i + k] = np.fromiter((r for r, _ in batch), np.int64, count=k)
-                    i += k
-            # Row ids are usually 1..N in order: then keep only the first (saves 8 B/hash).
-            if n and int(rowids[-1]) - int(rowids[0]) == n - 1:
-                self._index_rowid_base = int(rowids[0])
-                self._index_rowids = np.empty(0, np.int64)
-            else:
-                self._index_rowid_base = None
-                self._index_rowids = rowids
-            del rowids
-            self._index = HammingIndex(codes)
-            self._index_version = version
+        if self._index is not None and version == self._index_version:
+            return self._index
+        # One snapshot for the file check and the new rows.
+        with transaction(self._conn, immediate=False):
+            base = self._valid_file(load_index(index_path(self.path), bank_id=self.bank_id))
+            rebuilt = base is None
+            if base is None:
+                base = self._build_file()
+            codes, rowids = self._load_rows(base.max_rowid)
+            if not rebuilt and len(rowids) > max(DELTA_MAX, int(base.meta["rows"]) // 20):
+                base = self._build_file()
+                codes, rowids = self._load_rows(base.max_rowid)
+        self._index = _Snapshot(base, codes, rowids)
+        self._index_version = version
         return self._index
+
+    @_locked
+    def refresh_index(self) -> None:
+        """Bring the index file up to date now (``verify bank`` writes call it, so that
+        readers start fast). A file of which more than a fifth of the rows were removed
+        is rebuilt."""
+        snap = self.index()
+        covered = len(snap)
+        if covered and len(self) < 0.8 * covered:
+            index_path(self.path).unlink(missing_ok=True)
+            self._index = None
+            self.index()
 
     def _search(
         self, queries: Sequence[Sequence[PdqHash]], max_distance: int
@@ -811,13 +1091,9 @@ class Bank:
         if len(index) == 0:
             return out
         codes = pack(h.digest for _, _, h in flat)
-        hits = index.search(codes, radius=max_distance)
-        for k, row, d in zip(
-            hits.query.tolist(), hits.row.tolist(), hits.distance.tolist(), strict=True
-        ):
+        qids, rowids, dists = index.search(codes, radius=max_distance)
+        for k, rowid, d in zip(qids.tolist(), rowids.tolist(), dists.tolist(), strict=True):
             qi, vi, _ = flat[k]
-            base = self._index_rowid_base
-            rowid = base + row if base is not None else int(self._index_rowids[row])
             best = out[qi].get(rowid)
             if best is None or (d, vi) < best:
                 out[qi][rowid] = (d, vi)
@@ -825,18 +1101,310 @@ class Bank:
 
     def _metadata(
         self, rowids: Iterable[int]
-    ) -> dict[int, tuple[str, str | None, str | None, int | None]]:
+    ) -> dict[int, tuple[str, str | None, str | None, int | None, bytes]]:
         ids = sorted(set(rowids))
-        meta: dict[int, tuple[str, str | None, str | None, int | None]] = {}
+        meta: dict[int, tuple[str, str | None, str | None, int | None, bytes]] = {}
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
             marks = ",".join("?" * len(part))
-            for rid, eid, label, case, quality in self._conn.execute(
-                f"SELECT id, entry_id, label, case_id, quality FROM entries WHERE id IN ({marks})",
+            for rid, eid, label, case, quality, digest in self._conn.execute(
+                "SELECT id, entry_id, label, case_id, quality, hash FROM entries"
+                f" WHERE id IN ({marks}) AND state = 'active'",
                 part,
             ):
-                meta[rid] = (eid, label, case, quality)
+                meta[rid] = (eid, label, case, quality, bytes(digest))
         return meta
+
+    @_locked
+    def search_rows(
+        self, queries: Sequence[Sequence[PdqHash]], *, max_distance: int = MATCH_MAX
+    ) -> list[list[tuple[int, int]]]:
+        """For each query (a group of variants), ``(row id, distance)`` of every entry within
+        ``max_distance`` (best variant), closest first: what the HMA-style service returns.
+
+        Parameters
+        ----------
+        queries
+            One group of hashes per query.
+        max_distance
+            Largest distance reported.
+
+        Returns
+        -------
+        list of list of (int, int)
+            Row ids (stable integer ids of entries) and distances.
+        """
+        found = self._search(queries, max_distance)
+        meta = self._metadata(r for hits in found for r in hits)
+        out = []
+        for group, hits in zip(queries, found, strict=True):
+            rows = [
+                (rowid, d)
+                for rowid, (d, vi) in hits.items()
+                if rowid in meta and _distance(meta[rowid][4], group[vi].digest) == d
+            ]
+            out.append(sorted(rows, key=lambda r: (r[1], r[0])))
+        return out
+
+    @_locked
+    def entry(self, rowid: int) -> BankEntry | None:
+        """Return the entry with this row id (the integer id the service shows), or None."""
+        row = self._conn.execute(
+            "SELECT entry_id, hash, quality, label, case_id, source, added_at FROM entries"
+            " WHERE id = ?",
+            (rowid,),
+        ).fetchone()
+        if row is None:
+            return None
+        eid, digest, quality, label, case, source, added = row
+        return BankEntry(eid, bytes(digest).hex(), quality, label, case, source, added)
+
+    @_locked
+    def rowid_of(self, entry_id: str) -> int | None:
+        """Return the row id of an entry id, or None."""
+        row = self._conn.execute("SELECT id FROM entries WHERE entry_id = ?", (entry_id,))
+        found = row.fetchone()
+        return None if found is None else int(found[0])
+
+    # -- settings, states ------------------------------------------------------------
+    @property
+    def threshold(self) -> int:
+        """Largest distance reported as ``MATCH`` in this bank (default 31; 32-52 REVIEW)."""
+        with self._lock:
+            found = self._info_value("threshold")
+        return int(found) if found is not None else MATCH_MAX
+
+    @property
+    def kind(self) -> str:
+        """``positive`` (matches are reported) or ``negative`` (an allow-list: its matches
+        suppress the other banks' matches of the same query)."""
+        with self._lock:
+            return self._info_value("kind") or "positive"
+
+    @_locked
+    def configure(self, *, threshold: int | None = None, kind: str | None = None) -> None:
+        """Set the bank's match threshold (0-52) and/or kind (positive, negative).
+
+        Raises
+        ------
+        BankError
+            For a threshold outside 0-52 or an unknown kind.
+        """
+        if threshold is not None and not 0 <= threshold <= REVIEW_MAX:
+            raise BankError(f"the threshold is 0-{REVIEW_MAX}, not {threshold}", code="bad_config")
+        if kind is not None and kind not in KINDS:
+            raise BankError(f"a bank is {' or '.join(KINDS)}, not {kind!r}", code="bad_config")
+        with self._transaction():
+            for key, value in (("threshold", threshold), ("kind", kind)):
+                if value is not None:
+                    self._conn.execute(
+                        "INSERT OR REPLACE INTO bank_info VALUES (?, ?)", (key, str(value))
+                    )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._writes += 1
+
+    def set_state(
+        self, entry_ids: Sequence[str], state: Literal["active", "disabled"], *, reason: str | None
+    ) -> int:
+        """Enable or disable entries (a video id takes its frames), keeping the history.
+
+        A disabled entry (e.g. withdrawn by the exchange it came from) stays in the bank
+        and in its history but never matches.
+
+        Returns
+        -------
+        int
+            Entries whose state changed.
+        """
+        if state not in ("active", "disabled"):
+            raise BankError(f"unknown state {state!r}", code="bad_state")
+        changed = 0
+        now = utc_text()
+        with self._transaction() as conn:
+            for eid in entry_ids:
+                escaped = eid.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                ids = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT entry_id FROM entries WHERE (entry_id = ? OR entry_id LIKE ?"
+                        " ESCAPE '\\') AND state != ?",
+                        (eid, escaped + FRAME_SEPARATOR + "%", state),
+                    )
+                ]
+                for one in ids:
+                    conn.execute("UPDATE entries SET state = ? WHERE entry_id = ?", (state, one))
+                    conn.execute(
+                        "INSERT INTO entry_history (entry_id, state, at, reason)"
+                        " VALUES (?, ?, ?, ?)",
+                        (one, state, now, reason),
+                    )
+                changed += len(ids)
+        return changed
+
+    def upsert(self, rows: Sequence[ExchangeRow]) -> tuple[int, list[InvalidRow]]:
+        """Insert or update records received from an exchange, in one transaction.
+
+        A new id is inserted; an id already present with the same hash (or video MD5) has
+        its exchange record, label and case replaced and, when the state differs, its state
+        changed with a history line. The same id with another hash is refused.
+
+        Parameters
+        ----------
+        rows
+            The records, in file order.
+
+        Returns
+        -------
+        tuple
+            Rows inserted or updated, and the refused rows.
+        """
+        invalid: list[InvalidRow] = []
+        done = 0
+        now = utc_text()
+        with self._transaction() as conn:
+            next_id = self._next_rowid()
+            for r in rows:
+                table, key, value = (
+                    ("videos", "md5", r.md5)
+                    if r.md5 is not None
+                    else ("videos", "vpdq", r.vpdq)
+                    if r.vpdq is not None
+                    else ("entries", "hash", r.digest)
+                )
+                found = conn.execute(
+                    f"SELECT {key}, state FROM {table} WHERE entry_id = ?", (r.entry_id,)
+                ).fetchone()
+                if found is None:
+                    if table == "entries":
+                        conn.execute(
+                            "INSERT INTO entries (id, entry_id, hash, quality, label, case_id,"
+                            " source, added_at, state, exchange) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                            (
+                                next_id,
+                                r.entry_id,
+                                r.digest,
+                                r.quality,
+                                r.label,
+                                r.case,
+                                r.source,
+                                now,
+                                r.state,
+                                r.exchange,
+                            ),
+                        )
+                        next_id += 1
+                    else:
+                        conn.execute(
+                            "INSERT INTO videos (entry_id, vpdq, md5, label, case_id, source,"
+                            " added_at, state, exchange) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (
+                                r.entry_id,
+                                r.vpdq or "[]",
+                                r.md5,
+                                r.label,
+                                r.case,
+                                r.source,
+                                now,
+                                r.state,
+                                r.exchange,
+                            ),
+                        )
+                elif found[0] != value:
+                    invalid.append(
+                        InvalidRow(
+                            r.line, f"id {r.entry_id!r} is already in the bank with another hash"
+                        )
+                    )
+                    continue
+                else:
+                    conn.execute(
+                        f"UPDATE {table} SET exchange = ?, label = ?, case_id = ?, state = ?"
+                        " WHERE entry_id = ?",
+                        (r.exchange, r.label, r.case, r.state, r.entry_id),
+                    )
+                if found is None or found[1] != r.state:
+                    conn.execute(
+                        "INSERT INTO entry_history (entry_id, state, at, reason) VALUES (?,?,?,?)",
+                        (r.entry_id, r.state, now, r.reason),
+                    )
+                done += 1
+        return done, invalid
+
+    @_locked
+    def exchange_rows(self) -> list[dict[str, Any]]:
+        """Every entry and video with what exchanges need: ``entry_id``, ``pdq`` or
+        ``md5``, ``quality``, ``label``, ``case``, ``added_at``, ``state``, ``exchange`` (the
+        stored exchange record, JSON text or None); entries first, in insertion order."""
+        out: list[dict[str, Any]] = []
+        videos = {r[0] for r in self._conn.execute("SELECT entry_id FROM videos")}
+        for eid, digest, quality, label, case, added, state, exchange in self._conn.execute(
+            "SELECT entry_id, hash, quality, label, case_id, added_at, state, exchange"
+            " FROM entries ORDER BY id"
+        ):
+            if FRAME_SEPARATOR in eid and eid.split(FRAME_SEPARATOR, 1)[0] in videos:
+                continue  # frames of a video exchanged as vPDQ / MD5
+            out.append(
+                dict(
+                    entry_id=eid,
+                    pdq=bytes(digest).hex(),
+                    md5=None,
+                    vpdq=None,
+                    quality=quality,
+                    label=label,
+                    case=case,
+                    added_at=added,
+                    state=state,
+                    exchange=exchange,
+                )
+            )
+        for eid, md5, vpdq, label, case, added, state, exchange in self._conn.execute(
+            "SELECT entry_id, md5, vpdq, label, case_id, added_at, state, exchange FROM videos"
+            " ORDER BY id"
+        ):
+            common = dict(
+                entry_id=eid,
+                pdq=None,
+                quality=None,
+                label=label,
+                case=case,
+                added_at=added,
+                state=state,
+                exchange=exchange,
+            )
+            if md5:
+                out.append({**common, "md5": md5, "vpdq": None})
+            if vpdq and vpdq != "[]":
+                out.append({**common, "md5": None, "vpdq": vpdq})
+        return out
+
+    @_locked
+    def history(self, entry_id: str) -> list[dict[str, Any]]:
+        """Every state an entry has had: ``[{"state", "at", "reason"}]``, oldest first."""
+        return [
+            {"state": st, "at": at, "reason": reason}
+            for st, at, reason in self._conn.execute(
+                "SELECT state, at, reason FROM entry_history WHERE entry_id = ? ORDER BY id",
+                (entry_id,),
+            )
+        ]
+
+    @_locked
+    def state_of(self, entry_id: str) -> str | None:
+        """``active``, ``disabled``, or None when there is no such entry."""
+        row = self._conn.execute("SELECT state FROM entries WHERE entry_id = ?", (entry_id,))
+        found = row.fetchone()
+        return None if found is None else str(found[0])
 
     @_locked
     def match_batch(
@@ -867,19 +1435,24 @@ class Bank:
         if not 0 <= max_distance <= REVIEW_MAX:
             raise ValueError(f"max_distance must be 0-{REVIEW_MAX}, got {max_distance}")
         names = tuple(variants) if variants is not None else tuple(Variant)
+        threshold = self.threshold
         found = self._search(queries, max_distance)
         meta = self._metadata(r for hits in found for r in hits)
         results: list[tuple[BankMatch, ...]] = []
-        for hits in found:
+        for group, hits in zip(queries, found, strict=True):
             matches = []
             for rowid, (d, vi) in hits.items():
-                eid, label, case, quality = meta[rowid]
+                if rowid not in meta:
+                    continue  # removed since the index file was written, or disabled
+                eid, label, case, quality, digest = meta[rowid]
+                if _distance(digest, group[vi].digest) != d:
+                    continue  # not the row the index file knew (never expected)
                 matches.append(
                     BankMatch(
                         bank=self.name,
                         entry_id=eid,
                         distance=d,
-                        band=band(d) or "REVIEW",
+                        band="MATCH" if d <= threshold else "REVIEW",
                         variant=names[vi].value,
                         label=label,
                         case=case,
@@ -909,6 +1482,121 @@ class Bank:
             One per matching entry, best first.
         """
         return self.match_batch([hashes], max_distance=max_distance)[0]
+
+
+def _migrate(conn: sqlite3.Connection, p: Path, found: int) -> None:
+    """Bring a format-1 bank to format 2 (entry states, history, vPDQ videos), in place."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise BankError(
+            f"{p} uses bank format {found}; open it once with write access to upgrade it ({exc})",
+            code="needs_upgrade",
+        ) from None
+    try:
+        if conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] < 2:
+            for statement in _MIGRATE_1_TO_2.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT INTO schema_version VALUES (2, ?)", (utc_text(),))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _distance(a: bytes, b: bytes) -> int:
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
+
+
+class _VideoIndex:
+    """The bank's vPDQ videos: every prepared frame in one scan index, frame -> video."""
+
+    def __init__(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        self.videos: list[tuple[str, VpdqHash, str | None, str | None]] = []
+        self.by_md5: dict[str, int] = {}
+        owners: list[npt.NDArray[np.intp]] = []
+        codes: list[npt.NDArray[np.uint64]] = []
+        for _rowid, eid, signal, md5, label, case in rows:
+            k = len(self.videos)
+            video = VpdqHash.from_signal(signal, md5=md5)
+            self.videos.append((eid, video, label, case))
+            if md5:
+                self.by_md5.setdefault(md5, k)
+            c = video.codes()
+            codes.append(c)
+            owners.append(np.full(len(c), k, dtype=np.intp))
+        self.frames = FlatIndex(np.concatenate(codes) if codes else np.empty((0, 4), np.uint64))
+        self.owner = np.concatenate(owners) if owners else np.empty(0, np.intp)
+
+    def search(
+        self, query: VpdqHash, query_percent: float, compared_percent: float
+    ) -> list[tuple[str, int, str | None, str | None, dict[str, Any]]]:
+        out: list[tuple[str, int, str | None, str | None, dict[str, Any]]] = []
+        hit_md5 = self.by_md5.get(query.md5) if query.md5 else None
+        if hit_md5 is not None:
+            eid, _, label, case = self.videos[hit_md5]
+            out.append((eid, 0, label, case, {"media": "video", "signal": "video_md5"}))
+        q = query.codes()
+        if len(q) and len(self.frames):
+            hits = self.frames.search(q, radius=VPDQ_DISTANCE)
+            for k in sorted(set(self.owner[hits.row].tolist())):
+                if k == hit_md5:
+                    continue
+                eid, video, label, case = self.videos[k]
+                qp, cp = compare(query, video)
+                if qp >= query_percent and cp >= compared_percent:
+                    best = int(hits.distance[self.owner[hits.row] == k].min())
+                    detail = {
+                        "media": "video",
+                        "signal": "vpdq",
+                        "query_match_percent": round(qp, 2),
+                        "compared_match_percent": round(cp, 2),
+                    }
+                    out.append((eid, best, label, case, detail))
+        return sorted(out, key=lambda r: (r[1], r[0]))
+
+
+class _Snapshot:
+    """The index file's rows plus the rows added after it (scanned), searched together."""
+
+    def __init__(
+        self, base: IndexFile, codes: npt.NDArray[np.uint64], rowids: npt.NDArray[np.int64]
+    ) -> None:
+        self.base = base
+        self.base_index = HammingIndex(base.codes, mih=base.mih, build_after=1 << 62)
+        self.delta = FlatIndex(codes)
+        self.delta_rowids = rowids
+
+    def __len__(self) -> int:
+        return len(self.base_index) + len(self.delta)
+
+    @property
+    def file_rows(self) -> int:
+        """Rows covered by the index file."""
+        return len(self.base_index)
+
+    @property
+    def delta_rows(self) -> int:
+        """Rows added after the index file, searched by a scan."""
+        return len(self.delta)
+
+    def _rowids(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:
+        if self.base.rowids is not None:
+            return np.take(self.base.rowids, rows).astype(np.int64)
+        return rows.astype(np.int64) + int(self.base.meta["rowid_base"] or 0)
+
+    def search(
+        self, codes: npt.NDArray[np.uint64], *, radius: int
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], npt.NDArray[np.int16]]:
+        """Every (query, row id, distance) within ``radius`` (exact)."""
+        a: SearchResult = self.base_index.search(codes, radius=radius)
+        b: SearchResult = self.delta.search(codes, radius=radius)
+        return (
+            np.concatenate([a.query, b.query]),
+            np.concatenate([self._rowids(a.row), np.take(self.delta_rowids, b.row)]),
+            np.concatenate([a.distance, b.distance]),
+        )
 
 
 def _check_id(eid: str) -> None:
@@ -945,7 +1633,10 @@ def _best_unhashable(video: VideoHashes) -> NotHashable:
 
 
 def _video_matches(
-    video: VideoHashes, bank: Bank, max_distance: int
+    video: VideoHashes,
+    bank: Bank,
+    max_distance: int,
+    skip: Collection[str] = (),
 ) -> tuple[tuple[BankMatch, ...], int]:
     frames = video.hashable
     per_frame = bank.match_batch(
@@ -956,6 +1647,8 @@ def _video_matches(
     for frame, matches in zip(frames, per_frame, strict=True):
         for m in matches:
             key = m.entry_id.split(FRAME_SEPARATOR, 1)[0]
+            if key in skip:
+                continue
             g = groups.setdefault(key, {"best": m, "matched": set(), "first": None})
             if (m.distance, m.entry_id) < (g["best"].distance, g["best"].entry_id):
                 g["best"] = m
@@ -968,6 +1661,7 @@ def _video_matches(
         best: BankMatch = g["best"]
         detail: dict[str, Any] = {
             "media": "video",
+            "signal": "frame_pdq",
             "frames_searched": len(frames),
             "frames_matched": len(g["matched"]),
             "frame_share": round(len(g["matched"]) / len(frames), 4),
@@ -991,12 +1685,61 @@ def _video_matches(
     return tuple(out), len(frames)
 
 
+def apply_allow_lists(
+    matches: Sequence[BankMatch], negative: Iterable[str]
+) -> tuple[BankMatch, ...]:
+    """Let negative banks (allow-lists) suppress the other banks' matches of one query.
+
+    A ``MATCH`` in a negative bank becomes band ``ALLOWED``; when there is one, every
+    ``MATCH`` or ``REVIEW`` of the other banks becomes band ``SUPPRESSED`` with
+    ``detail.suppressed_by`` naming the allow-list entry (``BANK/ENTRY``). The record thus
+    shows both what matched and why it is not acted on.
+
+    Parameters
+    ----------
+    matches
+        A query's matches in every bank.
+    negative
+        Names of the negative banks.
+
+    Returns
+    -------
+    tuple of BankMatch
+        The matches, in the same order.
+    """
+    neg = set(negative)
+    if not neg:
+        return tuple(matches)
+    allowed = [m for m in matches if m.bank in neg and m.band == "MATCH"]
+    out = []
+    for m in matches:
+        if m.bank in neg:
+            if m.band == "MATCH":
+                m = dataclasses.replace(m, band="ALLOWED")
+        elif allowed:
+            by = allowed[0]
+            detail = {**(m.detail or {}), "suppressed_by": f"{by.bank}/{by.entry_id}"}
+            m = dataclasses.replace(m, band="SUPPRESSED", detail=detail)
+        out.append(m)
+    return tuple(out)
+
+
+def negative_names(banks: Sequence[Bank]) -> set[str]:
+    """Names of the banks configured ``negative`` (allow-lists)."""
+    return _negative(banks)
+
+
+def _negative(banks: Sequence[Bank]) -> set[str]:
+    return {b.name for b in banks if b.kind == "negative"}
+
+
 def lookup_file(
     data_or_path: bytes | str | Path,
     banks: Sequence[Bank],
     *,
     max_distance: int = REVIEW_MAX,
     fps: float = 1.0,
+    allow_lists: Sequence[Bank] = (),
 ) -> Lookup | NotHashable:
     """Hash a picture or video and look it up in banks.
 
@@ -1011,6 +1754,9 @@ def lookup_file(
         ``MATCH``).
     fps
         Video frame sampling rate.
+    allow_lists
+        Banks searched as negative banks whatever their configured kind (banks
+        configured ``negative`` among ``banks`` act so too): see :func:`apply_allow_lists`.
 
     Returns
     -------
@@ -1027,6 +1773,8 @@ def lookup_file(
     """
     data = data_or_path if isinstance(data_or_path, bytes) else read_input(data_or_path)
     hashed = _hash_media(data, fps=fps)
+    negative = _negative(banks) | {b.name for b in allow_lists}
+    banks = [*banks, *allow_lists]
     if isinstance(hashed, NotHashable):
         return hashed
     if isinstance(hashed, Hashed):
@@ -1035,22 +1783,33 @@ def lookup_file(
             found.extend(bank.match_hashes(hashed.variants, max_distance=max_distance))
         found.sort(key=lambda m: (m.distance, m.bank, m.entry_id))
         return Lookup(
-            media="picture", pdq=hashed.hash, quality=hashed.quality, matches=tuple(found)
+            media="picture",
+            pdq=hashed.hash,
+            quality=hashed.quality,
+            matches=apply_allow_lists(found, negative),
+            variants=hashed.variants,
         )
     frames = hashed.hashable
     if not frames:
         return _best_unhashable(hashed)
+    vq = hash_video_vpdq(data) if vpdq_available() else None
     video_found: list[BankMatch] = []
     for bank in banks:
-        video_found.extend(_video_matches(hashed, bank, max_distance)[0])
+        by_vpdq = bank.match_video(vq) if vq is not None else ()
+        video_found.extend(by_vpdq)
+        # Frame PDQ adds what vPDQ cannot see (mirrored/rotated copies, excerpts below its
+        # 80 % share, pictures seen in the video); a video vPDQ matched is not repeated.
+        skip = {m.entry_id for m in by_vpdq}
+        video_found.extend(_video_matches(hashed, bank, max_distance, skip)[0])
     video_found.sort(key=lambda m: (m.distance, m.bank, m.entry_id))
     qualities = sorted(f.result.quality for f in frames if isinstance(f.result, Hashed))
     return Lookup(
         media="video",
         pdq=None,
         quality=qualities[len(qualities) // 2],
-        matches=tuple(video_found),
+        matches=apply_allow_lists(video_found, negative),
         frames=len(frames),
+        vpdq=vq,
     )
 
 

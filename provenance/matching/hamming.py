@@ -303,7 +303,9 @@ def auto_chunks(n: int) -> int:
     Buckets then hold about one row each, so candidates stay few, while the tables stay
     at most 64 MiB each. With radius 31 the choice is between 16 chunks of 16 bits
     (1 flip, 272 probes per query) and 11-12 chunks of 21-24 bits (2 flips, ~3,000
-    probes but ~N/2**22 rows each); ``benchmarks/bank_index.py`` measures both.
+    probes but ~N/2**22 rows each). Measured at 1 M random hashes, radius 31 (one core's
+    CPU time): 16 chunks 3,900 queries/s (95 MB), 12 chunks 12,400/s (204 MB), 11 chunks
+    13,700/s (520 MB); so 12 chunks from 400,000 hashes and 11 above 6 M.
 
     Parameters
     ----------
@@ -317,7 +319,7 @@ def auto_chunks(n: int) -> int:
     """
     if n > 6_000_000:
         return 11
-    if n > 1_500_000:
+    if n > 400_000:
         return 12
     return 16
 
@@ -371,6 +373,47 @@ class MultiIndexHash:
             np.cumsum(counts, out=offsets[1:])
             self._orders.append(np.argsort(keys, kind="stable").astype(np.uint32))
             self._offsets.append(offsets)
+
+    @classmethod
+    def from_tables(
+        cls,
+        codes: npt.ArrayLike,
+        tables: list[tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]],
+    ) -> MultiIndexHash:
+        """Wrap tables built earlier (e.g. memory-mapped from an index file).
+
+        Parameters
+        ----------
+        codes
+            ``(N, 4)`` ``uint64`` packed hashes the tables were built over.
+        tables
+            ``(order, offsets)`` per chunk, as returned by :meth:`tables`.
+
+        Returns
+        -------
+        MultiIndexHash
+            An index that searches without building anything.
+
+        Raises
+        ------
+        ValueError
+            When the tables do not fit the codes.
+        """
+        self = cls.__new__(cls)
+        self.codes = _as_codes(codes, "codes")
+        n = int(self.codes.shape[0])
+        self.chunks = len(tables)
+        self.spans = _spans(self.chunks)
+        for (_, length), (order, offsets) in zip(self.spans, tables, strict=True):
+            if order.shape != (n,) or offsets.shape != ((1 << length) + 1,):
+                raise ValueError("multi-index tables do not match the codes")
+        self._orders = [t[0] for t in tables]
+        self._offsets = [t[1] for t in tables]
+        return self
+
+    def tables(self) -> list[tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]]:
+        """Return ``(order, offsets)`` per chunk (what :meth:`from_tables` takes)."""
+        return list(zip(self._orders, self._offsets, strict=True))
 
     def __len__(self) -> int:
         return int(self.codes.shape[0])
@@ -511,6 +554,8 @@ class HammingIndex:
     build_after
         Build the tables once this many query hashes have been scanned (default
         :data:`BUILD_AFTER`; 0 builds them at once).
+    mih
+        Tables built earlier over the same codes (e.g. from the bank's index file).
     """
 
     def __init__(
@@ -520,10 +565,11 @@ class HammingIndex:
         mih_min_rows: int = 200_000,
         chunks: int | None = None,
         build_after: int = BUILD_AFTER,
+        mih: MultiIndexHash | None = None,
     ) -> None:
         self.flat = FlatIndex(codes)
         self.codes = self.flat.codes
-        self.mih: MultiIndexHash | None = None
+        self.mih: MultiIndexHash | None = mih
         self._mih_min_rows = mih_min_rows
         self._chunks = chunks
         self._build_after = build_after

@@ -7,6 +7,7 @@ the problem is a record with ``status`` ``ERROR`` (or ``NOT_HASHABLE``) and its 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -41,7 +42,7 @@ class MatchRecord:
     kind: str
     """``file`` or ``hash``."""
     status: str
-    """``MATCH``, ``REVIEW``, ``NO_MATCH``, ``NOT_HASHABLE`` or ``ERROR``."""
+    """``MATCH``, ``SUPPRESSED``, ``REVIEW``, ``NO_MATCH``, ``NOT_HASHABLE`` or ``ERROR``."""
     matches: tuple[BankMatch, ...] = ()
     """Matches, best first."""
     pdq: str | None = None
@@ -52,6 +53,12 @@ class MatchRecord:
     """``picture`` or ``video`` for files."""
     frames: int | None = None
     """Video: hashable frames searched."""
+    vpdq: str | None = None
+    """Video: its vPDQ hash (pytx signal string), kept so ``bank rescan`` need not decode."""
+    pdq_variants: tuple[str, ...] = ()
+    """Picture: the hashes of its 8 rotations/flips, kept for ``bank rescan``."""
+    md5: str | None = None
+    """Video: the file's MD5."""
     error: dict[str, str] | None = None
     """``{"code", "message"}`` when status is ERROR or NOT_HASHABLE."""
 
@@ -75,16 +82,25 @@ class MatchRecord:
             d["media"] = self.media
         if self.frames is not None:
             d["frames"] = self.frames
+        if self.vpdq is not None:
+            d["vpdq"] = self.vpdq
+        if self.pdq_variants:
+            d["pdq_variants"] = list(self.pdq_variants)
+        if self.md5 is not None:
+            d["md5"] = self.md5
         if self.error is not None:
             d["error"] = self.error
         return d
 
 
 def match_status(matches: tuple[BankMatch, ...]) -> str:
-    """``MATCH`` when any match is in the MATCH band, ``REVIEW`` for others, else ``NO_MATCH``."""
-    if any(m.band == "MATCH" for m in matches):
-        return "MATCH"
-    return "REVIEW" if matches else "NO_MATCH"
+    """``MATCH`` when any match is in the MATCH band, else ``SUPPRESSED`` when an allow-list
+    suppressed one, else ``REVIEW`` when any is in the REVIEW band, else ``NO_MATCH``."""
+    bands = {m.band for m in matches}
+    for status in ("MATCH", "SUPPRESSED", "REVIEW"):
+        if status in bands:
+            return status
+    return "NO_MATCH"
 
 
 def without_path(message: str, path: Path) -> str:
@@ -93,7 +109,13 @@ def without_path(message: str, path: Path) -> str:
     return message[: -len(suffix)] if message.endswith(suffix) else message
 
 
-def match_file_record(path: Path, banks: list[Bank], max_distance: int, fps: float) -> MatchRecord:
+def match_file_record(
+    path: Path,
+    banks: list[Bank],
+    max_distance: int,
+    fps: float,
+    allow_lists: Sequence[Bank] = (),
+) -> MatchRecord:
     """Look a picture or video up in the banks and describe the outcome.
 
     Parameters
@@ -106,6 +128,8 @@ def match_file_record(path: Path, banks: list[Bank], max_distance: int, fps: flo
         Largest Hamming distance reported.
     fps
         Video frames hashed per second.
+    allow_lists
+        Negative banks (see :func:`provenance.matching.bank.apply_allow_lists`).
 
     Returns
     -------
@@ -114,7 +138,9 @@ def match_file_record(path: Path, banks: list[Bank], max_distance: int, fps: flo
     """
     name = str(path.absolute())
     try:
-        result = lookup_file(path, banks, max_distance=max_distance, fps=fps)
+        result = lookup_file(
+            path, banks, max_distance=max_distance, fps=fps, allow_lists=allow_lists
+        )
     except ProvenanceError as exc:
         error = {"code": exc.code, "message": without_path(exc.message, path)}
         return MatchRecord(input=name, kind="file", status="ERROR", error=error)
@@ -137,6 +163,9 @@ def match_file_record(path: Path, banks: list[Bank], max_distance: int, fps: flo
         quality=result.quality,
         media=result.media,
         frames=result.frames,
+        vpdq=result.vpdq.to_signal() if result.vpdq is not None else None,
+        pdq_variants=tuple(h.hex for h in result.variants),
+        md5=result.vpdq.md5 if result.vpdq is not None else None,
     )
 
 

@@ -144,6 +144,7 @@ def test_hamming_index_chooses_and_stays_exact(bank) -> None:
 
 def test_auto_chunks_keeps_tables_small() -> None:
     assert auto_chunks(1000) == 16
+    assert auto_chunks(1_000_000) == 12
     assert auto_chunks(3_000_000) == 12
     assert auto_chunks(10_000_000) == 11
 
