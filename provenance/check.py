@@ -999,15 +999,17 @@ def _generator_marks(data: bytes) -> tuple[GeneratorMark, ...]:
         return ()
 
 
-def _bank_matches(data: bytes, banks: Sequence[Bank]) -> tuple[Any, ...]:
-    """Matches of the picture or video in the banks."""
-    from provenance.matching.bank import match_file  # lazy: banks only when asked for (~70 ms)
+def _bank_matches(data: bytes, banks: Sequence[Bank]) -> tuple[tuple[Any, ...], Any]:
+    """Matches of the picture or video in the banks, and the hashes kept for a rescan."""
+    from provenance.matching.bank import (  # lazy: banks only when asked for (~70 ms)
+        match_file_hashes,
+    )
     from provenance.matching.pdq import PdqError  # lazy: banks only when asked for (~70 ms)
 
     try:
-        return tuple(match_file(data, list(banks)))
+        return match_file_hashes(data, list(banks))
     except PdqError:  # nothing decodable to hash: no match to report
-        return ()
+        return (), None
 
 
 def _add_findings(
@@ -1024,9 +1026,11 @@ def _add_findings(
         return report
     changes: dict[str, Any] = {}
     if banks:
-        matches = _bank_matches(data, banks)
+        matches, hashes = _bank_matches(data, banks)
         if matches:
             changes["matches"] = report.matches + tuple(matches)
+        if hashes is not None:
+            changes["hashes"] = hashes
     if metadata or show_gps:
         # lazy: ~0.5 s at start-up, only with --metadata
         from provenance.signals.metadata import (

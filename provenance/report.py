@@ -27,6 +27,7 @@ __all__ = [
     "AiAssessment",
     "AiSignal",
     "BankMatch",
+    "ContentHashes",
     "ChainNode",
     "Expiry",
     "Failure",
@@ -438,6 +439,46 @@ class BankMatch:
 
 
 @dataclass(frozen=True)
+class ContentHashes:
+    """The hashes a bank lookup of the file used, kept so ``verify bank rescan`` can match
+    the report again after a bank gained entries, without the file and without decoding.
+
+    Field names are those of ``jinjja.bank-match/v1`` records.
+    """
+
+    media: str
+    """``picture`` or ``video``."""
+    quality: int
+    """PDQ quality (a video: the median over its hashable frames)."""
+    pdq: str | None = None
+    """Picture: its PDQ hash as it is (64 hex digits)."""
+    pdq_variants: tuple[str, ...] = ()
+    """Picture: the PDQ hashes of its 8 rotations/flips, in ``Variant`` order (the first
+    is ``pdq``). They need the pixels to compute, hence all 8 are kept."""
+    vpdq: str | None = None
+    """Video: its vPDQ hash (pytx signal string), when the ``vpdq`` package was there."""
+    md5: str | None = None
+    """Video: the file's MD5 (an identical file matches a banked video)."""
+    frames: int | None = None
+    """Video: hashable frames searched."""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = _drop_none(
+            {
+                "media": self.media,
+                "quality": self.quality,
+                "pdq": self.pdq,
+                "vpdq": self.vpdq,
+                "md5": self.md5,
+                "frames": self.frames,
+            }
+        )
+        if self.pdq_variants:
+            d["pdq_variants"] = list(self.pdq_variants)
+        return d
+
+
+@dataclass(frozen=True)
 class MetadataFact:
     """A metadata or structure fact: a sentence, never a verdict."""
 
@@ -547,6 +588,8 @@ class Report:
     """Our own checks of the active manifest's signature (timestamp, trust list, expiry)."""
     not_checked: tuple[str, ...] = ()
     """What was not checked because network access was not allowed."""
+    hashes: ContentHashes | None = None
+    """The hashes the bank lookup used (``--bank``), for ``verify bank rescan``."""
 
     notes: tuple[str, ...] = ()
     """Warnings and messages of the decoders that read the file (Pillow, libtiff, PyAV),
@@ -603,6 +646,8 @@ class Report:
             d["watermarks"] = [w.to_dict() for w in self.watermarks]
         if self.matches:
             d["matches"] = [m.to_dict() for m in self.matches]
+        if self.hashes is not None:
+            d["hashes"] = self.hashes.to_dict()
         if self.metadata:
             d["metadata"] = [m.to_dict() for m in self.metadata]
         if self.recovery is not None:

@@ -740,7 +740,8 @@ def rescan_command(
         Path,
         typer.Argument(
             metavar="RECORDS.jsonl",
-            help="Earlier records (e.g. `verify bank match` output) with their stored hashes.",
+            help="Earlier records with their stored hashes: `verify bank match` output, or "
+            "`verify check --bank` JSON Lines reports.",
             dir_okay=False,
         ),
     ],

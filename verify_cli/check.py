@@ -552,7 +552,8 @@ def check_command(
         list[Path] | None,
         typer.Option(
             "--bank",
-            help="Match every file against this bank of known content (repeatable).",
+            help="Match every file against this bank of known content (repeatable); "
+            "reports keep the hashes used, for `verify bank rescan`.",
             exists=True,
             dir_okay=False,
             readable=True,

@@ -21,6 +21,7 @@ the caller (:func:`signer_valid_at`), which knows the certificate.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -180,7 +181,7 @@ def _tsa_certificate(response: Any) -> x509.Certificate | None:
         return None
     info = signer_infos[0]
     for der in response.signed_data.certificates:
-        cert = x509.load_der_x509_certificate(der)
+        cert = _load_der(der)
         if cert.issuer == info.issuer and cert.serial_number == info.serial_number:
             return cert
     return None
@@ -219,15 +220,48 @@ def _chain_problem(response: Any, anchors: Sequence[x509.Certificate]) -> str | 
     return None
 
 
+@functools.lru_cache(maxsize=2048)
+def _load_der(der: bytes) -> x509.Certificate:
+    """A DER certificate, parsed once: the same TSA and signer chains recur file after file."""
+    return x509.load_der_x509_certificate(der)
+
+
 def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     """Whether ``issuer`` signed ``cert`` (names and signature checked, not dates)."""
     if cert.issuer != issuer.subject:
         return False
+    return _signed_by(cert, issuer)
+
+
+@functools.lru_cache(maxsize=4096)
+def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """The signature check of :func:`issued_by`, once per pair (certificates are immutable
+    and the same chains recur across a batch)."""
     try:
         cert.verify_directly_issued_by(issuer)
     except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
+
+
+_AnchorIndex = tuple[frozenset[x509.Certificate], dict[x509.Name, list[x509.Certificate]]]
+_INDEXES: dict[int, tuple[Sequence[x509.Certificate], _AnchorIndex]] = {}
+
+
+def _anchor_index(anchors: Sequence[x509.Certificate]) -> _AnchorIndex:
+    """The anchors as a set and by subject name, kept for the few anchor lists a checker
+    holds (a list of hundreds of anchors is otherwise scanned for every certificate)."""
+    hit = _INDEXES.get(id(anchors))
+    if hit is not None and hit[0] is anchors:
+        return hit[1]
+    by_subject: dict[x509.Name, list[x509.Certificate]] = {}
+    for anchor in anchors:
+        by_subject.setdefault(anchor.subject, []).append(anchor)
+    index = (frozenset(anchors), by_subject)
+    if len(_INDEXES) >= 32:
+        _INDEXES.clear()
+    _INDEXES[id(anchors)] = (anchors, index)
+    return index
 
 
 def path_to_anchor(
@@ -239,10 +273,13 @@ def path_to_anchor(
 ) -> list[x509.Certificate] | None:
     """The certificates from ``leaf`` up to (not including) the anchor that issued the
     last of them, or None. Anchors may be intermediate CAs (a partial chain)."""
+    members, by_subject = _anchor_index(anchors)
     path = [leaf]
     current = leaf
     for _ in range(limit):
-        if current in anchors or any(issued_by(current, a) for a in anchors):
+        if current in members or any(
+            issued_by(current, a) for a in by_subject.get(current.issuer, ())
+        ):
             return path
         nxt = next((c for c in pool if c not in path and issued_by(current, c)), None)
         if nxt is None:
@@ -260,7 +297,7 @@ def _partial_chain(response: Any, anchors: Sequence[x509.Certificate]) -> bool:
     leaf = _tsa_certificate(response)
     if leaf is None or not _timestamping_leaf(leaf):
         return False
-    pool = [x509.load_der_x509_certificate(d) for d in response.signed_data.certificates]
+    pool = [_load_der(d) for d in response.signed_data.certificates]
     path = path_to_anchor(leaf, pool, anchors)
     when = _utc(response.tst_info.gen_time)
     if path is None or any(

@@ -63,7 +63,7 @@ from provenance.matching.vpdq import (
     vpdq_available,
 )
 from provenance.matching.vpdq import DISTANCE as VPDQ_DISTANCE
-from provenance.report import BankMatch
+from provenance.report import BankMatch, ContentHashes
 
 __all__ = [
     "APPLICATION_ID",
@@ -83,6 +83,8 @@ __all__ = [
     "band",
     "lookup_file",
     "match_file",
+    "match_file_hashes",
+    "stored_hashes",
 ]
 
 SCHEMA_VERSION: Final = 2
@@ -1854,3 +1856,62 @@ def match_file(
         return ()
     result = lookup_file(data_or_path, banks, max_distance=max_distance)
     return result.matches if isinstance(result, Lookup) else ()
+
+
+def stored_hashes(lookup: Lookup, data: bytes) -> ContentHashes:
+    """The hashes of a lookup that ``verify bank rescan`` needs (no pixels are kept).
+
+    Parameters
+    ----------
+    lookup
+        A picture's or video's lookup (:func:`lookup_file`).
+    data
+        The file's bytes (a video's MD5 when the ``vpdq`` package gave none).
+
+    Returns
+    -------
+    ContentHashes
+        A picture: its PDQ hash, quality and 8 rotation/flip hashes; a video: its vPDQ
+        signal (when computed), MD5, median quality and frames searched.
+    """
+    if lookup.media == "picture":
+        return ContentHashes(
+            media="picture",
+            quality=lookup.quality,
+            pdq=lookup.pdq.hex if lookup.pdq is not None else None,
+            pdq_variants=tuple(h.hex for h in lookup.variants),
+        )
+    vq = lookup.vpdq
+    md5 = vq.md5 if vq is not None and vq.md5 else hashlib.md5(data).hexdigest()
+    return ContentHashes(
+        media="video",
+        quality=lookup.quality,
+        vpdq=vq.to_signal() if vq is not None else None,
+        md5=md5,
+        frames=lookup.frames,
+    )
+
+
+def match_file_hashes(
+    data: bytes, banks: Sequence[Bank], *, max_distance: int = REVIEW_MAX
+) -> tuple[tuple[BankMatch, ...], ContentHashes | None]:
+    """Like :func:`match_file`, with the hashes the lookup used (``check()`` keeps them in
+    the report for ``verify bank rescan``).
+
+    Returns
+    -------
+    tuple
+        The matches, and the hashes (None when ``banks`` is empty or the picture is too
+        flat to hash).
+
+    Raises
+    ------
+    PdqError
+        When the bytes are neither a decodable picture nor (with PyAV) a video.
+    """
+    if not banks:
+        return (), None
+    result = lookup_file(data, banks, max_distance=max_distance)
+    if not isinstance(result, Lookup):
+        return (), None
+    return result.matches, stored_hashes(result, data)

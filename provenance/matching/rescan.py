@@ -8,6 +8,9 @@ matched again without the file and without decoding anything:
   like the original lookup; or only ``pdq`` (the hash as it is; ``--hashes`` records);
 * ``vpdq`` (pytx signal string) and/or ``md5`` for a video.
 
+``verify check --bank`` reports (``jinjja.report/v1``) keep the same fields under
+``hashes``; their ``subject.path`` is the input and their ``matches`` the known matches.
+
 :func:`rescan` yields, per record, every current match and the **new** ones: matches whose
 ``(bank, entry_id)`` the record did not list.
 """
@@ -23,6 +26,7 @@ from typing import Any, Final
 from provenance.matching.bank import REVIEW_MAX, Bank, apply_allow_lists, negative_names
 from provenance.matching.pdq import PdqError, PdqHash, Variant, parse_hex
 from provenance.matching.vpdq import VpdqHash
+from provenance.report import SCHEMA as REPORT_SCHEMA
 from provenance.report import BankMatch
 
 __all__ = ["BATCH", "Rescanned", "Unusable", "read_records", "rescan"]
@@ -76,8 +80,32 @@ def read_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Unusa
             yield number, record
 
 
+def _is_check_record(record: dict[str, Any]) -> bool:
+    return record.get("schema") == REPORT_SCHEMA
+
+
+def _check_hashes(record: dict[str, Any]) -> dict[str, Any] | str:
+    """The ``hashes`` of a ``verify check`` report, or why it has none."""
+    hashes = record.get("hashes")
+    if isinstance(hashes, dict):
+        return hashes
+    if hashes is not None:
+        return "stored hash is not valid: hashes is not a JSON object"
+    if record.get("verdict") == "ERROR":
+        return "check record with verdict ERROR: the file was never hashed"
+    return (
+        "check record without stored hashes (checked without --bank, by an earlier "
+        "version, or too flat to hash): check the file again with --bank"
+    )
+
+
 def _query(record: dict[str, Any]) -> tuple[list[PdqHash], list[Variant]] | VpdqHash | str:
     """The stored hashes of a record, or why there are none."""
+    if _is_check_record(record):
+        hashes = _check_hashes(record)
+        if isinstance(hashes, str):
+            return hashes
+        record = hashes
     try:
         if isinstance(record.get("pdq_variants"), list) and len(record["pdq_variants"]) == 8:
             return [parse_hex(str(h)) for h in record["pdq_variants"]], list(Variant)
@@ -104,6 +132,8 @@ def _result(line: int, record: dict[str, Any], matches: Sequence[BankMatch]) -> 
     ordered = tuple(sorted(matches, key=lambda m: (m.distance, m.bank, m.entry_id)))
     new = tuple(m for m in ordered if (m.bank, m.entry_id) not in known)
     raw_input = record.get("input")
+    if _is_check_record(record) and isinstance(record.get("subject"), dict):
+        raw_input = record["subject"].get("path")
     return Rescanned(line, str(raw_input) if raw_input is not None else None, ordered, new)
 
 

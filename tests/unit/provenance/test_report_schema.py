@@ -11,6 +11,7 @@ configuration hash) must match byte for byte. Regenerate with ``JINJJA_REGEN_GOL
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -22,12 +23,14 @@ import jsonschema
 import pytest
 
 from provenance import check
+from provenance.batch import report_from_dict
 from provenance.report import (
     SCHEMA,
     AiAssessment,
     AiLabel,
     AiSignal,
     BankMatch,
+    ContentHashes,
     MetadataFact,
     Recovery,
     Report,
@@ -162,7 +165,48 @@ def test_optional_sections_validate(validator):
         matches=(BankMatch("bank", "42", 6, "MATCH", "identity", label="x", case="c"),),
         metadata=(MetadataFact("exif.software", "Edited with X.", value={"Software": "X"}),),
         recovery=Recovery("watermark", "urn:c2pa:x", "/repo", {"similarity": 0.9}),
+        hashes=ContentHashes("picture", 88, "0" * 64, tuple(f"{i:064x}" for i in range(8))),
     )
     record = report.to_dict()
     assert record["schema"] == SCHEMA
     _valid(validator, record)
+
+
+def test_stored_hashes_validate(validator):
+    """``hashes`` (kept by ``check --bank`` for ``bank rescan``): pictures and videos."""
+    base = Report(
+        subject=Subject(path="/x.mp4", size=10, sha256="a" * 64, media_type="video/mp4"),
+        verdict=Verdict.NO_CREDENTIALS,
+        summary=("No credentials.",),
+        chain=None,
+        failures=(),
+        ai=AiAssessment(AiLabel.UNKNOWN, ()),
+        tool=ToolInfo("0.1.0", None, (), "2026-01-01T00:00:00Z"),
+    )
+    assert "hashes" not in base.to_dict()
+    video = ContentHashes("video", 90, vpdq='["' + "f" * 64 + ',90,0.0"]', md5="e" * 32, frames=3)
+    record = dataclasses.replace(base, hashes=video).to_dict()
+    assert record["hashes"] == {
+        "media": "video",
+        "quality": 90,
+        "vpdq": video.vpdq,
+        "md5": "e" * 32,
+        "frames": 3,
+    }
+    _valid(validator, record)
+    assert report_from_dict(record).hashes == video  # survives worker processes
+    picture = ContentHashes("picture", 70, "1" * 64, ("1" * 64,) * 8)
+    good = dataclasses.replace(base, hashes=picture).to_dict()
+    assert len(good["hashes"]["pdq_variants"]) == 8
+    _valid(validator, good)
+    for mutate in (
+        lambda h: h.update(pdq_variants=h["pdq_variants"][:7]),
+        lambda h: h.update(pdq="XYZ"),
+        lambda h: h.pop("pdq_variants"),
+        lambda h: h.update(media="audio"),
+        lambda h: h.update(extra=1),
+        lambda h: h.update(media="video"),  # a video keeps its MD5
+    ):
+        bad = json.loads(json.dumps(good))
+        mutate(bad["hashes"])
+        assert not validator.is_valid(bad)

@@ -316,8 +316,9 @@ def test_options_reach_check(tmp_path: Path, signed: Signed) -> None:
         ("cases", "case-1", "MATCH")
     ]
     assert any(f["kind"] == "jpeg.quality" for f in record["metadata"])
+    assert record["hashes"]["media"] == "picture" and len(record["hashes"]["pdq_variants"]) == 8
     plain = _check_one(str(target), _options(signed))
-    assert "matches" not in plain and "metadata" not in plain
+    assert "matches" not in plain and "metadata" not in plain and "hashes" not in plain
 
 
 def test_load_resume(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import sqlite3
@@ -13,6 +14,7 @@ from PIL import Image
 from skimage import data
 
 from provenance.errors import InputFileError
+from provenance.matching import bank as bank_module
 from provenance.matching.bank import (
     APPLICATION_ID,
     SCHEMA_VERSION,
@@ -23,8 +25,18 @@ from provenance.matching.bank import (
     band,
     lookup_file,
     match_file,
+    match_file_hashes,
 )
-from provenance.matching.pdq import NotHashable, PdqError, Variant, hash_array, parse_hex
+from provenance.matching.pdq import (
+    NotHashable,
+    PdqError,
+    Variant,
+    hash_array,
+    hash_video,
+    parse_hex,
+)
+from provenance.matching.rescan import Rescanned, rescan
+from provenance.matching.vpdq import VpdqHash, vpdq_available
 
 BANKED = ("astronaut", "chelsea", "coffee", "camera")
 """Natural photos put in the bank."""
@@ -428,6 +440,40 @@ def test_video_frames_match_with_their_share(tmp_path: Path) -> None:
         assert match.detail["frames_matched"] == 2 and match.detail["frame_share"] == 0.6667
         assert match.detail["first_match_time"] == 0.0
         assert bank.remove(["V1"]) == 4 and len(bank) == 0
+
+
+@pytest.mark.video
+def test_video_check_keeps_vpdq_and_md5_for_a_rescan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``check --bank`` keeps a video's vPDQ and MD5; a rescan matches them, undecoded."""
+    frames = [
+        np.asarray(Image.fromarray(_image(n)).convert("RGB").resize((128, 128)))
+        for n in ("astronaut", "chelsea", "coffee")
+        for _ in range(5)
+    ]
+    clip = _write_video(tmp_path / "clip.mp4", frames, fps=5).read_bytes()
+    with Bank.open(tmp_path / "b.db", create=True) as bank:
+        bank.add_hash(parse_hex("ab" * 32, quality=100), entry_id="other")
+        matches, hashes = match_file_hashes(clip, [bank])
+        assert matches == () and hashes is not None and hashes.media == "video"
+        assert hashes.md5 == hashlib.md5(clip).hexdigest() and hashes.frames == 3
+        assert hashes.pdq is None and hashes.pdq_variants == ()
+        if vpdq_available():
+            assert hashes.vpdq is not None and VpdqHash.from_signal(hashes.vpdq).features
+            bank.add_video("clip-vpdq", VpdqHash.from_signal(hashes.vpdq))
+        bank.add_video("clip-md5", VpdqHash((), md5=hashes.md5))
+        record = {"schema": "jinjja.report/v1", "subject": {"path": "/c.mp4"}}
+        monkeypatch.setattr(bank_module, "hash_video", None)  # nothing is decoded again
+        (found,) = rescan([bank], [(1, {**record, "hashes": hashes.to_dict()})])
+        assert isinstance(found, Rescanned)
+        expected = {"clip-md5", "clip-vpdq"} if vpdq_available() else {"clip-md5"}
+        assert {m.entry_id for m in found.new} == expected
+        # Without the vpdq package the MD5 is still kept (from the file's bytes).
+        monkeypatch.setattr(bank_module, "hash_video", hash_video)
+        monkeypatch.setattr(bank_module, "vpdq_available", lambda: False)
+        _, plain = match_file_hashes(clip, [bank])
+        assert plain is not None and plain.vpdq is None and plain.md5 == hashes.md5
 
 
 def test_a_bank_can_be_shared_by_threads(banked) -> None:

@@ -264,3 +264,18 @@ def test_streams_many_reports_through_spool_files() -> None:
 def test_empty_batch_is_a_valid_page() -> None:
     page = _page([])
     assert "<tbody>" in page and page.rstrip().endswith("</html>")
+
+
+def test_timestamp_authority_and_deciding_trust_list_are_shown() -> None:
+    from provenance.report import SignatureFacts, Timestamp, TrustListUsed
+
+    facts = SignatureFacts(
+        timestamp=Timestamp("2026-03-02T08:11:10Z", "Example <TSA>", False, "not on the TSA list"),
+        trust_list=TrustListUsed("C2PA Trust List", "2026-01-01", bundled=True),
+    )
+    report = dataclasses.replace(reports.trusted(), signature=facts)
+    page = _page([report], thumbnails=Thumbnails.NONE)
+    assert "Example &lt;TSA&gt;" in page and "not on the TSA list" in page
+    assert "not trusted" in page
+    assert "C2PA Trust List" in page and "2026-01-01" in page
+    assert MESSAGES[Lang.EN]["cred.decided_bundled"] in page
