@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: interop demo test lint typecheck pytest bench clean sysdeps-build sysdeps-test
+.PHONY: interop demo test lint typecheck pytest bench fuzz clean sysdeps-build sysdeps-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m pip install --quiet --no-deps 'invisible-watermark==0.2.0'
 	JINJJA_SHARED=$${JINJJA_SHARED:-../shared} $(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
+
+# Fuzz the container and JUMBF readers for FUZZ_MINUTES (not part of `make test`).
+FUZZ_MINUTES ?= 5
+fuzz: $(STAMP)
+	$(BIN)/python benchmarks/fuzz_readers.py --minutes $(FUZZ_MINUTES)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

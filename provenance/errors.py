@@ -38,9 +38,11 @@ __all__ = [
     "BankError",
     "BatchError",
     "CertificateError",
+    "DecodeError",
     "ErrorRecord",
     "ImageFileError",
     "InputFileError",
+    "LimitError",
     "ManifestError",
     "MonitorError",
     "PdqError",
@@ -105,6 +107,27 @@ class InputFileError(ProvenanceError):
     """The input file could not be read (missing, a directory, empty, unreadable, corrupt)."""
 
     default_code = "unreadable"
+
+
+class DecodeError(InputFileError):
+    """A picture or video could not be decoded, or was refused by the decode budget
+    (:mod:`provenance.media.budget`).
+
+    Codes: ``too_large`` (declared pixels over the limit), ``unsupported_format`` (no
+    decoder recognises the bytes) and ``corrupt`` (the decoder failed).
+    """
+
+    default_code = "corrupt"
+
+
+class LimitError(ProvenanceError):
+    """A server request over one of its limits; ``status`` is the HTTP status to answer."""
+
+    default_code = "bad_request"
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message, code=code)
+        self.status = status
 
 
 class ManifestError(ProvenanceError):

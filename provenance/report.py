@@ -591,6 +591,10 @@ class Report:
     hashes: ContentHashes | None = None
     """The hashes the bank lookup used (``--bank``), for ``verify bank rescan``."""
 
+    notes: tuple[str, ...] = ()
+    """Warnings and messages of the decoders that read the file (Pillow, libtiff, PyAV),
+    one line each, instead of raw on stderr."""
+
     def __post_init__(self) -> None:
         # No credential in a URL ever reaches a renderer, a log or a stored record.
         redacted = tuple(redact_text(line) for line in self.summary)
@@ -652,4 +656,6 @@ class Report:
             d["signature"] = self.signature.to_dict()
         if self.not_checked:
             d["not_checked"] = list(self.not_checked)
+        if self.notes:
+            d["notes"] = list(self.notes)
         return d

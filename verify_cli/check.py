@@ -263,11 +263,14 @@ def _preflight_repo(repo: Path | None, *, verbose: bool) -> None:
         raise typer.Exit(ExitCode.USAGE) from None
 
 
-def _resume_skip(resume: Path, inputs: list[Input]) -> tuple[list[Input], int]:
+def _resume_skip(
+    resume: Path, inputs: list[Input], *, retry_errors: bool = False
+) -> tuple[list[Input], int]:
     """Inputs not yet recorded in the resume file (same path and SHA-256; a file that could
-    not be read then and still cannot be read counts as recorded)."""
+    not be read then and still cannot be read counts as recorded). Records that ended
+    ``timeout``/``worker_crashed`` (every ERROR with ``retry_errors``) are retried."""
     try:
-        state = batch.load_resume(resume)
+        state = batch.load_resume(resume, retry_errors=retry_errors)
     except ProvenanceError as exc:
         _say(exc.message)
         raise typer.Exit(ExitCode.USAGE) from None
@@ -447,11 +450,19 @@ def check_command(
         typer.Option(
             "--resume",
             help="Append JSON Lines to FILE, skipping inputs already recorded there (same "
-            "path and SHA-256); a torn last line is cut off. Starts afresh if FILE is missing.",
+            "path and SHA-256); a torn last line is cut off, and files that ended timeout or "
+            "worker_crashed are checked again. Starts afresh if FILE is missing.",
             dir_okay=False,
             metavar="FILE",
         ),
     ] = None,
+    retry_errors: Annotated[
+        bool,
+        typer.Option(
+            "--retry-errors",
+            help="With --resume: check again every file whose record is an ERROR.",
+        ),
+    ] = False,
     jobs: Annotated[
         int | None,
         typer.Option(
@@ -481,8 +492,8 @@ def check_command(
         int,
         typer.Option(
             "--max-pixels",
-            help="Refuse pictures declaring more pixels than this, before decoding "
-            "(decompression-bomb guard).",
+            help="Refuse pictures and video frames declaring more pixels than this, before "
+            "decoding (decompression-bomb guard; peak memory is about 28 bytes per pixel).",
             min=1,
         ),
     ] = batch.DEFAULT_MAX_PIXELS,
@@ -704,6 +715,8 @@ def check_command(
             )
         if fmt not in (None, OutputFormat.JSONL):
             raise typer.BadParameter("--resume writes JSON Lines", param_hint="'--format'")
+    elif retry_errors:
+        raise typer.BadParameter("--retry-errors goes with --resume", param_hint="'--retry-errors'")
     if resolver is not None and not resolver.startswith(("http://", "https://")):
         raise typer.BadParameter("give an http:// or https:// URL", param_hint="'--resolver'")
     from_env = getattr(ctx.get_parameter_source("wm_keys"), "name", None) == "ENVIRONMENT"
@@ -722,7 +735,7 @@ def check_command(
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     skipped = 0
     if resume is not None:
-        inputs, skipped = _resume_skip(resume, inputs)
+        inputs, skipped = _resume_skip(resume, inputs, retry_errors=retry_errors)
         chosen = OutputFormat.JSONL
     else:
         chosen = fmt if fmt is not None else _default_format(output, sys.stdout)

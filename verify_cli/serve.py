@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 
 from provenance.errors import ProvenanceError
+from provenance.media.budget import SERVER_DECODES, SERVER_MAX_PIXELS
 from verify_cli.exit_codes import ExitCode
 from verify_cli.inputs import read_token_file
 from verify_cli.keys import WM_KEY_ENV, WmKeyFileOption, wm_keys
@@ -79,6 +80,20 @@ def serve(
         ),
     ] = None,
     wm_key_file: WmKeyFileOption = None,
+    max_pixels: Annotated[
+        int,
+        typer.Option(
+            "--max-pixels",
+            help="Uploads declaring more pixels get 413 before decoding.",
+            min=1,
+        ),
+    ] = SERVER_MAX_PIXELS,
+    max_decodes: Annotated[
+        int,
+        typer.Option(
+            "--max-decodes", help="Uploads decoded at the same time (others wait).", min=1
+        ),
+    ] = SERVER_DECODES,
     receipt_key: Annotated[
         Path | None,
         typer.Option(
@@ -115,6 +130,7 @@ def serve(
         sys.stderr.write("verify serve: the token has no effect without --allow-writes\n")
     from provenance.durable.receipts import ReceiptKey
     from provenance.durable.server import API_VERSION, create_app
+    from provenance.durable.server.transport import JsonErrorsH11Protocol
 
     if receipt_key is not None and not allow_writes:
         sys.stderr.write("verify serve: --receipt-key has no effect without --allow-writes\n")
@@ -131,6 +147,8 @@ def serve(
             token=token if allow_writes else None,
             max_upload=max(1024, int(max_upload_mb * 1024 * 1024)),
             wm_keys=tuple(wm_keys(wm_key, wm_key_file)),
+            max_pixels=max_pixels,
+            max_decodes=max_decodes,
             receipt_key=key,
             private_references=private_references,
         )
@@ -145,7 +163,14 @@ def serve(
     )
     sys.stderr.flush()
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            http=JsonErrorsH11Protocol,
+        )
     except KeyboardInterrupt:
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     except OSError as exc:

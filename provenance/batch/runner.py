@@ -61,7 +61,6 @@ import time
 import traceback
 import types
 import typing
-import warnings
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sized
 from dataclasses import dataclass, field
@@ -73,6 +72,7 @@ from PIL import Image
 
 from provenance.check import Checker, CheckOptions
 from provenance.errors import BatchError, ErrorRecord, ProvenanceError, error_record
+from provenance.media import budget
 from provenance.report import Report, Verdict
 
 if TYPE_CHECKING:
@@ -81,6 +81,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_TIMEOUT",
+    "RETRIED_ON_RESUME",
     "FAN_OUT_AFTER",
     "FAN_OUT_MIN_SECONDS",
     "BatchError",
@@ -99,8 +100,9 @@ __all__ = [
     "run_batch",
 ]
 
-DEFAULT_MAX_PIXELS: Final = 200_000_000
-"""Pictures declaring more pixels than this are refused before decoding (``too_large``)."""
+DEFAULT_MAX_PIXELS: Final = budget.DEFAULT_MAX_PIXELS
+"""Pictures declaring more pixels than this are refused before decoding (``too_large``);
+the one decode budget of :mod:`provenance.media.budget`."""
 DEFAULT_TIMEOUT: Final = 600.0
 """Default per-file time limit (seconds) when files are checked in worker processes."""
 
@@ -111,6 +113,9 @@ FAN_OUT_MIN_SECONDS: Final = 4.0
 longer than this in-process (estimated from the files done so far; always when the
 number of inputs is unknown). A spawned worker needs about a second of CPU to start."""
 
+_PILLOW_BACKSTOP: Final = 32
+_HEADER_BYTES: Final = 1 << 20
+"""Bytes read to find a picture's declared size (headers sit in the first megabyte)."""
 _WINDOW_PER_WORKER: Final = 32
 _MIN_WINDOW: Final = 64
 _CHUNK_MAX: Final = 64
@@ -165,37 +170,26 @@ CheckFunction = Callable[[str, "FileChecker"], dict[str, Any]]
 
 
 def _declared_pixels(path: str) -> tuple[int, int] | None:
-    """Width and height from the picture's header (nothing decoded); None if not a picture.
-
-    Raises
-    ------
-    OverflowError
-        When Pillow itself refuses the header as a decompression bomb.
-    """
+    """Width and height from the picture's header (nothing decoded); None if not a picture."""
     if not os.path.isfile(path):  # never open a FIFO or a device here
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            with Image.open(path) as im:
-                return int(im.width), int(im.height)
-        except Image.DecompressionBombError as exc:
-            raise OverflowError(str(exc)) from None
-        except Exception:  # not a picture, unreadable, damaged: check() will say so
-            return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HEADER_BYTES)
+    except OSError:  # unreadable: check() will say so
+        return None
+    return budget.declared_size(head)
 
 
 def _configure_process(max_pixels: int) -> None:
-    """Pillow's own bomb limit, above ours so that our guard speaks first."""
-    Image.MAX_IMAGE_PIXELS = max(max_pixels, 1)
+    """Pillow's own bomb limit, far above ours so that our guard (which reads the header
+    and names the dimensions) speaks first; Pillow's stays a backstop."""
+    Image.MAX_IMAGE_PIXELS = max(max_pixels, 1) * _PILLOW_BACKSTOP
 
 
 def _too_large(path: str, max_pixels: int) -> tuple[str | None, tuple[int, int] | None]:
     """Why the picture is refused before decoding (None: it is not), and its declared size."""
-    try:
-        size = _declared_pixels(path)
-    except OverflowError as exc:
-        return f"The picture's header was refused as a possible decompression bomb ({exc}).", None
+    size = _declared_pixels(path)
     if size is not None and size[0] * size[1] > max_pixels:
         return (
             f"The picture declares {size[0]}x{size[1]} pixels (over the limit of "
@@ -234,14 +228,18 @@ class FileChecker:
         """Check one file: the header first, then :meth:`Checker.check`.
 
         A picture declaring more than ``options.max_pixels`` pixels gets an ``ERROR``
-        report with code ``too_large`` without being decoded. Pillow's process-wide
-        ``Image.MAX_IMAGE_PIXELS`` is set to ``options.max_pixels`` (Pillow then refuses
-        outright pictures over twice that, wherever they are opened).
+        report with code ``too_large`` without being decoded; the same limit holds for
+        every decode inside the check (:func:`provenance.media.budget.pixel_limit`), and
+        decoder warnings and messages become the report's ``notes``.
         """
         _configure_process(self.options.max_pixels)
         refused, size = _too_large(path, self.options.max_pixels)
         if refused is None:
-            return self.checker.check(path)
+            with budget.pixel_limit(self.options.max_pixels), budget.collecting() as notes:
+                report = self.checker.check(path)
+            if notes:
+                report = dataclasses.replace(report, notes=report.notes + tuple(notes))
+            return report
         report = self.checker.error_report(path, "too_large", refused)
         if size is not None:
             subject = dataclasses.replace(report.subject, width=size[0], height=size[1])
@@ -1096,17 +1094,26 @@ class ResumeState:
     """Bytes of a torn last line that were cut off (0 when the file ended cleanly)."""
 
 
-def load_resume(path: str | os.PathLike[str]) -> ResumeState:
+RETRIED_ON_RESUME: Final = frozenset({"timeout", "worker_crashed"})
+"""Error codes whose records ``--resume`` drops and checks again (the file may well pass
+another time); ``--retry-errors`` drops every ``ERROR`` record."""
+
+
+def load_resume(path: str | os.PathLike[str], *, retry_errors: bool = False) -> ResumeState:
     """Read a JSON Lines output file for ``--resume``, cutting off a torn last line.
 
     A missing file is an empty state (the run starts from scratch). The last line is
     torn when it does not end with a newline or is not a JSON object; it is removed from
-    the file so that appending continues on a clean line boundary.
+    the file so that appending continues on a clean line boundary. Records that ended
+    ``timeout`` or ``worker_crashed`` (with ``retry_errors``, every ``ERROR`` record) are
+    removed too, so that those files are checked again and keep one record each.
 
     Parameters
     ----------
     path
         The JSON Lines file.
+    retry_errors
+        Check again every file whose record is an ``ERROR``.
 
     Returns
     -------
@@ -1130,36 +1137,47 @@ def load_resume(path: str | os.PathLike[str]) -> ResumeState:
         ) from None
     lines = raw.split(b"\n")
     tail = lines.pop()  # bytes after the last newline: empty when the file ended cleanly
-    keep = len(raw) - len(tail)
+    kept: list[bytes] = []
     recorded: set[tuple[str, str]] = set()
-    count = 0
+    torn = len(tail)
     for number, line in enumerate(lines, 1):
         record = _parse_line(line)
         if record is None:
             if number == len(lines) and not tail:
-                keep -= len(line) + 1  # a damaged last line: re-do that input
+                torn = len(line) + 1  # a damaged last line: re-do that input
                 break
             raise BatchError(
                 f"{p}: line {number} is not a JSON record; cannot resume from this file",
                 code="resume_file_invalid",
             )
-        count += 1
+        if _retried(record, retry_errors):
+            continue
+        kept.append(line)
         recorded.update(_recorded_input(record))
-    truncated = len(raw) - keep
-    if truncated:
-        _truncate(p, keep)
-    return ResumeState(frozenset(recorded), count, truncated)
+    if torn or len(kept) != len(lines):
+        _rewrite(p, b"".join(line + b"\n" for line in kept))
+    return ResumeState(frozenset(recorded), len(kept), torn)
 
 
-def _truncate(p: Path, keep: int) -> None:
-    """Cut the file to its first ``keep`` bytes (the torn last line goes)."""
+def _retried(record: dict[str, Any], retry_errors: bool) -> bool:
+    """Whether a recorded file is to be checked again on resume."""
+    if record.get("verdict") != Verdict.ERROR.value:
+        return False
+    error = record.get("error")
+    code = error.get("code") if isinstance(error, dict) else None
+    return retry_errors or code in RETRIED_ON_RESUME
+
+
+def _rewrite(p: Path, content: bytes) -> None:
+    """Replace the resume file's content (through a temporary file renamed into place)."""
+    tmp = p.with_name(f".{p.name}.resume-tmp")
     try:
-        with open(p, "r+b") as f:
-            f.truncate(keep)
+        tmp.write_bytes(content)
+        os.replace(tmp, p)
     except OSError as exc:
+        tmp.unlink(missing_ok=True)
         raise BatchError(
-            f"{p}: cannot cut off the torn last line: {exc.strerror or exc}",
-            code="unwritable",
+            f"{p}: cannot rewrite the file to resume: {exc.strerror or exc}", code="unwritable"
         ) from None
 
 

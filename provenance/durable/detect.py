@@ -21,6 +21,7 @@ from provenance.durable.softbinding import (
     WATERMARK_ALG,
 )
 from provenance.errors import ProvenanceError
+from provenance.media.budget import ANALYSIS_SIDE
 from provenance.report import (
     WatermarkFinding,
 )
@@ -44,12 +45,14 @@ class Mark:
 
 
 def _image_pixels(data: bytes) -> NDArray[np.uint8] | None:
+    """The pixels for the watermark detector, reduced by the power of two the detector's
+    own block averaging would take anyway (bounded memory on large pictures)."""
     # lazy: SciPy and Pillow plugins, ~0.7 s at start-up
     from provenance.media._imageio import (
         load_rgb,  # lazy: SciPy and Pillow plugins, ~0.7 s at start-up
     )
 
-    return load_rgb(data)
+    return load_rgb(data, min_short_side=ANALYSIS_SIDE)
 
 
 class _VideoFile:

@@ -24,7 +24,6 @@ import io
 import json
 import os
 import tempfile
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 import watermark
 from provenance._atomic import atomic_write
@@ -55,6 +54,7 @@ from provenance.durable.softbinding import (
 )
 from provenance.errors import InputFileError, ProvenanceError, PublishError
 from provenance.matching.pdq import Hashed, hash_bytes
+from provenance.media import budget
 from provenance.media.inspect import inspect_bytes, read_file, sniff_media_type
 from provenance.media.video import VideoError, embed_video
 from provenance.urls import redact_url
@@ -173,35 +173,23 @@ def watermark_image_bytes(
 def _decode_picture(data: bytes) -> tuple[NDArray[np.uint8], Image.Image | None, dict[str, Any]]:
     """The picture as RGB, its alpha channel (if any) and the ICC profile and EXIF to keep."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as im:
-                if im.width * im.height > MAX_PIXELS:
-                    raise PublishError(
-                        f"the picture is {im.width}x{im.height}; at most {MAX_PIXELS} pixels",
-                        code="too_large",
-                    )
-                im.load()
-                info: dict[str, Any] = {}
-                if im.info.get("icc_profile"):
-                    info["icc_profile"] = im.info["icc_profile"]
-                if im.info.get("exif"):
-                    info["exif"] = im.info["exif"]
-                alpha = None
-                if im.mode in ("RGBA", "LA", "PA") or (
-                    im.mode == "P" and "transparency" in im.info
-                ):
-                    rgba = im.convert("RGBA")
-                    alpha = rgba.getchannel("A")
-                    rgb = np.asarray(rgba.convert("RGB"), dtype=np.uint8).copy()
-                else:
-                    rgb = np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-    except PublishError:
-        raise
-    except UnidentifiedImageError:
-        raise PublishError("not a picture that can be decoded", code="corrupt") from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise PublishError(f"the picture could not be decoded: {exc}", code="corrupt") from None
+        im = budget.open_picture(data, limit=min(MAX_PIXELS, budget.max_pixels()))
+        with budget.decoding("picture"):
+            info: dict[str, Any] = {}
+            if im.info.get("icc_profile"):
+                info["icc_profile"] = im.info["icc_profile"]
+            if im.info.get("exif"):
+                info["exif"] = im.info["exif"]
+            alpha = None
+            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                rgba = im.convert("RGBA")
+                alpha = rgba.getchannel("A")
+                rgb = np.asarray(rgba.convert("RGB"), dtype=np.uint8).copy()
+            else:
+                rgb = np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+    except budget.DecodeError as exc:
+        code = "too_large" if exc.code == "too_large" else "corrupt"
+        raise PublishError(exc.message, code=code) from None
     return rgb, alpha, info
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from provenance.errors import PublishError
+from provenance.media.budget import DEFAULT_MAX_PIXELS
 
 __all__ = [
     "FINGERPRINT_ALG",
@@ -57,7 +58,7 @@ VIDEO_MEDIA_TYPES: Final = {"video/mp4": "mp4", "video/quicktime": "mov"}
 
 MIN_SIDE: Final = 256
 """Pictures and frames need at least this many pixels on both sides to be watermarked."""
-MAX_PIXELS: Final = 100_000_000
+MAX_PIXELS: Final = DEFAULT_MAX_PIXELS
 """Refuse to decode larger pictures (decompression bombs)."""
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import enum
 import io
 import math
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +33,10 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 import pdqhash
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from provenance.errors import InputFileError, PdqError
+from provenance.media import budget
 
 __all__ = [
     "DOWNSAMPLE",
@@ -348,22 +348,15 @@ def hash_array(array: npt.ArrayLike) -> PdqResult:
 
 
 def _open_picture(data: bytes) -> Any:
+    """Decode within the decode budget, reduced to about twice the hashing size."""
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow's DecompressionBombWarning and friends
-            image: Any = Image.open(io.BytesIO(data))
-            if image.format == "JPEG":
-                image.draft("RGB", (DOWNSAMPLE, DOWNSAMPLE))
-            image.load()
-            image = ImageOps.exif_transpose(image)
-    except UnidentifiedImageError:
-        raise PdqError(
-            "not a picture format that can be decoded", code="unsupported_format"
-        ) from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise PdqError(f"the picture could not be decoded: {exc}", code="corrupt") from None
-    return image
+        image = budget.open_picture(data, max_side=budget.REDUCED_SIDE)
+        with budget.decoding("picture"):
+            return ImageOps.exif_transpose(image)
+    except budget.DecodeError as exc:
+        code = "unsupported_format" if exc.code == "unsupported_format" else exc.code
+        raise PdqError(f"the picture could not be read: {exc.message}", code=code) from None
 
 
 def hash_bytes(data: bytes) -> PdqResult:
@@ -436,34 +429,48 @@ def _iter_video_frames(
         ) from None
     stream_source: Any = io.BytesIO(source) if isinstance(source, bytes) else str(source)
     try:
-        container = av.open(stream_source)
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise PdqError(f"the video could not be opened: {exc}", code="corrupt") from None
+        with budget.decoding("video"):
+            container = av.open(stream_source)
+    except budget.DecodeError as exc:
+        raise PdqError(f"the video could not be opened: {exc.message}", code=exc.code) from None
     with container:
         if not container.streams.video:
             raise PdqError("the file has no video stream", code="unsupported_format")
         stream = container.streams.video[0]
+        ctx = stream.codec_context
+        if ctx is None:
+            raise PdqError("the video codec is not supported", code="unsupported_format")
+        try:
+            budget.check_pixels(int(ctx.width or 1), int(ctx.height or 1))
+        except budget.DecodeError as exc:
+            raise PdqError(
+                f"the video's frames are too large: {exc.message}", code=exc.code
+            ) from None
         stream.thread_type = "AUTO"
         step = 1.0 / fps
         next_time = 0.0
         taken = 0
         try:
-            for frame in container.decode(stream):
-                if frame.pts is None or frame.time_base is None:
-                    t = next_time
-                else:
-                    t = float(frame.pts * frame.time_base)
-                if t + 1e-9 < next_time:
-                    continue
-                image = frame.to_image()
-                yield t, _to_rgb_array(image)
-                taken += 1
-                if taken >= max_frames:
-                    return
-                next_time = (math.floor(t / step + 1e-9) + 1) * step
-        except av.FFmpegError as exc:
+            with budget.decoding("video"):
+                for frame in container.decode(stream):
+                    if frame.pts is None or frame.time_base is None:
+                        t = next_time
+                    else:
+                        t = float(frame.pts * frame.time_base)
+                    if t + 1e-9 < next_time:
+                        continue
+                    budget.check_pixels(frame.width, frame.height)
+                    image = frame.to_image()
+                    yield t, _to_rgb_array(image)
+                    taken += 1
+                    if taken >= max_frames:
+                        return
+                    next_time = (math.floor(t / step + 1e-9) + 1) * step
+        except budget.DecodeError as exc:
             if taken == 0:
-                raise PdqError(f"the video could not be decoded: {exc}", code="corrupt") from None
+                raise PdqError(
+                    f"the video could not be decoded: {exc.message}", code=exc.code
+                ) from None
             # A truncated tail: keep the frames decoded so far.
 
 

@@ -31,6 +31,7 @@ import numpy.typing as npt
 
 from provenance.matching.hamming import FlatIndex, pack
 from provenance.matching.pdq import PdqError
+from provenance.media import budget
 
 __all__ = [
     "COMPARED_MATCH_PERCENT",
@@ -180,7 +181,8 @@ def hash_video_vpdq(source: str | Path | bytes, *, seconds_per_hash: float = 1.0
 
 def _compute(vpdq: Any, path: Path, seconds_per_hash: float, md5: str) -> VpdqHash:
     try:
-        raw = vpdq.computeHash(str(path), seconds_per_hash=seconds_per_hash)
+        with budget.native_messages(None):  # the extension prints its errors on stderr itself
+            raw = vpdq.computeHash(str(path), seconds_per_hash=seconds_per_hash)
     except Exception as exc:  # the extension raises plain exceptions for undecodable input
         raise PdqError(f"vPDQ could not decode the video: {exc}", code="corrupt") from None
     features = tuple(

@@ -8,7 +8,6 @@ where pixels or EXIF are needed.
 
 from __future__ import annotations
 
-import io
 import re
 import struct
 import warnings
@@ -20,6 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
+
+from provenance.media import budget
 
 __all__ = [
     "MAX_TEXT_BYTES",
@@ -397,12 +398,14 @@ def load_exif(tiff: bytes) -> Any | None:
     """
 
     try:
-        exif = Image.Exif()
-        exif.load(b"Exif\x00\x00" + tiff)
-        # Touch the sub-IFDs now so that a corrupt offset fails here, not later.
-        exif.get_ifd(0x8769)
-        exif.get_ifd(0x8825)
-        return exif
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Corrupt EXIF data": the None result says it
+            exif = Image.Exif()
+            exif.load(b"Exif\x00\x00" + tiff)
+            # Touch the sub-IFDs now so that a corrupt offset fails here, not later.
+            exif.get_ifd(0x8769)
+            exif.get_ifd(0x8825)
+            return exif
     except Exception:  # Pillow raises many types on corrupt EXIF
         return None
 
@@ -431,9 +434,14 @@ def trailing_data(data: bytes) -> tuple[int, int] | None:
 
 
 def load_rgb(
-    data: bytes, *, max_pixels: int = 80_000_000, max_side: int | None = None
+    data: bytes,
+    *,
+    max_pixels: int | None = None,
+    max_side: int | None = None,
+    min_short_side: int | None = None,
+    notes: list[str] | None = None,
 ) -> npt.NDArray[np.uint8] | None:
-    """Decode a picture to a ``uint8 (H, W, 3)`` RGB array with Pillow.
+    """Decode a picture to a ``uint8 (H, W, 3)`` RGB array within the decode budget.
 
     EXIF orientation is not applied: the pixels come out as stored.
 
@@ -441,32 +449,33 @@ def load_rgb(
     ----------
     data : bytes
         The encoded picture.
-    max_pixels : int, optional
-        Refuse larger pictures (decompression-bomb guard).
+    max_pixels : int or None, optional
+        Refuse larger pictures before decoding (default: the limit in force,
+        :func:`provenance.media.budget.max_pixels`).
     max_side : int or None, optional
         When given, return a copy reduced to at most this many pixels on a side (JPEG
         files are decoded at a reduced DCT scale first, which is much faster).
+    min_short_side : int or None, optional
+        Reduce by a power of two keeping the shorter side at least this long
+        (:func:`provenance.media.budget.analysis_factor`).
+    notes : list of str or None, optional
+        Where decoder warnings go.
 
     Returns
     -------
     numpy.ndarray or None
-        None when Pillow cannot decode the data.
+        None when the picture cannot be decoded or is over the limit.
     """
 
     try:
-        with warnings.catch_warnings():
-            # Bomb warnings are handled by max_pixels; palette/transparency notes are noise.
-            warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as im:
-                if im.width * im.height > max_pixels:
-                    return None
-                if max_side is not None:
-                    im.draft("RGB", (max_side, max_side))
-                rgb = im.convert("RGB")
-                if max_side is not None:
-                    rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
-                return np.asarray(rgb, dtype=np.uint8).copy()
-    except Exception:  # Pillow raises many types on corrupt files
+        return budget.load_rgb(
+            data,
+            limit=max_pixels,
+            max_side=max_side,
+            min_short_side=min_short_side,
+            notes=notes,
+        )
+    except budget.DecodeError:
         return None
 
 

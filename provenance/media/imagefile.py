@@ -23,12 +23,13 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, PngImagePlugin
 
 import watermark
 from provenance._atomic import atomic_writer
 from provenance.credentials._c2pa import carries_credentials
 from provenance.errors import ImageFileError, ProvenanceError
+from provenance.media import budget
 from provenance.media.inspect import read_file, sniff_media_type
 
 __all__ = [
@@ -58,55 +59,64 @@ class Loaded:
     """Pillow save options that carry the ICC profile and EXIF."""
 
 
-def read_image(path: Path) -> Loaded:
-    """Decode ``path`` with Pillow into RGB or grey uint8 pixels.
+def read_image(path: Path, *, notes: list[str] | None = None) -> Loaded:
+    """Decode ``path`` into RGB or grey uint8 pixels, within the decode budget.
+
+    The header is checked against :func:`provenance.media.budget.max_pixels` before any
+    pixel is decoded; decoder warnings go to ``notes``.
 
     Raises
     ------
-    InputError
-        With a one-line reason when the file is missing or not a readable picture.
+    ImageFileError
+        With a one-line reason when the file is missing, not a readable picture, or over
+        the pixel limit (code ``too_large``).
     """
-
-    if path.is_file() and path.stat().st_size == 0:
-        raise ImageFileError("is empty (0 bytes)")
     try:
-        with Image.open(path) as im:
-            im.load()
-            info: dict[str, Any] = {}
-            if im.info.get("icc_profile"):
-                info["icc_profile"] = im.info["icc_profile"]
-            exif = im.info.get("exif")
-            if exif:
-                info["exif"] = exif
-            xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
-            if xmp:
-                info["xmp"] = xmp.encode("utf-8") if isinstance(xmp, str) else bytes(xmp)
-            alpha = None
-            conv: Image.Image
-            if im.mode in ("L", "RGB"):
-                conv = im
-            elif im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                rgba = im.convert("RGBA")
-                alpha = np.asarray(rgba.getchannel("A"), dtype=np.uint8)
-                conv = rgba.convert("RGB")
-            elif im.mode in ("I;16", "I", "F", "1"):
-                conv = im.convert("L")
-            else:
-                conv = im.convert("RGB")
-            pixels = np.asarray(conv, dtype=np.uint8).copy()
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ImageFileError("no such file") from None
     except IsADirectoryError:
         raise ImageFileError("is a directory") from None
     except PermissionError:
         raise ImageFileError("permission denied") from None
-    except UnidentifiedImageError:
-        raise ImageFileError("not a picture we can read (unknown or damaged format)") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageFileError(f"cannot decode picture ({exc})") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageFileError(f"refused: {exc}") from None
-    return Loaded(pixels=pixels, alpha=alpha, info=info)
+    except OSError as exc:
+        raise ImageFileError(f"cannot read the file ({exc.strerror or exc})") from None
+    if not data:
+        raise ImageFileError("is empty (0 bytes)")
+    try:
+        im = budget.open_picture(data, notes=notes)
+        with budget.decoding("picture", notes):
+            return _loaded(im)
+    except budget.DecodeError as exc:
+        if exc.code == "unsupported_format":
+            message = "not a picture we can read (unknown or damaged format)"
+        else:
+            message = exc.message
+        raise ImageFileError(message, code=exc.code) from None
+
+
+def _loaded(im: Any) -> Loaded:
+    info: dict[str, Any] = {}
+    if im.info.get("icc_profile"):
+        info["icc_profile"] = im.info["icc_profile"]
+    exif = im.info.get("exif")
+    if exif:
+        info["exif"] = exif
+    xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
+    if xmp:
+        info["xmp"] = xmp.encode("utf-8") if isinstance(xmp, str) else bytes(xmp)
+    alpha = None
+    if im.mode in ("L", "RGB"):
+        conv = im
+    elif im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        alpha = np.asarray(rgba.getchannel("A"), dtype=np.uint8)
+        conv = rgba.convert("RGB")
+    elif im.mode in ("I;16", "I", "F", "1"):
+        conv = im.convert("L")
+    else:
+        conv = im.convert("RGB")
+    return Loaded(pixels=np.asarray(conv, dtype=np.uint8).copy(), alpha=alpha, info=info)
 
 
 def write_image(

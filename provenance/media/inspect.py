@@ -21,6 +21,7 @@ from typing import Final
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from provenance.errors import InputFileError
+from provenance.media.budget import DEFAULT_MAX_PIXELS, max_pixels, native_messages, open_header
 
 __all__ = [
     "MAX_PIXELS",
@@ -36,8 +37,9 @@ _PROVENANCE_RE: Final = re.compile(
     rb"|<dcterms:provenance>\s*([^<\s]{1,2048})\s*</dcterms:provenance>"
 )
 
-MAX_PIXELS: Final = 2**28
-"""Pictures declaring more pixels than this (268 megapixels) are refused as too large."""
+MAX_PIXELS: Final = DEFAULT_MAX_PIXELS
+"""The default pixel limit (:data:`provenance.media.budget.DEFAULT_MAX_PIXELS`); the limit
+in force is :func:`provenance.media.budget.max_pixels` (``--max-pixels``)."""
 
 _CHUNK: Final = 1 << 20
 _FULL_DECODE_PIXELS: Final = 40_000_000
@@ -398,9 +400,10 @@ def _checked_size(width: int, height: int, *, media_type: str) -> tuple[int, int
             f"The {media_type} file declares an empty picture ({width}x{height})",
             code="corrupt",
         )
-    if width * height > MAX_PIXELS:
+    limit = max_pixels()
+    if width * height > limit:
         raise InputFileError(
-            f"The picture declares {width}x{height} pixels (over {MAX_PIXELS:,}); "
+            f"The picture declares {width}x{height} pixels (over the limit of {limit:,}); "
             "refused as a possible decompression bomb",
             code="too_large",
         )
@@ -423,9 +426,9 @@ def _picture_size(data: bytes, media_type: str) -> tuple[int | None, int | None]
             return _checked_size(*size, media_type=media_type)
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.simplefilter("ignore")  # bomb warnings: our own limit speaks; others: errors
         try:
-            im = Image.open(io.BytesIO(data))
+            im = open_header(data)
         except Image.DecompressionBombError as exc:
             raise InputFileError(
                 f"The picture declares absurd dimensions ({exc}); refused as a "
@@ -460,7 +463,8 @@ def _picture_size(data: bytes, media_type: str) -> tuple[int | None, int | None]
             saved = ImageFile.LOAD_TRUNCATED_IMAGES
             try:
                 ImageFile.LOAD_TRUNCATED_IMAGES = False
-                im.load()
+                with native_messages(None):  # libtiff prints on stderr itself
+                    im.load()
             except (OSError, ValueError, SyntaxError, EOFError) as exc:
                 raise InputFileError(
                     f"The {media_type} file is truncated or damaged: {exc}", code="corrupt"

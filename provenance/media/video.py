@@ -28,13 +28,14 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from provenance._atomic import atomic_path
 from provenance.errors import VideoError
+from provenance.media import budget
 from watermark._video import LumaEvidence, LumaMarker, VideoDetection, luma_psnr
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -182,13 +183,17 @@ def _open_input(av: Any, path: Path) -> InputContainer:
         raise VideoError(
             f"{path}: has no frames (the file ends before any media data)", code="no_frames"
         ) from None
-    except av.FFmpegError as exc:
+    except (av.FFmpegError, *_DECODER_ERRORS) as exc:
         raise VideoError(
             f"{path}: not a readable video ({_reason(exc)}); it may be truncated or not a "
             "video at all",
             code="corrupt",
         ) from None
     return cast("InputContainer", container)
+
+
+_DECODER_ERRORS: Final = (OSError, ValueError, RuntimeError, EOFError, MemoryError)
+"""What PyAV raises besides its FFmpegError family on hostile files."""
 
 
 def _reason(exc: BaseException) -> str:
@@ -205,6 +210,13 @@ def _video_stream(av: Any, container: InputContainer, path: Path) -> Any:
     ctx = stream.codec_context
     if ctx is None or not getattr(ctx, "name", None):
         raise VideoError(f"{path}: the video codec is not supported", code="unsupported_codec")
+    width, height = int(ctx.width or 0), int(ctx.height or 0)
+    if width * height > budget.max_pixels():
+        raise VideoError(
+            f"{path}: the video's frames declare {width}x{height} pixels (over the limit of "
+            f"{budget.max_pixels():,}); refused before decoding",
+            code="too_large",
+        )
     stream.thread_type = "AUTO"
     return stream
 
@@ -220,7 +232,7 @@ def _decoded(
                 yield packet, packet.decode()
             else:
                 yield packet, None
-    except av.FFmpegError as exc:
+    except (av.FFmpegError, *_DECODER_ERRORS) as exc:
         raise VideoError(
             f"{path}: cannot decode the video ({_reason(exc)}); the file may be truncated "
             "or use an unsupported codec",

@@ -11,19 +11,18 @@ sampled frames whose PDQ matches a reference frame or picture.
 from __future__ import annotations
 
 import hashlib
-import io
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import ImageOps
 
 import watermark
 from provenance.errors import InputFileError, ProvenanceError
 from provenance.matching.bank import MATCH_MAX
 from provenance.matching.pdq import Hashed, PdqHash, hash_bytes, hash_video
+from provenance.media import budget
 from provenance.media.inspect import inspect_bytes, read_file
 from provenance.monitor.model import Match, MonitorError
 
@@ -55,12 +54,12 @@ class Reference:
 
 
 def _decode_pixels(data: bytes) -> np.ndarray | None:
+    """Pixels within the decode budget; None when refused or undecodable (no mark to read)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            image = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except Exception:  # a picture Pillow cannot decode has no mark to read
+        image = budget.open_picture(data)
+        with budget.decoding("picture"):
+            return np.asarray(ImageOps.exif_transpose(image).convert("RGB"), dtype=np.uint8)
+    except budget.DecodeError:
         return None
 
 

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 from provenance.errors import ProvenanceError
+from provenance.media.budget import SERVER_DECODES, SERVER_MAX_PIXELS
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -58,6 +59,8 @@ def create_app(
     wm_keys: Sequence[bytes | str] = (),
     receipt_key: ReceiptKey | None = None,
     private_references: bool = False,
+    max_pixels: int = SERVER_MAX_PIXELS,
+    max_decodes: int = SERVER_DECODES,
 ) -> FastAPI:
     """Build the resolver application for one repository file.
 
@@ -80,6 +83,11 @@ def create_app(
         receipt's public key).
     private_references
         Let ``/matches/byReference`` fetch from loopback and private addresses.
+    max_pixels
+        Uploads whose header declares more pixels get 413 before decoding
+        (``spec/limits.md``).
+    max_decodes
+        Uploads decoded at the same time (the others wait their turn).
 
     Returns
     -------
@@ -110,4 +118,6 @@ def create_app(
         wm_keys=wm_keys,
         receipt_key=receipt_key,
         private_references=private_references,
+        max_pixels=max_pixels,
+        max_decodes=max_decodes,
     )

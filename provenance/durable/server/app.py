@@ -14,12 +14,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import provenance
+from provenance.durable._limits import DecodeGate, LimitError
 from provenance.durable.receipts import ReceiptKey
 from provenance.durable.repository import Repository, RepositoryError
 from provenance.durable.server import API_VERSION, fetch, query, service, store
 from provenance.durable.server.common import ApiError, Context
 from provenance.durable.softbinding import FINGERPRINT_ALG, WATERMARK_ALG
 from provenance.errors import ProvenanceError
+from provenance.media.budget import SERVER_DECODES, SERVER_MAX_PIXELS
 
 __all__ = ["build_app"]
 
@@ -41,6 +43,10 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 def _handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(LimitError)
+    async def limit_error(request: Request, exc: LimitError) -> JSONResponse:
         return _error(exc.status, exc.code, exc.message)
 
     @app.exception_handler(RepositoryError)
@@ -105,6 +111,8 @@ def build_app(
     wm_keys: Sequence[bytes | str],
     receipt_key: ReceiptKey | None,
     private_references: bool,
+    max_pixels: int = SERVER_MAX_PIXELS,
+    max_decodes: int = SERVER_DECODES,
 ) -> FastAPI:
     """See :func:`provenance.durable.server.create_app`."""
     if allow_writes and (token is None or len(token) < 16):
@@ -113,11 +121,21 @@ def build_app(
         )
     if not isinstance(max_upload, int) or max_upload < 1024:
         raise ProvenanceError("max_upload must be at least 1024 bytes", code="bad_config")
+    if max_pixels < 1:
+        raise ProvenanceError("max_pixels must be at least 1", code="bad_config")
+    gate = DecodeGate(max_decodes, max_pixels)
     repo = Repository.open(Path(repo_path), create=allow_writes)
     if allow_writes and receipt_key is None:
         receipt_key = ReceiptKey.generate()
     ctx = Context(
-        repo, allow_writes, token, max_upload, tuple(wm_keys), receipt_key, private_references
+        repo,
+        allow_writes,
+        token,
+        max_upload,
+        tuple(wm_keys),
+        receipt_key,
+        private_references,
+        gate,
     )
     app = FastAPI(
         title="C2PA Soft Binding Resolution API (Jinjja)",

@@ -7,11 +7,13 @@ import binascii
 import hmac
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from fastapi import Depends, Request
+from starlette.requests import ClientDisconnect
 
+from provenance.durable._limits import DecodeGate, log_disconnect
 from provenance.durable.receipts import ReceiptKey
 from provenance.durable.repository import Match, Repository
 from provenance.durable.server import MAX_RESULTS
@@ -48,6 +50,8 @@ class Context:
     wm_keys: tuple[bytes | str, ...]
     receipt_key: ReceiptKey | None
     private_references: bool
+    gate: DecodeGate = field(default_factory=DecodeGate)
+    """Bounds concurrent decodes and the pixels per upload (``--max-decodes``, ``--max-pixels``)."""
 
 
 def context(request: Request) -> Context:
@@ -128,11 +132,15 @@ async def read_body(request: Request, limit: int) -> bytes:
             )
     chunks: list[bytes] = []
     total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise ApiError(413, "too_large", f"the body exceeds {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > limit:
+                raise ApiError(413, "too_large", f"the body exceeds {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        log_disconnect(request.url.path)
+        raise ApiError(400, "client_disconnected", "the client went away") from None
     return b"".join(chunks)
 
 

@@ -7,6 +7,7 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from provenance.durable._limits import MAX_TEXT, check_text, refuse_large
 from provenance.durable.detect import content_pdq, find_marks
 from provenance.durable.server.common import (
     CTX,
@@ -99,10 +100,12 @@ async def _match_asset(
 ) -> dict[str, Any]:
     if not data:
         raise ApiError(400, "empty_body", "the asset is empty")
+    check_text("hintValue", hint_value, 4 * MAX_TEXT)
     media_type = sniff_media_type(data[:512])
     if media_type not in IMAGE_MEDIA_TYPES and media_type not in VIDEO_MEDIA_TYPES:
         raise ApiError(415, "unsupported_media_type", f"the asset is not a {_ASSETS} file")
-    result = await run_in_threadpool(_by_content, ctx, data, media_type, alg=alg, limit=limit)
+    refuse_large(data, media_type, ctx.gate.max_pixels)
+    result = await ctx.gate.run(lambda: _by_content(ctx, data, media_type, alg=alg, limit=limit))
     if hint_alg is not None and hint_value is not None and hint_alg in SUPPORTED_ALGS:
         try:
             raw = decode_value(hint_alg, hint_value)

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from provenance._clock import utc_text
 from provenance.credentials import _c2pa
+from provenance.durable._limits import check_facts
 from provenance.durable.repository import Binding, RepositoryError
 from provenance.durable.server.common import (
     CTX,
@@ -239,6 +240,7 @@ async def store_manifest(
     ctx: Context = CTX,
 ) -> JSONResponse:
     require_writer(ctx, request)
+    check_facts(mediaType=mediaType, title=title, sha256=sha256, width=width, height=height)
     store = await read_body(request, ctx.max_upload)
     if not store:
         raise ApiError(400, "empty_body", "the body is empty")

@@ -310,3 +310,32 @@ def test_resume_skips_only_unchanged_files(runner: CliRunner, tmp_path: Path) ->
     fourth = runner.invoke(app, ["check", "--resume", str(out), str(missing)])
     assert fourth.exit_code == ExitCode.OK
     assert _records(out.read_text())[-1]["verdict"] == "NO_CREDENTIALS"
+
+
+def test_resume_retries_crashed_and_timed_out_files(runner: CliRunner, tmp_path: Path) -> None:
+    files = [tmp_path / f"{n}.png" for n in "abc"]
+    for i, f in enumerate(files):
+        f.write_bytes(encode(_blocks(i + 1), "PNG"))
+    broken = tmp_path / "d.png"
+    broken.write_bytes(encode(_blocks(4), "PNG")[:60])
+    out = tmp_path / "out.jsonl"
+    args = ["check", "--resume", str(out), *map(str, files), str(broken)]
+    assert runner.invoke(app, args).exit_code == ExitCode.INPUT_ERROR
+    records = _records(out.read_text())
+    for record, code in zip(records[1:3], ("worker_crashed", "timeout"), strict=True):
+        record.update(verdict="ERROR", chain=None, error={"code": code, "message": "x"})
+    out.write_text("".join(json.dumps(r) + "\n" for r in records))
+    again = runner.invoke(app, args)
+    assert again.exit_code == ExitCode.OK  # b.png and c.png checked again, and passed
+    after = _records(out.read_text())
+    names = sorted(Path(r["subject"]["path"]).name for r in after)
+    assert names == ["a.png", "b.png", "c.png", "d.png"]  # one record per file
+    assert [r["verdict"] for r in after if r["verdict"] == "ERROR"] == ["ERROR"]  # d.png only
+    corrupt_before = next(r for r in after if r["subject"]["path"].endswith("d.png"))
+    retried = runner.invoke(app, [*args[:3], "--retry-errors", *args[3:]])
+    assert retried.exit_code == ExitCode.INPUT_ERROR
+    final = _records(out.read_text())
+    assert len(final) == 4
+    assert final[-1]["subject"]["path"] == corrupt_before["subject"]["path"]  # checked again
+    bad = runner.invoke(app, ["check", "--retry-errors", str(files[0])])
+    assert bad.exit_code == ExitCode.USAGE

@@ -685,3 +685,60 @@ def test_status_reports_an_unreadable_repository(tmp_path: Path) -> None:
         served.server.should_exit = True
         served.thread.join(10)
         served.sock.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("width=99999999999999999999", "bad_width"),  # past 64 bits: once a 500 (OverflowError)
+        ("width=-1", "bad_width"),
+        ("height=0", "bad_height"),
+        ("height=1000001", "bad_height"),
+        ("title=" + "t" * 1025, "bad_title"),
+        ("mediaType=image%2Fjpeg%0A", "bad_mediatype"),
+        ("sha256=abc", "bad_sha256"),
+    ],
+)
+def test_store_fields_are_ranged(world: dict[str, Any], query: str, code: str) -> None:
+    auth = {"Content-Type": "application/c2pa", "Authorization": f"Bearer {TOKEN}"}
+    status, doc = world["rw"].json("POST", f"/manifests?{query}", body=b"x", headers=auth)
+    assert status == 400 and doc["code"] == code and doc["error"], doc
+    # Without the token: 401 first, whatever the fields say.
+    headers = {"Content-Type": "application/c2pa"}
+    assert world["rw"].json("POST", f"/manifests?{query}", body=b"x", headers=headers)[0] == 401
+
+
+def _huge_webp() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(buf, "WEBP", quality=50)
+    data = bytearray(buf.getvalue())
+    at = data.index(b"\x9d\x01\x2a") + 3  # the VP8 key frame's width and height
+    data[at : at + 4] = (12000).to_bytes(2, "little") + (12000).to_bytes(2, "little")
+    return bytes(data)
+
+
+def test_upload_over_the_pixel_limit_is_413_before_decoding(world: dict[str, Any]) -> None:
+    status, doc = world["ro"].json(
+        "POST", "/matches/byContent", body=_huge_webp(), headers={"Content-Type": "image/webp"}
+    )
+    assert status == 413 and doc["code"] == "too_large"
+    assert "12000x12000" in doc["error"]
+
+
+def test_server_limits_configurable(tmp_path: Path) -> None:
+    Repository.open(tmp_path / "r.db", create=True).close()
+    with pytest.raises(ProvenanceError):
+        create_app(tmp_path / "r.db", max_decodes=0)
+    with pytest.raises(ProvenanceError):
+        create_app(tmp_path / "r.db", max_pixels=0)
+    served = Served(create_app(tmp_path / "r.db", max_pixels=1000))
+    try:
+        status, doc = served.json(
+            "POST",
+            "/matches/byContent",
+            body=jpeg(natural(3)),
+            headers={"Content-Type": "image/jpeg"},
+        )
+        assert status == 413 and "1,000" in doc["error"]
+    finally:
+        served.stop()
