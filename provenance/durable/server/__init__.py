@@ -49,7 +49,7 @@ MAX_RESULTS: Final = 100
 """Largest ``maxResults`` accepted."""
 
 
-# Over 60 lines only for its signature and docstring; the body is ~19 lines.
+# Over 60 lines only for its signature and docstring; the body is ~21 lines.
 def create_app(
     repo_path: str | os.PathLike[str],
     *,
