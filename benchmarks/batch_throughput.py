@@ -232,6 +232,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument(
+        "--files",
+        type=Path,
+        default=None,
+        help="check the files in this folder instead of generated ones (e.g. C2PA samples)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out" / "batch.json")
     parser.add_argument("--skip-dask", action="store_true")
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds (medians reported)")
@@ -242,8 +248,12 @@ def main() -> None:
     from provenance.batch.runner import BatchOptions
     from provenance.check import CheckOptions
 
-    files, root = generate(folder, args.count)
-    options = BatchOptions(CheckOptions(trust_anchors=(root,), analyzed_at=FIXED))
+    if args.files is not None:
+        files = sorted(p for p in args.files.iterdir() if p.is_file())
+        options = BatchOptions(CheckOptions(analyzed_at=FIXED))
+    else:
+        files, root = generate(folder, args.count)
+        options = BatchOptions(CheckOptions(trust_anchors=(root,), analyzed_at=FIXED))
     for path in files:  # every file in the OS cache, so no executor pays for the disk
         path.read_bytes()
     timed(files[:50], options)  # warm lazy imports (not reported)
