@@ -284,7 +284,7 @@ def run_check(demo: Demo) -> None:
     say("  What each file is:")
     for name, path in demo.files.items():
         say(f"    {path.name:18} {demo.notes[name]}")
-    args = _check_args(demo, "--format", "text")
+    args = _check_args(demo, "--format", "table")
     shown = " ".join(os.path.relpath(a, ROOT) if a.startswith(str(ROOT)) else a for a in args)
     say(f"\n  $ verify {shown}\n")
     _run_verify(args)
@@ -311,6 +311,19 @@ def compare_verdicts(demo: Demo) -> None:
     say(f"       verify check --fail-on invalid,ai {_shown(demo.out)}/*.jpg; echo $?")
     if bad:
         raise SystemExit(f"{bad} result(s) differ from what the demo expects")
+
+
+def html_report(demo: Demo) -> None:
+    report = demo.out / "report.html"
+    args = _check_args(demo, "--format", "html", "--output", str(report))
+    shown = " ".join(_shown(Path(a)) if a.startswith(str(ROOT)) else a for a in args)
+    say(f"  $ verify {shown}\n")
+    _run_verify(args)
+    page = report.read_text(encoding="utf-8")
+    missing = [v for v in set(demo.expected.values()) if v not in page]
+    if missing:
+        raise SystemExit(f"the HTML report lacks the verdicts {missing}")
+    say(f"  One self-contained page for an editor (no network loads): {_shown(report)}")
 
 
 def durable_credentials(demo: Demo) -> None:
@@ -426,6 +439,7 @@ STEPS: list[Step] = [
     Step("Make an unsigned picture", make_unsigned),
     Step("Check them all with verify check", run_check),
     Step("Compare the verdicts with what we expect", compare_verdicts),
+    Step("Write the same verdicts as an HTML report", html_report),
     Step("Durable credentials: watermark, strip the metadata, recover", durable_credentials),
     Step("Video: watermark a clip, re-encode it smaller, read 2 s of it", video_watermark),
 ]
