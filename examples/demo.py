@@ -22,6 +22,7 @@ stripped credentials) add steps to :data:`STEPS`.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
@@ -326,6 +327,61 @@ def html_report(demo: Demo) -> None:
     say(f"  One self-contained page for an editor (no network loads): {_shown(report)}")
 
 
+def takedown_monitor(demo: Demo) -> None:
+    import functools
+    import http.server
+    import threading
+
+    from PIL import Image, ImageOps
+
+    site = demo.out / "site"
+    site.mkdir()
+    with Image.open(demo.files["capture"]) as im:  # a reposted copy: mirrored, smaller, JPEG 70
+        copy = ImageOps.mirror(im.convert("RGB")).resize((im.width * 3 // 4, im.height * 3 // 4))
+    copy.save(site / "repost.jpg", quality=70)
+    page = site / "post.html"
+    page.write_text('<html><body><img src="repost.jpg" alt="post"></body></html>')
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/post.html"
+    db, evidence = demo.out / "cases.db", demo.out / "evidence"
+    ref = str(demo.files["capture"])
+    try:
+        for args in (
+            ["monitor", "add", str(db), url, "--case", "demo", "--ref", ref],
+            ["monitor", "run", str(db), "--evidence", str(evidence), "--format", "table"],
+        ):
+            _say_command(args)
+            _run_verify(args)
+        say("\n  The platform deletes the post; the next visit sees it gone:")
+        page.unlink()
+        run = ["monitor", "run", str(db), "--evidence", str(evidence), "--format", "table"]
+        say(
+            f"  $ verify {' '.join(_shown(Path(a)) if a.startswith(str(ROOT)) else a for a in run)}"
+        )
+        _run_verify(run)
+        status = ["monitor", "status", str(db), "--format", "table"]
+        say()
+        _say_command(status)
+        _run_verify(status)
+    finally:
+        server.shutdown()
+        server.server_close()
+    if not any(evidence.glob("**/*.wacz")):
+        raise SystemExit("the monitor wrote no WACZ evidence for the match")
+    say(f"\n  Evidence (WACZ, SHA-256 in each record): {_shown(evidence)}/")
+
+
+def _say_command(args: list[str]) -> None:
+    say(f"  $ verify {' '.join(_shown(Path(a)) if a.startswith(str(ROOT)) else a for a in args)}")
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        return
+
+
 def durable_credentials(demo: Demo) -> None:
     """Sign + watermark into a manifest repository, strip the copy, recover it."""
     from PIL import Image
@@ -440,6 +496,7 @@ STEPS: list[Step] = [
     Step("Check them all with verify check", run_check),
     Step("Compare the verdicts with what we expect", compare_verdicts),
     Step("Write the same verdicts as an HTML report", html_report),
+    Step("Watch a URL where a mirrored copy was posted, until it is taken down", takedown_monitor),
     Step("Durable credentials: watermark, strip the metadata, recover", durable_credentials),
     Step("Video: watermark a clip, re-encode it smaller, read 2 s of it", video_watermark),
 ]
