@@ -357,9 +357,7 @@ def takedown_monitor(demo: Demo) -> None:
         say("\n  The platform deletes the post; the next visit sees it gone:")
         page.unlink()
         run = ["monitor", "run", str(db), "--evidence", str(evidence), "--format", "table"]
-        say(
-            f"  $ verify {' '.join(_shown(Path(a)) if a.startswith(str(ROOT)) else a for a in run)}"
-        )
+        _say_command(run)
         _run_verify(run)
         status = ["monitor", "status", str(db), "--format", "table"]
         say()
