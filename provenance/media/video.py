@@ -685,13 +685,7 @@ def detect_video(
         total = _frame_count(vs)
         tb = vs.time_base
         if segment is not None:
-            if segment[0] > 0 and tb:
-                try:
-                    inp.seek(int(segment[0] / tb) + (vs.start_time or 0), stream=vs)
-                except av.FFmpegError:
-                    inp.seek(0, stream=vs)
-            if total is not None:
-                total = int(round((segment[1] - segment[0]) * rate))
+            total = _seek_segment(av, inp, vs, segment, rate, total)
         select = FrameSelector(step)
         start_pts = vs.start_time or 0
 
@@ -738,6 +732,20 @@ def detect_video(
             code="truncated",
         )
     return ev.result()
+
+
+def _seek_segment(
+    av: Any, inp: Any, vs: Any, segment: tuple[float, float], rate: float, total: int | None
+) -> int | None:
+    """Seek to the segment's start (from the start when the container cannot seek there);
+    the number of frames the segment holds, when the video's count is known."""
+    tb = vs.time_base
+    if segment[0] > 0 and tb:
+        try:
+            inp.seek(int(segment[0] / tb) + (vs.start_time or 0), stream=vs)
+        except av.FFmpegError:
+            inp.seek(0, stream=vs)
+    return None if total is None else int(round((segment[1] - segment[0]) * rate))
 
 
 def _check_detect_options(
