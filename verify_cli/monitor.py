@@ -96,6 +96,9 @@ def _guard(where: str) -> Iterator[None]:
         yield
     except MonitorError as exc:
         code = ExitCode.INPUT_ERROR if exc.code in ("smtp_failed", "tsa_failed") else ExitCode.USAGE
+        if where in exc.message:  # the library already names it: say it once
+            _say(exc.message)
+            raise typer.Exit(code) from None
         _fail(where, exc.message, code)
 
 
