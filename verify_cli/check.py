@@ -30,6 +30,7 @@ from provenance.errors import ProvenanceError, error_record
 from provenance.report import AiLabel, Report, Verdict
 from verify_cli.exit_codes import ExitCode
 from verify_cli.formats import FORMAT_METAVAR
+from verify_cli.guard import problem_line
 from verify_cli.inputs import Input, expand_inputs, read_path_list
 from verify_cli.keys import WM_KEY_ENV, WmKeyFileOption
 from verify_cli.keys import wm_keys as wm_keys_of
@@ -245,7 +246,7 @@ def _preflight_banks(banks: Sequence[Path], *, verbose: bool) -> None:
         try:
             Bank.open(path).close()
         except ProvenanceError as exc:
-            _say(f"{path}: {exc.diagnostics() if verbose else exc.message}")
+            typer.echo(problem_line(path, exc.diagnostics() if verbose else exc.message), err=True)
             raise typer.Exit(ExitCode.USAGE) from None
 
 
@@ -259,7 +260,7 @@ def _preflight_repo(repo: Path | None, *, verbose: bool) -> None:
     try:
         Repository.open(repo).close()
     except ProvenanceError as exc:
-        _say(f"{repo}: {exc.diagnostics() if verbose else exc.message}")
+        typer.echo(problem_line(repo, exc.diagnostics() if verbose else exc.message), err=True)
         raise typer.Exit(ExitCode.USAGE) from None
 
 

@@ -25,7 +25,7 @@ from provenance.errors import (
 )
 from verify_cli.exit_codes import ExitCode
 
-__all__ = ["exit_code_for", "guarded"]
+__all__ = ["exit_code_for", "guarded", "problem_line"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,12 +37,18 @@ def exit_code_for(exc: ProvenanceError) -> ExitCode:
     return ExitCode.USAGE if isinstance(exc, _USAGE_ERRORS) else ExitCode.INPUT_ERROR
 
 
+def problem_line(path: object | None, message: str) -> str:
+    """``verify: <path>: <message>``, naming the path once even when the message does."""
+    if path is None or str(path) == "" or message.startswith(f"{path}:"):
+        return f"verify: {message}"
+    if message.startswith(f"{path} "):  # "X is not ...": keep the "path: message" shape
+        return f"verify: {path}: {message[len(str(path)) + 1 :]}"
+    return f"verify: {path}: {message}"
+
+
 def _line(exc: ProvenanceError) -> str:
     path = exc.detail.get("path") if isinstance(getattr(exc, "detail", None), dict) else None
-    message = exc.message
-    if path and not message.startswith(f"{path}:"):
-        return f"verify: {path}: {message}"
-    return f"verify: {message}"
+    return problem_line(path, exc.message)
 
 
 def guarded(func: F) -> F:

@@ -59,3 +59,18 @@ def test_every_verify_command_is_guarded() -> None:
 
     callbacks = walk(app)
     assert callbacks and all(hasattr(cb, "__wrapped__") for cb in callbacks)
+
+
+@pytest.mark.parametrize(
+    ("path", "message", "line"),
+    [
+        ("a.db", "no such file", "verify: a.db: no such file"),
+        ("a.db", "a.db is not a bank", "verify: a.db: is not a bank"),
+        ("a.db", "a.db: damaged", "verify: a.db: damaged"),
+        (None, "no such bank: a.db", "verify: no such bank: a.db"),
+    ],
+)
+def test_problem_line_names_the_path_once(path: str | None, message: str, line: str) -> None:
+    from verify_cli.guard import problem_line
+
+    assert problem_line(path, message) == line
