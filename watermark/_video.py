@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from watermark import _api, _detect, _embed, _keys, _layout
+from watermark import _api, _detect, _embed, _keys, _layout, _motion
 
 __all__ = [
     "LumaEvidence",
@@ -95,6 +95,12 @@ class LumaMarker:
         Target PSNR of the RGB picture in dB (20-60).
     limited_range : bool, optional
         Whether the planes hold limited-range (16..235) luma, as most video does.
+    follow_motion : bool, optional
+        Video profile v2 (the default): the pattern moves with the global translation of the
+        picture, estimated from plane to plane (:class:`watermark._motion.MotionTracker`), so
+        that a video encoder predicts it along with the content. False gives the fixed
+        pattern of the video profile revision 2 of format v1. A marker that follows motion
+        is stateful: planes must be marked in display order.
 
     Examples
     --------
@@ -117,6 +123,7 @@ class LumaMarker:
         *,
         psnr: float = 40.0,
         limited_range: bool = True,
+        follow_motion: bool = True,
     ) -> None:
         raw = _keys.key_bytes(key)
         data = _api._payload(payload)
@@ -129,28 +136,72 @@ class LumaMarker:
         self.height = int(height)
         self.width = int(width)
         self.limited_range = bool(limited_range)
+        self.follow_motion = bool(follow_motion)
         self._gain = _LIMITED_GAIN if limited_range else 1.0
-        p = _embed.plan(
-            raw,
-            data,
-            self.height,
-            self.width,
-            cell=_layout.video_cell_size(self.height, self.width),
-        )
-        self._cell = p.cell
+        cell = _layout.video_cell_size(self.height, self.width)
+        self._cell = cell
         # The mask is computed on blocks of 2 x 2 cells.
-        c = p.cell * 2
-        hc, wc = -(-self.height // c), -(-self.width // c)
-        pat = np.zeros((hc * c, wc * c), dtype=np.float32)
-        pat[: self.height, : self.width] = p.pattern
+        c = cell * 2
         self._block = c
-        self._pattern4 = pat.reshape(hc, c, wc, c)
-        # Energy of the pattern inside each block: the residual energy is sum(m^2 e) / (H W).
-        self._cell_energy = np.einsum("icjd,icjd->ij", self._pattern4, self._pattern4)
+        hc, wc = -(-self.height // c), -(-self.width // c)
+        self._tile = _layout.GRID * cell
+        if self.follow_motion:
+            # The pattern over the frame plus one tile: any offset modulo the tile is a slice.
+            p = _embed.plan(raw, data, hc * c + self._tile, wc * c + self._tile, cell=cell)
+            self._big = p.pattern
+            sq = np.zeros((p.height + 1, p.width + 1), dtype=np.float64)
+            np.cumsum(np.cumsum(p.pattern.astype(np.float64) ** 2, axis=0), axis=1, out=sq[1:, 1:])
+            self._prefix = sq
+            self._tracker: _motion.MotionTracker | None = _motion.MotionTracker(
+                self.height, self.width
+            )
+            self._offset = (0, 0)
+            self._set_offset(0, 0)
+        else:
+            p = _embed.plan(raw, data, self.height, self.width, cell=cell)
+            pat = np.zeros((hc * c, wc * c), dtype=np.float32)
+            pat[: self.height, : self.width] = p.pattern
+            self._pattern4 = pat.reshape(hc, c, wc, c)
+            # Energy of the pattern inside each block: the residual energy is sum(m^2 e) / (H W).
+            self._cell_energy = np.einsum("icjd,icjd->ij", self._pattern4, self._pattern4)
+            self._tracker = None
         # Budget in full-range units; the rounding noise of the uint8 plane is in plane units.
         budget = 255.0**2 / 10.0 ** ((float(psnr) + 0.05) / 10.0)
         self._budget = max(budget - (1.0 / 12.0) / self._gain**2, 1e-6)
         self._buf = np.empty((hc * c, wc * c), dtype=np.float32)
+
+    def _set_offset(self, oy: int, ox: int) -> None:
+        """Use the pattern shifted by (oy, ox) px (modulo the tile): ``P(x + offset)``."""
+        c, t = self._block, self._tile
+        oy, ox = oy % t, ox % t
+        hc, wc = -(-self.height // c), -(-self.width // c)
+        view = self._big[oy : oy + hc * c, ox : ox + wc * c]
+        self._pattern4 = view.reshape(hc, c, wc, c)
+        # Exact energy of every block inside the frame, from the prefix sums of P^2.
+        ry = oy + np.minimum(np.arange(hc + 1) * c, self.height)
+        rx = ox + np.minimum(np.arange(wc + 1) * c, self.width)
+        s = self._prefix
+        self._cell_energy = (
+            s[np.ix_(ry[1:], rx[1:])]
+            - s[np.ix_(ry[:-1], rx[1:])]
+            - s[np.ix_(ry[1:], rx[:-1])]
+            + s[np.ix_(ry[:-1], rx[:-1])]
+        ).astype(np.float32)
+        self._offset = (oy, ox)
+
+    def follow(self, y: NDArray[np.uint8]) -> None:
+        """Move the pattern with the global translation of ``y`` from the previous plane.
+
+        :meth:`mark` calls it; a caller that marks with :meth:`residual` calls it first, once
+        per frame, in display order. Nothing happens for a marker that does not follow
+        motion.
+        """
+        if self._tracker is None:
+            return
+        py, px = self._tracker.update(y)
+        oy, ox = round(py) % self._tile, round(px) % self._tile
+        if (oy, ox) != self._offset:
+            self._set_offset(oy, ox)
 
     def residual_scale(self, y: NDArray[np.uint8]) -> NDArray[np.float32]:
         """Per-block amplitude ``alpha * mask`` in plane units for luma plane ``y``."""
@@ -182,6 +233,7 @@ class LumaMarker:
                 f"frame is {y.shape[1]}x{y.shape[0]}, but the marker is for "
                 f"{self.width}x{self.height}"
             )
+        self.follow(y)
         view = self.residual(y)
         view += y
         view += np.float32(0.5)
@@ -236,6 +288,40 @@ def luma_psnr(
     return math.inf if mse == 0.0 else 10.0 * math.log10(255.0**2 / mse)
 
 
+class _AlignedSum:
+    """Prefiltered analysis images of one frame size, summed after moving each back by the
+    global translation tracked since the first one (the evidence of a v2 mark, which moves
+    with the content). The sum lives on a canvas with a margin of half the longer side of
+    the analysis image around the first frame; frames that moved further are left out."""
+
+    def __init__(self, shape: tuple[int, int], f: int, analysis: tuple[int, int]) -> None:
+        self.tracker = _motion.MotionTracker(*shape)
+        self.f = f
+        self.margin = max(analysis) // 2
+        self.canvas = np.zeros(
+            (analysis[0] + 2 * self.margin, analysis[1] + 2 * self.margin), dtype=np.float32
+        )
+        self.box = [self.canvas.shape[0], self.canvas.shape[1], 0, 0]
+        self.frames = 0
+
+    def add(self, y: NDArray[np.generic], w_img: NDArray[np.float32]) -> None:
+        py, px = self.tracker.update(y)
+        oy = self.margin + round(py / self.f)
+        ox = self.margin + round(px / self.f)
+        h, w = w_img.shape
+        if not (0 <= oy <= self.canvas.shape[0] - h and 0 <= ox <= self.canvas.shape[1] - w):
+            return
+        self.canvas[oy : oy + h, ox : ox + w] += w_img
+        b = self.box
+        self.box = [min(b[0], oy), min(b[1], ox), max(b[2], oy + h), max(b[3], ox + w)]
+        self.frames += 1
+
+    def evidence(self) -> NDArray[np.float32]:
+        """The summed image over the area any frame covered, divided by the frame count."""
+        y0, x0, y1, x1 = self.box
+        return self.canvas[y0:y1, x0:x1] / np.float32(max(self.frames, 1))
+
+
 class LumaEvidence:
     """Accumulates watermark evidence from luma planes and decides once for all of them.
 
@@ -259,6 +345,8 @@ class LumaEvidence:
         self._key = _keys.key_bytes(key)
         # (frame size, intra only) -> (sum of prefiltered analysis images, frames, factor)
         self._groups: dict[tuple[tuple[int, int], bool], tuple[NDArray[np.float32], int, int]] = {}
+        # frame size -> the motion-aligned sum (video profile v2)
+        self._aligned: dict[tuple[int, int], _AlignedSum] = {}
         self.frames = 0
         """Number of planes added so far."""
 
@@ -286,6 +374,9 @@ class LumaEvidence:
                 self._groups[group] = (acc, n + 1, f)
             else:
                 self._groups[group] = (w_img.copy(), 1, f)
+        if shape not in self._aligned:
+            self._aligned[shape] = _AlignedSum(shape, f, (w_img.shape[0], w_img.shape[1]))
+        self._aligned[shape].add(y, w_img)
         self.frames += 1
 
     def result(self, key: bytes | str | None = None) -> VideoDetection:
@@ -307,15 +398,19 @@ class LumaEvidence:
             raise ValueError("no frames to analyse")
         raw = self._key if key is None else _keys.key_bytes(key)
         groups = []
-        for (shape, intra), value in self._groups.items():
+        for (shape, intra), (acc, n, f) in self._groups.items():
             # An intra group holding every frame of its size is the same evidence again.
-            if intra and value[1] == self._groups[(shape, False)][1]:
+            if intra and n == self._groups[(shape, False)][1]:
                 continue
-            groups.append(value)
+            groups.append((acc / np.float32(n), n, f))
+        for aligned in self._aligned.values():
+            # Without any motion the aligned sum is the fixed one again.
+            if aligned.tracker.moved and aligned.frames > 0:
+                groups.append((aligned.evidence(), aligned.frames, aligned.f))
         groups.sort(key=lambda g: -g[1])
         best: VideoDetection | None = None
-        for acc, n, f in groups:
-            det = _search(acc / np.float32(n), raw, f)
+        for mean, n, f in groups:
+            det = _search(mean, raw, f)
             if best is None or (det.payload is not None, -det.p_value) > (
                 best.payload is not None,
                 -best.p_value,
@@ -447,7 +542,9 @@ def _embed_iter(
             marker = LumaMarker(raw, data, h, w, psnr=psnr, limited_range=False)
         x = img.astype(np.float32)
         y = _embed.luma(x)
-        d = marker.residual(np.clip(np.rint(y), 0, 255).astype(np.uint8))
+        yq = np.clip(np.rint(y), 0, 255).astype(np.uint8)
+        marker.follow(yq)
+        d = marker.residual(yq)
         x += d[..., None]
         x += np.float32(0.5)
         np.clip(x, 0.0, 255.0, out=x)
