@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 __all__ = ["MotionTracker", "decimation", "estimate_step"]
 
+_TARGET = 256.0
 MIN_PEAK = 0.08
 """Smallest (smoothed) phase-correlation peak, as a share of a perfect translation's, taken
 as a translation."""
@@ -36,7 +37,7 @@ _REFINE_BAND = 0.12
 def decimation(height: int, width: int) -> int:
     """Power-of-two factor that brings the shorter side to 256-511 px (at least 1)."""
     short = min(height, width)
-    return int(2 ** max(0, math.floor(math.log2(short / 256.0))))
+    return int(2 ** max(0, math.floor(math.log2(short / _TARGET))))
 
 
 @functools.lru_cache(maxsize=8)
@@ -146,7 +147,7 @@ class MotionTracker:
         self.position = (0.0, 0.0)
         """Sum of the steps so far, in pixels of the full plane."""
         self.moved = False
-        """Whether any step so far was not zero."""
+        """Whether the position, rounded to whole pixels, was ever other than (0, 0)."""
 
     def update(self, y: NDArray[np.generic]) -> tuple[float, float]:
         """Take the next plane; return the position (dy, dx) in full-plane pixels."""
@@ -155,8 +156,8 @@ class MotionTracker:
             step = estimate_step(self._prev, spec, self.shape)
             if step is not None:
                 dy, dx = step[0] * self.k, step[1] * self.k
-                if dy != 0.0 or dx != 0.0:
-                    self.moved = True
                 self.position = (self.position[0] + dy, self.position[1] + dx)
+                if round(self.position[0]) != 0 or round(self.position[1]) != 0:
+                    self.moved = True
         self._prev = spec
         return self.position

@@ -147,10 +147,12 @@ class LumaMarker:
         self._tile = _layout.GRID * cell
         if self.follow_motion:
             # The pattern over the frame plus one tile: any offset modulo the tile is a slice.
-            p = _embed.plan(raw, data, hc * c + self._tile, wc * c + self._tile, cell=cell)
-            self._big = p.pattern
-            sq = np.zeros((p.height + 1, p.width + 1), dtype=np.float64)
-            np.cumsum(np.cumsum(p.pattern.astype(np.float64) ** 2, axis=0), axis=1, out=sq[1:, 1:])
+            t = self._tile
+            tile = _embed.plan(raw, data, t, t, cell=cell).pattern
+            big = np.tile(tile, (-(-hc * c // t) + 1, -(-wc * c // t) + 1))
+            self._big = big
+            sq = np.zeros((big.shape[0] + 1, big.shape[1] + 1), dtype=np.float64)
+            np.cumsum(np.cumsum(big.astype(np.float64) ** 2, axis=0), axis=1, out=sq[1:, 1:])
             self._prefix = sq
             self._tracker: _motion.MotionTracker | None = _motion.MotionTracker(
                 self.height, self.width
@@ -303,6 +305,9 @@ class _AlignedSum:
         )
         self.box = [self.canvas.shape[0], self.canvas.shape[1], 0, 0]
         self.frames = 0
+        self.moved = False
+        """Whether any frame was added at another place than the first (else the sum is
+        the fixed one)."""
 
     def add(self, y: NDArray[np.generic], w_img: NDArray[np.float32]) -> None:
         py, px = self.tracker.update(y)
@@ -312,6 +317,7 @@ class _AlignedSum:
         if not (0 <= oy <= self.canvas.shape[0] - h and 0 <= ox <= self.canvas.shape[1] - w):
             return
         self.canvas[oy : oy + h, ox : ox + w] += w_img
+        self.moved = self.moved or (oy, ox) != (self.margin, self.margin)
         b = self.box
         self.box = [min(b[0], oy), min(b[1], ox), max(b[2], oy + h), max(b[3], ox + w)]
         self.frames += 1
@@ -405,7 +411,7 @@ class LumaEvidence:
             groups.append((acc / np.float32(n), n, f))
         for aligned in self._aligned.values():
             # Without any motion the aligned sum is the fixed one again.
-            if aligned.tracker.moved and aligned.frames > 0:
+            if aligned.moved:
                 groups.append((aligned.evidence(), aligned.frames, aligned.f))
         groups.sort(key=lambda g: -g[1])
         best: VideoDetection | None = None
