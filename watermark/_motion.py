@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -68,7 +69,7 @@ def _lowpass(h: int, w: int) -> tuple[NDArray[np.float32], float]:
     return g, ideal
 
 
-def spectrum(y: NDArray[np.generic], k: int) -> NDArray[np.complex64]:
+def spectrum(y: NDArray[Any], k: int) -> NDArray[np.complex64]:
     """Windowed spectrum of ``y`` block-averaged by ``k`` (the tracker's view of a frame)."""
     from scipy import fft as sfft
 
@@ -149,7 +150,7 @@ class MotionTracker:
         self.moved = False
         """Whether the position, rounded to whole pixels, was ever other than (0, 0)."""
 
-    def update(self, y: NDArray[np.generic]) -> tuple[float, float]:
+    def update(self, y: NDArray[Any]) -> tuple[float, float]:
         """Take the next plane; return the position (dy, dx) in full-plane pixels."""
         spec = spectrum(y, self.k)
         if self._prev is not None:

@@ -100,7 +100,10 @@ def test_the_v2_mark_moves_with_the_content(photo: Callable[..., np.ndarray]) ->
     # is frame 0's moved by the pan; the v2 mark moves the same way, so x264 predicts it.
     frames = list(moving_frames(photo("coffee", 512), 320, 256, 9, motion="pan"))
     out = list(watermark.embed_frames(frames, PAYLOAD, KEY))
-    d = [o.astype(np.float32)[..., 1] - f.astype(np.float32)[..., 1] for o, f in zip(out, frames)]
+    d = [
+        o.astype(np.float32)[..., 1] - f.astype(np.float32)[..., 1]
+        for o, f in zip(out, frames, strict=True)
+    ]
     # Frame t shows the enlargement from (4 t, 10 t): its residual is frame 0's read there.
     for t in (1, 2, 4):
         dy, dx = _shift_of(d[t], d[0], span=42)
