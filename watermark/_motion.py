@@ -23,7 +23,8 @@ from numpy.typing import NDArray
 
 __all__ = ["MotionTracker", "decimation", "estimate_step"]
 
-_TARGET = 256.0
+_TARGET = 160.0
+"""Shortest decimated side: the plane is decimated to a shorter side of 160-319 px."""
 MIN_PEAK = 0.08
 """Smallest (smoothed) phase-correlation peak, as a share of a perfect translation's, taken
 as a translation."""
@@ -36,7 +37,7 @@ _REFINE_BAND = 0.12
 
 
 def decimation(height: int, width: int) -> int:
-    """Power-of-two factor that brings the shorter side to 256-511 px (at least 1)."""
+    """Power-of-two factor that brings the shorter side to 160-319 px (at least 1)."""
     short = min(height, width)
     return int(2 ** max(0, math.floor(math.log2(short / _TARGET))))
 
