@@ -177,6 +177,10 @@ class LumaMarker:
         self._buf = np.empty((hc * c, wc * c), dtype=np.float32)
         self._out = np.empty((self.height, self.width), dtype=np.float32)
         self._last: tuple[tuple[int, int], NDArray[np.float32]] | None = None
+        # The residual last used by mark, and the uint8 parts of a residual used twice.
+        self._seen: object = None
+        self._u8_of: object = None
+        self._u8: tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]] | None = None
 
     def _set_offset(self, oy: int, ox: int) -> None:
         """Use the pattern shifted by (oy, ox) px (modulo the tile): ``P(x + offset)``."""
@@ -258,11 +262,36 @@ class LumaMarker:
                 f"{self.width}x{self.height}"
             )
         self.follow(y)
+        res = self.residual(y)
+        if self._u8 is not None and self._last is self._u8_of:
+            # The residual was reused: add its rounded parts with uint8 saturation.
+            up, down, ceiling = self._u8
+            np.minimum(y, ceiling, out=y)
+            y += up
+            np.maximum(y, down, out=y)
+            y -= down
+            return
+        if self._last is not None and self._last is self._seen:
+            self._u8 = _rounded_parts(res)
+            self._u8_of = self._last
+        self._seen = self._last
         out = self._out
-        np.add(self.residual(y), y, out=out)
+        np.add(res, y, out=out)
         out += np.float32(0.5)
         np.clip(out, 0.0, 255.0, out=out)
         np.copyto(y, out, casting="unsafe")
+
+
+def _rounded_parts(
+    res: NDArray[np.float32],
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]]:
+    """(max(r, 0), max(-r, 0), 255 - max(r, 0)) as uint8 for ``r = floor(res + 0.5)``: for
+    an integer plane ``y``, ``clip(y + r, 0, 255)`` is then four uint8 operations (and equals
+    ``clip(floor(y + res + 0.5), 0, 255)``, the float path of :meth:`LumaMarker.mark`)."""
+    r = np.clip(np.floor(res + np.float32(0.5)), -255.0, 255.0)
+    up = np.maximum(r, 0.0).astype(np.uint8)
+    down = np.maximum(-r, 0.0).astype(np.uint8)
+    return up, down, np.uint8(255) - up
 
 
 def _fast_mask(
