@@ -336,8 +336,8 @@ def luma_psnr(
     Because the mark is added equally to R, G and B, a change of the Y plane alone is a
     change of the RGB picture by the same amount (scaled to full range).
     """
-    d = before.astype(np.float32) - after.astype(np.float32)
-    mse = float(np.mean(d * d)) / (_LIMITED_GAIN**2 if limited_range else 1.0)
+    d = np.subtract(before, after, dtype=np.int16).astype(np.float32).ravel()
+    mse = float(np.dot(d, d)) / d.size / (_LIMITED_GAIN**2 if limited_range else 1.0)
     return math.inf if mse == 0.0 else 10.0 * math.log10(255.0**2 / mse)
 
 
