@@ -1,28 +1,30 @@
 """Video watermark: :func:`embed_frames`, :func:`detect_frames` and their per-plane engines.
 
 The video mark is the image mark of ``spec/watermark.md`` in its *video profile*: cells twice
-as large (:func:`watermark._layout.video_cell_size`, so that a re-encoder's predicted frames
-keep it) and a flatter perceptual mask, applied to every frame, built so that it costs a few
-milliseconds per 1080p frame and so that evidence adds up over many frames
-(``spec/watermark-video.md``):
+as large (:func:`watermark._layout.video_cell_size`) and a flatter perceptual mask, applied
+to every frame, built so that it costs a few milliseconds per 1080p frame and so that
+evidence adds up over many frames (``spec/watermark-video.md``). Video profile **v2**
+(``jinjja.watermark/v2-video``, the default) moves the pattern with the picture's global
+translation, so that a video encoder predicts it along with the content; revision 2 of
+format v1 kept it fixed in the frame, and is still read.
 
 * **Embedding** (:class:`LumaMarker`). The pattern of a key, payload and frame size is
-  precomputed once (:func:`watermark._embed.plan` with the video cell). Per frame only the
-  perceptual mask is recomputed, on blocks of 2 x 2 cells from a decimated luma (2 x 2
-  samples per block); the residual ``alpha * mask * pattern`` is added to the luma (Y) plane
-  in place. The mark depends on the frame's content only through the mask, so a static scene
-  gets the same residual in every frame (no flicker).
+  precomputed once (:func:`watermark._embed.plan` with the video cell). Per frame the
+  translation since the previous frame is tracked (:class:`watermark._motion.MotionTracker`)
+  and the pattern is read at the accumulated offset; the perceptual mask is recomputed on
+  blocks of 2 x 2 cells from a decimated luma (2 x 2 samples per block); the residual
+  ``alpha * mask * pattern`` is added to the luma (Y) plane in place. A static scene gets
+  the same residual in every frame (no flicker).
 * **Detection** (:class:`LumaEvidence`). Every analysed frame is reduced to the analysis
   image of the image detector and prefiltered; the prefiltered images are *summed* over
-  frames of the same size. The mark is fixed in frame coordinates while the content moves,
-  so the sum raises the mark above the content roughly as the square root of the number of
-  frames. The lattice search, sync test, payload decoding and decision then run once on the
+  frames of the same size, in frame coordinates (a fixed mark: the content averages out as
+  it moves) and aligned on the tracked translation (a v2 mark: the mark adds up in one
+  place). The lattice search, sync test, payload decoding and decision then run once per
   sum, with the image detector's building blocks, so the geometric estimate is shared by all
-  frames and the false-alarm bound of the image detector holds unchanged (the sum is a fixed
-  image as far as the key is concerned). The search starts from the video tile
-  (:data:`VIDEO_TILE`) and looks for tiles up to :data:`VIDEO_MAX_SCALE` times the picture
-  tile. If the frame size changes mid-sequence, each size
-  is a separate group and the bound is multiplied by the number of groups.
+  frames and the false-alarm bound of the image detector holds for each sum (it does not
+  depend on the key); it is multiplied by the number of sums evaluated. The search starts
+  from the video tile (:data:`VIDEO_TILE`) and looks for tiles up to
+  :data:`VIDEO_MAX_SCALE` times the picture tile.
 
 Y planes can be full range (0..255) or limited ("MPEG", 16..235) range; the strength is
 always set in full-range RGB units, so the per-frame PSNR of the RGB picture is the target.
