@@ -55,6 +55,9 @@ _LIMITED_GAIN = 219.0 / 255.0
 _MASK_POWER = 0.4
 """Texture exponent of the perceptual mask (0.8 in :func:`watermark._embed.mask`: video puts
 more of the mark into smooth areas, which codecs quantise finely)."""
+_TRACK_EVERY = 2
+"""The embedder tracks the first two planes and then every this many (the 4th, 6th, ...);
+a plane between is placed by the velocity measured over the last tracked interval."""
 _MASK_REUSE = 0.05
 """Largest change of the scaled mask, as a share of its mean, for which a marker reuses its
 last residual (the pattern not having moved)."""
@@ -164,6 +167,9 @@ class LumaMarker:
             )
             self._offset = (0, 0)
             self._set_offset(0, 0)
+            self._frames = 0
+            self._tracked = 0
+            self._velocity = (0.0, 0.0)
         else:
             p = _embed.plan(raw, data, self.height, self.width, cell=cell)
             pat = np.zeros((hc * c, wc * c), dtype=np.float32)
@@ -212,7 +218,18 @@ class LumaMarker:
         """
         if self._tracker is None:
             return
-        py, px = self._tracker.update(y)
+        self._frames += 1
+        since = self._frames - self._tracked
+        if self._frames > 2 and since < _TRACK_EVERY:
+            # Between tracked planes the pattern keeps the last measured velocity.
+            vy, vx = self._velocity
+            py = self._tracker.position[0] + since * vy
+            px = self._tracker.position[1] + since * vx
+        else:
+            before = self._tracker.position
+            py, px = self._tracker.update(y)
+            self._velocity = ((py - before[0]) / since, (px - before[1]) / since)
+            self._tracked = self._frames
         oy, ox = round(py) % self._tile, round(px) % self._tile
         if (oy, ox) != self._offset:
             self._set_offset(oy, ox)
