@@ -30,9 +30,14 @@ MIN_PEAK = 0.08
 as a translation."""
 MAX_STEP = 0.25
 """Largest step accepted, as a fraction of the decimated plane's side."""
+REF_SPAN = 16
+"""Planes measured against one reference plane before the last of them becomes the next."""
+REF_STEP = 0.125
+"""Step from the reference, as a share of a side, after which the plane becomes the next
+reference (the overlap of the two stays above three quarters)."""
 _PEAK_SIGMA = 1.0
 """Sigma (decimated px) of the smoothing of the phase-correlation surface."""
-_REFINE_BAND = 0.12
+_REFINE_BAND = (0.08, 0.25)
 """Frequencies (cycles per decimated pixel) used by the sub-pixel phase-plane fit."""
 
 
@@ -54,7 +59,8 @@ def _window(h: int, w: int) -> NDArray[np.float32]:
 def _freqs(h: int, w: int) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
     fy = np.broadcast_to(np.fft.fftfreq(h)[:, None], (h, w // 2 + 1))
     fx = np.broadcast_to(np.fft.rfftfreq(w)[None, :], (h, w // 2 + 1))
-    band = (np.hypot(fy, fx) < _REFINE_BAND) & ((fy != 0) | (fx != 0))
+    r = np.hypot(fy, fx)
+    band = (r < _REFINE_BAND[1]) & (r > _REFINE_BAND[0])
     return fy[band], fx[band], band
 
 
@@ -148,21 +154,42 @@ class MotionTracker:
     def __init__(self, height: int, width: int) -> None:
         self.k = decimation(height, width)
         self.shape = (height // self.k, width // self.k)
-        self._prev: NDArray[np.complex64] | None = None
+        self._ref: NDArray[np.complex64] | None = None
+        self._ref_position = (0.0, 0.0)
+        self._ref_age = 0
         self.position = (0.0, 0.0)
-        """Sum of the steps so far, in pixels of the full plane."""
+        """Position of the last plane relative to the first, in pixels of the full plane."""
         self.moved = False
         """Whether the position, rounded to whole pixels, was ever other than (0, 0)."""
 
     def update(self, y: NDArray[Any]) -> tuple[float, float]:
-        """Take the next plane; return the position (dy, dx) in full-plane pixels."""
+        """Take the next plane; return the position (dy, dx) in full-plane pixels.
+
+        The step is measured from a *reference* plane, not from the previous one, so that
+        the small error of each measurement does not add up plane by plane: the reference
+        is renewed after :data:`REF_SPAN` planes, once the picture has moved by more than
+        :data:`REF_STEP` of a side, and when no step can be measured (then the position
+        stays where it was).
+        """
         spec = spectrum(y, self.k)
-        if self._prev is not None:
-            step = estimate_step(self._prev, spec, self.shape)
-            if step is not None:
-                dy, dx = step[0] * self.k, step[1] * self.k
-                self.position = (self.position[0] + dy, self.position[1] + dx)
-                if round(self.position[0]) != 0 or round(self.position[1]) != 0:
-                    self.moved = True
-        self._prev = spec
+        if self._ref is None:
+            self._renew(spec)
+            return self.position
+        step = estimate_step(self._ref, spec, self.shape)
+        self._ref_age += 1
+        if step is None:
+            self._renew(spec)
+            return self.position
+        self.position = (
+            self._ref_position[0] + step[0] * self.k,
+            self._ref_position[1] + step[1] * self.k,
+        )
+        if round(self.position[0]) != 0 or round(self.position[1]) != 0:
+            self.moved = True
+        far = abs(step[0]) > REF_STEP * self.shape[0] or abs(step[1]) > REF_STEP * self.shape[1]
+        if far or self._ref_age >= REF_SPAN:
+            self._renew(spec)
         return self.position
+
+    def _renew(self, spec: NDArray[np.complex64]) -> None:
+        self._ref, self._ref_position, self._ref_age = spec, self.position, 0

@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -55,9 +56,15 @@ _LIMITED_GAIN = 219.0 / 255.0
 _MASK_POWER = 0.4
 """Texture exponent of the perceptual mask (0.8 in :func:`watermark._embed.mask`: video puts
 more of the mark into smooth areas, which codecs quantise finely)."""
-_TRACK_EVERY = 2
+_TRACK_EVERY = 1
 """The embedder tracks the first two planes and then every this many (the 4th, 6th, ...);
 a plane between is placed by the velocity measured over the last tracked interval."""
+_REDRAW = 60
+"""A marker that follows motion draws its whole residual anew at least every this many
+planes (between, it moves the last one and draws only the strips entering the frame)."""
+_MOVED_DB = (0.01, 0.45, 0.15)
+"""A moved residual keeps the PSNR between 0.01 and 0.45 dB above the target (else the
+whole residual is drawn anew, at 0.15 dB above the target)."""
 _MASK_REUSE = 0.05
 """Largest change of the scaled mask, as a share of its mean, for which a marker reuses its
 last residual (the pattern not having moved)."""
@@ -179,15 +186,33 @@ class LumaMarker:
             self._cell_energy = np.einsum("icjd,icjd->ij", self._pattern4, self._pattern4)
             self._tracker = None
             self._offset = (0, 0)
+
         # Budget in full-range units; the rounding noise of the uint8 plane is in plane units.
-        budget = 255.0**2 / 10.0 ** ((float(psnr) + 0.05) / 10.0)
-        self._budget = max(budget - (1.0 / 12.0) / self._gain**2, 1e-6)
+        def budget(db: float) -> float:
+            """Mean square residual (full-range units) for ``db`` above the target PSNR."""
+            ms = 255.0**2 / 10.0 ** ((float(psnr) + db) / 10.0)
+            return max(ms - (1.0 / 12.0) / self._gain**2, 1e-6)
+
+        # Drawn residuals sit 0.05 dB above the target (0.15 dB when they are then moved,
+        # which keeps a moved residual's energy inside _MOVED_DB without redrawing often).
+        self._budget = budget(_MOVED_DB[2] if self.follow_motion else 0.05)
+        scale = self._gain**2 * self.height * self.width
+        self._energy_band = (budget(_MOVED_DB[1]) * scale, budget(_MOVED_DB[0]) * scale)
         self._buf = np.empty((hc * c, wc * c), dtype=np.float32)
+        self._spare = np.empty_like(self._buf)
         self._out = np.empty((self.height, self.width), dtype=np.float32)
         self._last: tuple[tuple[int, int], NDArray[np.float32]] | None = None
-        # The residual last used by mark, and the uint8 parts of a residual used twice.
-        self._seen: object = None
-        self._u8_of: object = None
+        # Motion following: the unwrapped whole-pixel position of this plane, the one the
+        # residual in _buf is drawn for, its energy, and the planes since it was drawn.
+        self._pos = (0, 0)
+        self._at: tuple[int, int] | None = None
+        self._energy = 0.0
+        self._since_draw = 0
+        # Version of the residual in _buf (bumped on every change), the version mark last
+        # used, and the uint8 parts of a residual used twice.
+        self._version = 0
+        self._seen = -1
+        self._u8_version = -1
         self._u8: tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]] | None = None
 
     def _set_offset(self, oy: int, ox: int) -> None:
@@ -230,7 +255,8 @@ class LumaMarker:
             py, px = self._tracker.update(y)
             self._velocity = ((py - before[0]) / since, (px - before[1]) / since)
             self._tracked = self._frames
-        oy, ox = round(py) % self._tile, round(px) % self._tile
+        self._pos = (round(py), round(px))
+        oy, ox = self._pos[0] % self._tile, self._pos[1] % self._tile
         if (oy, ox) != self._offset:
             self._set_offset(oy, ox)
 
@@ -248,11 +274,22 @@ class LumaMarker:
         When the pattern has not moved and the scaled mask differs from the last one by at
         most :data:`_MASK_REUSE` of its mean everywhere (a still scene, with or without
         sensor noise), the last residual is returned again: the same energy, so the same
-        PSNR, no flicker, and no work. The result is a view of an internal buffer,
-        overwritten by the next call.
+        PSNR, no flicker, and no work. A marker that follows motion moves its last residual
+        by the whole-pixel step of the picture and draws only the strips that enter the
+        frame (:meth:`_shifted`), so that the encoder can predict the mark exactly. The
+        result is a view of an internal buffer, overwritten by the next call.
         """
         am = self.residual_scale(y)
+        if self._tracker is not None and self._at is not None:
+            moved = self._shifted(am)
+            if moved is not None:
+                return moved
+        return self._draw(am)
+
+    def _draw(self, am: NDArray[np.float32]) -> NDArray[np.float32]:
+        """The whole residual for the scaled mask ``am`` (or the last one, see above)."""
         last = self._last
+        self._at, self._since_draw = self._pos, 0
         if (
             last is not None
             and last[0] == self._offset
@@ -267,7 +304,56 @@ class LumaMarker:
             self._pattern4.reshape(hc, b, wc * b), rows, out=self._buf.reshape(hc, b, wc * b)
         )
         self._last = (self._offset, am)
+        self._energy = float(np.sum(am.astype(np.float64) ** 2 * self._cell_energy))
+        self._version += 1
         return self._buf[: self.height, : self.width]
+
+    def _shifted(self, am: NDArray[np.float32]) -> NDArray[np.float32] | None:
+        """The last residual moved by the step since it was drawn, with the strips that
+        enter the frame drawn from ``am``; None when a whole residual must be drawn (every
+        :data:`_REDRAW` planes, after a step of a quarter of the frame or more, or when the
+        energy has left the band of :data:`_MOVED_DB`)."""
+        h, w = self.height, self.width
+        assert self._at is not None
+        dy, dx = self._pos[0] - self._at[0], self._pos[1] - self._at[1]
+        self._since_draw += 1
+        if self._since_draw >= _REDRAW or abs(dy) >= h // 4 or abs(dx) >= w // 4:
+            return None
+        if dy == 0 and dx == 0:
+            return self._buf[:h, :w]
+        old, new = self._buf[:h, :w], self._spare[:h, :w]
+        # new(x) = old(x + d) where x + d is inside the frame.
+        ty0, ty1, tx0, tx1 = max(0, -dy), min(h, h - dy), max(0, -dx), min(w, w - dx)
+        new[ty0:ty1, tx0:tx1] = old[ty0 + dy : ty1 + dy, tx0 + dx : tx1 + dx]
+        lost = _sq(old[: ty0 + dy]) + _sq(old[ty1 + dy :])
+        lost += _sq(old[ty0 + dy : ty1 + dy, : tx0 + dx]) + _sq(
+            old[ty0 + dy : ty1 + dy, tx1 + dx :]
+        )
+        gained = 0.0
+        for r0, r1, c0, c1 in (
+            (0, ty0, 0, w),
+            (ty1, h, 0, w),
+            (ty0, ty1, 0, tx0),
+            (ty0, ty1, tx1, w),
+        ):
+            if r1 > r0 and c1 > c0:
+                new[r0:r1, c0:c1] = self._fresh(am, r0, r1, c0, c1)
+                gained += _sq(new[r0:r1, c0:c1])
+        energy = self._energy - lost + gained
+        if not self._energy_band[0] <= energy <= self._energy_band[1]:
+            return None
+        self._buf, self._spare = self._spare, self._buf
+        self._energy, self._at, self._last = energy, self._pos, None
+        self._version += 1
+        return self._buf[:h, :w]
+
+    def _fresh(self, am: NDArray[np.float32], r0: int, r1: int, c0: int, c1: int) -> Any:
+        """``repeat(repeat(am, b, 0), b, 1) * P(x + offset)`` on rows r0:r1, columns c0:c1."""
+        b = self._block
+        rows = np.repeat(am[r0 // b : (r1 - 1) // b + 1], b, axis=0)[r0 % b : r0 % b + r1 - r0]
+        full = np.repeat(rows[:, c0 // b : (c1 - 1) // b + 1], b, axis=1)
+        oy, ox = self._offset
+        return full[:, c0 % b : c0 % b + c1 - c0] * self._big[oy + r0 : oy + r1, ox + c0 : ox + c1]
 
     def mark(self, y: NDArray[np.uint8]) -> None:
         """Add the mark to the (height, width) uint8 luma plane ``y`` in place.
@@ -282,7 +368,7 @@ class LumaMarker:
             )
         self.follow(y)
         res = self.residual(y)
-        if self._u8 is not None and self._last is self._u8_of:
+        if self._u8 is not None and self._u8_version == self._version:
             # The residual was reused: add its rounded parts with uint8 saturation.
             up, down, ceiling = self._u8
             np.minimum(y, ceiling, out=y)
@@ -290,15 +376,20 @@ class LumaMarker:
             np.maximum(y, down, out=y)
             y -= down
             return
-        if self._last is not None and self._last is self._seen:
+        if self._seen == self._version:
             self._u8 = _rounded_parts(res)
-            self._u8_of = self._last
-        self._seen = self._last
+            self._u8_version = self._version
+        self._seen = self._version
         out = self._out
         np.add(res, y, out=out)
         out += np.float32(0.5)
         np.clip(out, 0.0, 255.0, out=out)
         np.copyto(y, out, casting="unsafe")
+
+
+def _sq(a: NDArray[np.float32]) -> float:
+    """Sum of squares (float64) of a small array."""
+    return float(np.sum(np.square(a, dtype=np.float64))) if a.size else 0.0
 
 
 def _rounded_parts(
