@@ -191,15 +191,20 @@ class LumaMarker:
         def budget(db: float) -> float:
             """Mean square residual (full-range units) for ``db`` above the target PSNR."""
             ms = 255.0**2 / 10.0 ** ((float(psnr) + db) / 10.0)
-            return max(ms - (1.0 / 12.0) / self._gain**2, 1e-6)
+            return float(max(ms - (1.0 / 12.0) / self._gain**2, 1e-6))
 
         # Drawn residuals sit 0.05 dB above the target (0.15 dB when they are then moved,
         # which keeps a moved residual's energy inside _MOVED_DB without redrawing often).
         self._budget = budget(_MOVED_DB[2] if self.follow_motion else 0.05)
+        # Energy band of a moved (rounded) residual, in plane units summed over the plane.
         scale = self._gain**2 * self.height * self.width
-        self._energy_band = (budget(_MOVED_DB[1]) * scale, budget(_MOVED_DB[0]) * scale)
+        self._energy_band = tuple(
+            255.0**2 / 10.0 ** ((float(psnr) + db) / 10.0) * scale for db in _MOVED_DB[1::-1]
+        )
         self._buf = np.empty((hc * c, wc * c), dtype=np.float32)
-        self._spare = np.empty_like(self._buf)
+        self._r16 = np.zeros((self.height, self.width), dtype=np.int16)
+        self._r16_spare = np.zeros_like(self._r16)
+        self._t16 = np.empty_like(self._r16)
         self._out = np.empty((self.height, self.width), dtype=np.float32)
         self._last: tuple[tuple[int, int], NDArray[np.float32]] | None = None
         # Motion following: the unwrapped whole-pixel position of this plane, the one the
@@ -208,6 +213,8 @@ class LumaMarker:
         self._at: tuple[int, int] | None = None
         self._energy = 0.0
         self._since_draw = 0
+        self._alpha = 1.0
+        self._strip_scale: NDArray[np.float32] | None = None
         # Version of the residual in _buf (bumped on every change), the version mark last
         # used, and the uint8 parts of a residual used twice.
         self._version = 0
@@ -222,17 +229,30 @@ class LumaMarker:
         hc, wc = -(-self.height // c), -(-self.width // c)
         view = self._big[oy : oy + hc * c, ox : ox + wc * c]
         self._pattern4 = view.reshape(hc, c, wc, c)
-        # Exact energy of every block inside the frame, from the prefix sums of P^2.
+        self._offset = (oy, ox)
+        self._energy_offset: tuple[int, int] | None = None
+
+    def _block_energy(self) -> NDArray[np.float32]:
+        """Energy of the pattern in every block inside the frame, at the current offset."""
+        if self._tracker is None or self._energy_offset == self._offset:
+            cached: NDArray[np.float32] = self._cell_energy
+            return cached
+        c = self._block
+        oy, ox = self._offset
+        hc, wc = -(-self.height // c), -(-self.width // c)
+        # Exact, from the prefix sums of P^2.
         ry = oy + np.minimum(np.arange(hc + 1) * c, self.height)
         rx = ox + np.minimum(np.arange(wc + 1) * c, self.width)
         s = self._prefix
-        self._cell_energy = (
+        energy: NDArray[np.float32] = (
             s[np.ix_(ry[1:], rx[1:])]
             - s[np.ix_(ry[:-1], rx[1:])]
             - s[np.ix_(ry[1:], rx[:-1])]
             + s[np.ix_(ry[:-1], rx[:-1])]
         ).astype(np.float32)
-        self._offset = (oy, ox)
+        self._cell_energy = energy
+        self._energy_offset = self._offset
+        return energy
 
     def follow(self, y: NDArray[np.uint8]) -> None:
         """Move the pattern with the global translation of ``y`` from the previous plane.
@@ -263,8 +283,9 @@ class LumaMarker:
     def residual_scale(self, y: NDArray[np.uint8]) -> NDArray[np.float32]:
         """Per-block amplitude ``alpha * mask`` in plane units for luma plane ``y``."""
         m = _fast_mask(y, self._cell, self._block, self.limited_range)
-        energy = float(np.sum(m * m * self._cell_energy)) / (self.height * self.width)
+        energy = float(np.sum(m * m * self._block_energy())) / (self.height * self.width)
         alpha = math.sqrt(self._budget / max(energy, 1e-12)) * self._gain
+        self._alpha = alpha
         m *= np.float32(alpha)
         return m
 
@@ -274,27 +295,53 @@ class LumaMarker:
         When the pattern has not moved and the scaled mask differs from the last one by at
         most :data:`_MASK_REUSE` of its mean everywhere (a still scene, with or without
         sensor noise), the last residual is returned again: the same energy, so the same
-        PSNR, no flicker, and no work. A marker that follows motion moves its last residual
-        by the whole-pixel step of the picture and draws only the strips that enter the
-        frame (:meth:`_shifted`), so that the encoder can predict the mark exactly. The
-        result is a view of an internal buffer, overwritten by the next call.
+        PSNR, no flicker, and no work. A marker that follows motion keeps its residual
+        rounded to whole levels, moves it by the whole-pixel step of the picture and draws
+        only the strips that enter the frame (:meth:`_shifted`), so that the encoder can
+        predict the mark exactly. The result is a view of an internal buffer, overwritten
+        by the next call.
         """
-        am = self.residual_scale(y)
-        if self._tracker is not None and self._at is not None:
-            moved = self._shifted(am)
+        if self._tracker is None:
+            return self._draw(self.residual_scale(y))
+        np.copyto(self._out, self._moving(y))
+        return self._out
+
+    def _moving(self, y: NDArray[np.uint8]) -> NDArray[np.int16]:
+        """The rounded residual of a marker that follows motion (see :meth:`residual`)."""
+        if self._at is not None:
+            # Only the strips entering the frame need the mask: every other plane, with the
+            # strength of the last drawn residual.
+            if self._strip_scale is None or self._frames % 2 == 0:
+                m = _fast_mask(y, self._cell, self._block, self.limited_range)
+                self._strip_scale = m * np.float32(self._alpha)
+            moved = self._shifted(self._strip_scale)
             if moved is not None:
                 return moved
-        return self._draw(am)
-
-    def _draw(self, am: NDArray[np.float32]) -> NDArray[np.float32]:
-        """The whole residual for the scaled mask ``am`` (or the last one, see above)."""
-        last = self._last
+        self._strip_scale = None
+        am = self.residual_scale(y)
+        reuse = self._reusable(am)
         self._at, self._since_draw = self._pos, 0
-        if (
+        if not reuse:
+            self._draw(am)
+            tmp = self._out
+            np.add(self._buf[: self.height, : self.width], np.float32(0.5), out=tmp)
+            np.floor(tmp, out=tmp)
+            np.copyto(self._r16, tmp, casting="unsafe")
+            flat = tmp.reshape(-1)
+            self._energy = float(np.dot(flat, flat))
+        return self._r16
+
+    def _reusable(self, am: NDArray[np.float32]) -> bool:
+        last = self._last
+        return (
             last is not None
             and last[0] == self._offset
             and float(np.max(np.abs(am - last[1]))) <= _MASK_REUSE * float(np.mean(last[1]))
-        ):
+        )
+
+    def _draw(self, am: NDArray[np.float32]) -> NDArray[np.float32]:
+        """The whole residual for the scaled mask ``am`` (or the last one, see above)."""
+        if self._reusable(am):
             return self._buf[: self.height, : self.width]
         hc, b, wc, _ = self._pattern4.shape
         rows = np.repeat(am, b, axis=1)[:, None, :]
@@ -304,15 +351,14 @@ class LumaMarker:
             self._pattern4.reshape(hc, b, wc * b), rows, out=self._buf.reshape(hc, b, wc * b)
         )
         self._last = (self._offset, am)
-        self._energy = float(np.sum(am.astype(np.float64) ** 2 * self._cell_energy))
         self._version += 1
         return self._buf[: self.height, : self.width]
 
-    def _shifted(self, am: NDArray[np.float32]) -> NDArray[np.float32] | None:
-        """The last residual moved by the step since it was drawn, with the strips that
-        enter the frame drawn from ``am``; None when a whole residual must be drawn (every
-        :data:`_REDRAW` planes, after a step of a quarter of the frame or more, or when the
-        energy has left the band of :data:`_MOVED_DB`)."""
+    def _shifted(self, am: NDArray[np.float32]) -> NDArray[np.int16] | None:
+        """The last rounded residual moved by the step since it was drawn, with the strips
+        that enter the frame drawn from ``am``; None when a whole residual must be drawn
+        (every :data:`_REDRAW` planes, after a step of a quarter of the frame or more, or
+        when the energy has left the band of :data:`_MOVED_DB`)."""
         h, w = self.height, self.width
         assert self._at is not None
         dy, dx = self._pos[0] - self._at[0], self._pos[1] - self._at[1]
@@ -320,8 +366,8 @@ class LumaMarker:
         if self._since_draw >= _REDRAW or abs(dy) >= h // 4 or abs(dx) >= w // 4:
             return None
         if dy == 0 and dx == 0:
-            return self._buf[:h, :w]
-        old, new = self._buf[:h, :w], self._spare[:h, :w]
+            return self._r16
+        old, new = self._r16, self._r16_spare
         # new(x) = old(x + d) where x + d is inside the frame.
         ty0, ty1, tx0, tx1 = max(0, -dy), min(h, h - dy), max(0, -dx), min(w, w - dx)
         new[ty0:ty1, tx0:tx1] = old[ty0 + dy : ty1 + dy, tx0 + dx : tx1 + dx]
@@ -337,15 +383,15 @@ class LumaMarker:
             (ty0, ty1, tx1, w),
         ):
             if r1 > r0 and c1 > c0:
-                new[r0:r1, c0:c1] = self._fresh(am, r0, r1, c0, c1)
+                new[r0:r1, c0:c1] = np.floor(self._fresh(am, r0, r1, c0, c1) + 0.5)
                 gained += _sq(new[r0:r1, c0:c1])
         energy = self._energy - lost + gained
         if not self._energy_band[0] <= energy <= self._energy_band[1]:
             return None
-        self._buf, self._spare = self._spare, self._buf
+        self._r16, self._r16_spare = new, old
         self._energy, self._at, self._last = energy, self._pos, None
         self._version += 1
-        return self._buf[:h, :w]
+        return self._r16
 
     def _fresh(self, am: NDArray[np.float32], r0: int, r1: int, c0: int, c1: int) -> Any:
         """``repeat(repeat(am, b, 0), b, 1) * P(x + offset)`` on rows r0:r1, columns c0:c1."""
@@ -367,7 +413,9 @@ class LumaMarker:
                 f"{self.width}x{self.height}"
             )
         self.follow(y)
-        res = self.residual(y)
+        res: NDArray[np.float32] | NDArray[np.int16] = (
+            self._draw(self.residual_scale(y)) if self._tracker is None else self._moving(y)
+        )
         if self._u8 is not None and self._u8_version == self._version:
             # The residual was reused: add its rounded parts with uint8 saturation.
             up, down, ceiling = self._u8
@@ -380,6 +428,12 @@ class LumaMarker:
             self._u8 = _rounded_parts(res)
             self._u8_version = self._version
         self._seen = self._version
+        if res.dtype == np.int16:
+            t = self._t16
+            np.add(y, res, out=t)
+            np.clip(t, 0, 255, out=t)
+            np.copyto(y, t, casting="unsafe")
+            return
         out = self._out
         np.add(res, y, out=out)
         out += np.float32(0.5)
@@ -387,13 +441,13 @@ class LumaMarker:
         np.copyto(y, out, casting="unsafe")
 
 
-def _sq(a: NDArray[np.float32]) -> float:
+def _sq(a: NDArray[np.int16]) -> float:
     """Sum of squares (float64) of a small array."""
     return float(np.sum(np.square(a, dtype=np.float64))) if a.size else 0.0
 
 
 def _rounded_parts(
-    res: NDArray[np.float32],
+    res: NDArray[np.float32] | NDArray[np.int16],
 ) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]]:
     """(max(r, 0), max(-r, 0), 255 - max(r, 0)) as uint8 for ``r = floor(res + 0.5)``: for
     an integer plane ``y``, ``clip(y + r, 0, 255)`` is then four uint8 operations (and equals

@@ -14,7 +14,10 @@ def _scene(seed: int = 0, shape: tuple[int, int] = (600, 900)) -> np.ndarray:
     return gaussian_filter(rng.normal(128.0, 40.0, shape), 2.0).astype(np.float32)
 
 
-@pytest.mark.parametrize(("height", "width", "k"), [(256, 320, 1), (480, 854, 2), (720, 1280, 4), (1080, 1920, 4), (2160, 3840, 8)])
+@pytest.mark.parametrize(
+    ("height", "width", "k"),
+    [(256, 320, 1), (480, 854, 2), (720, 1280, 4), (1080, 1920, 4), (2160, 3840, 8)],
+)
 def test_decimation_brings_the_shorter_side_to_160_to_319(height: int, width: int, k: int) -> None:
     assert decimation(height, width) == k
 
