@@ -110,6 +110,31 @@ def test_the_v2_mark_moves_with_the_content(photo: Callable[..., np.ndarray]) ->
         assert abs(dy - 4 * t) <= 1 and abs(dx - 10 * t) <= 1
 
 
+def test_the_v2_residual_is_moved_exactly_so_an_encoder_predicts_it(
+    photo: Callable[..., np.ndarray],
+) -> None:
+    # 9 frames of a pan by whole pixels (4 down, 10 right per frame): between redraws the
+    # rounded residual of frame t is frame t-1's moved by the step, pixel for pixel, so a
+    # motion-compensated prediction of the marked frame is exact.
+    frames = list(moving_frames(photo("coffee", 512), 320, 256, 9, motion="pan"))
+    planes = [
+        np.rint(f.astype(np.float32) @ [0.299, 0.587, 0.114]).astype(np.uint8) for f in frames
+    ]
+    marker = LumaMarker(KEY, PAYLOAD, 256, 320, limited_range=False)
+    residuals = []
+    for plane in planes:
+        before = plane.copy()
+        marker.mark(plane)
+        assert 40.0 <= luma_psnr(before, plane, limited_range=False) <= 40.5
+        residuals.append(plane.astype(np.int16) - before)
+    exact = 0
+    for t in range(1, len(planes)):
+        now, then = residuals[t][20:-20, 20:-20], residuals[t - 1][24:-16, 30:-10]
+        inside = (planes[t][20:-20, 20:-20] > 8) & (planes[t][20:-20, 20:-20] < 247)
+        exact += bool(np.array_equal(now[inside], then[inside]))
+    assert exact >= len(planes) - 2
+
+
 def test_the_fixed_video_profile_revision_2_is_still_read(
     clip: list[np.ndarray],
 ) -> None:
