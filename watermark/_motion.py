@@ -81,7 +81,7 @@ def _lowpass(h: int, w: int) -> tuple[NDArray[np.float32], float]:
 
 def spectrum(y: NDArray[Any], k: int) -> NDArray[np.complex64]:
     """Windowed spectrum of ``y`` block-averaged by ``k`` (the tracker's view of a frame)."""
-    from scipy import fft as sfft
+    from scipy import fft as sfft  # measured start-up cost: SciPy loads slowly
 
     h, w = (y.shape[0] // k) * k, (y.shape[1] // k) * k
     # Block sums by strided adds (much faster in numpy than a 4-D mean); the scale does
@@ -108,7 +108,7 @@ def estimate_step(
     ``shape`` is the decimated plane's shape. None when the peak is weaker than
     :data:`MIN_PEAK` or the step longer than :data:`MAX_STEP` of a side.
     """
-    from scipy import fft as sfft
+    from scipy import fft as sfft  # measured start-up cost: SciPy loads slowly
 
     cross = cur * np.conj(prev)
     mag = np.abs(cross)

@@ -57,8 +57,13 @@ _MASK_POWER = 0.4
 """Texture exponent of the perceptual mask (0.8 in :func:`watermark._embed.mask`: video puts
 more of the mark into smooth areas, which codecs quantise finely)."""
 _TRACK_EVERY = 1
-"""The embedder tracks the first two planes and then every this many (the 4th, 6th, ...);
-a plane between is placed by the velocity measured over the last tracked interval."""
+"""The embedder tracks every plane while the picture moves (placing planes between tracked
+ones by the last velocity made whole-pixel steps of 2, 1, 2 ... come out 1 px off)."""
+_TRACK_STILL = 4
+"""While the picture stands still, the embedder tracks every this many planes (a pan that
+starts is followed from the next tracked plane on)."""
+_STILL_SPEED = 0.02
+"""Speed (px per plane, |dy| + |dx|) below which the picture counts as standing still."""
 _REDRAW = 60
 """A marker that follows motion draws its whole residual anew at least every this many
 planes (between, it moves the last one and draws only the strips entering the frame)."""
@@ -265,7 +270,8 @@ class LumaMarker:
             return
         self._frames += 1
         since = self._frames - self._tracked
-        if self._frames > 2 and since < _TRACK_EVERY:
+        still = abs(self._velocity[0]) + abs(self._velocity[1]) < _STILL_SPEED
+        if self._frames > 2 and since < (_TRACK_STILL if still else _TRACK_EVERY):
             # Between tracked planes the pattern keeps the last measured velocity.
             vy, vx = self._velocity
             py = self._tracker.position[0] + since * vy
@@ -309,12 +315,7 @@ class LumaMarker:
     def _moving(self, y: NDArray[np.uint8]) -> NDArray[np.int16]:
         """The rounded residual of a marker that follows motion (see :meth:`residual`)."""
         if self._at is not None:
-            # Only the strips entering the frame need the mask: every other plane, with the
-            # strength of the last drawn residual.
-            if self._strip_scale is None or self._frames % 2 == 0:
-                m = _fast_mask(y, self._cell, self._block, self.limited_range)
-                self._strip_scale = m * np.float32(self._alpha)
-            moved = self._shifted(self._strip_scale)
+            moved = self._shifted(y)
             if moved is not None:
                 return moved
         self._strip_scale = None
@@ -354,11 +355,11 @@ class LumaMarker:
         self._version += 1
         return self._buf[: self.height, : self.width]
 
-    def _shifted(self, am: NDArray[np.float32]) -> NDArray[np.int16] | None:
+    def _shifted(self, y: NDArray[np.uint8]) -> NDArray[np.int16] | None:
         """The last rounded residual moved by the step since it was drawn, with the strips
-        that enter the frame drawn from ``am``; None when a whole residual must be drawn
-        (every :data:`_REDRAW` planes, after a step of a quarter of the frame or more, or
-        when the energy has left the band of :data:`_MOVED_DB`)."""
+        that enter the frame drawn from the mask of ``y``; None when a whole residual must
+        be drawn (every :data:`_REDRAW` planes, after a step of a quarter of the frame or
+        more, or when the energy has left the band of :data:`_MOVED_DB`)."""
         h, w = self.height, self.width
         assert self._at is not None
         dy, dx = self._pos[0] - self._at[0], self._pos[1] - self._at[1]
@@ -367,6 +368,12 @@ class LumaMarker:
             return None
         if dy == 0 and dx == 0:
             return self._r16
+        # Only the strips entering the frame need the mask: every other plane, with the
+        # strength of the last drawn residual.
+        if self._strip_scale is None or self._frames % 2 == 0:
+            m = _fast_mask(y, self._cell, self._block, self.limited_range)
+            self._strip_scale = m * np.float32(self._alpha)
+        am = self._strip_scale
         old, new = self._r16, self._r16_spare
         # new(x) = old(x + d) where x + d is inside the frame.
         ty0, ty1, tx0, tx1 = max(0, -dy), min(h, h - dy), max(0, -dx), min(w, w - dx)
