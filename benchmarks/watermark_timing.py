@@ -3,7 +3,10 @@
 Best of ``--repeat`` runs per image (``time.perf_counter``), so that other jobs on a shared
 machine inflate the numbers as little as possible. ``detect`` is timed on the marked image
 (fast path), on a 5-degree rotation (full resynchronisation) and on the unmarked image
-(the worst case: every hypothesis is tried). Writes ``bench-out/watermark-timing.json``.
+(the worst case: every hypothesis is tried), and on two damaged copies that need the full
+search and the 256-path list (256 px + JPEG 80, and the benchmark's ``chain1``; seconds per
+megapixel of the damaged copy). ``python benchmarks/watermark_timing.py [REPEAT [TAG]]`` writes
+``bench-out/watermark-timing{TAG}.json``.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ def main() -> None:
     for set_name in ("512", "1080"):
         rows: dict[str, list[float]] = {"embed": [], "detect_marked": [], "detect_rot5": []}
         rows["detect_unmarked"] = []
+        rows["detect_small256+jpeg80"] = []
+        rows["detect_chain1"] = []
         for f in sorted((shared / "images" / set_name).glob("*.png"))[:4]:
             img = np.asarray(Image.open(f).convert("RGB"))
             mp = img.shape[0] * img.shape[1] / 1e6
@@ -52,8 +57,13 @@ def main() -> None:
             rows["embed"].append(
                 best_of(lambda img=img: watermark.embed(img, b"t", KEY), repeat) / mp
             )
-            for name, x in (("detect_marked", marked), ("detect_rot5", rot)):
+            damaged = {a: attacks.apply(a, marked) for a in ("small256+jpeg80", "chain1")}
+            cases = [("detect_marked", marked), ("detect_rot5", rot)]
+            cases += [(f"detect_{a}", x) for a, x in damaged.items()]
+            for name, x in cases:
+                mp = x.shape[0] * x.shape[1] / 1e6  # per megapixel of the picture searched
                 rows[name].append(best_of(lambda x=x: watermark.detect(x, KEY), repeat) / mp)
+            mp = img.shape[0] * img.shape[1] / 1e6
             rows["detect_unmarked"].append(
                 best_of(lambda img=img: watermark.detect(img, KEY), repeat) / mp
             )
@@ -63,7 +73,8 @@ def main() -> None:
         }
         print(set_name, {k: round(v, 3) for k, v in out[set_name].items()}, flush=True)
     Path("bench-out").mkdir(exist_ok=True)
-    Path("bench-out/watermark-timing.json").write_text(json.dumps(out, indent=1))
+    tag = sys.argv[2] if len(sys.argv) > 2 else ""
+    Path(f"bench-out/watermark-timing{tag}.json").write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

@@ -123,6 +123,15 @@ def embed_command(
     old_key: Annotated[str | None, typer.Option("--key", hidden=True)] = None,
     old_key_file: Annotated[Path | None, typer.Option("--key-file", hidden=True)] = None,
     psnr: Annotated[float, typer.Option("--psnr", help="Target PSNR in dB (20-60).")] = 40.0,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="Pictures: 'robust' (default; survives chains of edits and small copies) or "
+            "'subtle' (hidden in texture, less visible in flat skies, weaker after heavy edits).",
+            metavar="NAME",
+        ),
+    ] = None,
     quality: Annotated[
         int | None,
         typer.Option("--quality", min=1, max=100, help="JPEG/WebP quality (default 95)."),
@@ -155,6 +164,10 @@ def embed_command(
     k = _key(ctx, old_key or wm_key, old_key_file or wm_key_file)
     if not 20.0 <= psnr <= 60.0:
         raise typer.BadParameter("must be between 20 and 60 dB", param_hint="'--psnr'")
+    if profile is not None and profile not in ("robust", "subtle"):
+        raise typer.BadParameter(
+            f"{profile!r} is not 'robust' or 'subtle'", param_hint="'--profile'"
+        )
     if output.exists() and not force:
         same = path.exists() and output.resolve() == path.resolve()
         what = "is the input" if same else "exists"
@@ -170,6 +183,10 @@ def embed_command(
     if is_video(path):
         if quality is not None:
             raise typer.BadParameter("use --crf for videos", param_hint="'--quality'")
+        if profile is not None:
+            raise typer.BadParameter(
+                "applies to pictures; videos use the video profile", param_hint="'--profile'"
+            )
         _embed_video(path, output, data, k, psnr=psnr, crf=crf, preset=preset)
         return
     if crf is not None or preset is not None:
@@ -181,7 +198,15 @@ def embed_command(
 
     try:
         result = embed_file(
-            path, output, data, k, psnr=psnr, quality=quality, force=True, drop_credentials=True
+            path,
+            output,
+            data,
+            k,
+            psnr=psnr,
+            quality=quality,
+            force=True,
+            drop_credentials=True,
+            profile=profile or "robust",
         )
     except ImageFileError as exc:
         if exc.code == "unknown_output_format":

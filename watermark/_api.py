@@ -79,7 +79,12 @@ def _payload(payload: object) -> bytes:
 
 
 def embed(
-    image: NDArray[np.generic], payload: bytes, key: bytes | str, *, psnr: float = 40.0
+    image: NDArray[np.generic],
+    payload: bytes,
+    key: bytes | str,
+    *,
+    psnr: float = 40.0,
+    profile: str = _embed.DEFAULT_PROFILE,
 ) -> NDArray[np.generic]:
     """Mark ``image`` with a 64-bit ``payload`` under ``key``.
 
@@ -93,6 +98,10 @@ def embed(
         The marking key (``watermark.PUBLIC_KEY`` for publicly readable marks).
     psnr : float, optional
         Target peak signal-to-noise ratio in dB (20-60); the result is at least this close.
+    profile : {"robust", "subtle"}, optional
+        Where the energy goes (``spec/watermark.md`` section 7). ``robust`` (the default)
+        spreads it evenly over mid-tones and survives chains of edits and small copies;
+        ``subtle`` hides it in texture (less visible in flat skies, weaker after heavy edits).
 
     Returns
     -------
@@ -122,8 +131,11 @@ def embed(
     raw = _keys.key_bytes(key)
     if not isinstance(psnr, int | float) or not 20.0 <= float(psnr) <= 60.0:
         raise ValueError(f"psnr must be a number between 20 and 60 dB, not {psnr!r}")
+    if profile not in _embed.PROFILES:
+        names = ", ".join(sorted(_embed.PROFILES))
+        raise ValueError(f"profile must be one of {names}, not {profile!r}")
     p = _embed.plan(raw, data, img.shape[0], img.shape[1])
-    return _embed.apply(img, p, psnr=float(psnr))
+    return _embed.apply(img, p, psnr=float(psnr), profile=profile)
 
 
 def _geometry(

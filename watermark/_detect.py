@@ -802,6 +802,43 @@ def _sync_scores_direct(folded: NDArray[np.float64], key: bytes) -> NDArray[np.f
     return np.asarray(c / np.sqrt(np.maximum(v, 1e-12)))
 
 
+def _cell_values(
+    a: NDArray[np.float64], index: NDArray[np.intp], shift: tuple[int, int]
+) -> NDArray[np.float64]:
+    """The cell statistic of the cells ``index`` (grid order) at fold offset ``shift``."""
+    n = _layout.FOLD
+    r, c = np.divmod(index, _layout.GRID)
+    return np.asarray(a[(2 * r + shift[0]) % n, (2 * c + shift[1]) % n], dtype=np.float64)
+
+
+def data_values(a: NDArray[np.float64], key: bytes, shift: tuple[int, int]) -> NDArray[np.float64]:
+    """Soft data-cell values, combined over the 3 x 3 offsets around ``shift``.
+
+    The fold has two bins per cell side, so a mark whose cells fall between bins spreads
+    over neighbouring offsets. Each offset ``shift + e`` contributes its clipped values
+    ``clip(chip_j a_j, -1.5 s, 1.5 s)`` weighted by ``max(z, 0)^2`` of its own sync statistic
+    (spec section 9; detector revision 3): the sync cells measure how the cell's energy is
+    spread, and the weights are the matched filter for that spread. The weights depend on the
+    image and the sync chips only, so the CRC bound of section 10 is unchanged.
+    """
+    lay = _layout.layout(key)
+    chips = lay.chips.reshape(-1)
+    sync_chips = chips[lay.sync_index]
+    data_chips = chips[lay.data_index]
+    out = np.zeros(lay.data_index.size)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            e = (shift[0] + dy, shift[1] + dx)
+            s = _cell_values(a, lay.sync_index, e)
+            z = float(np.dot(sync_chips, s) / math.sqrt(max(float(np.dot(s, s)), 1e-12)))
+            if z <= 0.0:
+                continue
+            vals = _cell_values(a, lay.data_index, e) * data_chips
+            limit = _CLIP * float(np.std(vals))
+            out += z * z * np.clip(vals, -limit, limit)  # robust to heavy host tails
+    return out
+
+
 def decode(
     folded: NDArray[np.float64], key: bytes, orientation: int, shift: tuple[int, int]
 ) -> bytes | None:
@@ -809,13 +846,9 @@ def decode(
 
     Returns the first path whose keyed CRC validates, or ``None``.
     """
-    n = _layout.FOLD
     lay = _layout.layout(key)
     a = cell_sums(orientations(folded)[orientation])
-    r, c = np.divmod(lay.data_index, _layout.GRID)
-    vals = a[(2 * r + shift[0]) % n, (2 * c + shift[1]) % n] * lay.chips.reshape(-1)[lay.data_index]
-    limit = _CLIP * float(np.std(vals))
-    vals = np.clip(vals, -limit, limit)  # robust to the heavy tails of the host residual
+    vals = data_values(a, key, shift)
     soft = np.bincount(lay.data_bit, weights=vals, minlength=_ecc.CODED_BITS).astype(np.float64)
     for size in (_SHORT_LIST, LIST_SIZE):  # the short list is a prefix of the long one
         for path in _ecc.list_viterbi(soft, size):

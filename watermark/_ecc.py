@@ -159,29 +159,25 @@ def list_viterbi(soft: NDArray[np.float64], size: int) -> list[NDArray[np.uint8]
     """
     steps = soft.size // 2
     y = soft.reshape(steps, 2).astype(np.float64)
-    metric = np.full((64, size), -np.inf)
-    metric[0, 0] = 0.0
-    back = np.empty((steps, 64, size), dtype=np.int64)  # index into the 2*size candidates
-    rows = np.arange(64)[:, None]
+    gain0, gain1 = y @ _OUT0, y @ _OUT1  # (steps, 64) branch metrics
+    cost = np.full((64, size), np.inf)  # negated path metrics, each row ascending
+    cost[0, 0] = 0.0
+    back = np.empty((steps, 64, size), dtype=np.int16)  # index into the 2*size candidates
     for t in range(steps):
         cand = np.concatenate(
-            [metric[_PRED0] + (y[t] @ _OUT0)[:, None], metric[_PRED1] + (y[t] @ _OUT1)[:, None]],
-            axis=1,
+            [cost[_PRED0] - gain0[t][:, None], cost[_PRED1] - gain1[t][:, None]], axis=1
         )
-        order = np.argsort(-cand, axis=1, kind="stable")[:, :size]
+        order = np.argsort(cand, axis=1, kind="stable")[:, :size]
         back[t] = order
-        metric = cand[rows, order]
-    paths = []
-    for rank in range(size):
-        if not np.isfinite(metric[0, rank]):
-            break
-        state, r = 0, rank
-        bits = np.empty(steps, dtype=np.uint8)
-        for t in range(steps - 1, -1, -1):
-            bits[t] = state >> 5
-            k = int(back[t, state, r])
-            pred = int(_PRED1[state] if k >= size else _PRED0[state])
-            r = k % size
-            state = pred
-        paths.append(bits[: steps - TAIL_BITS])
-    return paths
+        cost = np.take_along_axis(cand, order, axis=1)
+    metric = -cost
+    ranks = np.flatnonzero(np.isfinite(metric[0]))  # metric[0] is sorted: a prefix
+    state = np.zeros(ranks.size, dtype=np.int64)
+    r = ranks.astype(np.int64)
+    bits = np.empty((ranks.size, steps), dtype=np.uint8)
+    for t in range(steps - 1, -1, -1):  # trace every path back at once
+        bits[:, t] = state >> 5
+        k = back[t, state, r].astype(np.int64)
+        state = np.where(k >= size, _PRED1[state], _PRED0[state])
+        r = k % size
+    return [bits[i, : steps - TAIL_BITS] for i in range(ranks.size)]

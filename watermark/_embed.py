@@ -137,33 +137,48 @@ def _block_mean(y: NDArray[np.float32], b: int) -> NDArray[np.float32]:
     return (_block_sum(y, b) / float(b * b)).astype(np.float32)
 
 
-def mask(y: NDArray[np.float32], cell: int) -> NDArray[np.float32]:
+PROFILES: dict[str, float] = {"robust": 0.0, "subtle": 0.8}
+"""Embedder profiles (spec section 7): the texture exponent of the perceptual mask. ``robust``
+(embedder revision 2, the default) spreads the energy evenly over mid-tones, where the
+detector's noise is lowest; ``subtle`` (embedder revision 1) hides it in texture."""
+DEFAULT_PROFILE = "robust"
+
+
+def mask(y: NDArray[np.float32], cell: int, texture: float = 0.0) -> NDArray[np.float32]:
     """Perceptual mask at cell resolution (shape ceil(H/cell) x ceil(W/cell)), luma in 0..255.
 
-    ``m = (sigma + 3)**0.8 * clip(mu/40, 0.3, 1) * clip((255-mu)/40, 0.3, 1)``, with the local
-    mean ``mu`` and standard deviation ``sigma`` taken in a Gaussian window of 1.5 cells and the
-    result smoothed over one cell: more energy in texture, less in flat, dark and bright areas.
+    ``m = (sigma + 3)**texture * clip(mu/40, 0.3, 1) * clip((255-mu)/40, 0.3, 1)``, with the
+    local mean ``mu`` and standard deviation ``sigma`` taken in a Gaussian window of 1.5 cells
+    and the result smoothed over one cell: less energy in dark and bright areas and, with a
+    positive ``texture`` exponent, more in texture than in flat areas.
     """
     from scipy.ndimage import gaussian_filter
 
     yb = _block_mean(y, cell)
-    y2 = _block_mean(y * y, cell)
     mu = gaussian_filter(yb, 1.5, mode="nearest")
-    e2 = gaussian_filter(y2, 1.5, mode="nearest")
-    sigma = np.sqrt(np.maximum(e2 - mu * mu, 0.0))
     lum = np.clip(mu / 40.0, 0.3, 1.0) * np.clip((255.0 - mu) / 40.0, 0.3, 1.0)
-    m = (sigma + 3.0) ** 0.8 * lum
+    m = lum
+    if texture != 0.0:
+        e2 = gaussian_filter(_block_mean(y * y, cell), 1.5, mode="nearest")
+        sigma = np.sqrt(np.maximum(e2 - mu * mu, 0.0))
+        m = (sigma + 3.0) ** texture * lum
     return np.asarray(gaussian_filter(m, 1.0, mode="nearest"), dtype=np.float32)
 
 
 def residual(
-    y: NDArray[np.float32], p: Plan, *, psnr: float, quantised: bool
+    y: NDArray[np.float32],
+    p: Plan,
+    *,
+    psnr: float,
+    quantised: bool,
+    profile: str = DEFAULT_PROFILE,
 ) -> NDArray[np.float32]:
     """Luma residual ``alpha * mask * pattern`` scaled to the target PSNR (luma in 0..255).
 
-    ``quantised`` subtracts the rounding noise of uint8 output (1/12) from the error budget.
+    ``quantised`` subtracts the rounding noise of uint8 output (1/12) from the error budget;
+    ``profile`` names the mask's texture exponent (:data:`PROFILES`).
     """
-    m = mask(y, p.cell)
+    m = mask(y, p.cell, PROFILES[profile])
     budget = 255.0**2 / 10.0 ** ((psnr + 0.05) / 10.0) - (1.0 / 12.0 if quantised else 0.0)
     # mean(d^2) before scaling, from the per-block pattern energy (the mask is blockwise).
     energy = float(np.sum(m.astype(np.float64) ** 2 * p.energy)) / (p.height * p.width)
@@ -173,18 +188,20 @@ def residual(
     return np.asarray(full * p.pattern, dtype=np.float32)
 
 
-def apply(image: NDArray[np.generic], p: Plan, *, psnr: float) -> NDArray[np.generic]:
+def apply(
+    image: NDArray[np.generic], p: Plan, *, psnr: float, profile: str = DEFAULT_PROFILE
+) -> NDArray[np.generic]:
     """Add the watermark to a validated uint8 or float32 image of ``p``'s size."""
     if image.dtype == np.uint8:
         y = image.astype(np.float32) if image.ndim == 2 else np.matmul(image, _LUMA)
-        d = np.rint(residual(y, p, psnr=psnr, quantised=True)).astype(np.int16)
+        d = np.rint(residual(y, p, psnr=psnr, quantised=True, profile=profile)).astype(np.int16)
         acc = image.astype(np.int16)
         acc += d[..., None] if image.ndim == 3 else d
         np.clip(acc, 0, 255, out=acc)
         res: NDArray[np.generic] = acc.astype(np.uint8)
         return res
     x = np.asarray(image, dtype=np.float32) * np.float32(255.0)
-    df = residual(luma(x), p, psnr=psnr, quantised=False)
+    df = residual(luma(x), p, psnr=psnr, quantised=False, profile=profile)
     out = x + (df[..., None] if image.ndim == 3 else df)
     resf: NDArray[np.generic] = np.clip(out / np.float32(255.0), 0.0, 1.0).astype(np.float32)
     return resf

@@ -178,8 +178,11 @@ def embed_file(
     quality: int | None = None,
     force: bool = False,
     drop_credentials: bool = False,
+    profile: str = "robust",
 ) -> EmbedResult:
     """Mark the picture ``src`` and write it to ``dst``.
+
+    ``psnr`` and ``profile`` are those of :func:`watermark.embed`.
 
     Marking changes the pixels, so Content Credentials in ``src`` would no longer match
     them: such a file is refused (:func:`refuse_credentials`) unless ``drop_credentials``
@@ -192,7 +195,7 @@ def embed_file(
         the output format is unknown, or ``src`` carries Content Credentials (code
         ``has_credentials``) and ``drop_credentials`` is false.
     ValueError
-        From :func:`watermark.embed`: bad payload, key or a picture too small.
+        From :func:`watermark.embed`: bad payload, key, profile or a picture too small.
     OSError
         When ``dst`` cannot be written.
     """
@@ -205,7 +208,9 @@ def embed_file(
     if not drop_credentials:
         refuse_credentials(source)
     loaded = read_image(source)
-    marked = np.asarray(watermark.embed(loaded.pixels, payload, key, psnr=psnr), dtype=np.uint8)
+    marked = np.asarray(
+        watermark.embed(loaded.pixels, payload, key, psnr=psnr, profile=profile), dtype=np.uint8
+    )
     write_image(loaded, marked, out, quality=quality)
     diff = marked.astype(np.float64) - loaded.pixels.astype(np.float64)
     mse = float(np.mean(diff * diff))

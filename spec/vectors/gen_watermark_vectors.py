@@ -57,6 +57,27 @@ def build() -> dict[str, object]:
             "score_min": int(det.score) - 2,  # coarse: stable across platforms
         },
         "unmarked_detection": {"found": watermark.detect(image, KEY).found},
+        "profiles": {name: _profile(name) for name in ("robust", "subtle")},
+    }
+
+
+def profile_image() -> np.ndarray:
+    """Host of the profile facts: 256x256 grey, flat 128 on the left half and a hard texture
+    ``128 + 40 sign(sin(1.3 x) cos(0.7 y))`` on the right half."""
+    y, x = np.mgrid[0:SIZE, 0:SIZE]
+    texture = np.rint(128 + 40 * np.sign(np.sin(1.3 * x) * np.cos(0.7 * y)))
+    return np.where(x < SIZE // 2, 128, texture).astype(np.uint8)
+
+
+def _profile(profile: str) -> dict[str, float]:
+    """Coarse facts of one embedder profile (section 7): the residual's mean absolute value on
+    the flat half and on the textured half of :func:`profile_image` (away from the border)."""
+    image = profile_image()
+    marked = watermark.embed(image, PAYLOAD, KEY, profile=profile)
+    d = np.abs(marked.astype(np.float64) - image)
+    return {
+        "flat_mean_abs": round(float(d[16:-16, 16:112].mean()), 3),
+        "texture_mean_abs": round(float(d[16:-16, 144:-16].mean()), 3),
     }
 
 

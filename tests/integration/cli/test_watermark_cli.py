@@ -114,6 +114,7 @@ def test_refuses_to_overwrite(tmp_path: Path, runner: CliRunner) -> None:
         ["--payload", "00", "--text", "a"],
         [],
         ["--text", "a", "--psnr", "5"],
+        ["--text", "a", "--profile", "loud"],
     ],
 )
 def test_usage_errors(tmp_path: Path, runner: CliRunner, extra: list[str]) -> None:
@@ -140,3 +141,27 @@ def test_too_small_image_is_input_error(tmp_path: Path, runner: CliRunner) -> No
         app, ["watermark", "embed", str(small), "-o", str(tmp_path / "o.png"), "--text", "a"]
     )
     assert res.exit_code == 3 and "256" in res.stderr
+
+
+def test_subtle_profile_round_trip_and_is_quieter_in_flat_areas(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    src = _photo(tmp_path / "in.png")
+    outs = {}
+    for profile in ("robust", "subtle"):
+        out = tmp_path / f"{profile}.png"
+        res = runner.invoke(
+            app,
+            ["watermark", "embed", str(src), "-o", str(out), "--text", "p", "--profile", profile],
+        )
+        assert res.exit_code == 0, res.output
+        res = runner.invoke(app, ["watermark", "detect", str(out), "--format", "json"])
+        assert json.loads(res.stdout)[0]["payload_text"] == "p"
+        outs[profile] = np.asarray(Image.open(out).convert("L"), dtype=np.float64)
+    orig = np.asarray(Image.open(src).convert("L"), dtype=np.float64)
+    # The flattest 10 % of 16-px blocks: the subtle profile changes them less.
+    blocks = orig[:512, :512].reshape(32, 16, 32, 16).std(axis=(1, 3))
+    flat = np.kron(blocks <= np.quantile(blocks, 0.1), np.ones((16, 16), dtype=bool))
+    diff = {k: np.abs(v[:512, :512] - orig[:512, :512]) for k, v in outs.items()}
+    change = {k: float(d[flat].mean()) for k, d in diff.items()}
+    assert change["subtle"] < 0.6 * change["robust"]

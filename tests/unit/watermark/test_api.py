@@ -187,3 +187,25 @@ def test_max3_matches_scipy_maximum_filter() -> None:
     assert np.array_equal(max3(a, (1, 2), wrap=False), maximum_filter(a, (1, 3, 3)))
     five = max3(max3(a, (1, 2), wrap=True), (1, 2), wrap=True)
     assert np.array_equal(five, maximum_filter(a, (1, 5, 5), mode="wrap"))
+
+
+def test_profiles_meet_the_psnr_and_differ_where_the_picture_is_flat() -> None:
+    import skimage.data
+
+    img = skimage.data.astronaut()
+    flat = np.zeros(img.shape[:2], dtype=bool)
+    flat[:80, 260:420] = True  # the plain backdrop above the flag
+    change = {}
+    for profile in ("robust", "subtle"):
+        marked = watermark.embed(img, b"\x07" * 8, "k", profile=profile)
+        mse = np.mean((marked.astype(np.float64) - img) ** 2)
+        assert 10 * np.log10(255.0**2 / mse) >= 40.0
+        assert watermark.detect(marked, "k").payload == b"\x07" * 8
+        change[profile] = float(np.abs(marked.astype(np.float64) - img)[flat].mean())
+    assert change["subtle"] < 0.6 * change["robust"]
+
+
+def test_unknown_profile_is_refused() -> None:
+    img = np.full((256, 256), 128, dtype=np.uint8)
+    with pytest.raises(ValueError, match="profile must be one of robust, subtle"):
+        watermark.embed(img, b"x", "k", profile="loud")

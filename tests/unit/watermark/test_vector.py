@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import watermark
 from watermark import _ecc, _embed, _keys, _layout
@@ -48,3 +49,7 @@ def test_vector() -> None:
     assert det.payload is not None and det.payload.hex() == vec["expected_detection"]["payload_hex"]
     assert det.score >= vec["expected_detection"]["score_min"]
     assert watermark.detect(image, vec["key_utf8"]).found == vec["unmarked_detection"]["found"]
+    for name, facts in vec["profiles"].items():
+        got = gen._profile(name)
+        for field, want in facts.items():
+            assert got[field] == pytest.approx(want, rel=0.02), (name, field)
