@@ -25,7 +25,7 @@ __all__ = ["MotionTracker", "decimation", "estimate_step"]
 
 _TARGET = 160.0
 """Shortest decimated side: the plane is decimated to a shorter side of 160-319 px."""
-MIN_PEAK = 0.08
+MIN_PEAK = 0.4
 """Smallest (smoothed) phase-correlation peak, as a share of a perfect translation's, taken
 as a translation."""
 MAX_STEP = 0.25
@@ -159,6 +159,7 @@ class MotionTracker:
         self.k = decimation(height, width)
         self.shape = (height // self.k, width // self.k)
         self._ref: NDArray[np.complex64] | None = None
+        self._prev: NDArray[np.complex64] | None = None
         self._ref_position = (0.0, 0.0)
         self._ref_age = 0
         self.position = (0.0, 0.0)
@@ -172,22 +173,28 @@ class MotionTracker:
         The step is measured from a *reference* plane, not from the previous one, so that
         the small error of each measurement does not add up plane by plane: the reference
         is renewed after :data:`REF_SPAN` planes, once the picture has moved by more than
-        :data:`REF_STEP` of a side, and when no step can be measured (then the position
-        stays where it was).
+        :data:`REF_STEP` of a side, and when no step can be measured from it; then the step
+        is measured from the previous plane, and when that fails too the position stays
+        where it was.
         """
         spec = spectrum(y, self.k)
-        if self._ref is None:
+        if self._ref is None or self._prev is None:
             self._renew(spec)
+            self._prev = spec
             return self.position
+        base = self._ref_position
         step = estimate_step(self._ref, spec, self.shape)
         self._ref_age += 1
+        if step is None and self._ref_age > 1:
+            # Too far from the reference (or a false peak): measure from the previous plane.
+            base = self.position
+            step = estimate_step(self._prev, spec, self.shape)
+            self._ref_age = REF_SPAN
+        self._prev = spec
         if step is None:
             self._renew(spec)
             return self.position
-        self.position = (
-            self._ref_position[0] + step[0] * self.k,
-            self._ref_position[1] + step[1] * self.k,
-        )
+        self.position = (base[0] + step[0] * self.k, base[1] + step[1] * self.k)
         if round(self.position[0]) != 0 or round(self.position[1]) != 0:
             self.moved = True
         far = abs(step[0]) > REF_STEP * self.shape[0] or abs(step[1]) > REF_STEP * self.shape[1]
