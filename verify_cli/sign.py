@@ -9,6 +9,7 @@ codes are in ``spec/exit-codes.md``.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import traceback
@@ -322,6 +323,15 @@ def sign_command(
         Path | None,
         typer.Option("--wm-key-file", help="Read the watermark key from FILE.", metavar="FILE"),
     ] = None,
+    wm_profile: Annotated[
+        str | None,
+        typer.Option(
+            "--wm-profile",
+            help="Watermark profile for pictures: 'robust' (default) or 'subtle' (less "
+            "visible in flat areas, weaker after heavy edits).",
+            metavar="NAME",
+        ),
+    ] = None,
     repo: Annotated[
         Path | None,
         typer.Option(
@@ -402,9 +412,15 @@ def sign_command(
         raise _usage("give --wm-key or --wm-key-file, not both")
     keys = wm_keys([wm_key] if wm_key is not None else None, [wm_key_file] if wm_key_file else None)
     key = keys[-1] if keys else None
+    if wm_profile is not None and not watermark:
+        raise _usage("--wm-profile needs --watermark")
+    if wm_profile not in (None, "robust", "subtle"):
+        raise _usage(f"--wm-profile: {wm_profile!r} is not 'robust' or 'subtle'")
     publisher = _publisher(
         watermark, key.encode() if isinstance(key, str) else key, repo, repo_url, repo_token, parent
     )
+    if publisher is not None and wm_profile is not None:
+        publisher = functools.partial(publisher, wm_profile=wm_profile)
     try:
         jobs = plan_outputs(inputs, output, force=force, suffixes=MEDIA_SUFFIXES)
     except ProvenanceError as exc:

@@ -120,7 +120,13 @@ def _psnr(a: NDArray[np.uint8], b: NDArray[np.uint8]) -> float:
 
 
 def watermark_image_bytes(
-    data: bytes, media_type: str, ident: bytes, *, key: bytes | str, psnr: float = 40.0
+    data: bytes,
+    media_type: str,
+    ident: bytes,
+    *,
+    key: bytes | str,
+    psnr: float = 40.0,
+    profile: str = "robust",
 ) -> tuple[bytes, float]:
     """Embed ``ident`` into an encoded picture and re-encode it in the same format.
 
@@ -140,6 +146,8 @@ def watermark_image_bytes(
         Watermark key (``watermark.PUBLIC_KEY`` for publicly readable marks).
     psnr
         Target strength (dB).
+    profile
+        Embedder profile, ``robust`` or ``subtle`` (:func:`watermark.embed`).
 
     Returns
     -------
@@ -165,7 +173,9 @@ def watermark_image_bytes(
             f"the picture is {w}x{h}; the watermark needs at least {MIN_SIDE} px on both sides",
             code="too_small",
         )
-    marked = np.asarray(watermark.embed(rgb, ident, key, psnr=psnr), dtype=np.uint8)
+    marked = np.asarray(
+        watermark.embed(rgb, ident, key, psnr=psnr, profile=profile), dtype=np.uint8
+    )
     return _encode_picture(marked, alpha, fmt, info), _psnr(rgb, marked)
 
 
@@ -342,6 +352,7 @@ def publish(
     token: str | None = None,
     wm_key: bytes | str | None = None,
     psnr: float = 40.0,
+    wm_profile: str = "robust",
     title: str | None = None,
     action: str | None = None,
     source_type: str | None = None,
@@ -374,6 +385,9 @@ def publish(
         Private watermark key; default the public key (anyone can read the identifier).
     psnr
         Watermark strength (dB, 20-60).
+    wm_profile
+        Pictures: the watermark's embedder profile, ``robust`` (default) or ``subtle``
+        (:func:`watermark.embed`).
     title, action, source_type, author, manifest, assertions, trust_anchors, force
         As for :func:`provenance.credentials.sign.sign_file`. When the input already has Content
         Credentials they become the parent (history kept).
@@ -397,7 +411,7 @@ def publish(
         )
     src_path, data, media_type = _read_source(Path(src))
     out = _destination(src_path, Path(dst), force=force)
-    m = _mark_new(data, media_type, repository, wm_key, psnr)
+    m = _mark_new(data, media_type, repository, wm_key, psnr, wm_profile)
     parent = data if _has_credentials(data, media_type) else None
     signed, store = sign_bytes(
         m.data,
@@ -449,13 +463,16 @@ def _mark_new(
     repository: Repository | None,
     wm_key: bytes | str | None,
     psnr: float,
+    profile: str = "robust",
 ) -> _Marked:
     """Mark the input with a fresh identifier; the soft-binding assertions that name it."""
     key: bytes | str = wm_key if wm_key is not None else watermark.PUBLIC_KEY
     key_name = "public" if wm_key is None else "private"
     ident = _new_identifier(repository)
     _refuse_marked(data, media_type, key)
-    marked, measured, fingerprint = _mark(data, media_type, ident, key=key, psnr=psnr)
+    marked, measured, fingerprint = _mark(
+        data, media_type, ident, key=key, psnr=psnr, profile=profile
+    )
     bindings = soft_binding_assertions(ident, fingerprint=fingerprint, key_name=key_name)
     return _Marked(ident, marked, measured, fingerprint, bindings)
 
@@ -525,12 +542,20 @@ def _read_source(src_path: Path) -> tuple[Path, bytes, str]:
 
 
 def _mark(
-    data: bytes, media_type: str, ident: bytes, *, key: bytes | str, psnr: float
+    data: bytes,
+    media_type: str,
+    ident: bytes,
+    *,
+    key: bytes | str,
+    psnr: float,
+    profile: str = "robust",
 ) -> tuple[bytes, float | None, bytes | None]:
     """The watermarked content, its measured PSNR and (pictures) its PDQ fingerprint."""
     if media_type not in IMAGE_MEDIA_TYPES:
         return watermark_video_bytes(data, media_type, ident, key=key, psnr=psnr), None, None
-    marked, measured = watermark_image_bytes(data, media_type, ident, key=key, psnr=psnr)
+    marked, measured = watermark_image_bytes(
+        data, media_type, ident, key=key, psnr=psnr, profile=profile
+    )
     hashed = hash_bytes(marked)
     fingerprint = hashed.hash.digest if isinstance(hashed, Hashed) else None
     return marked, measured, fingerprint

@@ -122,6 +122,30 @@ def test_private_key(setup: dict[str, Path]) -> None:
     assert with_key["recovery"]["detail"]["key"] == "extra key 1"
 
 
+def test_subtle_profile_is_recovered_and_changes_flat_areas_less(
+    setup: dict[str, Path],
+) -> None:
+    runner = CliRunner()
+    d = setup["dir"]
+    flat = np.full((384, 512, 3), (90, 140, 200), np.uint8)  # a clear sky over a scene
+    flat[192:] = natural(5)[192:]
+    Image.fromarray(flat).save(d / "sky.png")
+    changed = {}
+    for profile in ("robust", "subtle"):
+        out = d / f"{profile}.png"
+        args = [*_sign_args({**setup, "in": d / "sky.png"}, out), "--watermark"]
+        args += ["--repo", str(d / "repo.db"), "--wm-profile", profile]
+        assert runner.invoke(app, args).exit_code == ExitCode.OK
+        with Image.open(out) as im:
+            marked = np.asarray(im.convert("RGB"), dtype=np.float64)
+        changed[profile] = float(np.abs(marked[16:176, 16:-16] - flat[16:176, 16:-16]).mean())
+        copy = d / f"{profile}-copy.jpg"  # a re-encoded copy without the credentials
+        Image.fromarray(marked.astype(np.uint8)).save(copy, quality=85)
+        check = ["check", str(copy), "--repo", str(d / "repo.db"), "--format", "json"]
+        assert json.loads(runner.invoke(app, check).stdout)["verdict"] == "RECOVERED"
+    assert changed["subtle"] < 0.5 * changed["robust"]
+
+
 @pytest.mark.parametrize(
     "extra,message",
     [
@@ -130,6 +154,8 @@ def test_private_key(setup: dict[str, Path]) -> None:
         (["--wm-key", "k"], "--wm-key needs --watermark"),
         (["--watermark", "--repo", "r.db", "--repo-url", "http://x"], "--repo PATH or --repo-url"),
         (["--watermark", "--repo-url", "ftp://x"], "http:// or https://"),
+        (["--wm-profile", "subtle"], "--wm-profile needs --watermark"),
+        (["--watermark", "--repo", "r.db", "--wm-profile", "loud"], "is not 'robust' or"),
     ],
 )
 def test_sign_usage_errors(setup: dict[str, Path], extra: list[str], message: str) -> None:
