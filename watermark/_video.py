@@ -165,23 +165,10 @@ class LumaMarker:
         self._block = c
         hc, wc = -(-self.height // c), -(-self.width // c)
         self._tile = _layout.GRID * cell
+        self._offset = (0, 0)
+        self._tracker: _motion.MotionTracker | None = None
         if self.follow_motion:
-            # The pattern over the frame plus one tile: any offset modulo the tile is a slice.
-            t = self._tile
-            tile = _embed.plan(raw, data, t, t, cell=cell).pattern
-            big = np.tile(tile, (-(-hc * c // t) + 1, -(-wc * c // t) + 1))
-            self._big = big
-            sq = np.zeros((big.shape[0] + 1, big.shape[1] + 1), dtype=np.float64)
-            np.cumsum(np.cumsum(big.astype(np.float64) ** 2, axis=0), axis=1, out=sq[1:, 1:])
-            self._prefix = sq
-            self._tracker: _motion.MotionTracker | None = _motion.MotionTracker(
-                self.height, self.width
-            )
-            self._offset = (0, 0)
-            self._set_offset(0, 0)
-            self._frames = 0
-            self._tracked = 0
-            self._velocity = (0.0, 0.0)
+            self._init_moving(raw, data)
         else:
             p = _embed.plan(raw, data, self.height, self.width, cell=cell)
             pat = np.zeros((hc * c, wc * c), dtype=np.float32)
@@ -189,23 +176,7 @@ class LumaMarker:
             self._pattern4 = pat.reshape(hc, c, wc, c)
             # Energy of the pattern inside each block: the residual energy is sum(m^2 e) / (H W).
             self._cell_energy = np.einsum("icjd,icjd->ij", self._pattern4, self._pattern4)
-            self._tracker = None
-            self._offset = (0, 0)
-
-        # Budget in full-range units; the rounding noise of the uint8 plane is in plane units.
-        def budget(db: float) -> float:
-            """Mean square residual (full-range units) for ``db`` above the target PSNR."""
-            ms = 255.0**2 / 10.0 ** ((float(psnr) + db) / 10.0)
-            return float(max(ms - (1.0 / 12.0) / self._gain**2, 1e-6))
-
-        # Drawn residuals sit 0.05 dB above the target (0.15 dB when they are then moved,
-        # which keeps a moved residual's energy inside _MOVED_DB without redrawing often).
-        self._budget = budget(_MOVED_DB[2] if self.follow_motion else 0.05)
-        # Energy band of a moved (rounded) residual, in plane units summed over the plane.
-        scale = self._gain**2 * self.height * self.width
-        self._energy_band = tuple(
-            255.0**2 / 10.0 ** ((float(psnr) + db) / 10.0) * scale for db in _MOVED_DB[1::-1]
-        )
+        self._init_budget(float(psnr))
         self._buf = np.empty((hc * c, wc * c), dtype=np.float32)
         self._r16 = np.zeros((self.height, self.width), dtype=np.int16)
         self._r16_spare = np.zeros_like(self._r16)
@@ -226,6 +197,41 @@ class LumaMarker:
         self._seen = -1
         self._u8_version = -1
         self._u8: tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]] | None = None
+
+    def _init_moving(self, raw: bytes, data: bytes) -> None:
+        """State of a marker that follows motion: the pattern over the frame plus one tile
+        (any offset modulo the tile is a slice), prefix sums of its square, the tracker."""
+        c, t = self._block, self._tile
+        hc, wc = -(-self.height // c), -(-self.width // c)
+        tile = _embed.plan(raw, data, t, t, cell=self._cell).pattern
+        big = np.tile(tile, (-(-hc * c // t) + 1, -(-wc * c // t) + 1))
+        self._big = big
+        sq = np.zeros((big.shape[0] + 1, big.shape[1] + 1), dtype=np.float64)
+        np.cumsum(np.cumsum(big.astype(np.float64) ** 2, axis=0), axis=1, out=sq[1:, 1:])
+        self._prefix = sq
+        self._tracker = _motion.MotionTracker(self.height, self.width)
+        self._set_offset(0, 0)
+        self._frames = 0
+        self._tracked = 0
+        self._velocity = (0.0, 0.0)
+
+    def _init_budget(self, psnr: float) -> None:
+        """The residual's energy budget (and, when following motion, its allowed band)."""
+
+        def budget(db: float) -> float:
+            """Mean square residual (full-range units) for ``db`` above the target PSNR; the
+            rounding noise of the uint8 plane is in plane units."""
+            ms = 255.0**2 / 10.0 ** ((psnr + db) / 10.0)
+            return float(max(ms - (1.0 / 12.0) / self._gain**2, 1e-6))
+
+        # Drawn residuals sit 0.05 dB above the target (0.15 dB when they are then moved,
+        # which keeps a moved residual's energy inside _MOVED_DB without redrawing often).
+        self._budget = budget(_MOVED_DB[2] if self.follow_motion else 0.05)
+        # Energy band of a moved (rounded) residual, in plane units summed over the plane.
+        scale = self._gain**2 * self.height * self.width
+        self._energy_band = tuple(
+            255.0**2 / 10.0 ** ((psnr + db) / 10.0) * scale for db in _MOVED_DB[1::-1]
+        )
 
     def _set_offset(self, oy: int, ox: int) -> None:
         """Use the pattern shifted by (oy, ox) px (modulo the tile): ``P(x + offset)``."""
