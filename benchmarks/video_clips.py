@@ -174,7 +174,7 @@ def transcode(
                 h, w = img.shape[:2]
                 if crop < 1.0:
                     s = crop**0.5
-                    ch, cw = round(h * s), round(w * s)
+                    ch, cw = 2 * round(h * s / 2), 2 * round(w * s / 2)
                     y0, x0 = (h - ch) // 2, (w - cw) // 2
                     img = img[y0 : y0 + ch, x0 : x0 + cw]
                     h, w = ch, cw

@@ -1,28 +1,30 @@
 """Video watermark: :func:`embed_frames`, :func:`detect_frames` and their per-plane engines.
 
 The video mark is the image mark of ``spec/watermark.md`` in its *video profile*: cells twice
-as large (:func:`watermark._layout.video_cell_size`, so that a re-encoder's predicted frames
-keep it) and a flatter perceptual mask, applied to every frame, built so that it costs a few
-milliseconds per 1080p frame and so that evidence adds up over many frames
-(``spec/watermark-video.md``):
+as large (:func:`watermark._layout.video_cell_size`) and a flatter perceptual mask, applied
+to every frame, built so that it costs a few milliseconds per 1080p frame and so that
+evidence adds up over many frames (``spec/watermark-video.md``). Video profile **v2**
+(``jinjja.watermark/v2-video``, the default) moves the pattern with the picture's global
+translation, so that a video encoder predicts it along with the content; revision 2 of
+format v1 kept it fixed in the frame, and is still read.
 
 * **Embedding** (:class:`LumaMarker`). The pattern of a key, payload and frame size is
-  precomputed once (:func:`watermark._embed.plan` with the video cell). Per frame only the
-  perceptual mask is recomputed, on blocks of 2 x 2 cells from a decimated luma (2 x 2
-  samples per block); the residual ``alpha * mask * pattern`` is added to the luma (Y) plane
-  in place. The mark depends on the frame's content only through the mask, so a static scene
-  gets the same residual in every frame (no flicker).
+  precomputed once (:func:`watermark._embed.plan` with the video cell). Per frame the
+  translation since the previous frame is tracked (:class:`watermark._motion.MotionTracker`)
+  and the pattern is read at the accumulated offset; the perceptual mask is recomputed on
+  blocks of 2 x 2 cells from a decimated luma (2 x 2 samples per block); the residual
+  ``alpha * mask * pattern`` is added to the luma (Y) plane in place. A static scene gets
+  the same residual in every frame (no flicker).
 * **Detection** (:class:`LumaEvidence`). Every analysed frame is reduced to the analysis
   image of the image detector and prefiltered; the prefiltered images are *summed* over
-  frames of the same size. The mark is fixed in frame coordinates while the content moves,
-  so the sum raises the mark above the content roughly as the square root of the number of
-  frames. The lattice search, sync test, payload decoding and decision then run once on the
+  frames of the same size, in frame coordinates (a fixed mark: the content averages out as
+  it moves) and aligned on the tracked translation (a v2 mark: the mark adds up in one
+  place). The lattice search, sync test, payload decoding and decision then run once per
   sum, with the image detector's building blocks, so the geometric estimate is shared by all
-  frames and the false-alarm bound of the image detector holds unchanged (the sum is a fixed
-  image as far as the key is concerned). The search starts from the video tile
-  (:data:`VIDEO_TILE`) and looks for tiles up to :data:`VIDEO_MAX_SCALE` times the picture
-  tile. If the frame size changes mid-sequence, each size
-  is a separate group and the bound is multiplied by the number of groups.
+  frames and the false-alarm bound of the image detector holds for each sum (it does not
+  depend on the key); it is multiplied by the number of sums evaluated. The search starts
+  from the video tile (:data:`VIDEO_TILE`) and looks for tiles up to
+  :data:`VIDEO_MAX_SCALE` times the picture tile.
 
 Y planes can be full range (0..255) or limited ("MPEG", 16..235) range; the strength is
 always set in full-range RGB units, so the per-frame PSNR of the RGB picture is the target.
@@ -33,11 +35,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from watermark import _api, _detect, _embed, _keys, _layout
+from watermark import _api, _detect, _embed, _keys, _layout, _motion
 
 __all__ = [
     "LumaEvidence",
@@ -53,6 +56,23 @@ _LIMITED_GAIN = 219.0 / 255.0
 _MASK_POWER = 0.4
 """Texture exponent of the perceptual mask (0.8 in :func:`watermark._embed.mask`: video puts
 more of the mark into smooth areas, which codecs quantise finely)."""
+_TRACK_EVERY = 1
+"""The embedder tracks every plane while the picture moves (placing planes between tracked
+ones by the last velocity made whole-pixel steps of 2, 1, 2 ... come out 1 px off)."""
+_TRACK_STILL = 4
+"""While the picture stands still, the embedder tracks every this many planes (a pan that
+starts is followed from the next tracked plane on)."""
+_STILL_SPEED = 0.02
+"""Speed (px per plane, |dy| + |dx|) below which the picture counts as standing still."""
+_REDRAW = 60
+"""A marker that follows motion draws its whole residual anew at least every this many
+planes (between, it moves the last one and draws only the strips entering the frame)."""
+_MOVED_DB = (0.01, 0.45, 0.15)
+"""A moved residual keeps the PSNR between 0.01 and 0.45 dB above the target (else the
+whole residual is drawn anew, at 0.15 dB above the target)."""
+_MASK_REUSE = 0.05
+"""Largest change of the scaled mask, as a share of its mean, for which a marker reuses its
+last residual (the pattern not having moved)."""
 VIDEO_TILE = 2 * _layout.BASE_TILE
 """Tile side in analysis pixels of a frame at its marked size (cells twice the picture
 profile's, :func:`watermark._layout.video_cell_size`)."""
@@ -95,6 +115,12 @@ class LumaMarker:
         Target PSNR of the RGB picture in dB (20-60).
     limited_range : bool, optional
         Whether the planes hold limited-range (16..235) luma, as most video does.
+    follow_motion : bool, optional
+        Video profile v2 (the default): the pattern moves with the global translation of the
+        picture, estimated from plane to plane (:class:`watermark._motion.MotionTracker`), so
+        that a video encoder predicts it along with the content. False gives the fixed
+        pattern of the video profile revision 2 of format v1. A marker that follows motion
+        is stateful: planes must be marked in display order.
 
     Examples
     --------
@@ -117,6 +143,7 @@ class LumaMarker:
         *,
         psnr: float = 40.0,
         limited_range: bool = True,
+        follow_motion: bool = True,
     ) -> None:
         raw = _keys.key_bytes(key)
         data = _api._payload(payload)
@@ -129,47 +156,263 @@ class LumaMarker:
         self.height = int(height)
         self.width = int(width)
         self.limited_range = bool(limited_range)
+        self.follow_motion = bool(follow_motion)
         self._gain = _LIMITED_GAIN if limited_range else 1.0
-        p = _embed.plan(
-            raw,
-            data,
-            self.height,
-            self.width,
-            cell=_layout.video_cell_size(self.height, self.width),
-        )
-        self._cell = p.cell
+        cell = _layout.video_cell_size(self.height, self.width)
+        self._cell = cell
         # The mask is computed on blocks of 2 x 2 cells.
-        c = p.cell * 2
-        hc, wc = -(-self.height // c), -(-self.width // c)
-        pat = np.zeros((hc * c, wc * c), dtype=np.float32)
-        pat[: self.height, : self.width] = p.pattern
+        c = cell * 2
         self._block = c
-        self._pattern4 = pat.reshape(hc, c, wc, c)
-        # Energy of the pattern inside each block: the residual energy is sum(m^2 e) / (H W).
-        self._cell_energy = np.einsum("icjd,icjd->ij", self._pattern4, self._pattern4)
-        # Budget in full-range units; the rounding noise of the uint8 plane is in plane units.
-        budget = 255.0**2 / 10.0 ** ((float(psnr) + 0.05) / 10.0)
-        self._budget = max(budget - (1.0 / 12.0) / self._gain**2, 1e-6)
+        hc, wc = -(-self.height // c), -(-self.width // c)
+        self._tile = _layout.GRID * cell
+        self._offset = (0, 0)
+        self._tracker: _motion.MotionTracker | None = None
+        if self.follow_motion:
+            self._init_moving(raw, data)
+        else:
+            p = _embed.plan(raw, data, self.height, self.width, cell=cell)
+            pat = np.zeros((hc * c, wc * c), dtype=np.float32)
+            pat[: self.height, : self.width] = p.pattern
+            self._pattern4 = pat.reshape(hc, c, wc, c)
+            # Energy of the pattern inside each block: the residual energy is sum(m^2 e) / (H W).
+            self._cell_energy = np.einsum("icjd,icjd->ij", self._pattern4, self._pattern4)
+        self._init_budget(float(psnr))
         self._buf = np.empty((hc * c, wc * c), dtype=np.float32)
+        self._r16 = np.zeros((self.height, self.width), dtype=np.int16)
+        self._r16_spare = np.zeros_like(self._r16)
+        self._t16 = np.empty_like(self._r16)
+        self._out = np.empty((self.height, self.width), dtype=np.float32)
+        self._last: tuple[tuple[int, int], NDArray[np.float32]] | None = None
+        # Motion following: the unwrapped whole-pixel position of this plane, the one the
+        # residual in _buf is drawn for, its energy, and the planes since it was drawn.
+        self._pos = (0, 0)
+        self._at: tuple[int, int] | None = None
+        self._energy = 0.0
+        self._since_draw = 0
+        self._alpha = 1.0
+        self._strip_scale: NDArray[np.float32] | None = None
+        # Version of the residual in _buf (bumped on every change), the version mark last
+        # used, and the uint8 parts of a residual used twice.
+        self._version = 0
+        self._seen = -1
+        self._u8_version = -1
+        self._u8: tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]] | None = None
+
+    def _init_moving(self, raw: bytes, data: bytes) -> None:
+        """State of a marker that follows motion: the pattern over the frame plus one tile
+        (any offset modulo the tile is a slice), prefix sums of its square, the tracker."""
+        c, t = self._block, self._tile
+        hc, wc = -(-self.height // c), -(-self.width // c)
+        tile = _embed.plan(raw, data, t, t, cell=self._cell).pattern
+        big = np.tile(tile, (-(-hc * c // t) + 1, -(-wc * c // t) + 1))
+        self._big = big
+        sq = np.zeros((big.shape[0] + 1, big.shape[1] + 1), dtype=np.float64)
+        np.cumsum(np.cumsum(big.astype(np.float64) ** 2, axis=0), axis=1, out=sq[1:, 1:])
+        self._prefix = sq
+        self._tracker = _motion.MotionTracker(self.height, self.width)
+        self._set_offset(0, 0)
+        self._frames = 0
+        self._tracked = 0
+        self._velocity = (0.0, 0.0)
+
+    def _init_budget(self, psnr: float) -> None:
+        """The residual's energy budget (and, when following motion, its allowed band)."""
+
+        def budget(db: float) -> float:
+            """Mean square residual (full-range units) for ``db`` above the target PSNR; the
+            rounding noise of the uint8 plane is in plane units."""
+            ms = 255.0**2 / 10.0 ** ((psnr + db) / 10.0)
+            return float(max(ms - (1.0 / 12.0) / self._gain**2, 1e-6))
+
+        # Drawn residuals sit 0.05 dB above the target (0.15 dB when they are then moved,
+        # which keeps a moved residual's energy inside _MOVED_DB without redrawing often).
+        self._budget = budget(_MOVED_DB[2] if self.follow_motion else 0.05)
+        # Energy band of a moved (rounded) residual, in plane units summed over the plane.
+        scale = self._gain**2 * self.height * self.width
+        self._energy_band = tuple(
+            255.0**2 / 10.0 ** ((psnr + db) / 10.0) * scale for db in _MOVED_DB[1::-1]
+        )
+
+    def _set_offset(self, oy: int, ox: int) -> None:
+        """Use the pattern shifted by (oy, ox) px (modulo the tile): ``P(x + offset)``."""
+        c, t = self._block, self._tile
+        oy, ox = oy % t, ox % t
+        hc, wc = -(-self.height // c), -(-self.width // c)
+        view = self._big[oy : oy + hc * c, ox : ox + wc * c]
+        self._pattern4 = view.reshape(hc, c, wc, c)
+        self._offset = (oy, ox)
+        self._energy_offset: tuple[int, int] | None = None
+
+    def _block_energy(self) -> NDArray[np.float32]:
+        """Energy of the pattern in every block inside the frame, at the current offset."""
+        if self._tracker is None or self._energy_offset == self._offset:
+            cached: NDArray[np.float32] = self._cell_energy
+            return cached
+        c = self._block
+        oy, ox = self._offset
+        hc, wc = -(-self.height // c), -(-self.width // c)
+        # Exact, from the prefix sums of P^2.
+        ry = oy + np.minimum(np.arange(hc + 1) * c, self.height)
+        rx = ox + np.minimum(np.arange(wc + 1) * c, self.width)
+        s = self._prefix
+        energy: NDArray[np.float32] = (
+            s[np.ix_(ry[1:], rx[1:])]
+            - s[np.ix_(ry[:-1], rx[1:])]
+            - s[np.ix_(ry[1:], rx[:-1])]
+            + s[np.ix_(ry[:-1], rx[:-1])]
+        ).astype(np.float32)
+        self._cell_energy = energy
+        self._energy_offset = self._offset
+        return energy
+
+    def follow(self, y: NDArray[np.uint8]) -> None:
+        """Move the pattern with the global translation of ``y`` from the previous plane.
+
+        :meth:`mark` calls it; a caller that marks with :meth:`residual` calls it first, once
+        per frame, in display order. Nothing happens for a marker that does not follow
+        motion.
+        """
+        if self._tracker is None:
+            return
+        self._frames += 1
+        since = self._frames - self._tracked
+        still = abs(self._velocity[0]) + abs(self._velocity[1]) < _STILL_SPEED
+        if self._frames > 2 and since < (_TRACK_STILL if still else _TRACK_EVERY):
+            # Between tracked planes the pattern keeps the last measured velocity.
+            vy, vx = self._velocity
+            py = self._tracker.position[0] + since * vy
+            px = self._tracker.position[1] + since * vx
+        else:
+            before = self._tracker.position
+            py, px = self._tracker.update(y)
+            self._velocity = ((py - before[0]) / since, (px - before[1]) / since)
+            self._tracked = self._frames
+        self._pos = (round(py), round(px))
+        oy, ox = self._pos[0] % self._tile, self._pos[1] % self._tile
+        if (oy, ox) != self._offset:
+            self._set_offset(oy, ox)
 
     def residual_scale(self, y: NDArray[np.uint8]) -> NDArray[np.float32]:
         """Per-block amplitude ``alpha * mask`` in plane units for luma plane ``y``."""
         m = _fast_mask(y, self._cell, self._block, self.limited_range)
-        energy = float(np.sum(m * m * self._cell_energy)) / (self.height * self.width)
+        energy = float(np.sum(m * m * self._block_energy())) / (self.height * self.width)
         alpha = math.sqrt(self._budget / max(energy, 1e-12)) * self._gain
+        self._alpha = alpha
         m *= np.float32(alpha)
         return m
 
     def residual(self, y: NDArray[np.uint8]) -> NDArray[np.float32]:
         """The residual ``alpha * mask * pattern`` for luma plane ``y``, in plane units.
 
-        The result is a view of an internal buffer, overwritten by the next call.
+        When the pattern has not moved and the scaled mask differs from the last one by at
+        most :data:`_MASK_REUSE` of its mean everywhere (a still scene, with or without
+        sensor noise), the last residual is returned again: the same energy, so the same
+        PSNR, no flicker, and no work. A marker that follows motion keeps its residual
+        rounded to whole levels, moves it by the whole-pixel step of the picture and draws
+        only the strips that enter the frame (:meth:`_shifted`), so that the encoder can
+        predict the mark exactly. The result is a view of an internal buffer, overwritten
+        by the next call.
         """
+        if self._tracker is None:
+            return self._draw(self.residual_scale(y))
+        np.copyto(self._out, self._moving(y))
+        return self._out
+
+    def _moving(self, y: NDArray[np.uint8]) -> NDArray[np.int16]:
+        """The rounded residual of a marker that follows motion (see :meth:`residual`)."""
+        if self._at is not None:
+            moved = self._shifted(y)
+            if moved is not None:
+                return moved
+        self._strip_scale = None
         am = self.residual_scale(y)
-        buf4 = self._buf.reshape(self._pattern4.shape)
-        # Equivalent to: buf = repeat(repeat(am, b, 0), b, 1) * pattern
-        np.multiply(self._pattern4, am[:, None, :, None], out=buf4)
+        reuse = self._reusable(am)
+        self._at, self._since_draw = self._pos, 0
+        if not reuse:
+            self._draw(am)
+            tmp = self._out
+            np.add(self._buf[: self.height, : self.width], np.float32(0.5), out=tmp)
+            np.floor(tmp, out=tmp)
+            np.copyto(self._r16, tmp, casting="unsafe")
+            flat = tmp.reshape(-1)
+            self._energy = float(np.dot(flat, flat))
+        return self._r16
+
+    def _reusable(self, am: NDArray[np.float32]) -> bool:
+        last = self._last
+        return (
+            last is not None
+            and last[0] == self._offset
+            and float(np.max(np.abs(am - last[1]))) <= _MASK_REUSE * float(np.mean(last[1]))
+        )
+
+    def _draw(self, am: NDArray[np.float32]) -> NDArray[np.float32]:
+        """The whole residual for the scaled mask ``am`` (or the last one, see above)."""
+        if self._reusable(am):
+            return self._buf[: self.height, : self.width]
+        hc, b, wc, _ = self._pattern4.shape
+        rows = np.repeat(am, b, axis=1)[:, None, :]
+        # Equivalent to: buf = repeat(repeat(am, b, 0), b, 1) * pattern (as 3-D arrays with
+        # a long last axis, which numpy multiplies twice as fast as the 4-D blocks)
+        np.multiply(
+            self._pattern4.reshape(hc, b, wc * b), rows, out=self._buf.reshape(hc, b, wc * b)
+        )
+        self._last = (self._offset, am)
+        self._version += 1
         return self._buf[: self.height, : self.width]
+
+    def _shifted(self, y: NDArray[np.uint8]) -> NDArray[np.int16] | None:
+        """The last rounded residual moved by the step since it was drawn, with the strips
+        that enter the frame drawn from the mask of ``y``; None when a whole residual must
+        be drawn (every :data:`_REDRAW` planes, after a step of a quarter of the frame or
+        more, or when the energy has left the band of :data:`_MOVED_DB`)."""
+        h, w = self.height, self.width
+        assert self._at is not None
+        dy, dx = self._pos[0] - self._at[0], self._pos[1] - self._at[1]
+        self._since_draw += 1
+        if self._since_draw >= _REDRAW or abs(dy) >= h // 4 or abs(dx) >= w // 4:
+            return None
+        if dy == 0 and dx == 0:
+            return self._r16
+        # Only the strips entering the frame need the mask: every other plane, with the
+        # strength of the last drawn residual.
+        if self._strip_scale is None or self._frames % 2 == 0:
+            m = _fast_mask(y, self._cell, self._block, self.limited_range)
+            self._strip_scale = m * np.float32(self._alpha)
+        am = self._strip_scale
+        old, new = self._r16, self._r16_spare
+        # new(x) = old(x + d) where x + d is inside the frame.
+        ty0, ty1, tx0, tx1 = max(0, -dy), min(h, h - dy), max(0, -dx), min(w, w - dx)
+        new[ty0:ty1, tx0:tx1] = old[ty0 + dy : ty1 + dy, tx0 + dx : tx1 + dx]
+        lost = _sq(old[: ty0 + dy]) + _sq(old[ty1 + dy :])
+        lost += _sq(old[ty0 + dy : ty1 + dy, : tx0 + dx]) + _sq(
+            old[ty0 + dy : ty1 + dy, tx1 + dx :]
+        )
+        gained = 0.0
+        for r0, r1, c0, c1 in (
+            (0, ty0, 0, w),
+            (ty1, h, 0, w),
+            (ty0, ty1, 0, tx0),
+            (ty0, ty1, tx1, w),
+        ):
+            if r1 > r0 and c1 > c0:
+                new[r0:r1, c0:c1] = np.floor(self._fresh(am, r0, r1, c0, c1) + 0.5)
+                gained += _sq(new[r0:r1, c0:c1])
+        energy = self._energy - lost + gained
+        if not self._energy_band[0] <= energy <= self._energy_band[1]:
+            return None
+        self._r16, self._r16_spare = new, old
+        self._energy, self._at, self._last = energy, self._pos, None
+        self._version += 1
+        return self._r16
+
+    def _fresh(self, am: NDArray[np.float32], r0: int, r1: int, c0: int, c1: int) -> Any:
+        """``repeat(repeat(am, b, 0), b, 1) * P(x + offset)`` on rows r0:r1, columns c0:c1."""
+        b = self._block
+        rows = np.repeat(am[r0 // b : (r1 - 1) // b + 1], b, axis=0)[r0 % b : r0 % b + r1 - r0]
+        full = np.repeat(rows[:, c0 // b : (c1 - 1) // b + 1], b, axis=1)
+        oy, ox = self._offset
+        return full[:, c0 % b : c0 % b + c1 - c0] * self._big[oy + r0 : oy + r1, ox + c0 : ox + c1]
 
     def mark(self, y: NDArray[np.uint8]) -> None:
         """Add the mark to the (height, width) uint8 luma plane ``y`` in place.
@@ -182,11 +425,50 @@ class LumaMarker:
                 f"frame is {y.shape[1]}x{y.shape[0]}, but the marker is for "
                 f"{self.width}x{self.height}"
             )
-        view = self.residual(y)
-        view += y
-        view += np.float32(0.5)
-        np.clip(view, 0.0, 255.0, out=view)
-        np.copyto(y, view, casting="unsafe")
+        self.follow(y)
+        res: NDArray[np.float32] | NDArray[np.int16] = (
+            self._draw(self.residual_scale(y)) if self._tracker is None else self._moving(y)
+        )
+        if self._u8 is not None and self._u8_version == self._version:
+            # The residual was reused: add its rounded parts with uint8 saturation.
+            up, down, ceiling = self._u8
+            np.minimum(y, ceiling, out=y)
+            y += up
+            np.maximum(y, down, out=y)
+            y -= down
+            return
+        if self._seen == self._version:
+            self._u8 = _rounded_parts(res)
+            self._u8_version = self._version
+        self._seen = self._version
+        if res.dtype == np.int16:
+            t = self._t16
+            np.add(y, res, out=t)
+            np.clip(t, 0, 255, out=t)
+            np.copyto(y, t, casting="unsafe")
+            return
+        out = self._out
+        np.add(res, y, out=out)
+        out += np.float32(0.5)
+        np.clip(out, 0.0, 255.0, out=out)
+        np.copyto(y, out, casting="unsafe")
+
+
+def _sq(a: NDArray[np.int16]) -> float:
+    """Sum of squares (float64) of a small array."""
+    return float(np.sum(np.square(a, dtype=np.float64))) if a.size else 0.0
+
+
+def _rounded_parts(
+    res: NDArray[np.float32] | NDArray[np.int16],
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]]:
+    """(max(r, 0), max(-r, 0), 255 - max(r, 0)) as uint8 for ``r = floor(res + 0.5)``: for
+    an integer plane ``y``, ``clip(y + r, 0, 255)`` is then four uint8 operations (and equals
+    ``clip(floor(y + res + 0.5), 0, 255)``, the float path of :meth:`LumaMarker.mark`)."""
+    r = np.clip(np.floor(res + np.float32(0.5)), -255.0, 255.0)
+    up = np.maximum(r, 0.0).astype(np.uint8)
+    down = np.maximum(-r, 0.0).astype(np.uint8)
+    return up, down, np.uint8(255) - up
 
 
 def _fast_mask(
@@ -231,9 +513,47 @@ def luma_psnr(
     Because the mark is added equally to R, G and B, a change of the Y plane alone is a
     change of the RGB picture by the same amount (scaled to full range).
     """
-    d = before.astype(np.float32) - after.astype(np.float32)
-    mse = float(np.mean(d * d)) / (_LIMITED_GAIN**2 if limited_range else 1.0)
+    d = np.subtract(before, after, dtype=np.int16).astype(np.float32).ravel()
+    mse = float(np.dot(d, d)) / d.size / (_LIMITED_GAIN**2 if limited_range else 1.0)
     return math.inf if mse == 0.0 else 10.0 * math.log10(255.0**2 / mse)
+
+
+class _AlignedSum:
+    """Prefiltered analysis images of one frame size, summed after moving each back by the
+    global translation tracked since the first one (the evidence of a v2 mark, which moves
+    with the content). The sum lives on a canvas with a margin of half the longer side of
+    the analysis image around the first frame; frames that moved further are left out."""
+
+    def __init__(self, shape: tuple[int, int], f: int, analysis: tuple[int, int]) -> None:
+        self.tracker = _motion.MotionTracker(*shape)
+        self.f = f
+        self.margin = max(analysis) // 2
+        self.canvas = np.zeros(
+            (analysis[0] + 2 * self.margin, analysis[1] + 2 * self.margin), dtype=np.float32
+        )
+        self.box = [self.canvas.shape[0], self.canvas.shape[1], 0, 0]
+        self.frames = 0
+        self.moved = False
+        """Whether any frame was added at another place than the first (else the sum is
+        the fixed one)."""
+
+    def add(self, y: NDArray[np.generic], w_img: NDArray[np.float32]) -> None:
+        py, px = self.tracker.update(y)
+        oy = self.margin + round(py / self.f)
+        ox = self.margin + round(px / self.f)
+        h, w = w_img.shape
+        if not (0 <= oy <= self.canvas.shape[0] - h and 0 <= ox <= self.canvas.shape[1] - w):
+            return
+        self.canvas[oy : oy + h, ox : ox + w] += w_img
+        self.moved = self.moved or (oy, ox) != (self.margin, self.margin)
+        b = self.box
+        self.box = [min(b[0], oy), min(b[1], ox), max(b[2], oy + h), max(b[3], ox + w)]
+        self.frames += 1
+
+    def evidence(self) -> NDArray[np.float32]:
+        """The summed image over the area any frame covered, divided by the frame count."""
+        y0, x0, y1, x1 = self.box
+        return self.canvas[y0:y1, x0:x1] / np.float32(max(self.frames, 1))
 
 
 class LumaEvidence:
@@ -259,6 +579,8 @@ class LumaEvidence:
         self._key = _keys.key_bytes(key)
         # (frame size, intra only) -> (sum of prefiltered analysis images, frames, factor)
         self._groups: dict[tuple[tuple[int, int], bool], tuple[NDArray[np.float32], int, int]] = {}
+        # frame size -> the motion-aligned sum (video profile v2)
+        self._aligned: dict[tuple[int, int], _AlignedSum] = {}
         self.frames = 0
         """Number of planes added so far."""
 
@@ -286,6 +608,9 @@ class LumaEvidence:
                 self._groups[group] = (acc, n + 1, f)
             else:
                 self._groups[group] = (w_img.copy(), 1, f)
+        if shape not in self._aligned:
+            self._aligned[shape] = _AlignedSum(shape, f, (w_img.shape[0], w_img.shape[1]))
+        self._aligned[shape].add(y, w_img)
         self.frames += 1
 
     def result(self, key: bytes | str | None = None) -> VideoDetection:
@@ -307,15 +632,19 @@ class LumaEvidence:
             raise ValueError("no frames to analyse")
         raw = self._key if key is None else _keys.key_bytes(key)
         groups = []
-        for (shape, intra), value in self._groups.items():
+        for (shape, intra), (acc, n, f) in self._groups.items():
             # An intra group holding every frame of its size is the same evidence again.
-            if intra and value[1] == self._groups[(shape, False)][1]:
+            if intra and n == self._groups[(shape, False)][1]:
                 continue
-            groups.append(value)
+            groups.append((acc / np.float32(n), n, f))
+        for aligned in self._aligned.values():
+            # Without any motion the aligned sum is the fixed one again.
+            if aligned.moved:
+                groups.append((aligned.evidence(), aligned.frames, aligned.f))
         groups.sort(key=lambda g: -g[1])
         best: VideoDetection | None = None
-        for acc, n, f in groups:
-            det = _search(acc / np.float32(n), raw, f)
+        for mean, n, f in groups:
+            det = _search(mean, raw, f)
             if best is None or (det.payload is not None, -det.p_value) > (
                 best.payload is not None,
                 -best.p_value,
@@ -447,7 +776,9 @@ def _embed_iter(
             marker = LumaMarker(raw, data, h, w, psnr=psnr, limited_range=False)
         x = img.astype(np.float32)
         y = _embed.luma(x)
-        d = marker.residual(np.clip(np.rint(y), 0, 255).astype(np.uint8))
+        yq = np.clip(np.rint(y), 0, 255).astype(np.uint8)
+        marker.follow(yq)
+        d = marker.residual(yq)
         x += d[..., None]
         x += np.float32(0.5)
         np.clip(x, 0.0, 255.0, out=x)

@@ -71,7 +71,6 @@ __all__ = [
 ]
 
 _LOSSY_QUALITY: Final = 95
-_VIDEO_CRF: Final = "17"
 
 
 @dataclass(frozen=True)
@@ -227,7 +226,8 @@ def _encode_picture(
 def watermark_video_bytes(
     data: bytes, media_type: str, ident: bytes, *, key: bytes | str, psnr: float = 40.0
 ) -> bytes:
-    """Embed ``ident`` into every frame of an MP4/MOV video (H.264, CRF 17).
+    """Embed ``ident`` into every frame of an MP4/MOV video (H.264 at the publisher defaults of
+    :func:`provenance.media.video.embed_video`: libx264 preset medium, CRF 23).
 
     A thin adapter over :func:`provenance.media.video.embed_video`: the luma plane of every frame
     is marked; audio packets, timestamps, rotation and colour tags are kept. Needs PyAV
@@ -264,7 +264,7 @@ def watermark_video_bytes(
         src, dst = Path(tmp) / f"in.{fmt}", Path(tmp) / f"marked.{fmt}"
         src.write_bytes(data)
         try:
-            embed_video(src, dst, ident, key, psnr=psnr, crf=int(_VIDEO_CRF), preset="fast")
+            embed_video(src, dst, ident, key, psnr=psnr)
         except ValueError as exc:
             if "px" in str(exc):
                 raise PublishError(

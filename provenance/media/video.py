@@ -1,7 +1,9 @@
 """Mark video files and read the mark back: PyAV adapters over :mod:`watermark._video`.
 
-:func:`embed_video` decodes any video FFmpeg reads, adds the watermark to the luma (Y) plane
-of every frame (no RGB conversion), and encodes H.264 (``libx264``) into MP4, or the codec the
+:func:`embed_video` decodes any video FFmpeg reads, adds the watermark (video profile v2,
+``jinjja.watermark/v2-video``: the pattern moves with the picture's translation, so the
+encoder predicts it with the content) to the luma (Y) plane of every frame in display order
+(no RGB conversion), and encodes H.264 (``libx264``) into MP4, or the codec the
 output extension calls for (``.webm``: VP9; ``.mkv``/``.mov``: H.264). Audio packets are copied
 untouched (remuxed, never re-encoded); frame timestamps, time base, frame rate, rotation
 (display matrix), colour tags and stream metadata are kept. The result is written to a
@@ -12,7 +14,8 @@ are cores to spare.
 
 :func:`detect_video` decodes the whole file or a segment in a thread of its own, analyses
 every ``stride``-th frame's luma plane (read in place; the other frames are only decoded)
-and accumulates the evidence (:class:`watermark._video.LumaEvidence`) into one decision.
+and accumulates the evidence (:class:`watermark._video.LumaEvidence`) into one decision; it
+reads v2 files and files marked with the fixed pattern of video profile revision 2.
 
 PyAV (extra ``video``) is imported lazily; every FFmpeg failure is reported as
 :class:`VideoError` with a sentence a user can act on.

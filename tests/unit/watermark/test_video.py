@@ -64,15 +64,93 @@ def test_unmarked_sequence_and_wrong_key_are_not_detected(
         assert not result.found and result.payload is None and result.p_value > 1e-6
 
 
-def test_evidence_too_weak_in_one_frame_adds_up_over_many(marked: list[np.ndarray]) -> None:
+def test_evidence_too_weak_in_one_frame_adds_up_over_many(
+    photo: Callable[..., np.ndarray],
+) -> None:
+    # The v2 mark moves with the pan and the detector sums the frames aligned on the
+    # tracked motion: the content adds up with the mark, the sensor noise averages out.
+    clip = moving_frames(photo("coffee", 512), 480, 384, 24, motion="pan")
+    marked = list(watermark.embed_frames(clip, PAYLOAD, KEY))
     rng = np.random.default_rng(7)
     noisy = [
-        np.clip(np.rint(m + rng.normal(0.0, 40.0, m.shape)), 0, 255).astype(np.uint8)
+        np.clip(np.rint(m + rng.normal(0.0, 20.0, m.shape)), 0, 255).astype(np.uint8)
         for m in marked
     ]
     assert not watermark.detect_frames(noisy[:1], KEY).found
     result = watermark.detect_frames(noisy, KEY)
     assert result.found and result.payload == PAYLOAD
+
+
+def _shift_of(residual: np.ndarray, reference: np.ndarray, span: int = 12) -> tuple[int, int]:
+    """The integer shift s maximising the correlation of residual(x) with reference(x + s)."""
+    h, w = residual.shape
+    best, arg = -np.inf, (0, 0)
+    core = residual[span : h - span, span : w - span]
+    for dy in range(-span, span + 1):
+        for dx in range(-span, span + 1):
+            ref = reference[span + dy : h - span + dy, span + dx : w - span + dx]
+            c = float(np.sum(core * ref))
+            if c > best:
+                best, arg = c, (dy, dx)
+    return arg
+
+
+def test_the_v2_mark_moves_with_the_content(photo: Callable[..., np.ndarray]) -> None:
+    # moving_frames crops a 400 x 320 enlargement at integer offsets: the content of frame t
+    # is frame 0's moved by the pan; the v2 mark moves the same way, so x264 predicts it.
+    frames = list(moving_frames(photo("coffee", 512), 320, 256, 9, motion="pan"))
+    out = list(watermark.embed_frames(frames, PAYLOAD, KEY))
+    d = [
+        o.astype(np.float32)[..., 1] - f.astype(np.float32)[..., 1]
+        for o, f in zip(out, frames, strict=True)
+    ]
+    # Frame t shows the enlargement from (4 t, 10 t): its residual is frame 0's read there.
+    for t in (1, 2, 4):
+        dy, dx = _shift_of(d[t], d[0], span=42)
+        assert abs(dy - 4 * t) <= 1 and abs(dx - 10 * t) <= 1
+
+
+def test_the_v2_residual_is_moved_exactly_so_an_encoder_predicts_it(
+    photo: Callable[..., np.ndarray],
+) -> None:
+    # 9 frames of a pan by whole pixels (4 down, 10 right per frame): between redraws the
+    # rounded residual of frame t is frame t-1's moved by the step, pixel for pixel, so a
+    # motion-compensated prediction of the marked frame is exact.
+    frames = list(moving_frames(photo("coffee", 512), 320, 256, 9, motion="pan"))
+    planes = [
+        np.rint(f.astype(np.float32) @ [0.299, 0.587, 0.114]).astype(np.uint8) for f in frames
+    ]
+    marker = LumaMarker(KEY, PAYLOAD, 256, 320, limited_range=False)
+    residuals = []
+    for plane in planes:
+        before = plane.copy()
+        marker.mark(plane)
+        assert 40.0 <= luma_psnr(before, plane, limited_range=False) <= 40.5
+        residuals.append(plane.astype(np.int16) - before)
+    exact = 0
+    for t in range(1, len(planes)):
+        now, then = residuals[t][20:-20, 20:-20], residuals[t - 1][24:-16, 30:-10]
+        inside = (planes[t][20:-20, 20:-20] > 8) & (planes[t][20:-20, 20:-20] < 247)
+        exact += bool(np.array_equal(now[inside], then[inside]))
+    assert exact >= len(planes) - 2
+
+
+def test_the_fixed_video_profile_revision_2_is_still_read(
+    clip: list[np.ndarray],
+) -> None:
+    # Frames marked with the fixed pattern of video profile revision 2 (format v1).
+    marker = LumaMarker(KEY, PAYLOAD, 256, 320, limited_range=False, follow_motion=False)
+    marked = []
+    for frame in clip:
+        x = frame.astype(np.float32)
+        y = np.clip(np.rint(x @ np.float32([0.299, 0.587, 0.114])), 0, 255).astype(np.uint8)
+        marked.append(np.clip(x + marker.residual(y)[..., None] + 0.5, 0, 255).astype(np.uint8))
+    # Fixed in the frame: the residual of a pan is the same pattern in every frame.
+    d0 = marked[0].astype(np.float32)[..., 1] - clip[0][..., 1]
+    d5 = marked[5].astype(np.float32)[..., 1] - clip[5][..., 1]
+    assert _shift_of(d5, d0) == (0, 0)
+    result = watermark.detect_frames(marked, KEY)
+    assert result.found and result.payload == PAYLOAD and result.frames_used == len(clip)
 
 
 def test_static_scene_has_the_same_mark_in_every_frame(photo: Callable[..., np.ndarray]) -> None:

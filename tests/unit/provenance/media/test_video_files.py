@@ -23,6 +23,7 @@ from provenance.media.video import (
     is_video,
     parse_segment,
 )
+from watermark._video import LumaMarker
 
 pytestmark = pytest.mark.video
 
@@ -78,10 +79,10 @@ def test_round_trip_through_crf28(work: Path, marked: tuple[Path, object]) -> No
 def test_a_segment_without_an_intra_frame_is_read_after_crf28(
     work: Path, photo: Callable[..., np.ndarray]
 ) -> None:
-    # x264 puts one intra frame at the start of this 2.5 s clip; the segment from 1 s to 2 s
-    # holds predicted frames only, which carry the mark only if the re-encoder re-codes it.
-    # The video profile's coarse cells and flat mask make it do so (the picture profile's
-    # cells and mask, applied to frames, scored 4.8 here: noise).
+    # x264 puts one intra frame at the start of this 2.5 s clip; the 2 s segment from 0.5 s
+    # holds predicted frames only. The v2 mark moves with the pan, so the re-encoder
+    # predicts it along with the content and keeps it; the detector sums the frames aligned
+    # on the tracked motion.
     frames = moving_frames(photo("astronaut", 512), 960, 736, 75, motion="pan")
     src = make_clip(work / "astronaut.mp4", frames, audio=None)
     marked = embed_video(src, work / "astronaut-marked.mp4", PAYLOAD, KEY, preset="veryfast")
@@ -89,7 +90,47 @@ def test_a_segment_without_an_intra_frame_is_read_after_crf28(
     with av.open(str(attacked)) as c:
         intra = [f.time for f in c.decode(video=0) if f.key_frame]
     assert intra == [0.0]
-    result = detect_video(attacked, KEY, segment=(1.0, 2.0))
+    result = detect_video(attacked, KEY, segment=(0.5, 2.5))
+    assert result.found and result.payload == PAYLOAD
+
+
+def test_the_encoder_spends_almost_nothing_on_the_mark(
+    work: Path, source: Path, marked: tuple[Path, object]
+) -> None:
+    # The fixed mark of revision 2 made this pan's file 3-4 times larger than a plain
+    # transcode at the same settings; the v2 mark moves with the content.
+    plain = transcode(source, work / "plain.mp4", crf=23, preset="veryfast")
+    assert _video_bytes(marked[0]) <= 1.3 * _video_bytes(plain)
+
+
+def _video_bytes(path: Path) -> int:
+    with av.open(str(path)) as c:
+        return sum(p.size for p in c.demux(c.streams.video[0]))
+
+
+def test_a_crop_to_90_percent_keeps_the_mark(work: Path, marked: tuple[Path, object]) -> None:
+    attacked = transcode(marked[0], work / "crop90.mp4", crop=0.9, crf=23)
+    result = detect_video(attacked, KEY)
+    assert result.found and result.payload == PAYLOAD
+
+
+def test_files_marked_with_the_fixed_revision_2_pattern_are_still_read(
+    work: Path, source: Path
+) -> None:
+    # A file marked before v2: the fixed pattern of video profile revision 2 (format v1).
+    marker = LumaMarker(KEY, PAYLOAD, 736, 960, limited_range=False, follow_motion=False)
+
+    def fixed() -> Iterator[np.ndarray]:
+        with av.open(str(source)) as c:
+            for frame in c.decode(video=0):
+                x = frame.to_ndarray(format="rgb24").astype(np.float32)
+                y = np.clip(np.rint(x @ np.float32([0.299, 0.587, 0.114])), 0, 255)
+                x += marker.residual(y.astype(np.uint8))[..., None] + 0.5
+                yield np.clip(x, 0, 255).astype(np.uint8)
+
+    old = make_clip(work / "revision2.mp4", fixed(), audio=None, crf=18)
+    attacked = transcode(old, work / "revision2-crf28.mp4", crf=28)
+    result = detect_video(attacked, KEY)
     assert result.found and result.payload == PAYLOAD
 
 
