@@ -29,6 +29,7 @@ import datetime as dt
 import hashlib
 import http.server
 import itertools
+import signal
 import sys
 import threading
 import time
@@ -394,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        Process exit code: 0 after Ctrl-C, 2 for bad arguments or an unusable key.
+        Process exit code: 0 after Ctrl-C or SIGTERM, 2 for bad arguments or an unusable key.
     """
 
     parser = argparse.ArgumentParser(
@@ -412,6 +413,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, TsaError) as exc:
         sys.stderr.write(f"tsa: {getattr(exc, 'message', None) or exc}\n")
         return 2
+    # Stop on Ctrl-C and on SIGTERM, even when started from a shell that ignores SIGINT in
+    # background jobs (the ignored disposition is inherited and would keep it running).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with serve(authority, host=args.host, port=args.port) as url:
         sys.stdout.write(f"{url}\n")
         sys.stdout.flush()
