@@ -346,13 +346,13 @@ def run_clip(name: str, src: Path, work: Path, speed: bool, wrong_keys: int = 0)
         timings["plain"].append(n / (time.perf_counter() - t))
         timings["plain_cpu"].append(1000 * (time.process_time() - c0) / n)
         t, c0 = time.perf_counter(), time.process_time()
-        embed_video(src, marked, payload, KEY, preset="veryfast")
+        embed_video(src, marked, payload, KEY, preset="veryfast", crf=18)
         timings["embed"].append(n / (time.perf_counter() - t))
         timings["embed_cpu"].append(1000 * (time.process_time() - c0) / n)
         timings["pair_ratio"].append(timings["embed"][-1] / timings["plain"][-1])
         with mock.patch.object(LumaMarker, "mark", lambda self, y: None):
             t = time.perf_counter()
-            embed_video(src, work / f"{name}-nomark.mp4", payload, KEY, preset="veryfast")
+            embed_video(src, work / f"{name}-nomark.mp4", payload, KEY, preset="veryfast", crf=18)
             timings["unmarked_pipeline"].append(n / (time.perf_counter() - t))
         rec["bytes"] = {
             "plain": (work / f"{name}-plain.mp4").stat().st_size,
@@ -366,7 +366,7 @@ def run_clip(name: str, src: Path, work: Path, speed: bool, wrong_keys: int = 0)
         )
     if not speed:
         t = time.perf_counter()
-        res = embed_video(src, marked, payload, KEY, preset="veryfast")
+        res = embed_video(src, marked, payload, KEY, preset="veryfast", crf=18)
         timings["embed"].append(res.frames / (time.perf_counter() - t))
     rec["speed"] = {k: v for k, v in timings.items() if v}
     if timings["plain"]:
