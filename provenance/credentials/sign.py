@@ -1070,16 +1070,14 @@ def sign_file(
     src
         The picture or video to sign (any format the C2PA library writes).
     dst
-        The new file, or an existing directory to write ``src``'s name into. Never the
-        input itself.
+        The new file, or an existing directory to write ``src``'s name into; never the input.
     signer
         Who signs (:class:`SignerSpec`).
     title
         Title recorded in the manifest; default the manifest's, else ``dst``'s name.
     action
-        What was done: ``created``, ``edited``, ``published``, ... (see :data:`ACTIONS`)
-        or a full label. Default: ``created`` for a file without credentials, otherwise
-        only ``opened`` (the parent).
+        What was done: ``created``, ``edited``, ``published``, ... (:data:`ACTIONS`) or a
+        full label; default ``created`` without credentials, else only ``opened`` (the parent).
     source_type
         IPTC digital source type (``digitalCapture``, ``trainedAlgorithmicMedia``, ...;
         see :data:`SOURCE_TYPES`) or a URI. Required when the file has no credentials
@@ -1093,15 +1091,13 @@ def sign_file(
         A manifest definition to merge: its fields are kept, its actions are merged into
         the ``c2pa.actions`` assertion, its other assertions are added.
     assertions
-        More assertions (``{"label": ..., "data": ...}``): ``c2pa.actions`` entries are
-        merged into the actions (e.g. ``c2pa.watermarked``), others are added as they are
-        (e.g. ``c2pa.soft-binding``).
+        More assertions (``{"label": ..., "data": ...}``): ``c2pa.actions`` entries join the
+        actions (e.g. ``c2pa.watermarked``), others are added as they are (``c2pa.soft-binding``).
     force
         Overwrite ``dst`` if it exists.
     trust_anchors
-        PEM files (or PEM bytes) readers will use: ingredients are validated with them
-        (and the stored trust lists) as they are added, and the chain is checked to lead
-        to one of them.
+        PEM files or bytes that readers will use: ingredients are validated with them (and
+        the stored trust lists) as they are added; the chain must lead to one of them.
     ingredients
         More ingredients (``componentOf``, ``inputTo``).
     cert_chain_pem, key_pem, alg, tsa_url, trust_anchors_pem
@@ -1118,28 +1114,21 @@ def sign_file(
     CertificateError
         The certificate or key cannot be used (each problem named).
     SigningError
-        Bad option, destination exists (without ``force``) or is the input, the external
-        signer failed.
+        Bad option; destination exists (without ``force``) or is the input; signer failed.
     InputFileError
         The input or the parent cannot be read or is not a format that can be signed.
     ProvenanceError
         The C2PA library refused (see :mod:`provenance.credentials._c2pa`).
     """
     spec = _legacy_signer(signer, cert_chain_pem, key_pem, alg, tsa_url)
-    anchors = [*trust_anchors, *([trust_anchors_pem] if trust_anchors_pem else [])]
-    src_path = Path(src)
-    data = read_file(src_path)
-    media_type = _media_type_of(data, src_path.name, str(src_path))
-    out = _destination(src_path, Path(dst), force=force)
-    trust, own_anchors = _trust(anchors)
+    src_path, data, media_type, out = _source(src, dst, force=force)
+    trust, own_anchors = _trust([*trust_anchors, *filter(None, [trust_anchors_pem])])
     warnings = _preflight(spec, own_anchors)
-    if title is None and not (manifest and manifest.get("title")):
-        title = out.name
     plan = _plan(
         data,
         media_type,
         src_path.name,
-        title=title,
+        title=out.name if title is None and not (manifest or {}).get("title") else title,
         action=action,
         source_type=source_type,
         parent=parent,
@@ -1292,6 +1281,16 @@ def _legacy_signer(
     if cert_chain_pem is None or key_pem is None:
         raise SigningError("No signer given (signer=SignerSpec.from_files(...))", code="bad_signer")
     return SignerSpec.from_pem(cert_chain_pem, key_pem, alg=alg, tsa_url=tsa_url)
+
+
+def _source(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], *, force: bool
+) -> tuple[Path, bytes, str, Path]:
+    """The input's path, bytes and media type, and the output path (see :func:`_destination`)."""
+    src_path = Path(src)
+    data = read_file(src_path)
+    media_type = _media_type_of(data, src_path.name, str(src_path))
+    return src_path, data, media_type, _destination(src_path, Path(dst), force=force)
 
 
 def _destination(src: Path, dst: Path, *, force: bool) -> Path:

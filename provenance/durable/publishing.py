@@ -404,13 +404,7 @@ def publish(
     ProvenanceError
         Signing or storing failed (certificate problems, repository or server errors).
     """
-    if (repository is None) == (repo_url is None):
-        raise PublishError(
-            "give exactly one manifest repository (a local file or a server URL)",
-            code="no_repository",
-        )
-    src_path, data, media_type = _read_source(Path(src))
-    out = _destination(src_path, Path(dst), force=force)
+    src_path, data, media_type, out = _inputs(src, dst, repository, repo_url, force=force)
     m = _mark_new(data, media_type, repository, wm_key, psnr, wm_profile)
     parent = data if _has_credentials(data, media_type) else None
     signed, store = sign_bytes(
@@ -446,6 +440,24 @@ def publish(
         receipt=receipt_path,
         signed=_sign_result(out, store, media_type, facts["label"], signer, summary, parent_name),
     )
+
+
+def _inputs(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    repository: Repository | None,
+    repo_url: str | None,
+    *,
+    force: bool,
+) -> tuple[Path, bytes, str, Path]:
+    """Check that one repository is given; read the source; the output path."""
+    if (repository is None) == (repo_url is None):
+        raise PublishError(
+            "give exactly one manifest repository (a local file or a server URL)",
+            code="no_repository",
+        )
+    src_path, data, media_type = _read_source(Path(src))
+    return src_path, data, media_type, _destination(src_path, Path(dst), force=force)
 
 
 @dataclass(frozen=True)
