@@ -30,13 +30,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import video_watermark  # noqa: E402
 from video_clips import make_clip, moving_frames  # noqa: E402
 from video_watermark import attack  # noqa: E402
 
@@ -58,33 +58,7 @@ ATTACKS: dict[str, dict[str, Any]] = {
 
 def plain_transcode(src: Path, dst: Path) -> int:
     """Decode and re-encode with libx264 (preset medium, CRF 23), audio copied."""
-    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
-        vs = inp.streams.video[0]
-        vs.thread_type = "AUTO"
-        audio = list(inp.streams.audio)
-        o = out.add_stream(
-            "libx264", rate=vs.average_rate, options={"crf": str(CRF), "preset": PRESET}
-        )
-        o.width, o.height, o.pix_fmt = vs.width, vs.height, "yuv420p"
-        o.time_base = vs.time_base
-        o.codec_context.time_base = vs.time_base
-        o.thread_type = "AUTO"
-        amap = {a.index: out.add_stream_from_template(a) for a in audio}
-        n = 0
-        for packet in inp.demux(vs, *audio):
-            if packet.stream.index != vs.index:
-                if packet.dts is not None:
-                    packet.stream = amap[packet.stream.index]
-                    out.mux(packet)
-                continue
-            for frame in packet.decode():
-                frame.pict_type = av.video.frame.PictureType.NONE
-                for p in o.encode(frame):
-                    out.mux(p)
-                n += 1
-        for p in o.encode():
-            out.mux(p)
-    return n
+    return video_watermark.plain_transcode(src, dst, crf=CRF, preset=PRESET)
 
 
 def speed(src: Path, work: Path, rounds: int) -> dict[str, Any]:

@@ -144,14 +144,14 @@ def attack(
     return dst
 
 
-def plain_transcode(src: Path, dst: Path, crf: int = 18) -> int:
-    """The embed pipeline without the mark: decode, x264 veryfast, audio copied."""
+def plain_transcode(src: Path, dst: Path, crf: int = 18, preset: str = "veryfast") -> int:
+    """The embed pipeline without the mark: decode, x264 (``preset``, ``crf``), audio copied."""
     with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
         vs = inp.streams.video[0]
         vs.thread_type = "AUTO"
         audio = list(inp.streams.audio)
         o = out.add_stream(
-            "libx264", rate=vs.average_rate, options={"crf": str(crf), "preset": "veryfast"}
+            "libx264", rate=vs.average_rate, options={"crf": str(crf), "preset": preset}
         )
         o.width, o.height, o.pix_fmt = vs.width, vs.height, "yuv420p"
         o.time_base = vs.time_base
