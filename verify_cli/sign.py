@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
+import watermark as watermark_lib  # 'watermark' is the --watermark flag here
 from provenance.credentials.plan import SignJob, plan_outputs, sign_record
 from provenance.errors import ProvenanceError, error_record
 from verify_cli.exit_codes import ExitCode
@@ -414,8 +415,9 @@ def sign_command(
     key = keys[-1] if keys else None
     if wm_profile is not None and not watermark:
         raise _usage("--wm-profile needs --watermark")
-    if wm_profile not in (None, "robust", "subtle"):
-        raise _usage(f"--wm-profile: {wm_profile!r} is not 'robust' or 'subtle'")
+    if wm_profile is not None and wm_profile not in watermark_lib.PROFILES:
+        names = " or ".join(repr(p) for p in watermark_lib.PROFILES)
+        raise _usage(f"--wm-profile: {wm_profile!r} is not {names}")
     publisher = _publisher(
         watermark, key.encode() if isinstance(key, str) else key, repo, repo_url, repo_token, parent
     )

@@ -164,10 +164,9 @@ def embed_command(
     k = _key(ctx, old_key or wm_key, old_key_file or wm_key_file)
     if not 20.0 <= psnr <= 60.0:
         raise typer.BadParameter("must be between 20 and 60 dB", param_hint="'--psnr'")
-    if profile is not None and profile not in ("robust", "subtle"):
-        raise typer.BadParameter(
-            f"{profile!r} is not 'robust' or 'subtle'", param_hint="'--profile'"
-        )
+    if profile is not None and profile not in watermark.PROFILES:
+        names = " or ".join(repr(p) for p in watermark.PROFILES)
+        raise typer.BadParameter(f"{profile!r} is not {names}", param_hint="'--profile'")
     if output.exists() and not force:
         same = path.exists() and output.resolve() == path.resolve()
         what = "is the input" if same else "exists"
@@ -206,7 +205,7 @@ def embed_command(
             quality=quality,
             force=True,
             drop_credentials=True,
-            profile=profile or "robust",
+            profile=profile or watermark.DEFAULT_PROFILE,
         )
     except ImageFileError as exc:
         if exc.code == "unknown_output_format":

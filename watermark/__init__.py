@@ -6,10 +6,14 @@ in ``spec/watermark.md``.
 """
 
 from watermark._api import Detection, Geometry, detect, embed
+from watermark._embed import DEFAULT_PROFILE
+from watermark._embed import PROFILE_NAMES as PROFILES
 from watermark._keys import PUBLIC_KEY
 from watermark._video import detect_frames, embed_frames
 
 __all__ = [
+    "DEFAULT_PROFILE",
+    "PROFILES",
     "PUBLIC_KEY",
     "Detection",
     "Geometry",

@@ -21,7 +21,19 @@ from numpy.typing import NDArray
 
 from watermark import _ecc, _layout
 
-__all__ = ["Plan", "plan", "tile_cells", "render_tile", "luma", "mask", "residual", "apply"]
+__all__ = [
+    "DEFAULT_PROFILE",
+    "PROFILES",
+    "PROFILE_NAMES",
+    "Plan",
+    "plan",
+    "tile_cells",
+    "render_tile",
+    "luma",
+    "mask",
+    "residual",
+    "apply",
+]
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -142,6 +154,8 @@ PROFILES: dict[str, float] = {"robust": 0.0, "subtle": 0.8}
 (embedder revision 2, the default) spreads the energy evenly over mid-tones, where the
 detector's noise is lowest; ``subtle`` (embedder revision 1) hides it in texture."""
 DEFAULT_PROFILE = "robust"
+PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)
+"""The profile names, default first."""
 
 
 def mask(y: NDArray[np.float32], cell: int, texture: float = 0.0) -> NDArray[np.float32]:

@@ -126,7 +126,7 @@ def watermark_image_bytes(
     *,
     key: bytes | str,
     psnr: float = 40.0,
-    profile: str = "robust",
+    profile: str = watermark.DEFAULT_PROFILE,
 ) -> tuple[bytes, float]:
     """Embed ``ident`` into an encoded picture and re-encode it in the same format.
 
@@ -352,7 +352,7 @@ def publish(
     token: str | None = None,
     wm_key: bytes | str | None = None,
     psnr: float = 40.0,
-    wm_profile: str = "robust",
+    wm_profile: str = watermark.DEFAULT_PROFILE,
     title: str | None = None,
     action: str | None = None,
     source_type: str | None = None,
@@ -475,7 +475,7 @@ def _mark_new(
     repository: Repository | None,
     wm_key: bytes | str | None,
     psnr: float,
-    profile: str = "robust",
+    profile: str = watermark.DEFAULT_PROFILE,
 ) -> _Marked:
     """Mark the input with a fresh identifier; the soft-binding assertions that name it."""
     key: bytes | str = wm_key if wm_key is not None else watermark.PUBLIC_KEY
@@ -560,7 +560,7 @@ def _mark(
     *,
     key: bytes | str,
     psnr: float,
-    profile: str = "robust",
+    profile: str = watermark.DEFAULT_PROFILE,
 ) -> tuple[bytes, float | None, bytes | None]:
     """The watermarked content, its measured PSNR and (pictures) its PDQ fingerprint."""
     if media_type not in IMAGE_MEDIA_TYPES:

@@ -178,7 +178,7 @@ def embed_file(
     quality: int | None = None,
     force: bool = False,
     drop_credentials: bool = False,
-    profile: str = "robust",
+    profile: str = watermark.DEFAULT_PROFILE,
 ) -> EmbedResult:
     """Mark the picture ``src`` and write it to ``dst``.
 
